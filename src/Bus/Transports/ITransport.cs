@@ -1,0 +1,30 @@
+namespace Bus.Transports;
+
+/// <summary>
+/// The seam between the bus and a message broker. A transport moves <see cref="TransportMessage"/>s and holds
+/// leases; it knows nothing of handlers, types or retries. Settlement happens on the <see cref="IReceivedMessage"/>
+/// it hands out, which is the lock context of one delivery.
+/// </summary>
+public interface ITransport : IAsyncDisposable
+{
+    /// <summary>What this transport can do.</summary>
+    TransportCapabilities Capabilities { get; }
+
+    /// <summary>Dead-letter access: list, redrive and purge.</summary>
+    IDeadLetterQueue DeadLetters { get; }
+
+    /// <summary>Creates (or, in verify-only mode, checks) the queues, topics and subscriptions of an endpoint.</summary>
+    Task ProvisionAsync(TransportTopology topology, CancellationToken cancellationToken);
+
+    /// <summary>Sends messages to queues or topics. Either every message is accepted or an exception says which
+    /// were not.</summary>
+    Task SendAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Receives up to <paramref name="maxMessages"/> messages from <paramref name="queue"/>, each under a lease of
+    /// <paramref name="leaseDuration"/> (or the entity's fixed lease). Waits (long-polls) a transport-defined time and
+    /// returns an empty list when nothing arrived.
+    /// </summary>
+    Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(
+        string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken);
+}

@@ -1,0 +1,279 @@
+namespace Bus.Transports.InMemory;
+
+/// <summary>One queue: ready messages in arrival order, delayed and leased messages ordered by when they become
+/// visible, and the dead letters.</summary>
+internal sealed class InMemoryQueue(string name, TimeProvider time)
+{
+    private readonly object _gate = new();
+    private readonly LinkedList<Entry> _ready = new();
+    private readonly PriorityQueue<(Entry Entry, long Version), DateTimeOffset> _invisible = new();
+    private readonly List<TransportMessage> _deadLetters = [];
+    private TaskCompletionSource _arrival = NewSignal();
+    private long _sequence;
+    private int _count;
+
+    public string Name { get; } = name;
+
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _count;
+            }
+        }
+    }
+
+    public int DeadLetterCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _deadLetters.Count;
+            }
+        }
+    }
+
+    public void Enqueue(TransportMessage message, DateTimeOffset? visibleAt, int priorAttempts = 0)
+    {
+        TaskCompletionSource? signal = null;
+        lock (_gate)
+        {
+            var entry = new Entry(message, ++_sequence) { PriorAttempts = priorAttempts };
+            _count++;
+            var now = time.GetUtcNow();
+            if (visibleAt is { } at && at > now)
+            {
+                MakeInvisible(entry, at);
+            }
+            else
+            {
+                entry.Node = _ready.AddLast(entry);
+            }
+
+            signal = TakeSignal();
+        }
+
+        signal.TrySetResult();
+    }
+
+    /// <summary>Takes up to <paramref name="max"/> visible messages under a lease, or returns an empty list together
+    /// with a task that completes when something may have become visible.</summary>
+    public (List<Lease> Leases, Task Wake) TryTake(int max, TimeSpan leaseDuration)
+    {
+        lock (_gate)
+        {
+            var now = time.GetUtcNow();
+            PromoteDue(now);
+            var leases = new List<Lease>(Math.Min(max, _ready.Count));
+            while (leases.Count < max && _ready.First is { } node)
+            {
+                _ready.RemoveFirst();
+                var entry = node.Value;
+                entry.Node = null;
+                entry.ReceiveCount++;
+                entry.LeaseToken++;
+                var expiry = now + leaseDuration;
+                MakeInvisible(entry, expiry);
+                leases.Add(new Lease(entry, entry.LeaseToken, expiry));
+            }
+
+            if (leases.Count > 0)
+            {
+                return (leases, Task.CompletedTask);
+            }
+
+            Task wake = _arrival.Task;
+            if (NextVisibleAt() is { } next)
+            {
+                var delay = next - now;
+                wake = Task.WhenAny(wake, Task.Delay(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, time));
+            }
+
+            return (leases, wake);
+        }
+    }
+
+    public DateTimeOffset Renew(Entry entry, long token, TimeSpan duration)
+    {
+        lock (_gate)
+        {
+            EnsureHeld(entry, token);
+            var expiry = time.GetUtcNow() + duration;
+            MakeInvisible(entry, expiry);
+            return expiry;
+        }
+    }
+
+    public void Complete(Entry entry, long token)
+    {
+        lock (_gate)
+        {
+            EnsureHeld(entry, token);
+            Remove(entry);
+        }
+    }
+
+    public void Return(Entry entry, long token, TimeSpan delay, bool countAttempt)
+    {
+        TaskCompletionSource signal;
+        lock (_gate)
+        {
+            EnsureHeld(entry, token);
+            entry.LeaseToken++; // the old lease is over
+            if (!countAttempt)
+            {
+                entry.ReceiveCount--;
+            }
+
+            if (delay > TimeSpan.Zero)
+            {
+                MakeInvisible(entry, time.GetUtcNow() + delay);
+            }
+            else
+            {
+                entry.Version++;
+                entry.Node = _ready.AddFirst(entry);
+            }
+
+            signal = TakeSignal();
+        }
+
+        signal.TrySetResult();
+    }
+
+    public void DeadLetter(Entry entry, long token, TransportMessage deadLettered)
+    {
+        lock (_gate)
+        {
+            EnsureHeld(entry, token);
+            Remove(entry);
+            _deadLetters.Add(deadLettered);
+        }
+    }
+
+    public List<TransportMessage> PeekDeadLetters(int max)
+    {
+        lock (_gate)
+        {
+            return _deadLetters.Take(max).ToList();
+        }
+    }
+
+    public List<TransportMessage> TakeDeadLetters(IReadOnlyCollection<string>? ids)
+    {
+        lock (_gate)
+        {
+            var taken = _deadLetters.Where(m => ids is null || (m.MessageId is { } id && ids.Contains(id))).ToList();
+            foreach (var message in taken)
+            {
+                _deadLetters.Remove(message);
+            }
+
+            return taken;
+        }
+    }
+
+    private void EnsureHeld(Entry entry, long token)
+    {
+        if (entry.Removed || entry.LeaseToken != token)
+        {
+            throw new LeaseLostException(
+                $"The lease on message '{entry.Message.MessageId}' in queue '{Name}' was lost: it expired and the message was received again, or it was already settled.");
+        }
+    }
+
+    private void Remove(Entry entry)
+    {
+        entry.Removed = true;
+        entry.Version++;
+        entry.LeaseToken++;
+        if (entry.Node is { } node)
+        {
+            _ready.Remove(node);
+            entry.Node = null;
+        }
+
+        _count--;
+    }
+
+    private void MakeInvisible(Entry entry, DateTimeOffset until)
+    {
+        if (entry.Node is { } node)
+        {
+            _ready.Remove(node);
+            entry.Node = null;
+        }
+
+        entry.Version++;
+        _invisible.Enqueue((entry, entry.Version), until);
+    }
+
+    private void PromoteDue(DateTimeOffset now)
+    {
+        while (_invisible.TryPeek(out var item, out var at))
+        {
+            if (item.Entry.Version != item.Version)
+            {
+                _invisible.Dequeue(); // stale: the entry moved since
+                continue;
+            }
+
+            if (at > now)
+            {
+                return;
+            }
+
+            _invisible.Dequeue();
+            item.Entry.Version++;
+            item.Entry.Node = _ready.AddLast(item.Entry);
+        }
+    }
+
+    private DateTimeOffset? NextVisibleAt()
+    {
+        while (_invisible.TryPeek(out var item, out var at))
+        {
+            if (item.Entry.Version == item.Version)
+            {
+                return at;
+            }
+
+            _invisible.Dequeue();
+        }
+
+        return null;
+    }
+
+    private TaskCompletionSource TakeSignal()
+    {
+        var signal = _arrival;
+        _arrival = NewSignal();
+        return signal;
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal sealed class Entry(TransportMessage message, long sequence)
+    {
+        public TransportMessage Message { get; } = message;
+
+        public long Sequence { get; } = sequence;
+
+        public int ReceiveCount { get; set; }
+
+        public int PriorAttempts { get; set; }
+
+        public long LeaseToken { get; set; }
+
+        public long Version { get; set; }
+
+        public bool Removed { get; set; }
+
+        public LinkedListNode<Entry>? Node { get; set; }
+    }
+
+    internal readonly record struct Lease(Entry Entry, long Token, DateTimeOffset ExpiresAt);
+}

@@ -1,0 +1,203 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace Bus.Transports.InMemory;
+
+/// <summary>
+/// A transport that keeps messages in process memory with real queue semantics: leases that expire and redeliver,
+/// receive counts, delayed messages, a dead-letter queue per queue, pub/sub fan-out and lease renewal.
+/// Everything is lost when the process ends: use it for development and tests.
+/// </summary>
+public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
+{
+    private readonly InMemoryBroker _broker;
+    private readonly InMemoryTransportOptions _options;
+
+    /// <summary>Creates a transport over <paramref name="broker"/>.</summary>
+    public InMemoryTransport(InMemoryBroker broker, InMemoryTransportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(broker);
+        _broker = broker;
+        _options = options ?? new InMemoryTransportOptions();
+        _options.Validate();
+        Capabilities = new TransportCapabilities
+        {
+            Name = "in-memory",
+            CanRenewLease = true,
+            MaxLeaseDuration = TimeSpan.FromHours(12),
+            MaxDelay = TimeSpan.FromDays(365),
+            PublishSubscribe = true,
+            Redrive = true,
+            NativeDeadLetter = false,
+            MaxMessageSize = _options.MaxMessageSize,
+        };
+    }
+
+    /// <inheritdoc />
+    public TransportCapabilities Capabilities { get; }
+
+    /// <inheritdoc />
+    public IDeadLetterQueue DeadLetters => this;
+
+    /// <summary>The broker this transport uses.</summary>
+    public InMemoryBroker Broker => _broker;
+
+    /// <inheritdoc />
+    public Task ProvisionAsync(TransportTopology topology, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        _broker.Queue(topology.InputQueue);
+        foreach (var topic in topology.Subscriptions)
+        {
+            _broker.Subscribe(topic, topology.InputQueue);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task SendAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        foreach (var message in messages)
+        {
+            MessageSizeLimit.Check(message.Message, _options.MaxMessageSize, Capabilities.Name);
+        }
+
+        foreach (var message in messages)
+        {
+            if (message.Destination.Kind == DestinationKind.Queue)
+            {
+                _broker.Queue(message.Destination.Name).Enqueue(message.Message, message.VisibleAt);
+            }
+            else
+            {
+                foreach (var queue in _broker.SubscribersOf(message.Destination.Name))
+                {
+                    _broker.Queue(queue).Enqueue(message.Message, message.VisibleAt);
+                }
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(
+        string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxMessages, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
+        var q = _broker.Queue(queue);
+        var pollEnds = _broker.Time.GetUtcNow() + _options.LongPollTime;
+        using var pollTimeout = new CancellationTokenSource(_options.LongPollTime, _broker.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, pollTimeout.Token);
+        while (true)
+        {
+            var (leases, wake) = q.TryTake(maxMessages, leaseDuration);
+            if (leases.Count > 0)
+            {
+                return leases.Select(l => (IReceivedMessage)new Received(q, l)).ToList();
+            }
+
+            if (_broker.Time.GetUtcNow() >= pollEnds)
+            {
+                return [];
+            }
+
+            try
+            {
+                await wake.WaitAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return [];
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<DeadLetter>> PeekAsync(string queue, int maxCount, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+        IReadOnlyList<DeadLetter> result = _broker.TryGetQueue(queue, out var q)
+            ? q.PeekDeadLetters(maxCount).Select(m => FailureDetails.Read(m, queue)).ToList()
+            : [];
+        return Task.FromResult(result);
+    }
+
+    /// <inheritdoc />
+    public Task<int> RedriveAsync(string queue, IReadOnlyCollection<string>? messageIds, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        if (!_broker.TryGetQueue(queue, out var q))
+        {
+            return Task.FromResult(0);
+        }
+
+        var taken = q.TakeDeadLetters(messageIds);
+        foreach (var message in taken)
+        {
+            q.Enqueue(FailureDetails.Read(message, queue).Message, visibleAt: null);
+        }
+
+        return Task.FromResult(taken.Count);
+    }
+
+    /// <inheritdoc />
+    public Task<int> PurgeAsync(string queue, IReadOnlyCollection<string>? messageIds, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        return Task.FromResult(_broker.TryGetQueue(queue, out var q) ? q.TakeDeadLetters(messageIds).Count : 0);
+    }
+
+    /// <inheritdoc />
+    [SuppressMessage("Design", "CA1816", Justification = "Nothing to finalize.")]
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private sealed class Received(InMemoryQueue queue, InMemoryQueue.Lease lease) : IReceivedMessage
+    {
+        private DateTimeOffset _expiresAt = lease.ExpiresAt;
+
+        public TransportMessage Message => lease.Entry.Message;
+
+        public string Queue => queue.Name;
+
+        public int ReceiveCount { get; } = lease.Entry.ReceiveCount + lease.Entry.PriorAttempts;
+
+        public DateTimeOffset LeaseExpiresAt => _expiresAt;
+
+        public Task<DateTimeOffset> RenewLeaseAsync(TimeSpan duration, CancellationToken cancellationToken)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(duration, TimeSpan.Zero);
+            _expiresAt = queue.Renew(lease.Entry, lease.Token, duration);
+            return Task.FromResult(_expiresAt);
+        }
+
+        public Task CompleteAsync(CancellationToken cancellationToken)
+        {
+            queue.Complete(lease.Entry, lease.Token);
+            return Task.CompletedTask;
+        }
+
+        public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken)
+        {
+            queue.Return(lease.Entry, lease.Token, delay, countAttempt: true);
+            return Task.CompletedTask;
+        }
+
+        public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken)
+        {
+            queue.Return(lease.Entry, lease.Token, delay, countAttempt: false);
+            return Task.CompletedTask;
+        }
+
+        public Task DeadLetterAsync(FailureDetails failure, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(failure);
+            queue.DeadLetter(lease.Entry, lease.Token, failure.AddTo(lease.Entry.Message));
+            return Task.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,40 @@
+namespace Bus.Transports;
+
+/// <summary>
+/// What a transport can do. The pipeline adapts to these (e.g. re-delaying in hops past <see cref="MaxDelay"/>),
+/// and a strict profile turns a missing capability into a start-up error.
+/// </summary>
+public sealed record TransportCapabilities
+{
+    /// <summary>The transport's name for messages and logs, e.g. "in-memory" or "amazon-sqs".</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Whether a lease can be renewed (heartbeats) while a handler runs.</summary>
+    public required bool CanRenewLease { get; init; }
+
+    /// <summary>The longest single lease (or renewal) the transport grants.</summary>
+    public required TimeSpan MaxLeaseDuration { get; init; }
+
+    /// <summary>The longest total time a message can be held from its receive, or null when unbounded
+    /// (SQS: 12 hours of total visibility).</summary>
+    public TimeSpan? MaxTotalLeaseTime { get; init; }
+
+    /// <summary>Whether the lease duration is fixed by the entity (Service Bus LockDuration) rather than chosen per
+    /// receive or renewal.</summary>
+    public bool LeaseDurationIsFixed { get; init; }
+
+    /// <summary>The longest delay a single send or abandon can carry; longer waits are made in hops.</summary>
+    public required TimeSpan MaxDelay { get; init; }
+
+    /// <summary>Whether messages that crash their process repeatedly reach a native dead-letter queue.</summary>
+    public bool NativeDeadLetter { get; init; }
+
+    /// <summary>Whether topics with subscriptions (fan-out) are supported.</summary>
+    public required bool PublishSubscribe { get; init; }
+
+    /// <summary>Whether dead letters can be moved back to their queue.</summary>
+    public required bool Redrive { get; init; }
+
+    /// <summary>The largest body plus headers the transport accepts, in bytes, or null when unbounded.</summary>
+    public long? MaxMessageSize { get; init; }
+}

@@ -1,0 +1,61 @@
+using System.Collections.ObjectModel;
+
+namespace Bus.Transports;
+
+/// <summary>
+/// A message as a transport carries it: string headers and an opaque body. Transports never interpret the body.
+/// </summary>
+public sealed class TransportMessage
+{
+    private static readonly IReadOnlyDictionary<string, string> NoHeaders =
+        new ReadOnlyDictionary<string, string>(new Dictionary<string, string>());
+
+    /// <summary>Creates a transport message.</summary>
+    /// <param name="headers">The headers; copied.</param>
+    /// <param name="body">The body bytes.</param>
+    public TransportMessage(IReadOnlyDictionary<string, string>? headers, ReadOnlyMemory<byte> body)
+    {
+        Headers = headers is null || headers.Count == 0
+            ? NoHeaders
+            : new Dictionary<string, string>(headers, StringComparer.Ordinal);
+        Body = body;
+    }
+
+    /// <summary>The headers (message attributes).</summary>
+    public IReadOnlyDictionary<string, string> Headers { get; }
+
+    /// <summary>The serialized body.</summary>
+    public ReadOnlyMemory<byte> Body { get; }
+
+    /// <summary>The bus message id from <see cref="MessageHeaders.MessageId"/>, or null for a foreign payload.</summary>
+    public string? MessageId => Headers.TryGetValue(MessageHeaders.MessageId, out var id) ? id : null;
+
+    /// <summary>Returns a copy with the given headers set (added or replaced).</summary>
+    public TransportMessage WithHeaders(IEnumerable<KeyValuePair<string, string>> changes)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        var headers = new Dictionary<string, string>(Headers, StringComparer.Ordinal);
+        foreach (var (key, value) in changes)
+        {
+            headers[key] = value;
+        }
+
+        return new TransportMessage(headers, Body);
+    }
+
+    /// <summary>Returns a copy without the headers whose names match <paramref name="remove"/>.</summary>
+    public TransportMessage WithoutHeaders(Func<string, bool> remove)
+    {
+        ArgumentNullException.ThrowIfNull(remove);
+        var headers = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in Headers)
+        {
+            if (!remove(key))
+            {
+                headers[key] = value;
+            }
+        }
+
+        return new TransportMessage(headers, Body);
+    }
+}
