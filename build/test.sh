@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The test command: starts the local SQS/SNS peer (fauxqs on 127.0.0.1), runs every test project in Bus.sln,
+# and ends with one line "N passed, N failed, N skipped" summed from the TRX results.
+# Usage: bash build/test.sh [extra dotnet test arguments]
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+results="$root/TestResults"
+rm -rf "$results"
+
+bash "$root/build/start-fauxqs.sh" || { echo "could not start fauxqs"; echo "0 passed, 1 failed"; exit 1; }
+export BUS_SQS_ENDPOINT="${BUS_SQS_ENDPOINT:-http://127.0.0.1:${BUS_FAUXQS_PORT:-4566}}"
+
+dotnet build Bus.sln -c Release -nologo -v quiet 2>&1 | grep -E "error|Build succeeded|Warn" | sort -u
+build_rc=${PIPESTATUS[0]}
+if [ "$build_rc" -ne 0 ]; then
+  echo "build failed"; echo "0 passed, 1 failed"; exit 1
+fi
+
+dotnet test Bus.sln -c Release --no-build -nologo \
+  --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results" \
+  --blame-hang-timeout 10m "$@"
+test_rc=$?
+
+passed=0; failed=0; skipped=0; files=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  files=$((files + 1))
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  get() { echo "$counters" | grep -o "$1=\"[0-9]*\"" | grep -o '[0-9]*' || echo 0; }
+  total=$(get total); executed=$(get executed); p=$(get passed); f=$(get failed); e=$(get error); t=$(get timeout); a=$(get aborted)
+  passed=$((passed + p)); failed=$((failed + f + e + t + a)); skipped=$((skipped + total - executed))
+done
+if [ "$files" -eq 0 ] || { [ "$test_rc" -ne 0 ] && [ "$failed" -eq 0 ]; }; then
+  # The runner failed without recording a failed test (crash, hang): count it as a failure.
+  failed=$((failed + 1))
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
