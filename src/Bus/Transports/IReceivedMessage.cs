@@ -8,7 +8,8 @@ namespace Bus.Transports;
 /// </summary>
 public interface IReceivedMessage
 {
-    /// <summary>Headers and body as received.</summary>
+    /// <summary>Headers and body as received. Always carries <see cref="MessageHeaders.MessageId"/>: for a foreign
+    /// payload without bus headers (e.g. an EventBridge event) the transport fills it from the broker's message id.</summary>
     TransportMessage Message { get; }
 
     /// <summary>The logical queue it was received from.</summary>
