@@ -1,0 +1,21 @@
+namespace Bus.Workflows;
+
+/// <summary>Persists workflow instances with optimistic concurrency.</summary>
+public interface IWorkflowStore
+{
+    /// <summary>The instance with this id, or null.</summary>
+    Task<WorkflowInstance?> GetAsync(string workflowName, string id, CancellationToken cancellationToken);
+
+    /// <summary>The instance of <paramref name="workflowName"/> with this correlation value, or null.</summary>
+    Task<WorkflowInstance?> FindAsync(string workflowName, string correlationValue, CancellationToken cancellationToken);
+
+    /// <summary>Stores a new instance (its <see cref="WorkflowInstance.Version"/> is 1).</summary>
+    /// <exception cref="WorkflowConcurrencyException">An instance with the same id, or the same workflow name and
+    /// correlation value, exists.</exception>
+    Task InsertAsync(WorkflowInstance instance, CancellationToken cancellationToken);
+
+    /// <summary>Replaces an instance whose stored version is <paramref name="expectedVersion"/>; the new one carries
+    /// <c>expectedVersion + 1</c>.</summary>
+    /// <exception cref="WorkflowConcurrencyException">The stored version differs or the instance is gone.</exception>
+    Task UpdateAsync(WorkflowInstance instance, long expectedVersion, CancellationToken cancellationToken);
+}
