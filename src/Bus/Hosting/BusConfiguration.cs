@@ -1,4 +1,13 @@
+using System.Reflection;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Bus.Leases;
+using Bus.Pipeline;
+using Bus.Recoverability;
+using Bus.Serialization;
+using Bus.SystemMessages;
 using Bus.Transports;
+using Bus.Transports.InMemory;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Bus.Hosting;
@@ -6,6 +15,10 @@ namespace Bus.Hosting;
 /// <summary>What <c>services.AddBus(bus =&gt; ...)</c> configures: the endpoint, its transport, handlers, routing and policies.</summary>
 public sealed partial class BusConfiguration
 {
+    private readonly Dictionary<Type, string> _routes = [];
+    private readonly Dictionary<Type, HandlerOptions> _handlerOptions = [];
+    private readonly HashSet<Type> _subscriptions = [];
+
     internal BusConfiguration(IServiceCollection services)
     {
         Services = services;
@@ -14,7 +27,47 @@ public sealed partial class BusConfiguration
     /// <summary>The service collection the bus is added to; transport packages register their services here.</summary>
     public IServiceCollection Services { get; }
 
+    /// <summary>This endpoint's name: its input queue. Required. Letters, digits, '.', '-', '_'.</summary>
+    public string? EndpointName { get; set; }
+
+    /// <summary>How many messages are handled at once. Default: 2 × processor count.</summary>
+    public int MaxConcurrency { get; set; } = Environment.ProcessorCount * 2;
+
+    /// <summary>How many messages may wait, received but not started, beyond <see cref="MaxConcurrency"/>. Default 10.
+    /// 0 receives only when a handler is free.</summary>
+    public int Prefetch { get; set; } = 10;
+
+    /// <summary>On stop, how long in-flight handlers may finish before their tokens are cancelled. Default 30 seconds.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Fail at start-up when the transport cannot honour a handler's profile (lease renewal, max runtime,
+    /// delays). Default true.</summary>
+    public bool Strict { get; set; } = true;
+
+    /// <summary>The retry policy of every handler that does not set its own.</summary>
+    public RetryPolicy Retry { get; } = new();
+
+    /// <summary>The execution profile of every handler that does not set its own. Default <see cref="ExecutionProfile.Default"/>.</summary>
+    public ExecutionProfile Profile { get; set; } = ExecutionProfile.Default;
+
+    /// <summary>JSON settings of the default serializer (web defaults). Set a source-generated
+    /// <see cref="JsonSerializerOptions.TypeInfoResolver"/> here for speed and trimming.</summary>
+    public JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web);
+
+    /// <summary>Foreign payloads (no bus envelope) this endpoint recognises, e.g. EventBridge events.</summary>
+    public SystemMessageMap SystemMessages { get; } = new();
+
     internal Func<IServiceProvider, ITransport>? TransportFactory { get; private set; }
+
+    internal Func<IServiceProvider, IMessageSerializer>? SerializerFactory { get; private set; }
+
+    internal MessageTypeRegistry Messages { get; } = new();
+
+    internal HandlerRegistry Handlers { get; } = new();
+
+    internal IReadOnlyDictionary<Type, string> Routes => _routes;
+
+    internal IReadOnlyCollection<Type> ExplicitSubscriptions => _subscriptions;
 
     /// <summary>Uses the transport that <paramref name="factory"/> creates (once, as a singleton). Transport packages
     /// wrap this in their own <c>UseXxx</c> extension.</summary>
@@ -22,6 +75,238 @@ public sealed partial class BusConfiguration
     {
         ArgumentNullException.ThrowIfNull(factory);
         TransportFactory = factory;
+        return this;
+    }
+
+    /// <summary>Uses the in-memory transport over <paramref name="broker"/> (shared by every endpoint that should
+    /// talk to this one), or over the <see cref="InMemoryBroker"/> registered in the container, or a new one.</summary>
+    public BusConfiguration UseInMemoryTransport(InMemoryBroker? broker = null, InMemoryTransportOptions? options = null)
+    {
+        options?.Validate();
+        return UseTransport(sp => new InMemoryTransport(
+            broker ?? sp.GetService<InMemoryBroker>() ?? new InMemoryBroker(sp.GetService<TimeProvider>()), options));
+    }
+
+    /// <summary>Uses a custom serializer instead of System.Text.Json.</summary>
+    public BusConfiguration UseSerializer(Func<IServiceProvider, IMessageSerializer> factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        SerializerFactory = factory;
+        return this;
+    }
+
+    /// <summary>Registers a message type, as a command or event (else by its marker interface).</summary>
+    public BusConfiguration AddMessage<TMessage>(MessageKind? kind = null)
+        where TMessage : class
+    {
+        Messages.Register(typeof(TMessage), kind);
+        return this;
+    }
+
+    /// <summary>Registers every concrete <see cref="ICommand"/> and <see cref="IEvent"/> type in <paramref name="assembly"/>.</summary>
+    public BusConfiguration AddMessagesFromAssembly(Assembly assembly)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        foreach (var type in assembly.GetTypes().Where(t => t is { IsAbstract: false, IsInterface: false, IsGenericTypeDefinition: false }
+                     && (typeof(ICommand).IsAssignableFrom(t) || typeof(IEvent).IsAssignableFrom(t))))
+        {
+            Messages.Register(type);
+        }
+
+        return this;
+    }
+
+    /// <summary>Registers a handler; it handles every <see cref="IHandleMessages{TMessage}"/> it implements. Events it
+    /// handles are subscribed to.</summary>
+    public BusConfiguration AddHandler<THandler>()
+        where THandler : class => AddHandler(typeof(THandler));
+
+    /// <summary>Registers every concrete handler type in <paramref name="assembly"/>.</summary>
+    public BusConfiguration AddHandlersFromAssembly(Assembly assembly)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        foreach (var type in assembly.GetTypes().Where(t => t is { IsAbstract: false, IsInterface: false, IsGenericTypeDefinition: false }
+                     && HandlerRegistry.HandledMessageTypes(t).Any()))
+        {
+            AddHandler(type);
+        }
+
+        return this;
+    }
+
+    /// <summary>Routes command <typeparamref name="TCommand"/> to its owning endpoint <paramref name="endpoint"/>.</summary>
+    public BusConfiguration RouteCommand<TCommand>(string endpoint)
+        where TCommand : class
+    {
+        ValidateName(endpoint, "endpoint");
+        var type = Messages.Register(typeof(TCommand), MessageKind.Command);
+        if (_routes.TryGetValue(type.ClrType, out var existing) && existing != endpoint)
+        {
+            throw new BusConfigurationException(
+                $"Command '{type.WireName}' is routed to both '{existing}' and '{endpoint}': a command has exactly one owner.");
+        }
+
+        _routes[type.ClrType] = endpoint;
+        return this;
+    }
+
+    /// <summary>Routes every command type in <paramref name="assembly"/> (optionally only in <paramref name="namespacePrefix"/>) to <paramref name="endpoint"/>.</summary>
+    public BusConfiguration RouteCommands(Assembly assembly, string endpoint, string? namespacePrefix = null)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        ValidateName(endpoint, "endpoint");
+        foreach (var type in assembly.GetTypes().Where(t => t is { IsAbstract: false, IsInterface: false } && typeof(ICommand).IsAssignableFrom(t)
+                     && (namespacePrefix is null || (t.Namespace ?? string.Empty).StartsWith(namespacePrefix, StringComparison.Ordinal))))
+        {
+            var registered = Messages.Register(type, MessageKind.Command);
+            if (_routes.TryGetValue(type, out var existing) && existing != endpoint)
+            {
+                throw new BusConfigurationException(
+                    $"Command '{registered.WireName}' is routed to both '{existing}' and '{endpoint}': a command has exactly one owner.");
+            }
+
+            _routes[type] = endpoint;
+        }
+
+        return this;
+    }
+
+    /// <summary>Subscribes this endpoint to <typeparamref name="TEvent"/> (handled events are subscribed automatically).</summary>
+    public BusConfiguration Subscribe<TEvent>()
+        where TEvent : class
+    {
+        Messages.Register(typeof(TEvent), MessageKind.Event);
+        _subscriptions.Add(typeof(TEvent));
+        return this;
+    }
+
+    /// <summary>Settings for the handlers of <typeparamref name="TMessage"/>: profile, retries, time window.</summary>
+    public BusConfiguration ConfigureHandling<TMessage>(Action<HandlerOptions> configure)
+        where TMessage : class
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        if (!_handlerOptions.TryGetValue(typeof(TMessage), out var options))
+        {
+            options = new HandlerOptions();
+            _handlerOptions[typeof(TMessage)] = options;
+        }
+
+        configure(options);
+        return this;
+    }
+
+    internal HandlerOptions? OptionsFor(Type messageType) => _handlerOptions.GetValueOrDefault(messageType);
+
+    internal IReadOnlyDictionary<Type, HandlerOptions> AllHandlerOptions => _handlerOptions;
+
+    internal BusConfiguration AddHandler(Type handlerType)
+    {
+        var handled = HandlerRegistry.HandledMessageTypes(handlerType).ToList();
+        if (handled.Count == 0)
+        {
+            throw new BusConfigurationException($"'{handlerType.FullName}' implements no IHandleMessages<T>.");
+        }
+
+        foreach (var messageType in handled)
+        {
+            Messages.Register(messageType);
+            Handlers.Add(messageType, HandlerRegistry.CreateInvoker(messageType, handlerType));
+        }
+
+        Services.AddScoped(handlerType);
+        return this;
+    }
+
+    /// <summary>Checks the whole configuration; throws <see cref="BusConfigurationException"/> naming what is wrong.</summary>
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(EndpointName))
+        {
+            throw new BusConfigurationException("Set bus.EndpointName: every bus is an endpoint with its own input queue.");
+        }
+
+        ValidateName(EndpointName, nameof(EndpointName));
+        if (TransportFactory is null)
+        {
+            throw new BusConfigurationException("Choose a transport, e.g. bus.UseInMemoryTransport(), bus.UseSqlite(...), bus.UseAmazonSqs(...) or bus.UseAzureServiceBus(...).");
+        }
+
+        if (MaxConcurrency is < 1 or > 10_000)
+        {
+            throw new BusConfigurationException($"MaxConcurrency must be 1 to 10,000 (was {MaxConcurrency}).");
+        }
+
+        if (Prefetch is < 0 or > 10_000)
+        {
+            throw new BusConfigurationException($"Prefetch must be 0 to 10,000 (was {Prefetch}).");
+        }
+
+        if (ShutdownTimeout < TimeSpan.Zero || ShutdownTimeout > TimeSpan.FromHours(1))
+        {
+            throw new BusConfigurationException($"ShutdownTimeout must be 0 to 1 hour (was {ShutdownTimeout}).");
+        }
+
+        foreach (var systemType in SystemMessages.MessageTypes)
+        {
+            Messages.Register(systemType, MessageKind.Event);
+        }
+
+        Retry.Validate();
+        Profile.Validate("Default profile");
+        foreach (var (type, options) in _handlerOptions)
+        {
+            options.Retry?.Validate();
+            options.Profile?.Validate($"Profile of {type.Name}");
+        }
+
+        foreach (var (type, _) in _routes)
+        {
+            if (Messages.Get(type).Kind != MessageKind.Command)
+            {
+                throw new BusConfigurationException($"'{type.FullName}' is an event and cannot be routed; events are published to subscribers.");
+            }
+        }
+    }
+
+    internal static void ValidateName(string? name, string what)
+    {
+        if (string.IsNullOrWhiteSpace(name) || !EndpointNamePattern().IsMatch(name))
+        {
+            throw new BusConfigurationException(
+                $"'{name}' is not a valid {what}: use 1-64 letters, digits, '.', '-' or '_' (it becomes a queue name).");
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
+    private static partial Regex EndpointNamePattern();
+}
+
+/// <summary>Settings for the handlers of one message type. Unset values fall back to the bus's.</summary>
+public sealed class HandlerOptions
+{
+    /// <summary>The execution profile (lease, heartbeat, max runtime).</summary>
+    public ExecutionProfile? Profile { get; set; }
+
+    /// <summary>The retry policy.</summary>
+    public RetryPolicy? Retry { get; set; }
+
+    /// <summary>A daily window outside which the message waits.</summary>
+    public TimeWindow? Window { get; set; }
+
+    /// <summary>Uses <see cref="ExecutionProfile.LongRunning"/> with <paramref name="maxRuntime"/>.</summary>
+    public HandlerOptions LongRunning(TimeSpan maxRuntime)
+    {
+        Profile = ExecutionProfile.LongRunning(maxRuntime);
+        return this;
+    }
+
+    /// <summary>Sets a retry policy of its own, starting from the defaults.</summary>
+    public HandlerOptions Retries(Action<RetryPolicy> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var policy = new RetryPolicy();
+        configure(policy);
+        Retry = policy;
         return this;
     }
 }

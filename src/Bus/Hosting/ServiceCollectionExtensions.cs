@@ -1,0 +1,63 @@
+using Bus.Jobs;
+using Bus.Pipeline;
+using Bus.Serialization;
+using Bus.Steps;
+using Bus.SystemMessages;
+using Bus.Transports;
+using Bus.Workflows;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bus.Hosting;
+
+/// <summary>Adds the bus to a service collection.</summary>
+public static class ServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds a bus endpoint: <see cref="IBus"/>, its transport, handlers and a hosted service that starts and stops it
+    /// with the host. The configuration is validated here; transport capabilities are checked at start-up.
+    /// </summary>
+    /// <exception cref="BusConfigurationException">The configuration cannot work; the message says why.</exception>
+    public static IServiceCollection AddBus(this IServiceCollection services, Action<BusConfiguration> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        if (services.Any(d => d.ServiceType == typeof(BusConfiguration)))
+        {
+            throw new BusConfigurationException("AddBus was called twice on one service collection; one host runs one bus endpoint.");
+        }
+
+        var config = new BusConfiguration(services);
+        configure(config);
+        config.Validate();
+
+        services.AddSingleton(config);
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
+        services.TryAddSingleton<IStepStore, InMemoryStepStore>();
+        services.TryAddSingleton<IWorkflowStore, InMemoryWorkflowStore>();
+        services.AddSingleton(config.SystemMessages);
+        services.AddSingleton<JobStatusTracker>();
+        services.AddSingleton<IJobStatusQuery>(sp => sp.GetRequiredService<JobStatusTracker>());
+        services.AddSingleton(sp => config.TransportFactory!(sp));
+        services.AddSingleton(sp => sp.GetRequiredService<ITransport>().DeadLetters);
+        services.AddSingleton(sp => config.SerializerFactory?.Invoke(sp) ?? new SystemTextJsonMessageSerializer(new System.Text.Json.JsonSerializerOptions(config.Json)));
+        services.AddSingleton(sp => new MessagePipeline(
+            config,
+            sp.GetRequiredService<ITransport>(),
+            sp.GetRequiredService<IMessageSerializer>(),
+            sp.GetRequiredService<IServiceScopeFactory>(),
+            sp.GetRequiredService<IStepStore>(),
+            sp.GetRequiredService<JobStatusTracker>(),
+            config.SystemMessages,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton(sp => sp.GetRequiredService<MessagePipeline>().Bus);
+        services.AddSingleton<BusHost>();
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<BusHost>());
+        return services;
+    }
+}

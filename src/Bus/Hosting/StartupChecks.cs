@@ -1,0 +1,42 @@
+using Bus.Leases;
+using Bus.Transports;
+
+namespace Bus.Hosting;
+
+/// <summary>Checks at start-up that the transport can honour every handler's execution profile.</summary>
+internal static class StartupChecks
+{
+    /// <summary>The problems found, each a sentence naming the handler, the need and the transport's limit.</summary>
+    public static IReadOnlyList<string> Find(BusConfiguration config, TransportCapabilities capabilities, bool subscribes)
+    {
+        var problems = new List<string>();
+        var profiles = new List<(string Owner, ExecutionProfile Profile)> { ("the default profile", config.Profile) };
+        profiles.AddRange(config.AllHandlerOptions.Where(kv => kv.Value.Profile is not null)
+            .Select(kv => ($"handlers of {kv.Key.Name}", kv.Value.Profile!)));
+
+        foreach (var (owner, profile) in profiles)
+        {
+            if (profile.AutomaticRenewal && !capabilities.CanRenewLease && profile.MaxRuntime > profile.LeaseDuration)
+            {
+                problems.Add($"{owner} may run for {profile.MaxRuntime}, longer than the lease of {profile.LeaseDuration}, and need heartbeats, but the {capabilities.Name} transport cannot renew leases.");
+            }
+
+            if (!capabilities.LeaseDurationIsFixed && profile.LeaseDuration > capabilities.MaxLeaseDuration)
+            {
+                problems.Add($"{owner} ask for a lease of {profile.LeaseDuration}, but the {capabilities.Name} transport grants at most {capabilities.MaxLeaseDuration}.");
+            }
+
+            if (capabilities.MaxTotalLeaseTime is { } total && profile.MaxRuntime > total)
+            {
+                problems.Add($"{owner} may run for {profile.MaxRuntime}, but the {capabilities.Name} transport holds a message for at most {total} in all; lower MaxRuntime or split the job into steps.");
+            }
+        }
+
+        if (subscribes && !capabilities.PublishSubscribe)
+        {
+            problems.Add($"This endpoint subscribes to events, but the {capabilities.Name} transport has no publish/subscribe.");
+        }
+
+        return problems;
+    }
+}

@@ -1,0 +1,49 @@
+namespace Bus;
+
+/// <summary>
+/// Sends commands and publishes events. Inside a handler, messages sent through any <see cref="IBus"/> inherit the
+/// handled message's correlation id and sticky headers, name it as their cause, and go out only when the handler
+/// succeeds (a failed attempt sends nothing).
+/// </summary>
+public interface IBus
+{
+    /// <summary>Sends a command to the one endpoint that owns it (its route, or this endpoint when it handles it).</summary>
+    Task SendAsync<TCommand>(TCommand command, DeliveryOptions? options = null, CancellationToken cancellationToken = default)
+        where TCommand : class;
+
+    /// <summary>Publishes an event to every subscribing endpoint.</summary>
+    Task PublishAsync<TEvent>(TEvent @event, DeliveryOptions? options = null, CancellationToken cancellationToken = default)
+        where TEvent : class;
+}
+
+/// <summary>How to deliver one message: delay, headers, correlation.</summary>
+public sealed class DeliveryOptions
+{
+    private Dictionary<string, string>? _headers;
+    private Dictionary<string, string>? _sticky;
+
+    /// <summary>Deliver no earlier than this long from now. Cannot be combined with <see cref="DeliverAt"/>.</summary>
+    public TimeSpan? Delay { get; init; }
+
+    /// <summary>Deliver no earlier than this time. Cannot be combined with <see cref="Delay"/>.</summary>
+    public DateTimeOffset? DeliverAt { get; init; }
+
+    /// <summary>The correlation id; when null it is inherited from the message being handled, else a new one.</summary>
+    public string? CorrelationId { get; init; }
+
+    /// <summary>The message id; a new one when null. Use a deterministic id to make a send idempotent downstream.</summary>
+    public string? MessageId { get; init; }
+
+    /// <summary>Send to this endpoint instead of the command's route (commands only).</summary>
+    public string? Destination { get; init; }
+
+    /// <summary>Headers (message attributes) for this message only.</summary>
+    public IDictionary<string, string> Headers => _headers ??= new(StringComparer.Ordinal);
+
+    /// <summary>Headers that ride along on this message and on everything sent while handling it, transitively.</summary>
+    public IDictionary<string, string> StickyHeaders => _sticky ??= new(StringComparer.Ordinal);
+
+    internal IReadOnlyDictionary<string, string>? HeadersOrNull => _headers;
+
+    internal IReadOnlyDictionary<string, string>? StickyOrNull => _sticky;
+}

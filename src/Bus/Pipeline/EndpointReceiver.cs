@@ -1,0 +1,194 @@
+using System.Threading.Channels;
+using Bus.Leases;
+using Bus.Transports;
+using Microsoft.Extensions.Logging;
+
+namespace Bus.Pipeline;
+
+/// <summary>
+/// Receives from the endpoint's queue into a bounded buffer and hands messages to at most MaxConcurrency handlers.
+/// Capacity (concurrency + prefetch) is taken before receiving, so nothing is received that cannot be held.
+/// On stop: no more receives, buffered messages are released at once, in-flight handlers get the shutdown timeout,
+/// then their tokens are cancelled and their messages released.
+/// </summary>
+internal sealed class EndpointReceiver : IAsyncDisposable
+{
+    private const int MaxReceiveBatch = 10;
+    private readonly MessagePipeline _pipeline;
+    private readonly string _queue;
+    private readonly int _concurrency;
+    private readonly TimeSpan _shutdownTimeout;
+    private readonly SemaphoreSlim _capacity;
+    private readonly Channel<(IReceivedMessage Message, LeaseRenewer Renewer)> _buffer;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _hardStop = new();
+    private Task? _receiveLoop;
+    private Task[] _workers = [];
+
+    public EndpointReceiver(MessagePipeline pipeline, string queue, int concurrency, int prefetch, TimeSpan shutdownTimeout)
+    {
+        _pipeline = pipeline;
+        _queue = queue;
+        _concurrency = concurrency;
+        _shutdownTimeout = shutdownTimeout;
+        _capacity = new SemaphoreSlim(concurrency + prefetch, concurrency + prefetch);
+        _buffer = Channel.CreateUnbounded<(IReceivedMessage, LeaseRenewer)>(new UnboundedChannelOptions { SingleWriter = true });
+    }
+
+    public void Start()
+    {
+        _workers = Enumerable.Range(0, _concurrency).Select(_ => Task.Run(WorkAsync)).ToArray();
+        _receiveLoop = Task.Run(ReceiveLoopAsync);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_receiveLoop is null)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _receiveLoop.ConfigureAwait(false);
+        await ReleaseBufferedAsync().ConfigureAwait(false);
+
+        var workers = Task.WhenAll(_workers);
+        try
+        {
+            await workers.WaitAsync(_shutdownTimeout, _pipeline.Time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            _pipeline.Log.LogWarning("Handlers still running after the shutdown timeout of {Timeout}; cancelling them. Their messages are released.", _shutdownTimeout);
+            await _hardStop.CancelAsync().ConfigureAwait(false);
+            await workers.ConfigureAwait(false);
+        }
+
+        await ReleaseBufferedAsync().ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        _stopping.Dispose();
+        _hardStop.Dispose();
+        _capacity.Dispose();
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var token = _stopping.Token;
+        var failures = 0;
+        var lease = _pipeline.ReceiveLease;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                await _capacity.WaitAsync(token).ConfigureAwait(false);
+                var wanted = 1;
+                while (wanted < MaxReceiveBatch && _capacity.Wait(0))
+                {
+                    wanted++;
+                }
+
+                IReadOnlyList<IReceivedMessage> received;
+                try
+                {
+                    received = await _pipeline.Transport.ReceiveAsync(_queue, wanted, lease, token).ConfigureAwait(false);
+                    failures = 0;
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    _capacity.Release(wanted);
+                    break;
+                }
+                catch (Exception ex)
+                {
+                    _capacity.Release(wanted);
+                    failures++;
+                    var backOff = TimeSpan.FromMilliseconds(Math.Min(30_000, 250 * Math.Pow(2, Math.Min(failures, 10))));
+                    _pipeline.Log.LogError(ex, "Receiving from {Queue} failed ({Failures} in a row); trying again in {BackOff}.", _queue, failures, backOff);
+                    await Task.Delay(backOff, _pipeline.Time, token).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (received.Count < wanted)
+                {
+                    _capacity.Release(wanted - received.Count);
+                }
+
+                foreach (var message in received)
+                {
+                    var renewer = new LeaseRenewer(message, _pipeline.ProfileFor(message), _pipeline.Transport.Capabilities, _pipeline.Time, _pipeline.Log);
+                    renewer.Start();
+                    _buffer.Writer.TryWrite((message, renewer));
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            _buffer.Writer.TryComplete();
+        }
+    }
+
+    private async Task WorkAsync()
+    {
+        await foreach (var (message, renewer) in _buffer.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            try
+            {
+                if (_stopping.IsCancellationRequested)
+                {
+                    await ReleaseAsync(message, renewer).ConfigureAwait(false);
+                    continue;
+                }
+
+                await _pipeline.ProcessAsync(message, renewer, _stopping.Token, _hardStop.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // ProcessAsync settles its own failures; this is a bug guard so one message cannot stop a worker.
+                _pipeline.Log.LogError(ex, "Unexpected error processing message {MessageId}; it will be delivered again when its lease expires.",
+                    message.Message.MessageId);
+            }
+            finally
+            {
+                await renewer.DisposeAsync().ConfigureAwait(false);
+                _capacity.Release();
+            }
+        }
+    }
+
+    private async Task ReleaseBufferedAsync()
+    {
+        while (_buffer.Reader.TryRead(out var item))
+        {
+            try
+            {
+                await ReleaseAsync(item.Message, item.Renewer).ConfigureAwait(false);
+            }
+            finally
+            {
+                await item.Renewer.DisposeAsync().ConfigureAwait(false);
+                _capacity.Release();
+            }
+        }
+    }
+
+    private async Task ReleaseAsync(IReceivedMessage message, LeaseRenewer renewer)
+    {
+        await renewer.StopAsync().ConfigureAwait(false);
+        try
+        {
+            await message.ReleaseAsync(TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _pipeline.Log.LogWarning(ex, "Could not release message {MessageId} at shutdown; it will be delivered again when its lease expires.",
+                message.Message.MessageId);
+        }
+    }
+}

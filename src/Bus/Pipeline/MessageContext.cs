@@ -1,0 +1,194 @@
+using System.Globalization;
+using Bus.Diagnostics;
+using Bus.Jobs;
+using Bus.Leases;
+using Bus.Steps;
+using Bus.Transports;
+using Microsoft.Extensions.Logging;
+
+namespace Bus.Pipeline;
+
+/// <summary>The context of one message being handled: what <see cref="IMessageContext"/> exposes, plus the
+/// messages the handler sends (held until it succeeds) and the signals that end it early.</summary>
+internal sealed class MessageContext : IMessageContext
+{
+    private static readonly AsyncLocal<MessageContext?> Ambient = new();
+    private readonly MessagePipeline _pipeline;
+    private readonly LeaseRenewer _renewer;
+    private readonly TimeWindow? _window;
+    private readonly CancellationToken _stopping;
+    private List<OutgoingMessage>? _pending;
+
+    public MessageContext(
+        MessagePipeline pipeline,
+        IReceivedMessage received,
+        MessageType type,
+        LeaseRenewer renewer,
+        TimeWindow? window,
+        CancellationToken handlerToken,
+        CancellationToken stopping)
+    {
+        _pipeline = pipeline;
+        _renewer = renewer;
+        _window = window;
+        _stopping = stopping;
+        Received = received;
+        Type = type;
+        Headers = received.Message.Headers;
+        MessageId = received.Message.MessageId ?? string.Empty;
+        CorrelationId = Headers.TryGetValue(MessageHeaders.CorrelationId, out var correlation) ? correlation : MessageId;
+        CausationId = Headers.TryGetValue(MessageHeaders.CausationId, out var causation) ? causation : null;
+        CancellationToken = handlerToken;
+        Steps = new StepRunner(this, pipeline.StepStore, pipeline.Json);
+    }
+
+    /// <summary>The context of the message being handled on this async flow, if any.</summary>
+    public static MessageContext? Current
+    {
+        get => Ambient.Value;
+        set => Ambient.Value = value;
+    }
+
+    public IReceivedMessage Received { get; }
+
+    public MessageType Type { get; }
+
+    public string MessageId { get; }
+
+    public string MessageType => Type.WireName;
+
+    public IReadOnlyDictionary<string, string> Headers { get; }
+
+    public string CorrelationId { get; }
+
+    public string? CausationId { get; }
+
+    public int Attempt => Received.ReceiveCount;
+
+    public string Queue => Received.Queue;
+
+    public IBus Bus => _pipeline.Bus;
+
+    public CancellationToken CancellationToken { get; }
+
+    public IStepRunner Steps { get; }
+
+    /// <summary>Sticky headers added while handling (e.g. the workflow id), carried by everything sent.</summary>
+    public Dictionary<string, string>? AddedSticky { get; private set; }
+
+    /// <summary>Whether sends are held in this context (true while the handler runs).</summary>
+    public bool IsOpenForSends { get; set; } = true;
+
+    public void AddSticky(string name, string value) => (AddedSticky ??= new(StringComparer.Ordinal))[name] = value;
+
+    public void Enlist(OutgoingMessage message) => (_pending ??= []).Add(message);
+
+    public void DiscardPending() => _pending = null;
+
+    /// <summary>Sends what the handler sent so far.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        if (_pending is { Count: > 0 } pending)
+        {
+            _pending = null;
+            await _pipeline.Sender.SendAsync(pending, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public Task FailAsync(string reason)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        throw new FailNowException(reason);
+    }
+
+    public async Task ExtendLeaseAsync(TimeSpan duration)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(duration, TimeSpan.Zero);
+        await _renewer.ExtendAsync(duration, CancellationToken).ConfigureAwait(false);
+    }
+
+    public Task CheckpointAsync()
+    {
+        if (ShouldPause(out var resumeAfter, out var why))
+        {
+            throw new CheckpointReleaseException(resumeAfter, why);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task ReportProgressAsync(long done, long total)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(done);
+        ArgumentOutOfRangeException.ThrowIfLessThan(total, done);
+        var status = new JobStatus(MessageId, MessageType, JobState.Running, done, total, Attempt, _pipeline.Time.GetUtcNow());
+        _pipeline.Jobs.Report(status);
+        BusTelemetry.Progress.Record(status.Fraction, new KeyValuePair<string, object?>("bus.message_type", MessageType));
+        _pipeline.Log.LogInformation("Job {MessageId} ({MessageType}) progress {Done}/{Total} ({Percent}%)",
+            MessageId, MessageType, done, total, (status.Fraction * 100).ToString("0.#", CultureInfo.InvariantCulture));
+        return Task.CompletedTask;
+    }
+
+    private bool ShouldPause(out TimeSpan resumeAfter, out string why)
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            resumeAfter = TimeSpan.Zero;
+            why = "the host is stopping";
+            return true;
+        }
+
+        var now = _pipeline.Time.GetUtcNow();
+        if (_window is not null && !_window.IsOpen(now))
+        {
+            resumeAfter = _window.NextOpening(now) - now;
+            why = $"its time window {_window} has closed";
+            return true;
+        }
+
+        resumeAfter = default;
+        why = string.Empty;
+        return false;
+    }
+}
+
+/// <summary>Thrown by <see cref="IMessageContext.FailAsync"/> to end the handler and dead-letter the message.</summary>
+internal sealed class FailNowException(string reason) : Exception(reason);
+
+/// <summary>Thrown at a checkpoint to release the job without counting a failed attempt.</summary>
+internal sealed class CheckpointReleaseException(TimeSpan resumeAfter, string why) : Exception($"Released at a checkpoint: {why}.")
+{
+    public TimeSpan ResumeAfter { get; } = resumeAfter;
+}
+
+/// <summary>Runs memoised steps for one job (keyed by its message id).</summary>
+internal sealed class StepRunner(MessageContext context, IStepStore store, System.Text.Json.JsonSerializerOptions json) : IStepRunner
+{
+    public async Task<T> RunAsync<T>(string name, Func<CancellationToken, Task<T>> step)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(step);
+        var token = context.CancellationToken;
+        var stored = await store.GetAsync(context.MessageId, name, token).ConfigureAwait(false);
+        if (stored is not null)
+        {
+            return System.Text.Json.JsonSerializer.Deserialize<T>(stored, json)!;
+        }
+
+        await context.CheckpointAsync().ConfigureAwait(false);
+        var result = await step(token).ConfigureAwait(false);
+        await context.FlushAsync(token).ConfigureAwait(false);
+        await store.SaveAsync(context.MessageId, name, System.Text.Json.JsonSerializer.Serialize(result, json), token).ConfigureAwait(false);
+        return result;
+    }
+
+    public Task RunAsync(string name, Func<CancellationToken, Task> step)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        return RunAsync(name, async ct =>
+        {
+            await step(ct).ConfigureAwait(false);
+            return true;
+        });
+    }
+}

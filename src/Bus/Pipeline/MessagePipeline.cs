@@ -1,0 +1,380 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Bus.Diagnostics;
+using Bus.Hosting;
+using Bus.Jobs;
+using Bus.Leases;
+using Bus.Recoverability;
+using Bus.Serialization;
+using Bus.Steps;
+using Bus.SystemMessages;
+using Bus.Transports;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Bus.Pipeline;
+
+/// <summary>
+/// Handles one delivery from start to settlement: resolves the wire name (or a system message), deserializes,
+/// calls every handler in a DI scope under a renewed lease, then completes, retries, releases or dead-letters.
+/// Nothing is ever deleted without being handled or dead-lettered.
+/// </summary>
+internal sealed class MessagePipeline
+{
+    private readonly BusConfiguration _config;
+    private readonly IServiceScopeFactory _scopes;
+    private readonly SystemMessageMap _systemMessages;
+
+    public MessagePipeline(
+        BusConfiguration config,
+        ITransport transport,
+        IMessageSerializer serializer,
+        IServiceScopeFactory scopes,
+        IStepStore stepStore,
+        JobStatusTracker jobs,
+        SystemMessageMap systemMessages,
+        TimeProvider time,
+        ILoggerFactory loggers)
+    {
+        _config = config;
+        _scopes = scopes;
+        _systemMessages = systemMessages;
+        Transport = transport;
+        Serializer = serializer;
+        StepStore = stepStore;
+        Jobs = jobs;
+        Time = time;
+        Log = loggers.CreateLogger("Bus");
+        Json = new JsonSerializerOptions(config.Json);
+        Sender = new MessageSender(config.Messages, config.Handlers, config.Routes, config.EndpointName!, serializer, transport, time);
+        Bus = new MessageBus(Sender);
+    }
+
+    public ITransport Transport { get; }
+
+    public IMessageSerializer Serializer { get; }
+
+    public IStepStore StepStore { get; }
+
+    public JobStatusTracker Jobs { get; }
+
+    public TimeProvider Time { get; }
+
+    public ILogger Log { get; }
+
+    public JsonSerializerOptions Json { get; }
+
+    public MessageSender Sender { get; }
+
+    public IBus Bus { get; }
+
+    /// <summary>The profile for a received message, from its type header (before it is deserialized).</summary>
+    public ExecutionProfile ProfileFor(IReceivedMessage received) =>
+        received.Message.Headers.TryGetValue(MessageHeaders.MessageType, out var name) && _config.Messages.TryResolve(name, out var type)
+            ? _config.OptionsFor(type.ClrType)?.Profile ?? _config.Profile
+            : _config.Profile;
+
+    /// <summary>The lease asked for at receive: the longest any handler's profile wants.</summary>
+    public TimeSpan ReceiveLease =>
+        _config.AllHandlerOptions.Values.Select(o => o.Profile?.LeaseDuration ?? TimeSpan.Zero).Append(_config.Profile.LeaseDuration).Max();
+
+    public async Task ProcessAsync(IReceivedMessage received, LeaseRenewer renewer, CancellationToken stopping, CancellationToken hardStop)
+    {
+        BusTelemetry.Received.Add(1);
+        var headers = received.Message.Headers;
+        using var activity = StartActivity(received);
+        var started = Time.GetTimestamp();
+        var outcome = "unknown";
+        try
+        {
+            if (await DelayHopAsync(received).ConfigureAwait(false))
+            {
+                outcome = "delayed";
+                return;
+            }
+
+            if (!TryResolve(received, out var type, out var message, out var failure))
+            {
+                outcome = "dead-lettered";
+                await DeadLetterAsync(received, failure!, renewer).ConfigureAwait(false);
+                return;
+            }
+
+            var invokers = _config.Handlers.For(type.ClrType);
+            if (invokers.Length == 0)
+            {
+                outcome = "dead-lettered";
+                await DeadLetterAsync(received, Failure(received, $"No handler for message type '{type.WireName}' on endpoint '{_config.EndpointName}'.", null), renewer).ConfigureAwait(false);
+                return;
+            }
+
+            var options = _config.OptionsFor(type.ClrType);
+            var window = options?.Window;
+            var now = Time.GetUtcNow();
+            if (window is not null && !window.IsOpen(now))
+            {
+                outcome = "deferred";
+                var opens = window.NextOpening(now);
+                Log.LogInformation("Message {MessageId} ({MessageType}) arrived outside its window {Window}; deferred until {Opens}.",
+                    received.Message.MessageId, type.WireName, window, opens);
+                await SettleAsync(received, renewer, m => m.ReleaseAsync(Cap(opens - now), CancellationToken.None), "release").ConfigureAwait(false);
+                BusTelemetry.Released.Add(1);
+                return;
+            }
+
+            if (message is null)
+            {
+                try
+                {
+                    message = Serializer.Deserialize(received.Message.Body.Span, type.ClrType);
+                }
+                catch (Exception ex)
+                {
+                    outcome = "dead-lettered";
+                    await DeadLetterAsync(received, Failure(received,
+                        $"The body could not be deserialized as '{type.WireName}' ({type.ClrType.FullName}): {ex.Message}", ex), renewer).ConfigureAwait(false);
+                    return;
+                }
+            }
+
+            outcome = await HandleAsync(received, type, message, invokers, options, renewer, stopping, hardStop).ConfigureAwait(false);
+        }
+        finally
+        {
+            await renewer.StopAsync().ConfigureAwait(false);
+            var elapsed = Time.GetElapsedTime(started);
+            BusTelemetry.HandlerDuration.Record(elapsed.TotalMilliseconds, new KeyValuePair<string, object?>("bus.outcome", outcome));
+            activity?.SetTag("bus.outcome", outcome);
+        }
+    }
+
+    private async Task<string> HandleAsync(
+        IReceivedMessage received,
+        MessageType type,
+        object message,
+        IHandlerInvoker[] invokers,
+        HandlerOptions? options,
+        LeaseRenewer renewer,
+        CancellationToken stopping,
+        CancellationToken hardStop)
+    {
+        renewer.BeginHandling();
+        using var handlerToken = CancellationTokenSource.CreateLinkedTokenSource(renewer.LeaseLost.Token, renewer.RuntimeExceeded.Token, hardStop);
+        var context = new MessageContext(this, received, type, renewer, options?.Window, handlerToken.Token, stopping);
+        var previous = MessageContext.Current;
+        MessageContext.Current = context;
+        try
+        {
+            await using (var scope = _scopes.CreateAsyncScope())
+            {
+                foreach (var invoker in invokers)
+                {
+                    await invoker.InvokeAsync(message, context, scope.ServiceProvider).ConfigureAwait(false);
+                }
+            }
+
+            context.IsOpenForSends = false;
+            await context.FlushAsync(handlerToken.Token).ConfigureAwait(false);
+            await renewer.StopAsync().ConfigureAwait(false);
+            if (await SettleAsync(received, renewer, m => m.CompleteAsync(CancellationToken.None), "complete").ConfigureAwait(false))
+            {
+                BusTelemetry.Completed.Add(1);
+                Jobs.Finish(context.MessageId, JobState.Completed, Time.GetUtcNow());
+            }
+
+            return "completed";
+        }
+        catch (Exception ex)
+        {
+            context.IsOpenForSends = false;
+            context.DiscardPending();
+            await renewer.StopAsync().ConfigureAwait(false);
+            return await FailAsync(received, type, ex, context, options?.Retry ?? _config.Retry, renewer, hardStop).ConfigureAwait(false);
+        }
+        finally
+        {
+            MessageContext.Current = previous;
+        }
+    }
+
+    private async Task<string> FailAsync(
+        IReceivedMessage received, MessageType type, Exception ex, MessageContext context, RetryPolicy retry, LeaseRenewer renewer, CancellationToken hardStop)
+    {
+        var attempt = received.ReceiveCount;
+        if (renewer.LeaseLost.IsCancellationRequested)
+        {
+            Log.LogWarning("Handler of {MessageId} ({MessageType}) ended after its lease was lost; it is not settled here and will be delivered again.",
+                context.MessageId, type.WireName);
+            return "lease-lost";
+        }
+
+        switch (ex)
+        {
+            case FailNowException failNow:
+                Jobs.Finish(context.MessageId, JobState.DeadLettered, Time.GetUtcNow());
+                await DeadLetterAsync(received, Failure(received, failNow.Message, null), renewer).ConfigureAwait(false);
+                return "dead-lettered";
+
+            case CheckpointReleaseException checkpoint:
+                Log.LogInformation("Job {MessageId} ({MessageType}) {Reason}; it resumes in {ResumeAfter}.",
+                    context.MessageId, type.WireName, checkpoint.Message, checkpoint.ResumeAfter);
+                Jobs.Finish(context.MessageId, JobState.Released, Time.GetUtcNow());
+                await SettleAsync(received, renewer, m => m.ReleaseAsync(Cap(checkpoint.ResumeAfter), CancellationToken.None), "release").ConfigureAwait(false);
+                BusTelemetry.Released.Add(1);
+                return "released";
+
+            case OperationCanceledException when hardStop.IsCancellationRequested && !renewer.RuntimeExceeded.IsCancellationRequested:
+                Log.LogWarning("Handler of {MessageId} ({MessageType}) was cancelled by shutdown; released for another worker.", context.MessageId, type.WireName);
+                Jobs.Finish(context.MessageId, JobState.Released, Time.GetUtcNow());
+                await SettleAsync(received, renewer, m => m.ReleaseAsync(TimeSpan.Zero, CancellationToken.None), "release").ConfigureAwait(false);
+                BusTelemetry.Released.Add(1);
+                return "released";
+        }
+
+        var reason = renewer.RuntimeExceeded.IsCancellationRequested
+            ? $"Exceeded its max runtime of {renewer.Profile.MaxRuntime}"
+            : null;
+        Jobs.Finish(context.MessageId, JobState.Failed, Time.GetUtcNow());
+        if (reason is null && !retry.IsRetryable(ex))
+        {
+            Log.LogError(ex, "Handler of {MessageId} ({MessageType}) failed with a non-retryable {ExceptionType}; dead-lettering.",
+                context.MessageId, type.WireName, ex.GetType().Name);
+            await DeadLetterAsync(received, Failure(received, $"Non-retryable {ex.GetType().Name}: {ex.Message}", ex), renewer).ConfigureAwait(false);
+            return "dead-lettered";
+        }
+
+        if (!retry.HasAttemptsLeft(attempt))
+        {
+            Log.LogError(ex, "Handler of {MessageId} ({MessageType}) failed attempt {Attempt} of {MaxAttempts}; dead-lettering.",
+                context.MessageId, type.WireName, attempt, retry.MaxAttempts);
+            await DeadLetterAsync(received, Failure(received,
+                $"Attempts exhausted ({attempt} of {retry.MaxAttempts}): {reason ?? $"{ex.GetType().Name}: {ex.Message}"}", ex), renewer).ConfigureAwait(false);
+            return "dead-lettered";
+        }
+
+        var delay = Cap(retry.DelayAfter(attempt));
+        Log.LogWarning(ex, "Handler of {MessageId} ({MessageType}) failed attempt {Attempt} of {MaxAttempts}{Why}; retrying in {Delay}.",
+            context.MessageId, type.WireName, attempt, retry.MaxAttempts, reason is null ? string.Empty : $" ({reason})", delay);
+        if (await SettleAsync(received, renewer, m => m.AbandonAsync(delay, CancellationToken.None), "abandon").ConfigureAwait(false))
+        {
+            BusTelemetry.Retried.Add(1);
+        }
+
+        return "retried";
+    }
+
+    private bool TryResolve(IReceivedMessage received, out MessageType type, out object? message, out FailureDetails? failure)
+    {
+        message = null;
+        failure = null;
+        var headers = received.Message.Headers;
+        if (headers.TryGetValue(MessageHeaders.MessageType, out var wireName))
+        {
+            if (_config.Messages.TryResolve(wireName, out type))
+            {
+                return true;
+            }
+
+            failure = Failure(received, $"Unknown message type '{wireName}': no type is registered under this wire name on endpoint '{_config.EndpointName}'.", null);
+            return false;
+        }
+
+        if (_systemMessages.TryRecognize(received.Message.Body, out var systemType, out var systemMessage, out var error))
+        {
+            type = _config.Messages.Get(systemType!);
+            message = systemMessage;
+            return true;
+        }
+
+        type = null!;
+        failure = Failure(received, error ?? "The message has no bus-message-type header and matches no registered system message.", null);
+        return false;
+    }
+
+    /// <summary>For a delay longer than the transport holds at once: waits another hop without counting an attempt.</summary>
+    private async Task<bool> DelayHopAsync(IReceivedMessage received)
+    {
+        if (!received.Message.Headers.TryGetValue(MessageHeaders.DeliverAt, out var value)
+            || !DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var due))
+        {
+            return false;
+        }
+
+        var left = due - Time.GetUtcNow();
+        if (left <= TimeSpan.FromSeconds(1))
+        {
+            return false;
+        }
+
+        await SettleAsync(received, null, m => m.ReleaseAsync(Cap(left), CancellationToken.None), "release").ConfigureAwait(false);
+        return true;
+    }
+
+    private async Task DeadLetterAsync(IReceivedMessage received, FailureDetails failure, LeaseRenewer? renewer)
+    {
+        Log.LogError("Dead-lettering message {MessageId} from {Queue}: {Reason}", received.Message.MessageId, received.Queue, failure.Reason);
+        if (await SettleAsync(received, renewer, m => m.DeadLetterAsync(failure, CancellationToken.None), "dead-letter").ConfigureAwait(false))
+        {
+            BusTelemetry.DeadLettered.Add(1);
+        }
+    }
+
+    private FailureDetails Failure(IReceivedMessage received, string reason, Exception? ex) =>
+        FailureDetails.From(reason, ex, received.ReceiveCount, received.Queue, Time.GetUtcNow());
+
+    private TimeSpan Cap(TimeSpan delay)
+    {
+        var max = Transport.Capabilities.MaxDelay;
+        return delay < TimeSpan.Zero ? TimeSpan.Zero : delay > max ? max : delay;
+    }
+
+    /// <summary>Settles once; a lost lease is logged and counted, never settled again. Returns whether it settled.</summary>
+    private async Task<bool> SettleAsync(IReceivedMessage received, LeaseRenewer? renewer, Func<IReceivedMessage, Task> settle, string action)
+    {
+        if (renewer is not null)
+        {
+            await renewer.StopAsync().ConfigureAwait(false);
+            if (renewer.LeaseLost.IsCancellationRequested)
+            {
+                Log.LogWarning("Not settling message {MessageId} ({Action}): its lease was lost.", received.Message.MessageId, action);
+                return false;
+            }
+        }
+
+        try
+        {
+            await settle(received).ConfigureAwait(false);
+            return true;
+        }
+        catch (LeaseLostException ex)
+        {
+            BusTelemetry.LeasesLost.Add(1);
+            Log.LogWarning(ex, "Could not {Action} message {MessageId}: its lease was lost; it will be delivered again.", action, received.Message.MessageId);
+            return false;
+        }
+        catch (Exception ex)
+        {
+            Log.LogError(ex, "Could not {Action} message {MessageId}; it stays in {Queue} and will be delivered again when its lease expires.",
+                action, received.Message.MessageId, received.Queue);
+            return false;
+        }
+    }
+
+    private static Activity? StartActivity(IReceivedMessage received)
+    {
+        var headers = received.Message.Headers;
+        ActivityContext parent = default;
+        if (headers.TryGetValue(MessageHeaders.TraceParent, out var traceParent))
+        {
+            headers.TryGetValue(MessageHeaders.TraceState, out var traceState);
+            ActivityContext.TryParse(traceParent, traceState, out parent);
+        }
+
+        var name = headers.TryGetValue(MessageHeaders.MessageType, out var type) ? type : "system-message";
+        var activity = BusTelemetry.Source.StartActivity($"process {name}", ActivityKind.Consumer, parent);
+        activity?.SetTag("messaging.message.id", received.Message.MessageId);
+        activity?.SetTag("messaging.destination.name", received.Queue);
+        return activity;
+    }
+}

@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using System.Globalization;
+using Bus.Diagnostics;
+using Bus.Serialization;
+using Bus.Transports;
+
+namespace Bus.Pipeline;
+
+/// <summary>Turns a message object into an <see cref="OutgoingMessage"/>: headers, routing, delays; and sends it.</summary>
+internal sealed class MessageSender(
+    MessageTypeRegistry registry,
+    HandlerRegistry handlers,
+    IReadOnlyDictionary<Type, string> routes,
+    string endpointName,
+    IMessageSerializer serializer,
+    ITransport transport,
+    TimeProvider time)
+{
+    public string EndpointName => endpointName;
+
+    public OutgoingMessage Build(object message, MessageKind kind, DeliveryOptions? options, MessageContext? handling)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var type = registry.Get(message.GetType());
+        if (type.Kind != kind)
+        {
+            throw new InvalidOperationException(kind == MessageKind.Command
+                ? $"'{type.WireName}' is an event: publish it with PublishAsync, it has no single owner to send it to."
+                : $"'{type.WireName}' is a command: send it with SendAsync to its one owner; only events are published.");
+        }
+
+        var destination = kind == MessageKind.Event
+            ? (options?.Destination is null
+                ? Destination.Topic(type.WireName)
+                : throw new ArgumentException("DeliveryOptions.Destination applies to commands only; events go to every subscriber.", nameof(options)))
+            : Destination.Queue(options?.Destination ?? RouteOf(type));
+
+        var now = time.GetUtcNow();
+        var messageId = options?.MessageId ?? Guid.CreateVersion7(now).ToString();
+        var headers = new Dictionary<string, string>(12, StringComparer.Ordinal)
+        {
+            [MessageHeaders.MessageId] = messageId,
+            [MessageHeaders.MessageType] = type.WireName,
+            [MessageHeaders.MessageVersion] = type.Version.ToString(CultureInfo.InvariantCulture),
+            [MessageHeaders.ContentType] = serializer.ContentType,
+            [MessageHeaders.SentAt] = now.ToString("O", CultureInfo.InvariantCulture),
+            [MessageHeaders.CorrelationId] = options?.CorrelationId ?? handling?.CorrelationId ?? messageId,
+        };
+        if (handling is not null)
+        {
+            headers[MessageHeaders.CausationId] = handling.MessageId;
+        }
+
+        AddSticky(headers, handling, options?.StickyOrNull);
+        if (options?.HeadersOrNull is { } custom)
+        {
+            foreach (var (name, value) in custom)
+            {
+                headers[CheckHeaderName(name)] = value ?? throw new ArgumentException($"Header '{name}' has a null value.", nameof(options));
+            }
+        }
+
+        if (Activity.Current is { } activity)
+        {
+            headers[MessageHeaders.TraceParent] = activity.Id!;
+            if (activity.TraceStateString is { } state)
+            {
+                headers[MessageHeaders.TraceState] = state;
+            }
+        }
+
+        var visibleAt = DueTime(options, now);
+        if (visibleAt is { } due && due - now > transport.Capabilities.MaxDelay)
+        {
+            headers[MessageHeaders.DeliverAt] = due.ToString("O", CultureInfo.InvariantCulture);
+            visibleAt = now + transport.Capabilities.MaxDelay;
+        }
+
+        var body = serializer.Serialize(message, type.ClrType);
+        return new OutgoingMessage(destination, new TransportMessage(headers, body), visibleAt);
+    }
+
+    public async Task SendAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken cancellationToken)
+    {
+        if (messages.Count == 0)
+        {
+            return;
+        }
+
+        using var activity = BusTelemetry.Source.StartActivity(messages.Count == 1 ? $"send {messages[0].Destination.Name}" : "send batch", ActivityKind.Producer);
+        await transport.SendAsync(messages, cancellationToken).ConfigureAwait(false);
+        BusTelemetry.Sent.Add(messages.Count);
+    }
+
+    private string RouteOf(MessageType type)
+    {
+        if (routes.TryGetValue(type.ClrType, out var endpoint))
+        {
+            return endpoint;
+        }
+
+        if (handlers.For(type.ClrType).Length > 0)
+        {
+            return endpointName;
+        }
+
+        throw new InvalidOperationException(
+            $"No route for command '{type.WireName}': configure bus.RouteCommand<{type.ClrType.Name}>(\"owning-endpoint\") or handle it on this endpoint.");
+    }
+
+    private DateTimeOffset? DueTime(DeliveryOptions? options, DateTimeOffset now)
+    {
+        if (options is null)
+        {
+            return null;
+        }
+
+        if (options.Delay is not null && options.DeliverAt is not null)
+        {
+            throw new ArgumentException("Set either Delay or DeliverAt, not both.", nameof(options));
+        }
+
+        if (options.Delay is { } delay)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero, nameof(options.Delay));
+            return delay == TimeSpan.Zero ? null : now + delay;
+        }
+
+        return options.DeliverAt is { } at && at > now ? at : null;
+    }
+
+    private static void AddSticky(Dictionary<string, string> headers, MessageContext? handling, IReadOnlyDictionary<string, string>? added)
+    {
+        List<string>? names = null;
+        if (handling is not null && handling.Headers.TryGetValue(MessageHeaders.StickyHeaders, out var list) && list.Length > 0)
+        {
+            foreach (var name in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (handling.Headers.TryGetValue(name, out var value))
+                {
+                    headers[name] = value;
+                    (names ??= []).Add(name);
+                }
+            }
+        }
+
+        if (handling?.AddedSticky is { } fromHandler)
+        {
+            foreach (var (name, value) in fromHandler)
+            {
+                headers[name] = value;
+                names ??= [];
+                if (!names.Contains(name))
+                {
+                    names.Add(name);
+                }
+            }
+        }
+
+        if (added is not null)
+        {
+            foreach (var (name, value) in added)
+            {
+                if (name.Contains(',', StringComparison.Ordinal))
+                {
+                    throw new ArgumentException($"Sticky header name '{name}' may not contain a comma.");
+                }
+
+                headers[name == MessageHeaders.WorkflowId ? name : CheckHeaderName(name)] = value;
+                names ??= [];
+                if (!names.Contains(name))
+                {
+                    names.Add(name);
+                }
+            }
+        }
+
+        if (names is not null)
+        {
+            headers[MessageHeaders.StickyHeaders] = string.Join(',', names);
+        }
+    }
+
+    private static string CheckHeaderName(string name)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            throw new ArgumentException("Header names must not be empty.");
+        }
+
+        if (name.StartsWith("bus-", StringComparison.OrdinalIgnoreCase) || name is MessageHeaders.TraceParent or MessageHeaders.TraceState)
+        {
+            throw new ArgumentException($"Header '{name}' is reserved for the bus; use DeliveryOptions properties instead.");
+        }
+
+        return name;
+    }
+}
