@@ -1,0 +1,162 @@
+using System.Globalization;
+using Bus.AmazonSqs.DeadLetters;
+using Bus.AmazonSqs.Http;
+using Bus.AmazonSqs.Messages;
+using Bus.AmazonSqs.Receiving;
+using Bus.AmazonSqs.Sending;
+using Bus.AmazonSqs.Signing;
+using Bus.AmazonSqs.Sns;
+using Bus.AmazonSqs.Sqs;
+using Bus.AmazonSqs.Topology;
+using Bus.Transports;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bus.AmazonSqs;
+
+/// <summary>
+/// The Amazon SQS + SNS transport: a queue per endpoint with its own dead-letter queue, an SNS topic per event with
+/// raw-delivery subscriptions to the subscribing endpoints' queues, visibility-timeout leases renewed in batches, and
+/// dead letters that keep the message's identity. Speaks SQS's AWS JSON 1.0 and SNS's Query protocol over HttpClient,
+/// signed with SigV4.
+/// </summary>
+public sealed class SqsTransport : ITransport
+{
+    private const string TransportName = "amazon-sqs";
+
+    private readonly SqsTransportOptions _options;
+    private readonly HttpClient _http;
+    private readonly bool _ownsHttp;
+    private readonly ISqsClient _sqs;
+    private readonly SqsTopology _topology;
+    private readonly MessageSender _sender;
+    private readonly LeaseOperations _leases;
+    private readonly SqsDeadLetterQueue _deadLetters;
+    private readonly TimeProvider _time;
+    private TransportCapabilities _capabilities;
+
+    /// <summary>Creates the transport.</summary>
+    /// <param name="options">Settings; validated here.</param>
+    /// <param name="loggerFactory">Logging; none when null.</param>
+    /// <param name="timeProvider">The clock for leases; <see cref="TimeProvider.System"/> when null.</param>
+    public SqsTransport(SqsTransportOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _time = timeProvider ?? TimeProvider.System;
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<SqsTransport>();
+        if (options.HttpClient is { } client)
+        {
+            _http = client;
+        }
+        else
+        {
+            _http = options.HttpMessageHandler is { } handler
+                ? new HttpClient(handler, disposeHandler: false)
+                : new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
+            _http.Timeout = Timeout.InfiniteTimeSpan; // each request carries its own timeout (long poll + RequestTimeout)
+            _ownsHttp = true;
+        }
+
+        var region = options.ResolveRegion()!;
+        ICredentialSource credentials = options.Credentials is null && options.AccessKeyId is { } key
+            ? new StaticCredentialSource(new AwsCredentials(key, options.SecretAccessKey!, options.SessionToken))
+            : new SdkCredentialSource(options.Credentials);
+        var retry = new RetrySettings(options.RequestRetries, options.RetryBaseDelay, TimeSpan.FromSeconds(5), options.RequestTimeout);
+        _sqs = new SqsJsonClient(new AwsHttpChannel("sqs", options.SqsEndpoint(region), region, credentials, _http, retry, _time, logger));
+        var sns = new SnsQueryClient(new AwsHttpChannel("sns", options.SnsEndpoint(region), region, credentials, _http, retry, _time, logger));
+        _topology = new SqsTopology(_sqs, sns, new EntityNames(options.QueueNamePrefix), options, logger);
+        _sender = new MessageSender(_sqs, sns, _topology, options, _time, logger);
+        _leases = new LeaseOperations(_sqs, options.BatchWindow);
+        _deadLetters = new SqsDeadLetterQueue(_sqs, _topology, _sender, _leases, options, logger);
+        _capabilities = BuildCapabilities(options.MaxMessageSize);
+    }
+
+    /// <inheritdoc />
+    /// <remarks><see cref="TransportCapabilities.MaxMessageSize"/> is the configured maximum, lowered to the smallest
+    /// MaximumMessageSize of the endpoint queues provisioned so far.</remarks>
+    public TransportCapabilities Capabilities
+    {
+        get
+        {
+            var limit = Math.Min(_options.MaxMessageSize, _topology.SmallestInputQueueLimit ?? long.MaxValue);
+            if (_capabilities.MaxMessageSize != limit)
+            {
+                _capabilities = BuildCapabilities(limit);
+            }
+
+            return _capabilities;
+        }
+    }
+
+    /// <inheritdoc />
+    public IDeadLetterQueue DeadLetters => _deadLetters;
+
+    /// <inheritdoc />
+    public Task ProvisionAsync(TransportTopology topology, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        ArgumentException.ThrowIfNullOrWhiteSpace(topology.InputQueue);
+        return _topology.ProvisionAsync(topology, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task SendAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        return messages.Count == 0 ? Task.CompletedTask : _sender.SendAsync(messages, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(
+        string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxMessages, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
+        var info = await _topology.GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
+        var visibility = (int)Math.Clamp(Math.Ceiling(leaseDuration.TotalSeconds), 1, 43_200);
+        var requestedAt = _time.GetUtcNow();
+        var messages = await _sqs.ReceiveMessageAsync(info.Url, Math.Min(maxMessages, 10), (int)_options.WaitTime.TotalSeconds, visibility, cancellationToken).ConfigureAwait(false);
+        var received = new List<IReceivedMessage>(messages.Count);
+        foreach (var raw in messages)
+        {
+            var message = WireFormat.Decode(raw.Body, raw.MessageAttributes, raw.MessageId);
+            var count = raw.Attributes is { } a && int.TryParse(a.GetValueOrDefault("ApproximateReceiveCount"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var c) ? c : 1;
+            if (message.Headers.TryGetValue(MessageHeaders.PriorAttempts, out var prior)
+                && int.TryParse(prior, NumberStyles.Integer, CultureInfo.InvariantCulture, out var p) && p > 0)
+            {
+                count += p;
+            }
+
+            received.Add(new SqsReceivedMessage(message, queue, info, raw.ReceiptHandle, count, requestedAt, TimeSpan.FromSeconds(visibility), _leases, _sender, _topology, _time));
+        }
+
+        return received;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        if (_ownsHttp)
+        {
+            _http.Dispose();
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private static TransportCapabilities BuildCapabilities(long maxMessageSize) => new()
+    {
+        Name = TransportName,
+        CanRenewLease = true,
+        MaxLeaseDuration = TimeSpan.FromHours(12),
+        MaxTotalLeaseTime = SqsReceivedMessage.MaxTotalVisibility,
+        MaxDelay = TimeSpan.FromMinutes(15),
+        NativeDeadLetter = true,
+        PublishSubscribe = true,
+        Redrive = true,
+        MaxMessageSize = maxMessageSize,
+    };
+}

@@ -1,0 +1,268 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Bus.AmazonSqs.Sns;
+using Bus.AmazonSqs.Sqs;
+using Bus.Transports;
+using Microsoft.Extensions.Logging;
+
+namespace Bus.AmazonSqs.Topology;
+
+/// <summary>A queue the transport resolved: its URL, ARN and MaximumMessageSize.</summary>
+internal sealed record QueueInfo(string Name, string Url, string Arn, long MaxMessageSize);
+
+/// <summary>
+/// Resolves (and caches) queue URLs, ARNs, size limits and topic ARNs, and provisions an endpoint's entities: its
+/// queue with a dead-letter queue and RedrivePolicy, the topics it publishes, and an SQS subscription with raw
+/// delivery to every topic it subscribes to, with a queue policy letting those topics send.
+/// </summary>
+internal sealed class SqsTopology(ISqsClient sqs, ISnsClient sns, EntityNames names, SqsTransportOptions options, ILogger logger)
+{
+    private const string DeadLetterRetention = "1209600"; // 14 days, the SQS maximum
+    private static readonly string[] QueueAttributes = ["QueueArn", "MaximumMessageSize"];
+
+    private readonly ConcurrentDictionary<string, QueueInfo> _queues = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _topics = new(StringComparer.Ordinal);
+
+    public EntityNames Names => names;
+
+    /// <summary>The smallest MaximumMessageSize of the endpoint queues provisioned so far, or null.</summary>
+    public long? SmallestInputQueueLimit { get; private set; }
+
+    /// <summary>An endpoint queue by logical name; throws when it does not exist.</summary>
+    public async Task<QueueInfo> GetQueueAsync(string logical, CancellationToken cancellationToken)
+    {
+        var name = names.Queue(logical);
+        return await FindByNameAsync(name, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException(
+                $"SQS queue '{name}' (for '{logical}') does not exist. The endpoint that owns it creates it at start-up " +
+                "(ProvisioningMode.CreateIfMissing), or create it with your infrastructure tooling.");
+    }
+
+    /// <summary>The dead-letter queue of an endpoint queue, or null when it does not exist.</summary>
+    public Task<QueueInfo?> FindDeadLetterQueueAsync(string logical, CancellationToken cancellationToken) =>
+        FindByNameAsync(names.DeadLetterQueue(logical), cancellationToken);
+
+    /// <summary>A queue by its SQS name, or null when it does not exist.</summary>
+    public async Task<QueueInfo?> FindByNameAsync(string name, CancellationToken cancellationToken)
+    {
+        if (_queues.TryGetValue(name, out var cached))
+        {
+            return cached;
+        }
+
+        var url = await sqs.GetQueueUrlAsync(name, cancellationToken).ConfigureAwait(false);
+        return url is null ? null : await DescribeAsync(name, url, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The ARN of a topic: created when missing (CreateTopic is idempotent) or, in verify-only mode, looked up.</summary>
+    public async Task<string> GetTopicArnAsync(string logical, CancellationToken cancellationToken)
+    {
+        var name = names.Topic(logical);
+        if (_topics.TryGetValue(name, out var arn))
+        {
+            return arn;
+        }
+
+        arn = options.ProvisioningMode == ProvisioningMode.CreateIfMissing
+            ? await sns.CreateTopicAsync(name, cancellationToken).ConfigureAwait(false)
+            : await sns.FindTopicAsync(name, cancellationToken).ConfigureAwait(false)
+              ?? throw new InvalidOperationException($"SNS topic '{name}' (for '{logical}') does not exist and ProvisioningMode is VerifyOnly.");
+        _topics[name] = arn;
+        return arn;
+    }
+
+    public Task ProvisionAsync(TransportTopology topology, CancellationToken cancellationToken) =>
+        options.ProvisioningMode == ProvisioningMode.CreateIfMissing
+            ? CreateAsync(topology, cancellationToken)
+            : VerifyAsync(topology, cancellationToken);
+
+    private async Task CreateAsync(TransportTopology topology, CancellationToken cancellationToken)
+    {
+        var dlqName = names.DeadLetterQueue(topology.InputQueue);
+        var dlq = await FindByNameAsync(dlqName, cancellationToken).ConfigureAwait(false);
+        if (dlq is null)
+        {
+            var url = await sqs.CreateQueueAsync(dlqName, new Dictionary<string, string> { ["MessageRetentionPeriod"] = DeadLetterRetention }, cancellationToken).ConfigureAwait(false);
+            dlq = await DescribeAsync(dlqName, url, cancellationToken).ConfigureAwait(false);
+            logger.LogInformation("Created SQS dead-letter queue {Queue}", dlqName);
+        }
+
+        var name = names.Queue(topology.InputQueue);
+        var redrive = RedrivePolicy(dlq.Arn);
+        var queueUrl = await sqs.GetQueueUrlAsync(name, cancellationToken).ConfigureAwait(false);
+        if (queueUrl is null)
+        {
+            queueUrl = await sqs.CreateQueueAsync(name, new Dictionary<string, string> { ["RedrivePolicy"] = redrive }, cancellationToken).ConfigureAwait(false);
+            logger.LogInformation("Created SQS queue {Queue} with dead-letter queue {DeadLetterQueue}", name, dlqName);
+        }
+        else
+        {
+            var current = await sqs.GetQueueAttributesAsync(queueUrl, ["RedrivePolicy"], cancellationToken).ConfigureAwait(false);
+            if (!RedriveMatches(current.GetValueOrDefault("RedrivePolicy"), dlq.Arn))
+            {
+                await sqs.SetQueueAttributesAsync(queueUrl, new Dictionary<string, string> { ["RedrivePolicy"] = redrive }, cancellationToken).ConfigureAwait(false);
+                logger.LogInformation("Set the RedrivePolicy of SQS queue {Queue} to {DeadLetterQueue}", name, dlqName);
+            }
+        }
+
+        _queues.TryRemove(name, out _);
+        var queue = await DescribeAsync(name, queueUrl, cancellationToken).ConfigureAwait(false);
+        NoteInputQueue(queue);
+
+        foreach (var topic in topology.PublishedTopics)
+        {
+            await GetTopicArnAsync(topic, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (topology.Subscriptions.Count == 0)
+        {
+            return;
+        }
+
+        var topicArns = new List<string>();
+        foreach (var topic in topology.Subscriptions)
+        {
+            var topicArn = await GetTopicArnAsync(topic, cancellationToken).ConfigureAwait(false);
+            topicArns.Add(topicArn);
+            var subscriptions = await sns.ListSubscriptionsAsync(topicArn, cancellationToken).ConfigureAwait(false);
+            if (!subscriptions.Any(s => s.Protocol == "sqs" && s.Endpoint == queue.Arn))
+            {
+                await sns.SubscribeQueueAsync(topicArn, queue.Arn, cancellationToken).ConfigureAwait(false);
+                logger.LogInformation("Subscribed SQS queue {Queue} to SNS topic {Topic} (raw delivery)", name, topicArn);
+            }
+        }
+
+        var attributes = await sqs.GetQueueAttributesAsync(queue.Url, ["Policy"], cancellationToken).ConfigureAwait(false);
+        var policy = attributes.GetValueOrDefault("Policy");
+        var allowed = QueuePolicy.AllowedTopics(policy);
+        if (!topicArns.All(allowed.Contains))
+        {
+            var merged = QueuePolicy.Merge(policy, queue.Arn, allowed.Concat(topicArns));
+            await sqs.SetQueueAttributesAsync(queue.Url, new Dictionary<string, string> { ["Policy"] = merged }, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task VerifyAsync(TransportTopology topology, CancellationToken cancellationToken)
+    {
+        var missing = new List<string>();
+        var dlqName = names.DeadLetterQueue(topology.InputQueue);
+        var name = names.Queue(topology.InputQueue);
+        var dlq = await FindByNameAsync(dlqName, cancellationToken).ConfigureAwait(false);
+        if (dlq is null)
+        {
+            missing.Add($"dead-letter queue '{dlqName}'");
+        }
+
+        var queue = await FindByNameAsync(name, cancellationToken).ConfigureAwait(false);
+        if (queue is null)
+        {
+            missing.Add($"queue '{name}' (with RedrivePolicy to '{dlqName}', maxReceiveCount {options.MaxReceiveCount})");
+        }
+        else
+        {
+            NoteInputQueue(queue);
+            var attributes = await sqs.GetQueueAttributesAsync(queue.Url, ["RedrivePolicy", "Policy"], cancellationToken).ConfigureAwait(false);
+            if (dlq is not null && !RedriveTargets(attributes.GetValueOrDefault("RedrivePolicy"), dlq.Arn))
+            {
+                missing.Add($"RedrivePolicy on queue '{name}' to '{dlqName}'");
+            }
+
+            var allowed = QueuePolicy.AllowedTopics(attributes.GetValueOrDefault("Policy"));
+            foreach (var topic in topology.Subscriptions)
+            {
+                var topicName = names.Topic(topic);
+                var arn = await FindTopicAsync(topicName, cancellationToken).ConfigureAwait(false);
+                if (arn is null)
+                {
+                    continue; // reported below
+                }
+
+                var subscriptions = await sns.ListSubscriptionsAsync(arn, cancellationToken).ConfigureAwait(false);
+                if (!subscriptions.Any(s => s.Protocol == "sqs" && s.Endpoint == queue.Arn))
+                {
+                    missing.Add($"subscription of queue '{name}' to topic '{topicName}' (protocol sqs, RawMessageDelivery=true)");
+                }
+
+                if (!allowed.Contains(arn))
+                {
+                    missing.Add($"queue policy statement on '{name}' allowing sns.amazonaws.com sqs:SendMessage from '{topicName}'");
+                }
+            }
+        }
+
+        foreach (var topic in topology.PublishedTopics.Concat(topology.Subscriptions).Distinct(StringComparer.Ordinal))
+        {
+            var topicName = names.Topic(topic);
+            if (await FindTopicAsync(topicName, cancellationToken).ConfigureAwait(false) is null)
+            {
+                missing.Add($"topic '{topicName}'");
+            }
+        }
+
+        if (missing.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"ProvisioningMode is VerifyOnly and the SQS/SNS topology of endpoint '{topology.InputQueue}' is incomplete. Missing: " +
+                string.Join("; ", missing.Distinct(StringComparer.Ordinal)) + ".");
+        }
+    }
+
+    private async Task<string?> FindTopicAsync(string name, CancellationToken cancellationToken)
+    {
+        if (_topics.TryGetValue(name, out var arn))
+        {
+            return arn;
+        }
+
+        arn = await sns.FindTopicAsync(name, cancellationToken).ConfigureAwait(false);
+        if (arn is not null)
+        {
+            _topics[name] = arn;
+        }
+
+        return arn;
+    }
+
+    private async Task<QueueInfo> DescribeAsync(string name, string url, CancellationToken cancellationToken)
+    {
+        var attributes = await sqs.GetQueueAttributesAsync(url, QueueAttributes, cancellationToken).ConfigureAwait(false);
+        var arn = attributes.GetValueOrDefault("QueueArn") ?? throw new AmazonSqsException("sqs", "GetQueueAttributes", "MalformedResponse", $"No QueueArn for '{name}'.", null);
+        var size = long.TryParse(attributes.GetValueOrDefault("MaximumMessageSize"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var s) ? s : 262_144;
+        var info = new QueueInfo(name, url, arn, size);
+        _queues[name] = info;
+        return info;
+    }
+
+    private void NoteInputQueue(QueueInfo queue)
+    {
+        lock (_queues)
+        {
+            SmallestInputQueueLimit = SmallestInputQueueLimit is { } current ? Math.Min(current, queue.MaxMessageSize) : queue.MaxMessageSize;
+        }
+    }
+
+    private string RedrivePolicy(string deadLetterArn) =>
+        new JsonObject
+        {
+            ["deadLetterTargetArn"] = deadLetterArn,
+            ["maxReceiveCount"] = options.MaxReceiveCount.ToString(CultureInfo.InvariantCulture),
+        }.ToJsonString();
+
+    private bool RedriveMatches(string? policy, string deadLetterArn) =>
+        RedriveTargets(policy, deadLetterArn) && ReadMaxReceiveCount(policy) == options.MaxReceiveCount;
+
+    private static bool RedriveTargets(string? policy, string deadLetterArn) =>
+        !string.IsNullOrWhiteSpace(policy) && JsonNode.Parse(policy)?["deadLetterTargetArn"]?.GetValue<string>() == deadLetterArn;
+
+    private static int? ReadMaxReceiveCount(string? policy)
+    {
+        var node = string.IsNullOrWhiteSpace(policy) ? null : JsonNode.Parse(policy)?["maxReceiveCount"];
+        return node switch
+        {
+            JsonValue v when v.TryGetValue<int>(out var i) => i,
+            JsonValue v when v.TryGetValue<string>(out var s) && int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) => i,
+            _ => null,
+        };
+    }
+}
