@@ -1,0 +1,58 @@
+using System.Xml;
+using System.Xml.Linq;
+
+namespace Bus.AzureServiceBus.Management;
+
+/// <summary>
+/// Atom entries for the management API (<c>PUT {entity}?api-version=2021-05</c>). Service Bus validates the
+/// description against an ordered schema, so elements are written in the schema's order.
+/// </summary>
+internal static class EntityDescriptions
+{
+    /// <summary>The Atom namespace.</summary>
+    public static readonly XNamespace Atom = "http://www.w3.org/2005/Atom";
+
+    /// <summary>The Service Bus description namespace.</summary>
+    public static readonly XNamespace ServiceBus = "http://schemas.microsoft.com/netservices/2010/10/servicebus/connect";
+
+    /// <summary>A queue: LockDuration, RequiresSession, DeadLetteringOnMessageExpiration, MaxDeliveryCount,
+    /// EnableBatchedOperations (schema order). Expired messages are dead-lettered, never dropped.</summary>
+    public static string Queue(TimeSpan lockDuration, int maxDeliveryCount) =>
+        Entry("QueueDescription",
+            Element("LockDuration", XmlConvert.ToString(lockDuration)),
+            Element("RequiresSession", "false"),
+            Element("DeadLetteringOnMessageExpiration", "true"),
+            Element("MaxDeliveryCount", XmlConvert.ToString(maxDeliveryCount)),
+            Element("EnableBatchedOperations", "true"));
+
+    /// <summary>A topic.</summary>
+    public static string Topic() =>
+        Entry("TopicDescription",
+            Element("EnableBatchedOperations", "true"));
+
+    /// <summary>A subscription that forwards everything to <paramref name="forwardToUri"/>: LockDuration,
+    /// RequiresSession, DeadLetteringOnMessageExpiration, DeadLetteringOnFilterEvaluationExceptions, MaxDeliveryCount,
+    /// EnableBatchedOperations, ForwardTo (schema order).</summary>
+    public static string Subscription(TimeSpan lockDuration, int maxDeliveryCount, string forwardToUri) =>
+        Entry("SubscriptionDescription",
+            Element("LockDuration", XmlConvert.ToString(lockDuration)),
+            Element("RequiresSession", "false"),
+            Element("DeadLetteringOnMessageExpiration", "true"),
+            Element("DeadLetteringOnFilterEvaluationExceptions", "true"),
+            Element("MaxDeliveryCount", XmlConvert.ToString(maxDeliveryCount)),
+            Element("EnableBatchedOperations", "true"),
+            Element("ForwardTo", forwardToUri));
+
+    private static XElement Element(string name, string value) => new(ServiceBus + name, value);
+
+    private static string Entry(string description, params XElement[] elements)
+    {
+        var entry = new XElement(Atom + "entry",
+            new XElement(Atom + "content",
+                new XAttribute("type", "application/xml"),
+                new XElement(ServiceBus + description,
+                    new XAttribute(XNamespace.Xmlns + "i", "http://www.w3.org/2001/XMLSchema-instance"),
+                    elements)));
+        return entry.ToString(SaveOptions.DisableFormatting);
+    }
+}

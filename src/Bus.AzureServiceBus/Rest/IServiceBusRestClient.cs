@@ -1,0 +1,36 @@
+namespace Bus.AzureServiceBus.Rest;
+
+/// <summary>
+/// The broker operations the transport needs, in broker terms. The REST implementation is
+/// <see cref="HttpServiceBusRestClient"/>; an AMQP one could replace it without touching the transport.
+/// Lock operations throw <see cref="Bus.Transports.LeaseLostException"/> when the lock is lost and
+/// <see cref="ServiceBusRequestException"/> for other failures.
+/// </summary>
+internal interface IServiceBusRestClient : IDisposable
+{
+    /// <summary>Sends messages to a queue or topic (one request, or a batch request when there are several).</summary>
+    Task SendAsync(string entityPath, IReadOnlyList<OutgoingBrokerMessage> messages, CancellationToken cancellationToken);
+
+    /// <summary>Receives and locks the next message of a queue, subscription or dead-letter subqueue; null when none
+    /// arrived within <paramref name="timeout"/> (zero: do not wait).</summary>
+    Task<LockedBrokerMessage?> PeekLockAsync(string entityPath, TimeSpan timeout, CancellationToken cancellationToken);
+
+    /// <summary>Renews the lock and returns its new expiry.</summary>
+    Task<DateTimeOffset> RenewLockAsync(LockedBrokerMessage message, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the locked message.</summary>
+    Task CompleteAsync(LockedBrokerMessage message, CancellationToken cancellationToken);
+
+    /// <summary>Releases the lock; the broker counts a delivery.</summary>
+    Task UnlockAsync(LockedBrokerMessage message, CancellationToken cancellationToken);
+
+    /// <summary>Whether a queue, topic or subscription (<c>topic/Subscriptions/name</c>) exists.</summary>
+    Task<bool> EntityExistsAsync(string entityPath, CancellationToken cancellationToken);
+
+    /// <summary>Creates an entity from its Atom description; false when it already existed.</summary>
+    /// <param name="entityPath">The entity path.</param>
+    /// <param name="atomEntry">The Atom entry XML.</param>
+    /// <param name="forwardTo">The entity path a subscription forwards to, which needs its own authorization.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    Task<bool> CreateEntityAsync(string entityPath, string atomEntry, string? forwardTo, CancellationToken cancellationToken);
+}

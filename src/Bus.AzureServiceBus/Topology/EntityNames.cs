@@ -1,0 +1,71 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Bus.AzureServiceBus.Topology;
+
+/// <summary>
+/// Maps logical names (endpoint names, event wire names) to Service Bus entity names: the prefix is prepended, any
+/// character outside letters, digits, '.', '-' and '_' becomes '-', names start and end with a letter or digit, and
+/// stay within the length limits (queues and topics 260, subscriptions 50). When a name had to change, a short hash
+/// of the original keeps two different logical names from landing on one entity.
+/// </summary>
+internal sealed class EntityNames(string prefix)
+{
+    /// <summary>Suffix of the error queue that holds a queue's explicitly dead-lettered messages.</summary>
+    public const string ErrorSuffix = "-error";
+
+    private const int MaxEntityLength = 260;
+    private const int MaxSubscriptionLength = 50;
+
+    /// <summary>The queue of an endpoint.</summary>
+    public string Queue(string logicalName) => Sanitize(prefix + logicalName, MaxEntityLength - ErrorSuffix.Length);
+
+    /// <summary>The error queue of an endpoint.</summary>
+    public string ErrorQueue(string logicalName) => Queue(logicalName) + ErrorSuffix;
+
+    /// <summary>The native dead-letter subqueue of an endpoint's queue.</summary>
+    public string NativeDeadLetterQueue(string logicalName) => Queue(logicalName) + "/$DeadLetterQueue";
+
+    /// <summary>The topic of an event.</summary>
+    public string Topic(string logicalName) => Sanitize(prefix + logicalName, MaxEntityLength);
+
+    /// <summary>The subscription name of an endpoint on a topic.</summary>
+    public string SubscriptionName(string endpointLogicalName) => Sanitize(endpointLogicalName, MaxSubscriptionLength);
+
+    /// <summary>The path of an endpoint's subscription on a topic.</summary>
+    public string Subscription(string topicLogicalName, string endpointLogicalName) =>
+        $"{Topic(topicLogicalName)}/Subscriptions/{SubscriptionName(endpointLogicalName)}";
+
+    /// <summary>Whether a prefix is usable as given.</summary>
+    public static bool IsValidPrefix(string prefix) =>
+        prefix.Length <= 50 && char.IsAsciiLetterOrDigit(prefix[0]) && prefix.All(IsAllowed);
+
+    /// <summary>A valid entity name for <paramref name="name"/>, at most <paramref name="maxLength"/> characters.</summary>
+    public static string Sanitize(string name, int maxLength)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        var builder = new StringBuilder(name.Length);
+        foreach (var c in name)
+        {
+            builder.Append(IsAllowed(c) ? c : '-');
+        }
+
+        var cleaned = builder.ToString().Trim('-', '.', '_');
+        if (cleaned == name && cleaned.Length <= maxLength)
+        {
+            return cleaned;
+        }
+
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..8];
+        var room = maxLength - hash.Length - 1;
+        if (cleaned.Length > room)
+        {
+            cleaned = cleaned[..room].TrimEnd('-', '.', '_');
+        }
+
+        return cleaned.Length == 0 ? hash : string.Create(CultureInfo.InvariantCulture, $"{cleaned}-{hash}");
+    }
+
+    private static bool IsAllowed(char c) => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_';
+}

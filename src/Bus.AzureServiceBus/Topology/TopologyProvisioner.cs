@@ -1,0 +1,63 @@
+using Bus.AzureServiceBus.Management;
+using Bus.AzureServiceBus.Rest;
+using Bus.Transports;
+
+namespace Bus.AzureServiceBus.Topology;
+
+/// <summary>Creates (or verifies) an endpoint's queue, its error queue, the topics it publishes to, and a subscription
+/// per subscribed topic that forwards into the endpoint's queue.</summary>
+internal sealed class TopologyProvisioner(IServiceBusRestClient client, EntityNames names, ServiceBusTransportOptions options, Uri namespaceUri)
+{
+    /// <summary>Error queues are only read by tools: a peek (lock, unlock) must never push them to their own
+    /// dead-letter subqueue, so their delivery count is unbounded.</summary>
+    private const int UnboundedDeliveries = int.MaxValue;
+
+    public async Task ProvisionAsync(TransportTopology topology, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        ArgumentException.ThrowIfNullOrWhiteSpace(topology.InputQueue);
+        var queue = names.Queue(topology.InputQueue);
+        var wanted = new List<(string Kind, string Path, string Description, string? ForwardTo)>
+        {
+            ("queue", queue, EntityDescriptions.Queue(options.LockDuration, options.MaxDeliveryCount), null),
+            ("error queue", names.ErrorQueue(topology.InputQueue), EntityDescriptions.Queue(options.LockDuration, UnboundedDeliveries), null),
+        };
+        foreach (var topic in topology.PublishedTopics.Concat(topology.Subscriptions).Distinct(StringComparer.Ordinal))
+        {
+            wanted.Add(("topic", names.Topic(topic), EntityDescriptions.Topic(), null));
+        }
+
+        foreach (var topic in topology.Subscriptions.Distinct(StringComparer.Ordinal))
+        {
+            wanted.Add(("subscription", names.Subscription(topic, topology.InputQueue),
+                EntityDescriptions.Subscription(options.LockDuration, options.MaxDeliveryCount, new Uri(namespaceUri, queue).AbsoluteUri), queue));
+        }
+
+        if (options.ProvisioningMode == ProvisioningMode.VerifyOnly)
+        {
+            var missing = new List<string>();
+            foreach (var entity in wanted)
+            {
+                if (!await client.EntityExistsAsync(entity.Path, cancellationToken).ConfigureAwait(false))
+                {
+                    missing.Add($"{entity.Kind} '{entity.Path}'");
+                }
+            }
+
+            if (missing.Count > 0)
+            {
+                throw new InvalidOperationException(
+                    $"Azure Service Bus entities for endpoint '{topology.InputQueue}' are missing (ProvisioningMode.VerifyOnly): " +
+                    string.Join(", ", missing) + ". Create them, or use ProvisioningMode.CreateIfMissing with a Manage right.");
+            }
+
+            return;
+        }
+
+        // Queues before topics, topics before their subscriptions, so forwarding targets exist.
+        foreach (var entity in wanted)
+        {
+            await client.CreateEntityAsync(entity.Path, entity.Description, entity.ForwardTo, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
