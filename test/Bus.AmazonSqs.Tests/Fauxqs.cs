@@ -1,4 +1,8 @@
-using Bus.AmazonSqs;
+using Bus.AmazonSqs.Http;
+using Bus.AmazonSqs.Signing;
+using Bus.AmazonSqs.Sns;
+using Bus.AmazonSqs.Sqs;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Bus.AmazonSqs.Tests;
 
@@ -22,6 +26,18 @@ internal static class Fauxqs
         configure?.Invoke(options);
         return options;
     }
+
+    /// <summary>A bare SQS client on fauxqs, to look behind the transport.</summary>
+    public static SqsJsonClient RawSqs() => new(Channel("sqs"));
+
+    /// <summary>A bare SNS client on fauxqs.</summary>
+    public static SnsQueryClient RawSns() => new(Channel("sns"));
+
+    private static AwsHttpChannel Channel(string service) => new(
+        service, Endpoint, "us-east-1", new StaticCredentialSource(new AwsCredentials("test", "test")), SharedHttp,
+        new RetrySettings(2, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30)), TimeProvider.System, NullLogger.Instance);
+
+    private static readonly HttpClient SharedHttp = new() { Timeout = TimeSpan.FromMinutes(1) };
 
     public static string UniqueName(string hint) => $"{hint}-{Guid.NewGuid():N}"[..(hint.Length + 13)];
 }

@@ -1,0 +1,29 @@
+using System.Text;
+using Bus.Transports;
+
+namespace Bus.AmazonSqs.Tests;
+
+/// <summary>Round trips against real SQS/SNS (default credential chain, region from the environment).</summary>
+public sealed class LiveAwsTests
+{
+    [LiveAwsFact]
+    public async Task Provision_send_receive_and_complete_on_real_sqs()
+    {
+        await using var transport = new SqsTransport(new SqsTransportOptions { QueueNamePrefix = "bus-live-", WaitTime = TimeSpan.FromSeconds(5) });
+        var queue = Fauxqs.UniqueName("live");
+        await transport.ProvisionAsync(new TransportTopology(queue, [], []), default);
+        var sent = new TransportMessage(new Dictionary<string, string> { [MessageHeaders.MessageId] = Guid.NewGuid().ToString() }, Encoding.UTF8.GetBytes("live"));
+
+        await transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), sent)], default);
+        IReceivedMessage? received = null;
+        for (var i = 0; i < 6 && received is null; i++)
+        {
+            received = (await transport.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default)).FirstOrDefault();
+        }
+
+        Assert.NotNull(received);
+        Assert.Equal(sent.MessageId, received.Message.MessageId);
+        await received.RenewLeaseAsync(TimeSpan.FromSeconds(60), default);
+        await received.CompleteAsync(default);
+    }
+}

@@ -1,0 +1,173 @@
+using System.Net;
+using System.Text;
+using Bus.AmazonSqs.Http;
+using Bus.AmazonSqs.Receiving;
+using Bus.AmazonSqs.Signing;
+using Bus.AmazonSqs.Sns;
+using Bus.AmazonSqs.Sqs;
+using Bus.Transports;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bus.AmazonSqs.Tests;
+
+/// <summary>Retries, back-off and error mapping, with a scripted HTTP handler in place of the service.</summary>
+public sealed class ProtocolErrorTests
+{
+    private const string QueueUrl = "http://sqs.us-east-1.localhost:4566/000000000000/q";
+
+    private static (SqsJsonClient Sqs, SnsQueryClient Sns) Clients(ScriptedHandler handler, int retries = 3, string? sessionToken = null)
+    {
+        var http = new HttpClient(handler);
+        var retry = new RetrySettings(retries, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(5), TimeSpan.FromSeconds(10));
+        var credentials = new StaticCredentialSource(new AwsCredentials("AKID", "secret", sessionToken));
+        var endpoint = new Uri("http://127.0.0.1:9/");
+        return (
+            new SqsJsonClient(new AwsHttpChannel("sqs", endpoint, "eu-west-1", credentials, http, retry, TimeProvider.System, NullLogger.Instance)),
+            new SnsQueryClient(new AwsHttpChannel("sns", endpoint, "eu-west-1", credentials, http, retry, TimeProvider.System, NullLogger.Instance)));
+    }
+
+    [Fact]
+    public async Task Throttling_and_5xx_are_retried_until_success()
+    {
+        var handler = new ScriptedHandler((_, _, call) => call switch
+        {
+            1 => ScriptedHandler.Json(HttpStatusCode.InternalServerError, """{"__type":"com.amazonaws.sqs#InternalError","message":"oops"}"""),
+            2 => ScriptedHandler.Json(HttpStatusCode.BadRequest, """{"__type":"com.amazonaws.sqs#RequestThrottled","message":"slow down"}"""),
+            3 => ScriptedHandler.Json(HttpStatusCode.TooManyRequests, "{}"),
+            _ => ScriptedHandler.Json(HttpStatusCode.OK, $$"""{"QueueUrl":"{{QueueUrl}}"}"""),
+        });
+
+        var url = await Clients(handler).Sqs.GetQueueUrlAsync("q", default);
+
+        Assert.Equal(QueueUrl, url);
+        Assert.Equal(4, handler.Requests.Count);
+    }
+
+    [Fact]
+    public async Task Retries_are_bounded_and_the_last_error_surfaces()
+    {
+        var handler = new ScriptedHandler((_, _, _) =>
+            ScriptedHandler.Json(HttpStatusCode.BadRequest, """{"__type":"com.amazonaws.sqs#ThrottlingException","message":"Rate exceeded"}"""));
+
+        var error = await Assert.ThrowsAsync<AmazonSqsException>(() => Clients(handler, retries: 2).Sqs.GetQueueAttributesAsync(QueueUrl, ["All"], default));
+
+        Assert.Equal(3, handler.Requests.Count);
+        Assert.Equal("ThrottlingException", error.Code);
+        Assert.Equal(HttpStatusCode.BadRequest, error.StatusCode);
+        Assert.Equal("GetQueueAttributes", error.Operation);
+        Assert.Contains("Rate exceeded", error.Message);
+    }
+
+    [Fact]
+    public async Task Client_errors_are_not_retried_and_name_code_operation_and_status()
+    {
+        var handler = new ScriptedHandler((_, _, _) => ScriptedHandler.Json(HttpStatusCode.BadRequest,
+            """{"__type":"com.amazonaws.sqs#QueueDoesNotExist","Message":"The specified queue does not exist."}""",
+            "AWS.SimpleQueueService.NonExistentQueue;Sender"));
+
+        var error = await Assert.ThrowsAsync<AmazonSqsException>(() => Clients(handler).Sqs.GetQueueAttributesAsync(QueueUrl, ["All"], default));
+
+        Assert.Single(handler.Requests);
+        Assert.Equal("QueueDoesNotExist", error.Code);
+        Assert.Equal("sqs", error.Service);
+        Assert.Equal("The specified queue does not exist.", error.ErrorMessage);
+        Assert.Contains("GetQueueAttributes", error.Message);
+        Assert.Contains("HTTP 400", error.Message);
+    }
+
+    [Fact]
+    public async Task Query_error_header_supplies_the_code_when_the_body_has_none()
+    {
+        var handler = new ScriptedHandler((_, _, _) => ScriptedHandler.Json(HttpStatusCode.BadRequest, "{}", "AWS.SimpleQueueService.NonExistentQueue;Sender"));
+
+        Assert.Null(await Clients(handler).Sqs.GetQueueUrlAsync("missing", default));
+    }
+
+    [Fact]
+    public async Task Sns_xml_errors_are_parsed_and_throttling_retried()
+    {
+        var handler = new ScriptedHandler((_, _, call) => call == 1
+            ? ScriptedHandler.Xml(HttpStatusCode.TooManyRequests, "<ErrorResponse><Error><Type>Sender</Type><Code>Throttled</Code><Message>Rate exceeded</Message></Error></ErrorResponse>")
+            : ScriptedHandler.Xml(HttpStatusCode.NotFound, "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>Sender</Type><Code>NotFound</Code><Message>Topic does not exist</Message></Error></ErrorResponse>"));
+
+        var error = await Assert.ThrowsAsync<AmazonSqsException>(() => Clients(handler).Sns.PublishAsync("arn:aws:sns:eu-west-1:1:t", new SnsPublishEntry("0", "x", new Dictionary<string, string>()), default));
+
+        Assert.Equal(2, handler.Requests.Count);
+        Assert.Equal("NotFound", error.Code);
+        Assert.Equal("sns", error.Service);
+        Assert.Equal(HttpStatusCode.NotFound, error.StatusCode);
+    }
+
+    [Fact]
+    public async Task Requests_carry_the_protocol_headers_and_a_sigv4_authorization()
+    {
+        var handler = new ScriptedHandler((_, _, _) => ScriptedHandler.Json(HttpStatusCode.OK, $$"""{"QueueUrl":"{{QueueUrl}}"}"""));
+
+        await Clients(handler, sessionToken: "token-1").Sqs.GetQueueUrlAsync("q", default);
+
+        var (operation, body, request) = Assert.Single(handler.Requests);
+        Assert.Equal("GetQueueUrl", operation);
+        Assert.Equal("""{"QueueName":"q"}""", body);
+        Assert.Equal("application/x-amz-json-1.0", request.Content!.Headers.GetValues("Content-Type").Single());
+        Assert.Equal("token-1", request.Headers.GetValues("X-Amz-Security-Token").Single());
+        var authorization = request.Headers.GetValues("Authorization").Single();
+        Assert.StartsWith("AWS4-HMAC-SHA256 Credential=AKID/", authorization);
+        Assert.Contains("/eu-west-1/sqs/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target, Signature=", authorization);
+        Assert.Equal("http://127.0.0.1:9/", request.RequestUri!.ToString());
+    }
+
+    [Fact]
+    public async Task Batch_entries_rejected_with_http_200_surface_naming_their_message_ids()
+    {
+        var handler = new ScriptedHandler((operation, body, _) => operation switch
+        {
+            "GetQueueUrl" => ScriptedHandler.Json(HttpStatusCode.OK, $$"""{"QueueUrl":"{{QueueUrl}}"}"""),
+            "GetQueueAttributes" => ScriptedHandler.Json(HttpStatusCode.OK, """{"Attributes":{"QueueArn":"arn:aws:sqs:us-east-1:0:q","MaximumMessageSize":"1048576"}}"""),
+            "SendMessageBatch" => ScriptedHandler.Json(HttpStatusCode.OK,
+                """{"Successful":[{"Id":"0","MessageId":"m0"}],"Failed":[{"Id":"1","SenderFault":true,"Code":"InvalidMessageContents","Message":"bad chars"}]}"""),
+            _ => ScriptedHandler.Json(HttpStatusCode.BadRequest, """{"__type":"x#Unexpected","message":"unexpected"}"""),
+        });
+        await using var transport = new SqsTransport(Fauxqs.Options(o => o.HttpMessageHandler = handler));
+        var ok = Message("ok");
+        var bad = Message("bad");
+
+        var error = await Assert.ThrowsAsync<AmazonSqsException>(() => transport.SendAsync(
+            [new OutgoingMessage(Destination.Queue("q"), ok), new OutgoingMessage(Destination.Queue("q"), bad)], default));
+
+        Assert.Equal([bad.MessageId!], error.FailedMessageIds);
+        Assert.Contains(bad.MessageId!, error.Message);
+        Assert.Contains("InvalidMessageContents", error.Message);
+        Assert.DoesNotContain(ok.MessageId!, error.Message);
+    }
+
+    [Theory]
+    [InlineData("MessageNotInflight", "Message does not exist or is not available for visibility timeout change.", true)]
+    [InlineData("ReceiptHandleIsInvalid", "The input receipt handle is invalid.", true)]
+    [InlineData("InvalidParameterValue", "Value x for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.", true)]
+    [InlineData("InvalidParameterValue", "Message does not exist or is not available for visibility timeout change.", true)]
+    [InlineData("InvalidParameterValue", "Value 50000 for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200.", false)]
+    [InlineData("QueueDoesNotExist", "The specified queue does not exist.", false)]
+    public void Stale_receipt_handle_errors_mean_lease_lost(string code, string message, bool stale)
+    {
+        Assert.Equal(stale, LeaseOperations.IsStaleHandle(code, message));
+    }
+
+    [Fact]
+    public void Options_are_validated_with_clear_errors()
+    {
+        Assert.Contains("WaitTime", Assert.Throws<ArgumentOutOfRangeException>(() => Fauxqs.Options(o => o.WaitTime = TimeSpan.FromSeconds(21)).Validate()).Message);
+        Assert.Contains("MaxReceiveCount", Assert.Throws<ArgumentOutOfRangeException>(() => Fauxqs.Options(o => o.MaxReceiveCount = 0).Validate()).Message);
+        Assert.Contains("QueueNamePrefix", Assert.Throws<ArgumentException>(() => Fauxqs.Options(o => o.QueueNamePrefix = "bad prefix!").Validate()).Message);
+        Assert.Contains("SecretAccessKey", Assert.Throws<ArgumentException>(() => Fauxqs.Options(o => o.SecretAccessKey = null).Validate()).Message);
+        Assert.Contains("MaxMessageSize", Assert.Throws<ArgumentOutOfRangeException>(() => Fauxqs.Options(o => o.MaxMessageSize = 10).Validate()).Message);
+        Assert.Contains("ServiceUrl", Assert.Throws<ArgumentException>(() => Fauxqs.Options(o => o.ServiceUrl = new Uri("ftp://x/")).Validate()).Message);
+        Assert.Contains("HttpClient.Timeout", Assert.Throws<ArgumentException>(() => Fauxqs.Options(o =>
+        {
+            o.WaitTime = TimeSpan.FromSeconds(20);
+            o.HttpClient = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        }).Validate()).Message);
+    }
+
+    private static TransportMessage Message(string body) =>
+        new(new Dictionary<string, string> { [MessageHeaders.MessageId] = Guid.NewGuid().ToString() }, Encoding.UTF8.GetBytes(body));
+}
