@@ -18,11 +18,6 @@ public static class ServiceBusBusConfigurationExtensions
         var options = new ServiceBusTransportOptions();
         configure(options);
         options.Validate();
-        if (!string.IsNullOrWhiteSpace(options.ConnectionString))
-        {
-            _ = Authentication.ServiceBusConnectionString.Parse(options.ConnectionString);
-        }
-
         return bus.UseTransport(services =>
         {
             options.TimeProvider ??= services.GetService<TimeProvider>();

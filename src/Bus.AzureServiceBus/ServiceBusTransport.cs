@@ -24,8 +24,7 @@ public sealed class ServiceBusTransport : ITransport
 
     /// <summary>Creates the transport.</summary>
     /// <param name="options">The settings; validated here.</param>
-    /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
-    /// <exception cref="FormatException">The connection string lacks a part; the message names it.</exception>
+    /// <exception cref="ArgumentException">A setting is invalid or the connection string lacks a part; the message names it.</exception>
     public ServiceBusTransport(ServiceBusTransportOptions options)
         : this(options, CreateClient(options ?? throw new ArgumentNullException(nameof(options)), out var namespaceUri), namespaceUri)
     {

@@ -67,6 +67,18 @@ public sealed class ServiceBusTransportOptions
                 "Set exactly one of ServiceBusTransportOptions.ConnectionString (SAS) or ServiceBusTransportOptions.FullyQualifiedNamespace (Entra ID).");
         }
 
+        if (hasConnectionString)
+        {
+            try
+            {
+                _ = Authentication.ServiceBusConnectionString.Parse(ConnectionString!);
+            }
+            catch (FormatException e)
+            {
+                throw new ArgumentException(e.Message, nameof(ConnectionString), e);
+            }
+        }
+
         if (TokenCredential is not null && !hasNamespace)
         {
             throw new ArgumentException("ServiceBusTransportOptions.TokenCredential needs FullyQualifiedNamespace (and no ConnectionString).");

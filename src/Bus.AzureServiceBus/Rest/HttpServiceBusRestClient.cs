@@ -235,6 +235,13 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
         {
             if (!IsUtf8Text(message.Body.Span))
             {
+                if (current.Count > 0)
+                {
+                    yield return current;
+                    current = [];
+                    size = 0;
+                }
+
                 yield return [message];
                 continue;
             }

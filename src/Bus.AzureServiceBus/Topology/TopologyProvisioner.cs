@@ -46,7 +46,7 @@ internal sealed class TopologyProvisioner(IServiceBusRestClient client, EntityNa
 
             if (missing.Count > 0)
             {
-                throw new InvalidOperationException(
+                throw new BusConfigurationException(
                     $"Azure Service Bus entities for endpoint '{topology.InputQueue}' are missing (ProvisioningMode.VerifyOnly): " +
                     string.Join(", ", missing) + ". Create them, or use ProvisioningMode.CreateIfMissing with a Manage right.");
             }

@@ -1,0 +1,318 @@
+using System.Net;
+using System.Text;
+using Bus.AzureServiceBus.Tests.Fake;
+using Bus.Testing;
+using Bus.Transports;
+
+namespace Bus.AzureServiceBus.Tests.Unit;
+
+/// <summary>Service Bus specifics beyond the shared contract, over the REST fake.</summary>
+public sealed class ServiceBusTransportTests : IAsyncDisposable
+{
+    private readonly ManualTimeProvider _time = new();
+    private readonly FakeServiceBus _fake;
+    private readonly ServiceBusTransport _transport;
+
+    public ServiceBusTransportTests()
+    {
+        _fake = new FakeServiceBus(_time) { Latency = TimeSpan.FromMilliseconds(5) };
+        _transport = FakeTransports.Create(_fake, _time, o => o.MaxDeliveryCount = 3);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _transport.DisposeAsync();
+        _fake.Dispose();
+    }
+
+    [Fact]
+    public async Task Provision_creates_queue_error_queue_topics_and_forwarding_subscriptions()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("orders", ["order.placed"], ["payment.received"]), default);
+
+        Assert.True(_fake.Exists("orders"));
+        Assert.True(_fake.Exists("orders-error"));
+        Assert.True(_fake.Exists("order.placed"));
+        Assert.True(_fake.Exists("payment.received"));
+        Assert.Equal("orders", _fake.ForwardTo("payment.received/Subscriptions/orders"));
+        Assert.Equal(TimeSpan.FromSeconds(10), _fake.LockDurationOf("orders"));
+        Assert.Equal(3, _fake.MaxDeliveryCountOf("orders"));
+        Assert.Equal(int.MaxValue, _fake.MaxDeliveryCountOf("orders-error"));
+
+        // Idempotent: 409 is fine.
+        await _transport.ProvisionAsync(new TransportTopology("orders", ["order.placed"], ["payment.received"]), default);
+    }
+
+    [Fact]
+    public async Task Entity_prefix_applies_to_queues_and_topics()
+    {
+        await using var prefixed = FakeTransports.Create(_fake, _time, o => o.EntityPrefix = "prod-");
+
+        await prefixed.ProvisionAsync(new TransportTopology("orders", [], ["evt"]), default);
+
+        Assert.True(_fake.Exists("prod-orders"));
+        Assert.True(_fake.Exists("prod-orders-error"));
+        Assert.Equal("prod-orders", _fake.ForwardTo("prod-evt/Subscriptions/orders"));
+    }
+
+    [Fact]
+    public async Task Verify_only_fails_naming_what_is_missing_and_passes_once_it_exists()
+    {
+        await using var verifier = FakeTransports.Create(_fake, _time, o => o.ProvisioningMode = ProvisioningMode.VerifyOnly);
+        var topology = new TransportTopology("orders", [], ["evt"]);
+
+        var error = await Assert.ThrowsAsync<BusConfigurationException>(() => verifier.ProvisionAsync(topology, default));
+
+        Assert.Contains("queue 'orders'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("error queue 'orders-error'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("topic 'evt'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("subscription 'evt/Subscriptions/orders'", error.Message, StringComparison.Ordinal);
+        Assert.False(_fake.Exists("orders"));
+
+        await _transport.ProvisionAsync(topology, default);
+        await verifier.ProvisionAsync(topology, default);
+    }
+
+    [Fact]
+    public async Task Send_sets_broker_message_id_correlation_id_and_schedule()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        var message = Message("body", (MessageHeaders.CorrelationId, "corr-9"));
+        var due = _time.GetUtcNow().AddMinutes(30).AddMilliseconds(400);
+
+        await _transport.SendAsync([new OutgoingMessage(Destination.Queue("q"), message, due)], default);
+
+        var stored = Assert.Single(_fake.MessagesIn("q"));
+        Assert.Equal(message.MessageId, stored.MessageId);
+        Assert.Equal("corr-9", stored.CorrelationId);
+        var wholeSecond = new DateTimeOffset(due.UtcTicks - (due.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero).AddSeconds(1);
+        Assert.Equal(wholeSecond, stored.VisibleAt); // rounded up to the whole second, never early
+        Assert.Equal($"\"{message.MessageId}\"", stored.Properties[MessageHeaders.MessageId]);
+    }
+
+    [Fact]
+    public async Task Several_text_messages_to_one_entity_go_as_one_batch_and_binary_bodies_alone()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        var before = _fake.Requests.Count;
+
+        await _transport.SendAsync(
+        [
+            new OutgoingMessage(Destination.Queue("q"), Message("one", ("h", "åäö"))),
+            new OutgoingMessage(Destination.Queue("q"), Message("two")),
+            new OutgoingMessage(Destination.Queue("q"), new TransportMessage(Headers(), new byte[] { 0, 255, 1 })),
+        ], default);
+
+        var sends = _fake.Requests.Skip(before).ToList();
+        Assert.Equal(2, sends.Count);
+        Assert.Equal("application/vnd.microsoft.servicebus.json", sends[0].ContentType);
+        Assert.Equal(3, _fake.MessagesIn("q").Count);
+        var received = new List<IReceivedMessage>();
+        for (var i = 0; i < 3; i++)
+        {
+            received.AddRange(await ReceiveAsync("q"));
+        }
+
+        Assert.Equal("åäö", received.Single(r => r.Message.Body.Span.SequenceEqual("one"u8)).Message.Headers["h"]);
+        Assert.Contains(received, r => r.Message.Body.Span.SequenceEqual(new byte[] { 0, 255, 1 }));
+    }
+
+    [Fact]
+    public async Task Headers_that_cannot_be_http_headers_fail_before_anything_is_sent()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() =>
+            _transport.SendAsync([new OutgoingMessage(Destination.Queue("q"), Message("x", ("bad name", "v")))], default));
+
+        Assert.Contains("'bad name'", error.Message, StringComparison.Ordinal);
+        Assert.Empty(_fake.MessagesIn("q"));
+    }
+
+    [Fact]
+    public async Task Receive_takes_up_to_max_messages()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        await _transport.SendAsync(Enumerable.Range(0, 5).Select(i => new OutgoingMessage(Destination.Queue("q"), Message($"m{i}"))).ToList(), default);
+
+        var received = await _transport.ReceiveAsync("q", 3, TimeSpan.FromSeconds(30), default);
+
+        Assert.Equal(3, received.Count);
+        Assert.Equal(3, received.Select(r => r.Message.MessageId).Distinct().Count());
+        Assert.All(received, r => Assert.InRange(r.LeaseExpiresAt - _time.GetUtcNow(), TimeSpan.FromSeconds(9), TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task A_foreign_message_gets_the_broker_message_id()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        using var http = new HttpClient(_fake, disposeHandler: false);
+        var sas = new Authentication.SasTokenProvider(FakeServiceBus.KeyName, FakeServiceBus.Key, new Uri($"https://{FakeServiceBus.Host}/"), _time);
+        var request = new HttpRequestMessage(HttpMethod.Post, $"https://{FakeServiceBus.Host}/q/messages") { Content = new StringContent("{\"detail\":1}") };
+        request.Headers.TryAddWithoutValidation("Authorization", sas.GetToken($"https://{FakeServiceBus.Host}/"));
+        request.Headers.TryAddWithoutValidation("BrokerProperties", "{\"MessageId\":\"broker-42\"}");
+        request.Headers.TryAddWithoutValidation("Priority", "3");
+        await http.SendAsync(request);
+
+        var received = Assert.Single(await ReceiveAsync("q"));
+
+        Assert.Equal("broker-42", received.Message.MessageId);
+        Assert.Equal("3", received.Message.Headers["Priority"]);
+    }
+
+    [Fact]
+    public async Task Abandon_with_delay_schedules_a_copy_counting_the_attempt_and_completes_the_original()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        var sent = Message("retry");
+        await _transport.SendAsync([new OutgoingMessage(Destination.Queue("q"), sent)], default);
+        var first = Assert.Single(await ReceiveAsync("q"));
+
+        await first.AbandonAsync(TimeSpan.FromMinutes(10), default);
+
+        var copy = Assert.Single(_fake.MessagesIn("q"));
+        Assert.Equal(sent.MessageId, copy.MessageId);
+        Assert.Equal("\"1\"", copy.Properties[MessageHeaders.PriorAttempts]);
+        Assert.True(copy.VisibleAt >= _time.GetUtcNow().AddMinutes(10).AddSeconds(-1));
+        _time.Advance(TimeSpan.FromMinutes(10));
+        var second = Assert.Single(await ReceiveAsync("q"));
+        Assert.Equal(2, second.ReceiveCount);
+        Assert.False(second.Message.Headers.ContainsKey(MessageHeaders.PriorAttempts));
+    }
+
+    [Fact]
+    public async Task Native_dead_letters_are_listed_with_the_reason_and_redriven_with_their_identity()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        var sent = Message("crashes the process", ("tenant", "t-1"));
+        await _transport.SendAsync([new OutgoingMessage(Destination.Queue("q"), sent)], default);
+        for (var i = 0; i < 3; i++)
+        {
+            var received = Assert.Single(await ReceiveAsync("q"));
+            await received.AbandonAsync(TimeSpan.Zero, default); // plain unlock: the broker counts the delivery
+        }
+
+        Assert.Empty(await ReceiveAsync("q"));
+        var dead = Assert.Single(await _transport.DeadLetters.PeekAsync("q", 10, default));
+        Assert.Equal("MaxDeliveryCountExceeded", dead.Failure.Reason);
+        Assert.Equal(sent.MessageId, dead.Message.MessageId);
+        Assert.Equal("t-1", dead.Message.Headers["tenant"]);
+        Assert.False(dead.Message.Headers.ContainsKey("DeadLetterReason"));
+        Assert.Equal("q", dead.Failure.SourceQueue);
+
+        Assert.Equal(1, await _transport.DeadLetters.RedriveAsync("q", [sent.MessageId!], default));
+
+        var back = Assert.Single(await ReceiveAsync("q"));
+        Assert.Equal(sent.MessageId, back.Message.MessageId);
+        Assert.Equal(1, back.ReceiveCount);
+        Assert.Empty(_fake.MessagesIn("q/$DeadLetterQueue"));
+    }
+
+    [Fact]
+    public async Task Peeking_dead_letters_leaves_them_in_place()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        await _transport.SendAsync([new OutgoingMessage(Destination.Queue("q"), Message("x"))], default);
+        var received = Assert.Single(await ReceiveAsync("q"));
+        await received.DeadLetterAsync(FailureDetails.From("bad", null, 1, "q", _time.GetUtcNow()), default);
+
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Single(await _transport.DeadLetters.PeekAsync("q", 10, default));
+        }
+
+        Assert.Single(_fake.MessagesIn("q-error"));
+        Assert.Empty(_fake.MessagesIn("q-error/$DeadLetterQueue"));
+    }
+
+    [Fact]
+    public async Task Dead_letters_of_an_unknown_queue_are_empty()
+    {
+        Assert.Empty(await _transport.DeadLetters.PeekAsync("never-provisioned", 10, default));
+        Assert.Equal(0, await _transport.DeadLetters.PurgeAsync("never-provisioned", null, default));
+    }
+
+    [Fact]
+    public async Task Settling_after_the_entity_was_deleted_is_a_clear_error()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        await _transport.SendAsync([new OutgoingMessage(Destination.Queue("q"), Message("x"))], default);
+        var received = Assert.Single(await ReceiveAsync("q"));
+        _fake.Delete("q");
+
+        var error = await Assert.ThrowsAsync<ServiceBusRequestException>(() => received.CompleteAsync(default));
+
+        Assert.Equal(HttpStatusCode.Gone, error.StatusCode);
+        Assert.Contains("no longer exists", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sending_to_a_missing_queue_names_it()
+    {
+        var error = await Assert.ThrowsAsync<ServiceBusRequestException>(() =>
+            _transport.SendAsync([new OutgoingMessage(Destination.Queue("ghost"), Message("x"))], default));
+
+        Assert.Equal(HttpStatusCode.NotFound, error.StatusCode);
+        Assert.Contains("'ghost'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Throttling_and_server_errors_are_retried_with_back_off_on_the_clock()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        _fake.InjectedFailures.Enqueue(HttpStatusCode.TooManyRequests);
+        _fake.InjectedFailures.Enqueue(HttpStatusCode.ServiceUnavailable);
+        _fake.InjectedFailures.Enqueue(HttpStatusCode.InternalServerError);
+        var start = _time.GetUtcNow();
+
+        await FakeTransports.RunAsync(_time, _transport.SendAsync([new OutgoingMessage(Destination.Queue("q"), Message("x"))], default));
+
+        Assert.Single(_fake.MessagesIn("q"));
+        Assert.True(_time.GetUtcNow() - start >= TimeSpan.FromSeconds(1), "waited at least the Retry-After of the 429");
+    }
+
+    [Fact]
+    public async Task Persistent_throttling_fails_after_the_configured_retries()
+    {
+        await using var transport = FakeTransports.Create(_fake, _time, o => o.MaxRetries = 2);
+        await transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        for (var i = 0; i < 3; i++)
+        {
+            _fake.InjectedFailures.Enqueue(HttpStatusCode.ServiceUnavailable);
+        }
+
+        var error = await Assert.ThrowsAsync<ServiceBusRequestException>(() =>
+            FakeTransports.RunAsync(_time, transport.SendAsync([new OutgoingMessage(Destination.Queue("q"), Message("x"))], default)));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, error.StatusCode);
+        Assert.Empty(_fake.MessagesIn("q"));
+    }
+
+    [Fact]
+    public void Capabilities_describe_a_fixed_lease_of_the_lock_duration()
+    {
+        var capabilities = _transport.Capabilities;
+
+        Assert.True(capabilities.LeaseDurationIsFixed);
+        Assert.Equal(TimeSpan.FromSeconds(10), capabilities.MaxLeaseDuration);
+        Assert.True(capabilities.MaxDelay >= TimeSpan.FromDays(30));
+        Assert.True(capabilities.NativeDeadLetter);
+        Assert.Equal(256 * 1024, capabilities.MaxMessageSize);
+    }
+
+    private Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(string queue) =>
+        FakeTransports.RunAsync(_time, _transport.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default));
+
+    private static TransportMessage Message(string body, params (string Name, string Value)[] headers)
+    {
+        var all = Headers();
+        foreach (var (name, value) in headers)
+        {
+            all[name] = value;
+        }
+
+        return new TransportMessage(all, Encoding.UTF8.GetBytes(body));
+    }
+
+    private static Dictionary<string, string> Headers() => new() { [MessageHeaders.MessageId] = Guid.NewGuid().ToString() };
+}
