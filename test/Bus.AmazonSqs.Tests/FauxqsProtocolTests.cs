@@ -222,6 +222,73 @@ public sealed class FauxqsProtocolTests : IAsyncLifetime
         await received.CompleteAsync(default);
     }
 
+    [Fact]
+    public async Task Dead_letter_with_many_headers_is_packed_and_redrive_restores_identity_and_count()
+    {
+        var queue = await NewQueueAsync("dlqpack");
+        var sent = Message("poison", Enumerable.Range(0, 8).Select(i => ($"h{i}", $"v{i}")).ToArray());
+        await _transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), sent)], default);
+        var first = await ReceiveOneAsync(queue);
+        await first.AbandonAsync(TimeSpan.Zero, default);
+        var second = await ReceiveOneAsync(queue);
+        await second.ReleaseAsync(TimeSpan.Zero, default);
+        var third = await ReceiveOneAsync(queue);
+        Assert.Equal(2, third.ReceiveCount);
+
+        await third.DeadLetterAsync(FailureDetails.From("Attempts exhausted (2 of 2)", new TimeoutException("slow"), 2, queue, DateTimeOffset.UtcNow), default);
+
+        var dead = Assert.Single(await _transport.DeadLetters.PeekAsync(queue, 10, default));
+        Assert.Equal(sent.MessageId, dead.Message.MessageId);
+        Assert.Equal("v7", dead.Message.Headers["h7"]);
+        Assert.Equal("slow", dead.Failure.ExceptionMessage);
+        Assert.Equal(1, await _transport.DeadLetters.RedriveAsync(queue, null, default));
+        var back = await ReceiveOneAsync(queue);
+        Assert.Equal(sent.MessageId, back.Message.MessageId);
+        Assert.Equal(1, back.ReceiveCount);
+        Assert.Equal(sent.Headers.OrderBy(h => h.Key), back.Message.Headers.OrderBy(h => h.Key));
+        await back.CompleteAsync(default);
+    }
+
+    [Fact]
+    public async Task A_message_received_more_than_max_receive_count_times_reaches_the_dead_letter_queue_natively()
+    {
+        await using var strict = new SqsTransport(Fauxqs.Options(o => o.MaxReceiveCount = 1));
+        var queue = Fauxqs.UniqueName("native");
+        await strict.ProvisionAsync(new TransportTopology(queue, [], []), default);
+        var sent = Message("crashes the process");
+        await strict.SendAsync([new OutgoingMessage(Destination.Queue(queue), sent)], default);
+        var received = (await strict.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default)).Single();
+
+        await received.AbandonAsync(TimeSpan.Zero, default); // as if the process had died
+        Assert.Empty(await strict.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default));
+
+        var dead = Assert.Single(await strict.DeadLetters.PeekAsync(queue, 10, default));
+        Assert.Equal(sent.MessageId, dead.Message.MessageId);
+        Assert.StartsWith("Unknown", dead.Failure.Reason);
+        Assert.Equal(1, await strict.DeadLetters.PurgeAsync(queue, null, default));
+    }
+
+    [Fact]
+    public async Task Delayed_event_reaches_every_subscriber_after_the_delay()
+    {
+        var topic = Fauxqs.UniqueName("later");
+        var a = Fauxqs.UniqueName("dly-a");
+        var b = Fauxqs.UniqueName("dly-b");
+        await _transport.ProvisionAsync(new TransportTopology(a, [], [topic]), default);
+        await _transport.ProvisionAsync(new TransportTopology(b, [], [topic]), default);
+        var sent = Message("reminder");
+
+        await _transport.SendAsync([new OutgoingMessage(Destination.Topic(topic), sent, DateTimeOffset.UtcNow.AddSeconds(3))], default);
+
+        Assert.Empty(await _transport.ReceiveAsync(a, 1, TimeSpan.FromSeconds(30), default));
+        foreach (var queue in new[] { a, b })
+        {
+            var received = await ReceiveOneAsync(queue);
+            Assert.Equal(sent.MessageId, received.Message.MessageId);
+            await received.CompleteAsync(default);
+        }
+    }
+
     private async Task<string> NewQueueAsync(string hint)
     {
         var queue = Fauxqs.UniqueName(hint);
