@@ -118,7 +118,17 @@ public sealed class SqsTransport : ITransport
         var info = await _topology.GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
         var visibility = (int)Math.Clamp(Math.Ceiling(leaseDuration.TotalSeconds), 1, 43_200);
         var requestedAt = _time.GetUtcNow();
-        var messages = await _sqs.ReceiveMessageAsync(info.Url, Math.Min(maxMessages, 10), (int)_options.WaitTime.TotalSeconds, visibility, cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<SqsMessage> messages;
+        try
+        {
+            messages = await _sqs.ReceiveMessageAsync(info.Url, Math.Min(maxMessages, 10), (int)_options.WaitTime.TotalSeconds, visibility, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonSqsException e) when (SqsJsonClient.IsQueueMissing(e.Code))
+        {
+            _topology.Forget(info.Name);
+            throw;
+        }
+
         var received = new List<IReceivedMessage>(messages.Count);
         foreach (var raw in messages)
         {

@@ -121,8 +121,11 @@ internal sealed class SqsReceivedMessage : IReceivedMessage
         await DeleteAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private Task ConfirmLeaseAsync(CancellationToken cancellationToken) =>
-        ChangeVisibilityAsync((int)SettleLease.TotalSeconds, cancellationToken);
+    private Task ConfirmLeaseAsync(CancellationToken cancellationToken)
+    {
+        var left = Math.Floor((VisibilityCap - _time.GetUtcNow()).TotalSeconds);
+        return ChangeVisibilityAsync((int)Math.Clamp(left, 0, SettleLease.TotalSeconds), cancellationToken);
+    }
 
     private Task ChangeVisibilityAsync(int seconds, CancellationToken cancellationToken) =>
         _leases.ChangeVisibilityAsync(_queue.Url, new ReceiptOperation(_receiptHandle, seconds, Id, _queue.Name), cancellationToken);

@@ -215,6 +215,11 @@ internal sealed class MessageSender(
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
+                if (e is AmazonSqsException { Code: var code } && SqsJsonClient.IsQueueMissing(code))
+                {
+                    topology.Forget(queue.Name);
+                }
+
                 throw new ChunkFailedException(pending.Select(p => p.Item.MessageId).ToList(), $"{string.Join(", ", pending.Select(p => p.Item.MessageId))} ({e.Message})", e);
             }
 

@@ -29,6 +29,9 @@ internal sealed class SqsTopology(ISqsClient sqs, ISnsClient sns, EntityNames na
     /// <summary>The smallest MaximumMessageSize of the endpoint queues provisioned so far, or null.</summary>
     public long? SmallestInputQueueLimit { get; private set; }
 
+    /// <summary>Drops a cached queue (it was deleted behind our back); the next use resolves it again.</summary>
+    public void Forget(string name) => _queues.TryRemove(name, out _);
+
     /// <summary>An endpoint queue by logical name; throws when it does not exist.</summary>
     public async Task<QueueInfo> GetQueueAsync(string logical, CancellationToken cancellationToken)
     {

@@ -1,0 +1,73 @@
+using System.Text.Json.Nodes;
+using System.Text;
+using Bus.AmazonSqs.Messages;
+using Bus.AmazonSqs.Sqs;
+using Bus.AmazonSqs.Topology;
+using Bus.Transports;
+
+namespace Bus.AmazonSqs.Tests;
+
+public sealed class NamingAndPolicyTests
+{
+    [Fact]
+    public void Names_are_prefixed_and_sanitized_to_sqs_and_sns_rules()
+    {
+        var names = new EntityNames("prod-");
+
+        Assert.Equal("prod-billing", names.Queue("billing"));
+        Assert.Equal("prod-billing-dlq", names.DeadLetterQueue("billing"));
+        Assert.Equal("prod-billing-month-closed", names.Topic("billing.month-closed"));
+        Assert.Equal("prod-a-b_c", names.Queue("a/b_c"));
+    }
+
+    [Fact]
+    public void Long_names_are_shortened_with_a_hash_and_stay_distinct()
+    {
+        var names = new EntityNames(string.Empty);
+        var one = names.DeadLetterQueue(new string('a', 100) + "1");
+        var two = names.DeadLetterQueue(new string('a', 100) + "2");
+
+        Assert.Equal(80, one.Length);
+        Assert.EndsWith("-dlq", one);
+        Assert.NotEqual(one, two);
+    }
+
+    [Fact]
+    public void Queue_policy_merges_topics_and_keeps_other_statements()
+    {
+        const string existing = """{"Version":"2012-10-17","Statement":[{"Sid":"Events","Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":"sqs:SendMessage","Resource":"arn:q"}]}""";
+
+        var first = QueuePolicy.Merge(existing, "arn:q", ["arn:t1"]);
+        var second = QueuePolicy.Merge(first, "arn:q", QueuePolicy.AllowedTopics(first).Append("arn:t2"));
+
+        Assert.Equal(["arn:t1", "arn:t2"], QueuePolicy.AllowedTopics(second).Order());
+        var statements = JsonNode.Parse(second)!["Statement"]!.AsArray();
+        Assert.Equal(2, statements.Count);
+        Assert.Contains(statements, s => s!["Sid"]!.GetValue<string>() == "Events");
+    }
+
+    [Fact]
+    public void Up_to_ten_valid_headers_travel_as_separate_attributes()
+    {
+        var headers = Enumerable.Range(0, 10).ToDictionary(i => $"h{i}", i => $"v{i}");
+        var wire = WireFormat.Encode(new TransportMessage(headers, Encoding.UTF8.GetBytes("{}")));
+
+        Assert.Equal(10, wire.Attributes.Count);
+        Assert.Equal("{}", wire.Body);
+    }
+
+    [Theory]
+    [InlineData("AWS.reserved")]
+    [InlineData("has space")]
+    [InlineData("trailing.")]
+    public void Headers_with_names_sqs_rejects_are_packed(string name)
+    {
+        var message = new TransportMessage(new Dictionary<string, string> { [name] = "x", ["ok"] = "y" }, Encoding.UTF8.GetBytes("b"));
+        var wire = WireFormat.Encode(message);
+
+        Assert.Equal([WireFormat.PackedHeaders], wire.Attributes.Keys);
+        var back = WireFormat.Decode(wire.Body, wire.Attributes.ToDictionary(a => a.Key, a => new SqsAttributeValue { StringValue = a.Value }), "sqs-id");
+        Assert.Equal("x", back.Headers[name]);
+        Assert.Equal("sqs-id", back.MessageId);
+    }
+}
