@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using System.Xml;
 using System.Xml.Linq;
 using Bus.AzureServiceBus.Authentication;
 using Bus.Transports;
@@ -111,13 +112,13 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
         using var _ = await LockOperationAsync(HttpMethod.Put, message, "unlock", cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<bool> EntityExistsAsync(string entityPath, CancellationToken cancellationToken)
+    public async Task<EntityInfo?> GetEntityAsync(string entityPath, CancellationToken cancellationToken)
     {
         var uri = ManagementUri(entityPath);
         using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, uri), entityPath, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode is HttpStatusCode.NotFound)
         {
-            return false;
+            return null;
         }
 
         if (!response.IsSuccessStatusCode)
@@ -129,11 +130,17 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
         var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
         if (string.IsNullOrWhiteSpace(text))
         {
-            return false;
+            return null;
         }
 
         var root = XDocument.Parse(text).Root;
-        return root is not null && root.Name == Atom + "entry";
+        if (root is null || root.Name != Atom + "entry")
+        {
+            return null;
+        }
+
+        var lockDuration = root.Descendants().FirstOrDefault(e => e.Name.LocalName == "LockDuration")?.Value;
+        return new EntityInfo(lockDuration is null ? null : XmlConvert.ToTimeSpan(lockDuration));
     }
 
     public async Task<bool> CreateEntityAsync(string entityPath, string atomEntry, string? forwardTo, CancellationToken cancellationToken)

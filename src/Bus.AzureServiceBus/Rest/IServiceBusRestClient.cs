@@ -24,8 +24,9 @@ internal interface IServiceBusRestClient : IDisposable
     /// <summary>Releases the lock; the broker counts a delivery.</summary>
     Task UnlockAsync(LockedBrokerMessage message, CancellationToken cancellationToken);
 
-    /// <summary>Whether a queue, topic or subscription (<c>topic/Subscriptions/name</c>) exists.</summary>
-    Task<bool> EntityExistsAsync(string entityPath, CancellationToken cancellationToken);
+    /// <summary>The description of a queue, topic or subscription (<c>topic/Subscriptions/name</c>), or null when it
+    /// does not exist.</summary>
+    Task<EntityInfo?> GetEntityAsync(string entityPath, CancellationToken cancellationToken);
 
     /// <summary>Creates an entity from its Atom description; false when it already existed.</summary>
     /// <param name="entityPath">The entity path.</param>
@@ -34,3 +35,7 @@ internal interface IServiceBusRestClient : IDisposable
     /// <param name="cancellationToken">Cancels the request.</param>
     Task<bool> CreateEntityAsync(string entityPath, string atomEntry, string? forwardTo, CancellationToken cancellationToken);
 }
+
+/// <summary>What the transport needs to know about an existing entity.</summary>
+/// <param name="LockDuration">The peek-lock duration, when the entity has one (queues, subscriptions).</param>
+internal sealed record EntityInfo(TimeSpan? LockDuration);

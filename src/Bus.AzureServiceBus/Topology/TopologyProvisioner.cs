@@ -33,31 +33,42 @@ internal sealed class TopologyProvisioner(IServiceBusRestClient client, EntityNa
                 EntityDescriptions.Subscription(options.LockDuration, options.MaxDeliveryCount, new Uri(namespaceUri, queue).AbsoluteUri), queue));
         }
 
-        if (options.ProvisioningMode == ProvisioningMode.VerifyOnly)
+        if (options.ProvisioningMode == ProvisioningMode.CreateIfMissing)
         {
-            var missing = new List<string>();
+            // Queues before topics, topics before their subscriptions, so forwarding targets exist.
             foreach (var entity in wanted)
             {
-                if (!await client.EntityExistsAsync(entity.Path, cancellationToken).ConfigureAwait(false))
-                {
-                    missing.Add($"{entity.Kind} '{entity.Path}'");
-                }
+                await client.CreateEntityAsync(entity.Path, entity.Description, entity.ForwardTo, cancellationToken).ConfigureAwait(false);
             }
-
-            if (missing.Count > 0)
-            {
-                throw new BusConfigurationException(
-                    $"Azure Service Bus entities for endpoint '{topology.InputQueue}' are missing (ProvisioningMode.VerifyOnly): " +
-                    string.Join(", ", missing) + ". Create them, or use ProvisioningMode.CreateIfMissing with a Manage right.");
-            }
-
-            return;
         }
 
-        // Queues before topics, topics before their subscriptions, so forwarding targets exist.
+        var missing = new List<string>();
+        var problems = new List<string>();
         foreach (var entity in wanted)
         {
-            await client.CreateEntityAsync(entity.Path, entity.Description, entity.ForwardTo, cancellationToken).ConfigureAwait(false);
+            var info = await client.GetEntityAsync(entity.Path, cancellationToken).ConfigureAwait(false);
+            if (info is null)
+            {
+                missing.Add($"{entity.Kind} '{entity.Path}'");
+            }
+            else if (entity.Kind == "queue" && info.LockDuration is { } actual && actual < options.LockDuration)
+            {
+                // The lease renewer plans by the configured LockDuration: a shorter real lock would expire before renewal.
+                problems.Add($"queue '{entity.Path}' has LockDuration {actual} but ServiceBusTransportOptions.LockDuration is " +
+                             $"{options.LockDuration}; set the option to at most {actual} or update the queue");
+            }
+        }
+
+        if (missing.Count > 0)
+        {
+            throw new BusConfigurationException(
+                $"Azure Service Bus entities for endpoint '{topology.InputQueue}' are missing ({(options.ProvisioningMode == ProvisioningMode.VerifyOnly ? "ProvisioningMode.VerifyOnly" : "they could not be created")}): " +
+                string.Join(", ", missing) + ". Create them, or use ProvisioningMode.CreateIfMissing with a Manage right.");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new BusConfigurationException("Azure Service Bus entities do not match the transport options: " + string.Join("; ", problems) + ".");
         }
     }
 }

@@ -74,6 +74,17 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task An_existing_queue_with_a_shorter_lock_than_configured_fails_provisioning()
+    {
+        await using var shortLock = FakeTransports.Create(_fake, _time, o => o.LockDuration = TimeSpan.FromSeconds(5));
+        await shortLock.ProvisionAsync(new TransportTopology("q", [], []), default);
+
+        var error = await Assert.ThrowsAsync<BusConfigurationException>(() => _transport.ProvisionAsync(new TransportTopology("q", [], []), default));
+
+        Assert.Contains("queue 'q' has LockDuration 00:00:05", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Send_sets_broker_message_id_correlation_id_and_schedule()
     {
         await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
