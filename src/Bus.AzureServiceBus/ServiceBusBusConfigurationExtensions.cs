@@ -1,7 +1,7 @@
-using Bus.Hosting;
+using Bus.AzureServiceBus;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Bus.AzureServiceBus;
+namespace Bus.Hosting;
 
 /// <summary>Registers the Azure Service Bus transport on a bus.</summary>
 public static class ServiceBusBusConfigurationExtensions

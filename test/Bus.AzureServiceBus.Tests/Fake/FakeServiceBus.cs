@@ -485,6 +485,12 @@ internal sealed class FakeServiceBus : HttpMessageHandler
 
                 var now = _time.GetUtcNow();
                 DeadLetterExhausted(path, entity, now);
+                const string dlq = "/$DeadLetterQueue";
+                if (path.EndsWith(dlq, StringComparison.Ordinal) && _entities.TryGetValue(path[..^dlq.Length], out var parent))
+                {
+                    DeadLetterExhausted(path[..^dlq.Length], parent, now); // expired locks are settled lazily
+                }
+
                 var message = entity.Messages.Where(m => m.VisibleAt <= now && (m.LockToken is null || m.LockedUntil <= now))
                     .OrderBy(m => m.Sequence).FirstOrDefault();
                 if (message is not null)
@@ -586,6 +592,7 @@ internal sealed class FakeServiceBus : HttpMessageHandler
                 if (method == HttpMethod.Put)
                 {
                     message.LockToken = null;
+                    DeadLetterExhausted(path, entity, now); // abandoning the last allowed delivery dead-letters at once
                     signal = TakeSignal();
                     return new HttpResponseMessage(HttpStatusCode.OK);
                 }

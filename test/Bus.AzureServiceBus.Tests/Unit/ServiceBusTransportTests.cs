@@ -192,6 +192,70 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Release_with_delay_schedules_a_copy_that_does_not_count_the_attempt()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        await _transport.SendAsync([new OutgoingMessage(Destination.Queue("q"), Message("checkpoint"))], default);
+        var first = Assert.Single(await ReceiveAsync("q"));
+        await first.AbandonAsync(TimeSpan.Zero, default);
+        var second = Assert.Single(await ReceiveAsync("q"));
+        Assert.Equal(2, second.ReceiveCount);
+
+        await second.ReleaseAsync(TimeSpan.FromMinutes(1), default);
+
+        Assert.Equal("\"1\"", Assert.Single(_fake.MessagesIn("q")).Properties[MessageHeaders.PriorAttempts]);
+        _time.Advance(TimeSpan.FromMinutes(1));
+        var third = Assert.Single(await ReceiveAsync("q"));
+        Assert.Equal(2, third.ReceiveCount); // 1 prior + this delivery: the release did not count
+    }
+
+    [Fact]
+    public async Task A_lost_lock_makes_abandon_with_delay_fail_without_making_a_copy()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        await _transport.SendAsync([new OutgoingMessage(Destination.Queue("q"), Message("slow"))], default);
+        var received = Assert.Single(await ReceiveAsync("q"));
+        _time.Advance(TimeSpan.FromSeconds(11)); // past the 10 s lock
+
+        await Assert.ThrowsAsync<LeaseLostException>(() => received.AbandonAsync(TimeSpan.FromMinutes(1), default));
+
+        var only = Assert.Single(_fake.MessagesIn("q"));
+        Assert.False(only.Properties.ContainsKey(MessageHeaders.PriorAttempts));
+    }
+
+    [Fact]
+    public async Task Dead_letter_goes_to_the_error_queue_with_failure_headers_and_a_message_is_settled_once()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        await _transport.SendAsync([new OutgoingMessage(Destination.Queue("q"), Message("poison"))], default);
+        var received = Assert.Single(await ReceiveAsync("q"));
+
+        await received.DeadLetterAsync(FailureDetails.From("no handler", null, 1, "q", _time.GetUtcNow()), default);
+
+        var stored = Assert.Single(_fake.MessagesIn("q-error"));
+        Assert.Equal("\"no handler\"", stored.Properties[MessageHeaders.FailureReason]);
+        Assert.Empty(_fake.MessagesIn("q"));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => received.CompleteAsync(default));
+    }
+
+    [Fact]
+    public async Task Purge_removes_native_and_error_queue_dead_letters()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        await _transport.SendAsync([new OutgoingMessage(Destination.Queue("q"), Message("a")), new OutgoingMessage(Destination.Queue("q"), Message("b"))], default);
+        var a = Assert.Single(await ReceiveAsync("q"));
+        await a.DeadLetterAsync(FailureDetails.From("bad", null, 1, "q", _time.GetUtcNow()), default);
+        for (var i = 0; i < 3; i++)
+        {
+            await Assert.Single(await ReceiveAsync("q")).AbandonAsync(TimeSpan.Zero, default);
+        }
+
+        Assert.Equal(2, (await _transport.DeadLetters.PeekAsync("q", 10, default)).Count);
+        Assert.Equal(2, await _transport.DeadLetters.PurgeAsync("q", null, default));
+        Assert.Empty(await _transport.DeadLetters.PeekAsync("q", 10, default));
+    }
+
+    [Fact]
     public async Task Native_dead_letters_are_listed_with_the_reason_and_redriven_with_their_identity()
     {
         await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
