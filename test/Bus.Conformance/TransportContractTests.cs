@@ -271,7 +271,7 @@ public abstract class TransportContractTests : IAsyncLifetime
             await received.CompleteAsync(default);
         }
 
-        Assert.Equal([messages[1].MessageId!, messages[2].MessageId!], ids.Order());
+        Assert.Equal(new[] { messages[1].MessageId!, messages[2].MessageId! }.Order(), ids.Order());
     }
 
     [Fact]

@@ -19,15 +19,17 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _renewing = new(1, 1);
     private readonly DateTimeOffset _receivedAt;
+    private readonly KeyValuePair<string, object?> _tag;
     private Task? _loop;
 
-    public LeaseRenewer(IReceivedMessage message, ExecutionProfile profile, TransportCapabilities capabilities, TimeProvider time, ILogger log)
+    public LeaseRenewer(IReceivedMessage message, ExecutionProfile profile, TransportCapabilities capabilities, TimeProvider time, ILogger log, KeyValuePair<string, object?> tag)
     {
         _message = message;
         _profile = profile;
         _capabilities = capabilities;
         _time = time;
         _log = log;
+        _tag = tag;
         _receivedAt = time.GetUtcNow();
         RuntimeExceeded = new CancellationTokenSource();
     }
@@ -180,12 +182,12 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         {
             var expiry = await _message.RenewLeaseAsync(duration, cancellationToken).ConfigureAwait(false);
             Renewals++;
-            BusTelemetry.LeaseRenewals.Add(1);
+            BusTelemetry.LeaseRenewals.Add(1, _tag);
             return expiry;
         }
         catch (LeaseLostException ex)
         {
-            BusTelemetry.LeasesLost.Add(1);
+            BusTelemetry.LeasesLost.Add(1, _tag);
             _log.LogWarning(ex, "Lease lost on message {MessageId} in {Queue}; cancelling its handler. It may be delivered again.",
                 _message.Message.MessageId, _message.Queue);
             await LeaseLost.CancelAsync().ConfigureAwait(false);

@@ -24,6 +24,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     private readonly CancellationTokenSource _hardStop = new();
     private Task? _receiveLoop;
     private Task[] _workers = [];
+    private Task? _stopped;
 
     public EndpointReceiver(MessagePipeline pipeline, string queue, int concurrency, int prefetch, TimeSpan shutdownTimeout)
     {
@@ -41,7 +42,15 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         _receiveLoop = Task.Run(ReceiveLoopAsync);
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        lock (_buffer)
+        {
+            return _stopped ??= StopOnceAsync(cancellationToken);
+        }
+    }
+
+    private async Task StopOnceAsync(CancellationToken cancellationToken)
     {
         if (_receiveLoop is null)
         {
@@ -112,6 +121,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                     continue;
                 }
 
+                _pipeline.Log.LogDebug("Received {Count} of {Wanted} wanted from {Queue}.", received.Count, wanted, _queue);
                 if (received.Count < wanted)
                 {
                     _capacity.Release(wanted - received.Count);
@@ -119,7 +129,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
 
                 foreach (var message in received)
                 {
-                    var renewer = new LeaseRenewer(message, _pipeline.ProfileFor(message), _pipeline.Transport.Capabilities, _pipeline.Time, _pipeline.Log);
+                    var renewer = new LeaseRenewer(message, _pipeline.ProfileFor(message), _pipeline.Transport.Capabilities, _pipeline.Time, _pipeline.Log, _pipeline.EndpointTag);
                     renewer.Start();
                     _buffer.Writer.TryWrite((message, renewer));
                 }

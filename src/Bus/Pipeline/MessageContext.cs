@@ -123,7 +123,7 @@ internal sealed class MessageContext : IMessageContext
         ArgumentOutOfRangeException.ThrowIfLessThan(total, done);
         var status = new JobStatus(MessageId, MessageType, JobState.Running, done, total, Attempt, _pipeline.Time.GetUtcNow());
         _pipeline.Jobs.Report(status);
-        BusTelemetry.Progress.Record(status.Fraction, new KeyValuePair<string, object?>("bus.message_type", MessageType));
+        BusTelemetry.Progress.Record(status.Fraction, _pipeline.EndpointTag, new KeyValuePair<string, object?>("bus.message_type", MessageType));
         _pipeline.Log.LogInformation("Job {MessageId} ({MessageType}) progress {Done}/{Total} ({Percent}%)",
             MessageId, MessageType, done, total, (status.Fraction * 100).ToString("0.#", CultureInfo.InvariantCulture));
         return Task.CompletedTask;

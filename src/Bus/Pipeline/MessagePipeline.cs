@@ -49,7 +49,11 @@ internal sealed class MessagePipeline
         Json = new JsonSerializerOptions(config.Json);
         Sender = new MessageSender(config.Messages, config.Handlers, config.Routes, config.EndpointName!, serializer, transport, time);
         Bus = new MessageBus(Sender);
+        EndpointTag = new("bus.endpoint", config.EndpointName);
     }
+
+    /// <summary>The tag every measurement of this endpoint carries.</summary>
+    public KeyValuePair<string, object?> EndpointTag { get; }
 
     public ITransport Transport { get; }
 
@@ -81,11 +85,12 @@ internal sealed class MessagePipeline
 
     public async Task ProcessAsync(IReceivedMessage received, LeaseRenewer renewer, CancellationToken stopping, CancellationToken hardStop)
     {
-        BusTelemetry.Received.Add(1);
+        BusTelemetry.Received.Add(1, EndpointTag);
         var headers = received.Message.Headers;
         using var activity = StartActivity(received);
         var started = Time.GetTimestamp();
         var outcome = "unknown";
+        Log.LogDebug("Processing message {MessageId} from {Queue}, attempt {Attempt}.", received.Message.MessageId, received.Queue, received.ReceiveCount);
         try
         {
             if (await DelayHopAsync(received).ConfigureAwait(false))
@@ -119,7 +124,7 @@ internal sealed class MessagePipeline
                 Log.LogInformation("Message {MessageId} ({MessageType}) arrived outside its window {Window}; deferred until {Opens}.",
                     received.Message.MessageId, type.WireName, window, opens);
                 await SettleAsync(received, renewer, m => m.ReleaseAsync(Cap(opens - now), CancellationToken.None), "release").ConfigureAwait(false);
-                BusTelemetry.Released.Add(1);
+                BusTelemetry.Released.Add(1, EndpointTag);
                 return;
             }
 
@@ -143,8 +148,9 @@ internal sealed class MessagePipeline
         finally
         {
             await renewer.StopAsync().ConfigureAwait(false);
+            Log.LogDebug("Message {MessageId}: {Outcome}.", received.Message.MessageId, outcome);
             var elapsed = Time.GetElapsedTime(started);
-            BusTelemetry.HandlerDuration.Record(elapsed.TotalMilliseconds, new KeyValuePair<string, object?>("bus.outcome", outcome));
+            BusTelemetry.HandlerDuration.Record(elapsed.TotalMilliseconds, EndpointTag, new KeyValuePair<string, object?>("bus.outcome", outcome));
             activity?.SetTag("bus.outcome", outcome);
         }
     }
@@ -179,7 +185,7 @@ internal sealed class MessagePipeline
             await renewer.StopAsync().ConfigureAwait(false);
             if (await SettleAsync(received, renewer, m => m.CompleteAsync(CancellationToken.None), "complete").ConfigureAwait(false))
             {
-                BusTelemetry.Completed.Add(1);
+                BusTelemetry.Completed.Add(1, EndpointTag);
                 Jobs.Finish(context.MessageId, JobState.Completed, Time.GetUtcNow());
             }
 
@@ -221,14 +227,14 @@ internal sealed class MessagePipeline
                     context.MessageId, type.WireName, checkpoint.Message, checkpoint.ResumeAfter);
                 Jobs.Finish(context.MessageId, JobState.Released, Time.GetUtcNow());
                 await SettleAsync(received, renewer, m => m.ReleaseAsync(Cap(checkpoint.ResumeAfter), CancellationToken.None), "release").ConfigureAwait(false);
-                BusTelemetry.Released.Add(1);
+                BusTelemetry.Released.Add(1, EndpointTag);
                 return "released";
 
             case OperationCanceledException when hardStop.IsCancellationRequested && !renewer.RuntimeExceeded.IsCancellationRequested:
                 Log.LogWarning("Handler of {MessageId} ({MessageType}) was cancelled by shutdown; released for another worker.", context.MessageId, type.WireName);
                 Jobs.Finish(context.MessageId, JobState.Released, Time.GetUtcNow());
                 await SettleAsync(received, renewer, m => m.ReleaseAsync(TimeSpan.Zero, CancellationToken.None), "release").ConfigureAwait(false);
-                BusTelemetry.Released.Add(1);
+                BusTelemetry.Released.Add(1, EndpointTag);
                 return "released";
         }
 
@@ -258,7 +264,7 @@ internal sealed class MessagePipeline
             context.MessageId, type.WireName, attempt, retry.MaxAttempts, reason is null ? string.Empty : $" ({reason})", delay);
         if (await SettleAsync(received, renewer, m => m.AbandonAsync(delay, CancellationToken.None), "abandon").ConfigureAwait(false))
         {
-            BusTelemetry.Retried.Add(1);
+            BusTelemetry.Retried.Add(1, EndpointTag);
         }
 
         return "retried";
@@ -316,7 +322,7 @@ internal sealed class MessagePipeline
         Log.LogError("Dead-lettering message {MessageId} from {Queue}: {Reason}", received.Message.MessageId, received.Queue, failure.Reason);
         if (await SettleAsync(received, renewer, m => m.DeadLetterAsync(failure, CancellationToken.None), "dead-letter").ConfigureAwait(false))
         {
-            BusTelemetry.DeadLettered.Add(1);
+            BusTelemetry.DeadLettered.Add(1, EndpointTag);
         }
     }
 
@@ -349,7 +355,7 @@ internal sealed class MessagePipeline
         }
         catch (LeaseLostException ex)
         {
-            BusTelemetry.LeasesLost.Add(1);
+            BusTelemetry.LeasesLost.Add(1, EndpointTag);
             Log.LogWarning(ex, "Could not {Action} message {MessageId}: its lease was lost; it will be delivered again.", action, received.Message.MessageId);
             return false;
         }

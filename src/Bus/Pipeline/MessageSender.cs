@@ -89,7 +89,7 @@ internal sealed class MessageSender(
 
         using var activity = BusTelemetry.Source.StartActivity(messages.Count == 1 ? $"send {messages[0].Destination.Name}" : "send batch", ActivityKind.Producer);
         await transport.SendAsync(messages, cancellationToken).ConfigureAwait(false);
-        BusTelemetry.Sent.Add(messages.Count);
+        BusTelemetry.Sent.Add(messages.Count, new KeyValuePair<string, object?>("bus.endpoint", endpointName));
     }
 
     private string RouteOf(MessageType type)

@@ -88,8 +88,10 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             Task wake = _arrival.Task;
             if (NextVisibleAt() is { } next)
             {
-                var delay = next - now;
-                wake = Task.WhenAny(wake, Task.Delay(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, time));
+                // Timers tick in whole milliseconds: round up, or a sub-millisecond wait would end at once and
+                // the caller would spin without the clock moving.
+                var delay = TimeSpan.FromMilliseconds(Math.Ceiling(Math.Max(0, (next - now).TotalMilliseconds)));
+                wake = Task.WhenAny(wake, Task.Delay(delay, time));
             }
 
             return (leases, wake);

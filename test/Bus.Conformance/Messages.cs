@@ -1,0 +1,65 @@
+using Bus.Recoverability;
+
+namespace Bus.Conformance;
+
+/// <summary>A command whose <see cref="Mode"/> tells the handler what to do.</summary>
+[MessageName("conformance.do-work")]
+public sealed record DoWork(string Test, string Id, string Mode = "ok", int FailUntilAttempt = 0) : ICommand;
+
+/// <summary>An event published by <see cref="DoWorkHandler"/> in mode "publish".</summary>
+[MessageName("conformance.work-done")]
+public sealed record WorkDone(string Test, string Id) : IEvent;
+
+/// <summary>Handles <see cref="DoWork"/>: records, then acts on its mode.</summary>
+public sealed class DoWorkHandler(Recorder recorder, TimeProvider time) : IHandleMessages<DoWork>
+{
+    /// <inheritdoc />
+    public async Task HandleAsync(DoWork message, IMessageContext context)
+    {
+        using var running = recorder.Enter();
+        recorder.Record(new Handled(nameof(DoWorkHandler), message, context.MessageId, context.Headers, context.Attempt, context.Queue,
+            time.GetUtcNow()));
+        if (context.Attempt <= message.FailUntilAttempt)
+        {
+            throw new InvalidOperationException($"failing attempt {context.Attempt} of {message.Id}");
+        }
+
+        switch (message.Mode)
+        {
+            case "ok":
+                return;
+            case "throw":
+                throw new InvalidOperationException($"boom {message.Id}");
+            case "non-retryable":
+                throw new NonRetryableException($"invalid {message.Id}");
+            case "fail":
+                await context.FailAsync($"rejected {message.Id}");
+                return;
+            case "block":
+                await recorder.Gate(message.Id).WaitAsync(context.CancellationToken);
+                return;
+            case "publish":
+                await context.Bus.PublishAsync(new WorkDone(message.Test, message.Id));
+                return;
+            case "send-next":
+                await context.Bus.SendAsync(new DoWork(message.Test, message.Id + ".next"));
+                return;
+            case "send-then-throw":
+                await context.Bus.SendAsync(new DoWork(message.Test, message.Id + ".ghost"));
+                throw new InvalidOperationException("fails after sending");
+            default:
+                throw new ArgumentException($"unknown mode {message.Mode}");
+        }
+    }
+}
+
+/// <summary>Handles <see cref="WorkDone"/> by recording it.</summary>
+public sealed class WorkDoneHandler(Recorder recorder, TimeProvider time) : IHandleMessages<WorkDone>
+{
+    /// <inheritdoc />
+    public Task HandleAsync(WorkDone message, IMessageContext context)
+    {
+        recorder.Record(new Handled(nameof(WorkDoneHandler), message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
+        return Task.CompletedTask;
+    }
+}
