@@ -36,6 +36,9 @@ public abstract class BusConformanceTests : IAsyncLifetime
     /// <summary>A lease short enough to expire within a test.</summary>
     protected virtual TimeSpan ShortLease => TimeSpan.FromSeconds(2);
 
+    /// <summary>The step store every endpoint of a test shares, as workers share a durable store in production.</summary>
+    protected virtual Steps.IStepStore StepStore { get; } = new Steps.InMemoryStepStore();
+
     /// <summary>Configures the transport of an endpoint; every endpoint of a test must reach the same broker.</summary>
     protected abstract void UseTransport(BusConfiguration bus);
 
@@ -67,6 +70,7 @@ public abstract class BusConformanceTests : IAsyncLifetime
             services =>
             {
                 services.AddSingleton(Recorder);
+                services.AddSingleton(StepStore);
                 AddServices(services);
             },
             bus =>
@@ -441,6 +445,66 @@ public abstract class BusConformanceTests : IAsyncLifetime
         await WaitForCountAsync(endpoint, "bus.messages.completed", 6);
 
         Assert.Equal(2, Recorder.MaxRunning);
+    }
+
+    [Fact]
+    public async Task Job_past_its_max_runtime_is_cancelled_and_retried()
+    {
+        var endpoint = await StartEndpointAsync("maxruntime", b => b.AddHandler<LongJobHandler>()
+            .ConfigureHandling<LongJob>(h => h.Profile = new Leases.ExecutionProfile
+            {
+                LeaseDuration = ShortLease * 2,
+                HeartbeatInterval = ShortLease / 2,
+                MaxRuntime = ShortLease * 3,
+            }));
+
+        await endpoint.Bus.SendAsync(new LongJob(TestId, "mr", Steps: 2, BlockAtStep: 1));
+        await WaitForAsync(all => all.Any(h => h.Handler == "cancelled" && ((LongJob)h.Message).Test == TestId));
+        Recorder.Open("mr/step-1");
+        await WaitForCountAsync(endpoint, "bus.messages.completed", 1);
+
+        var starts = Recorder.All.Where(h => h.Handler == nameof(LongJobHandler) && ((LongJob)h.Message).Test == TestId).ToList();
+        Assert.Equal([1, 2], starts.Select(h => h.Attempt));
+        Assert.True(Probe.Count(endpoint.Name, "bus.messages.retried") >= 1);
+        Assert.Equal([("mr", 0), ("mr", 1)], Recorder.Steps.Where(s => s.Job == "mr"));
+    }
+
+    [Fact]
+    public async Task Finished_steps_do_not_run_again_when_the_job_is_retried()
+    {
+        var endpoint = await StartEndpointAsync("steps", b => b.AddHandler<LongJobHandler>());
+
+        await endpoint.Bus.SendAsync(new LongJob(TestId, "st", Steps: 5, FailAtStepOnFirstAttempt: 2));
+        await WaitForCountAsync(endpoint, "bus.messages.completed", 1);
+
+        Assert.Equal([0, 1, 2, 3, 4], Recorder.Steps.Where(s => s.Job == "st").Select(s => s.Step));
+        Assert.Equal([1, 2], Recorder.All.Where(h => h.Message is LongJob { Id: "st" } && h.Handler == nameof(LongJobHandler)).Select(h => h.Attempt));
+    }
+
+    [Fact]
+    public async Task Checkpoint_during_shutdown_releases_the_job_and_another_worker_finishes_it()
+    {
+        var first = await StartEndpointAsync("checkpoint", b => b.AddHandler<LongJobHandler>());
+        await first.Bus.SendAsync(new LongJob(TestId, "cp", Steps: 6, BlockAtStep: 2));
+        await WaitForAsync(_ => Recorder.Steps.Count(s => s.Job == "cp") == 2);
+
+        var stopping = first.StopAsync();
+        Recorder.Open("cp/step-2");
+        await Driver.AwaitAsync(stopping);
+        Assert.Equal([0, 1, 2], Recorder.Steps.Where(s => s.Job == "cp").Select(s => s.Step));
+        Assert.Equal(1, Probe.Count(first.Name, "bus.messages.released"));
+
+        var second = await StartEndpointAsync("checkpoint-second", b =>
+        {
+            b.EndpointName = first.Name;
+            b.AddHandler<LongJobHandler>();
+        });
+        await WaitForCountAsync(second, "bus.messages.completed", 1);
+
+        Assert.Equal([0, 1, 2, 3, 4, 5], Recorder.Steps.Where(s => s.Job == "cp").Select(s => s.Step));
+        var starts = Recorder.All.Where(h => h.Message is LongJob { Id: "cp" } && h.Handler == nameof(LongJobHandler)).ToList();
+        Assert.Equal([1, 1], starts.Select(h => h.Attempt));
+        Assert.Equal(0, Probe.Count(first.Name, "bus.messages.retried"));
     }
 
     /// <summary>A raw transport message with a bus type header and the given body.</summary>

@@ -69,6 +69,7 @@ public sealed class Recorder
 {
     private readonly ConcurrentQueue<Handled> _handled = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _gates = new();
+    private readonly ConcurrentQueue<(string Job, int Step)> _steps = new();
     private readonly object _gate = new();
     private List<(Func<IReadOnlyList<Handled>, bool> Condition, TaskCompletionSource Done)> _waiters = [];
     private int _running;
@@ -86,6 +87,16 @@ public sealed class Recorder
     public void Record(Handled handled)
     {
         _handled.Enqueue(handled);
+        Check();
+    }
+
+    /// <summary>Steps that finished, in order.</summary>
+    public IReadOnlyList<(string Job, int Step)> Steps => _steps.ToArray();
+
+    /// <summary>Records that a step of a job finished (ran to the end).</summary>
+    public void StepFinished(string job, int step)
+    {
+        _steps.Enqueue((job, step));
         Check();
     }
 
@@ -244,7 +255,7 @@ public sealed class TestEndpoint : IAsyncDisposable
         _hosted = services.GetServices<IHostedService>().ToArray();
     }
 
-    /// <summary>The endpoint (queue) name.</summary>
+    /// <summary>The endpoint (queue) name, as the bus was finally configured.</summary>
     public string Name { get; }
 
     /// <summary>The endpoint's services.</summary>
@@ -276,7 +287,8 @@ public sealed class TestEndpoint : IAsyncDisposable
             bus.EndpointName = name;
             configure(bus);
         });
-        var endpoint = new TestEndpoint(name, collection.BuildServiceProvider(validateScopes: true));
+        var provider = collection.BuildServiceProvider(validateScopes: true);
+        var endpoint = new TestEndpoint(provider.GetRequiredService<BusConfiguration>().EndpointName!, provider);
         foreach (var hosted in endpoint._hosted)
         {
             await hosted.StartAsync(CancellationToken.None);

@@ -63,3 +63,51 @@ public sealed class WorkDoneHandler(Recorder recorder, TimeProvider time) : IHan
         return Task.CompletedTask;
     }
 }
+
+/// <summary>A long job of <see cref="Steps"/> memoised steps with a checkpoint after each.</summary>
+/// <param name="Test">The test id.</param>
+/// <param name="Id">The job id.</param>
+/// <param name="Steps">How many steps.</param>
+/// <param name="BlockAtStep">A step that waits for the gate "{Id}/step-{n}" before finishing (-1: none).</param>
+/// <param name="FailAtStepOnFirstAttempt">A step that throws on attempt 1 (-1: none).</param>
+[MessageName("conformance.long-job")]
+public sealed record LongJob(string Test, string Id, int Steps, int BlockAtStep = -1, int FailAtStepOnFirstAttempt = -1) : ICommand;
+
+/// <summary>Runs <see cref="LongJob"/> as steps, recording each step that finishes and each start.</summary>
+public sealed class LongJobHandler(Recorder recorder, TimeProvider time) : IHandleMessages<LongJob>
+{
+    /// <inheritdoc />
+    public async Task HandleAsync(LongJob message, IMessageContext context)
+    {
+        using var running = recorder.Enter();
+        recorder.Record(new Handled(nameof(LongJobHandler), message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
+        try
+        {
+            for (var i = 0; i < message.Steps; i++)
+            {
+                var step = i;
+                await context.Steps.RunAsync($"step-{step}", async ct =>
+                {
+                    if (step == message.FailAtStepOnFirstAttempt && context.Attempt == 1)
+                    {
+                        throw new InvalidOperationException($"step {step} fails on attempt 1");
+                    }
+
+                    if (step == message.BlockAtStep)
+                    {
+                        await recorder.Gate($"{message.Id}/step-{step}").WaitAsync(ct);
+                    }
+
+                    recorder.StepFinished(message.Id, step);
+                    return step;
+                });
+                await context.CheckpointAsync();
+            }
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+            recorder.Record(new Handled("cancelled", message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
+            throw;
+        }
+    }
+}
