@@ -1,0 +1,385 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Bus.Sqlite.Json;
+using Bus.Sqlite.Schema;
+using Bus.Transports;
+using Microsoft.Data.Sqlite;
+
+namespace Bus.Sqlite.Transport;
+
+/// <summary>The SQL of the transport: messages with row leases, subscriptions and dead letters.</summary>
+internal sealed class MessageTable(SqliteDatabase database)
+{
+    private const string InsertSql =
+        """
+        INSERT INTO bus_messages (queue, message_id, headers, body, visible_at, receive_count, enqueued_at)
+        VALUES ($queue, $message_id, $headers, $body, $visible_at, 0, $now);
+        """;
+
+    public SqliteDatabase Database { get; } = database;
+
+    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        await Database.EnsureSchemaAsync(Migrations.TransportComponent, Migrations.Transport, cancellationToken).ConfigureAwait(false);
+        return await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task ProvisionAsync(TransportTopology topology, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using (var queue = Sql.Command(
+            connection, transaction, "INSERT INTO bus_queues (name, created_at) VALUES ($name, $now) ON CONFLICT (name) DO NOTHING;"))
+        {
+            queue.Parameters.AddWithValue("$name", topology.InputQueue);
+            queue.Parameters.AddWithValue("$now", now.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+            await queue.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using (var subscribe = Sql.Command(
+            connection, transaction, "INSERT INTO bus_subscriptions (topic, queue) VALUES ($topic, $queue) ON CONFLICT DO NOTHING;"))
+        {
+            var topic = subscribe.Parameters.Add("$topic", SqliteType.Text);
+            subscribe.Parameters.AddWithValue("$queue", topology.InputQueue);
+            foreach (var name in topology.Subscriptions.Distinct(StringComparer.Ordinal))
+            {
+                topic.Value = name;
+                await subscribe.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stores every message in one transaction (all or none) and returns the queues written to.</summary>
+    public async Task<HashSet<string>> SendAsync(
+        IReadOnlyList<OutgoingMessage> messages, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var touched = new HashSet<string>(StringComparer.Ordinal);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        var subscribers = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        await using var insert = CreateInsert(connection, transaction, now);
+        foreach (var outgoing in messages)
+        {
+            IReadOnlyList<string> queues = outgoing.Destination.Kind == DestinationKind.Queue
+                ? [outgoing.Destination.Name]
+                : await SubscribersAsync(connection, transaction, outgoing.Destination.Name, subscribers, cancellationToken).ConfigureAwait(false);
+            var visibleAt = outgoing.VisibleAt is { } at && at > now ? at : now;
+            var messageId = outgoing.Message.MessageId ?? Guid.NewGuid().ToString();
+            foreach (var queue in queues)
+            {
+                await InsertAsync(insert, queue, messageId, outgoing.Message, visibleAt, cancellationToken).ConfigureAwait(false);
+                touched.Add(queue);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return touched;
+    }
+
+    /// <summary>Leases up to <paramref name="max"/> visible messages, or returns none and when the next one becomes visible.</summary>
+    public async Task<(List<LeasedRow> Rows, DateTimeOffset? NextVisibleAt)> TakeAsync(
+        string queue, int max, DateTimeOffset now, DateTimeOffset leaseExpiresAt, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+
+        // A cheap read first (WAL readers take no lock), so idle receivers do not queue up for the write lock.
+        var next = await NextVisibleAtAsync(connection, null, queue, cancellationToken).ConfigureAwait(false);
+        if (next is null || next > now)
+        {
+            return ([], next);
+        }
+
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        var token = Guid.NewGuid().ToString("N");
+        var rows = new List<LeasedRow>();
+        await using (var take = Sql.Command(
+            connection,
+            transaction,
+            """
+            UPDATE bus_messages
+               SET lease_token = $token, lease_expires_at = $expires, visible_at = $expires, receive_count = receive_count + 1
+             WHERE id IN (SELECT id FROM bus_messages
+                           WHERE queue = $queue AND visible_at <= $now
+                           ORDER BY visible_at, id
+                           LIMIT $max)
+            RETURNING id, message_id, headers, body, receive_count;
+            """))
+        {
+            take.Parameters.AddWithValue("$token", token);
+            take.Parameters.AddWithValue("$expires", leaseExpiresAt.UtcTicks);
+            take.Parameters.AddWithValue("$queue", queue);
+            take.Parameters.AddWithValue("$now", now.UtcTicks);
+            take.Parameters.AddWithValue("$max", max);
+            await using var reader = await take.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var message = ReadMessage(reader, messageIdOrdinal: 1, headersOrdinal: 2, bodyOrdinal: 3);
+                rows.Add(new LeasedRow(reader.GetInt64(0), token, message, reader.GetInt32(4), leaseExpiresAt));
+            }
+        }
+
+        if (rows.Count == 0)
+        {
+            next = await NextVisibleAtAsync(connection, transaction, queue, cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        rows.Sort(static (a, b) => a.Id.CompareTo(b.Id));
+        return (rows, next);
+    }
+
+    public async Task<bool> RenewAsync(long id, string token, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var renew = Sql.Command(
+            connection,
+            null,
+            "UPDATE bus_messages SET lease_expires_at = $expires, visible_at = $expires WHERE id = $id AND lease_token = $token;");
+        renew.Parameters.AddWithValue("$expires", expiresAt.UtcTicks);
+        renew.Parameters.AddWithValue("$id", id);
+        renew.Parameters.AddWithValue("$token", token);
+        return await renew.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    public async Task<bool> CompleteAsync(long id, string token, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var delete = Sql.Command(connection, null, "DELETE FROM bus_messages WHERE id = $id AND lease_token = $token;");
+        delete.Parameters.AddWithValue("$id", id);
+        delete.Parameters.AddWithValue("$token", token);
+        return await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    /// <summary>Ends the lease and makes the message visible at <paramref name="visibleAt"/>; a release takes back the
+    /// attempt its receive counted.</summary>
+    public async Task<bool> ReturnAsync(long id, string token, DateTimeOffset visibleAt, bool countAttempt, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var giveBack = Sql.Command(
+            connection,
+            null,
+            """
+            UPDATE bus_messages
+               SET lease_token = NULL, lease_expires_at = NULL, visible_at = $visible,
+                   receive_count = MAX(receive_count - $uncount, 0)
+             WHERE id = $id AND lease_token = $token;
+            """);
+        giveBack.Parameters.AddWithValue("$visible", visibleAt.UtcTicks);
+        giveBack.Parameters.AddWithValue("$uncount", countAttempt ? 0 : 1);
+        giveBack.Parameters.AddWithValue("$id", id);
+        giveBack.Parameters.AddWithValue("$token", token);
+        return await giveBack.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    /// <summary>Removes the leased message and stores its dead letter, in one transaction.</summary>
+    public async Task<bool> DeadLetterAsync(
+        long id, string token, string queue, TransportMessage deadLettered, int receiveCount, DateTimeOffset failedAt,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using (var delete = Sql.Command(connection, transaction, "DELETE FROM bus_messages WHERE id = $id AND lease_token = $token;"))
+        {
+            delete.Parameters.AddWithValue("$id", id);
+            delete.Parameters.AddWithValue("$token", token);
+            if (await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
+            {
+                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+                return false;
+            }
+        }
+
+        await using (var insert = Sql.Command(
+            connection,
+            transaction,
+            """
+            INSERT INTO bus_dead_letters (queue, message_id, headers, body, receive_count, failed_at)
+            VALUES ($queue, $message_id, $headers, $body, $receive_count, $failed_at);
+            """))
+        {
+            insert.Parameters.AddWithValue("$queue", queue);
+            insert.Parameters.AddWithValue("$message_id", deadLettered.MessageId ?? string.Empty);
+            insert.Parameters.AddWithValue("$headers", SerializeHeaders(deadLettered.Headers));
+            insert.Parameters.AddWithValue("$body", BodyBytes(deadLettered.Body));
+            insert.Parameters.AddWithValue("$receive_count", receiveCount);
+            insert.Parameters.AddWithValue("$failed_at", failedAt.UtcTicks);
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    public async Task<List<TransportMessage>> PeekDeadLettersAsync(string queue, int max, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var peek = Sql.Command(
+            connection, null, "SELECT message_id, headers, body FROM bus_dead_letters WHERE queue = $queue ORDER BY id LIMIT $max;");
+        peek.Parameters.AddWithValue("$queue", queue);
+        peek.Parameters.AddWithValue("$max", max);
+        var result = new List<TransportMessage>();
+        await using var reader = await peek.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            result.Add(ReadMessage(reader, messageIdOrdinal: 0, headersOrdinal: 1, bodyOrdinal: 2));
+        }
+
+        return result;
+    }
+
+    /// <summary>Moves dead letters back to their queue (without failure headers, attempt count 0) in one transaction.</summary>
+    public async Task<int> RedriveAsync(
+        string queue, IReadOnlyCollection<string>? messageIds, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        var dead = new List<(long Id, TransportMessage Message)>();
+        await using (var select = Sql.Command(
+            connection,
+            transaction,
+            $"SELECT id, message_id, headers, body FROM bus_dead_letters WHERE queue = $queue {IdFilter(messageIds)} ORDER BY id;"))
+        {
+            select.Parameters.AddWithValue("$queue", queue);
+            AddIds(select, messageIds);
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                dead.Add((reader.GetInt64(0), ReadMessage(reader, messageIdOrdinal: 1, headersOrdinal: 2, bodyOrdinal: 3)));
+            }
+        }
+
+        await using var insert = CreateInsert(connection, transaction, now);
+        await using var delete = Sql.Command(connection, transaction, "DELETE FROM bus_dead_letters WHERE id = $id;");
+        var deleteId = delete.Parameters.Add("$id", SqliteType.Integer);
+        foreach (var (id, message) in dead)
+        {
+            var original = FailureDetails.Read(message, queue).Message;
+            await InsertAsync(insert, queue, original.MessageId ?? Guid.NewGuid().ToString(), original, now, cancellationToken).ConfigureAwait(false);
+            deleteId.Value = id;
+            await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return dead.Count;
+    }
+
+    public async Task<int> PurgeAsync(string queue, IReadOnlyCollection<string>? messageIds, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var purge = Sql.Command(
+            connection, null, $"DELETE FROM bus_dead_letters WHERE queue = $queue {IdFilter(messageIds)};");
+        purge.Parameters.AddWithValue("$queue", queue);
+        AddIds(purge, messageIds);
+        return await purge.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Messages waiting or in flight in <paramref name="queue"/> (not dead letters).</summary>
+    public Task<long> CountMessagesAsync(string queue, CancellationToken cancellationToken) =>
+        CountAsync("SELECT COUNT(*) FROM bus_messages WHERE queue = $queue;", queue, cancellationToken);
+
+    /// <summary>Dead letters held for <paramref name="queue"/>.</summary>
+    public Task<long> CountDeadLettersAsync(string queue, CancellationToken cancellationToken) =>
+        CountAsync("SELECT COUNT(*) FROM bus_dead_letters WHERE queue = $queue;", queue, cancellationToken);
+
+    private async Task<long> CountAsync(string sql, string queue, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var count = Sql.Command(connection, null, sql);
+        count.Parameters.AddWithValue("$queue", queue);
+        return (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0L);
+    }
+
+    private static async Task<DateTimeOffset?> NextVisibleAtAsync(
+        SqliteConnection connection, SqliteTransaction? transaction, string queue, CancellationToken cancellationToken)
+    {
+        await using var next = Sql.Command(connection, transaction, "SELECT MIN(visible_at) FROM bus_messages WHERE queue = $queue;");
+        next.Parameters.AddWithValue("$queue", queue);
+        return await next.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long ticks
+            ? new DateTimeOffset(ticks, TimeSpan.Zero)
+            : null;
+    }
+
+    private static async Task<List<string>> SubscribersAsync(
+        SqliteConnection connection, SqliteTransaction transaction, string topic, Dictionary<string, List<string>> cache,
+        CancellationToken cancellationToken)
+    {
+        if (cache.TryGetValue(topic, out var known))
+        {
+            return known;
+        }
+
+        var queues = new List<string>();
+        await using var select = Sql.Command(connection, transaction, "SELECT queue FROM bus_subscriptions WHERE topic = $topic ORDER BY queue;");
+        select.Parameters.AddWithValue("$topic", topic);
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            queues.Add(reader.GetString(0));
+        }
+
+        cache[topic] = queues;
+        return queues;
+    }
+
+    private static SqliteCommand CreateInsert(SqliteConnection connection, SqliteTransaction transaction, DateTimeOffset now)
+    {
+        var insert = Sql.Command(connection, transaction, InsertSql);
+        insert.Parameters.Add("$queue", SqliteType.Text);
+        insert.Parameters.Add("$message_id", SqliteType.Text);
+        insert.Parameters.Add("$headers", SqliteType.Text);
+        insert.Parameters.Add("$body", SqliteType.Blob);
+        insert.Parameters.Add("$visible_at", SqliteType.Integer);
+        insert.Parameters.AddWithValue("$now", now.UtcTicks);
+        return insert;
+    }
+
+    private static async Task InsertAsync(
+        SqliteCommand insert, string queue, string messageId, TransportMessage message, DateTimeOffset visibleAt,
+        CancellationToken cancellationToken)
+    {
+        insert.Parameters["$queue"].Value = queue;
+        insert.Parameters["$message_id"].Value = messageId;
+        insert.Parameters["$headers"].Value = SerializeHeaders(message.Headers);
+        insert.Parameters["$body"].Value = BodyBytes(message.Body);
+        insert.Parameters["$visible_at"].Value = visibleAt.UtcTicks;
+        await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads headers and body; a message stored without a bus message id gets the stored (broker) id.</summary>
+    private static TransportMessage ReadMessage(SqliteDataReader reader, int messageIdOrdinal, int headersOrdinal, int bodyOrdinal)
+    {
+        var headers = JsonSerializer.Deserialize(reader.GetString(headersOrdinal), SqliteJson.Default.DictionaryStringString)
+            ?? new Dictionary<string, string>(StringComparer.Ordinal);
+        if (!headers.ContainsKey(MessageHeaders.MessageId))
+        {
+            headers[MessageHeaders.MessageId] = reader.GetString(messageIdOrdinal);
+        }
+
+        var body = reader.IsDBNull(bodyOrdinal) ? [] : reader.GetFieldValue<byte[]>(bodyOrdinal);
+        return new TransportMessage(headers, body);
+    }
+
+    private static string SerializeHeaders(IReadOnlyDictionary<string, string> headers) =>
+        JsonSerializer.Serialize(new Dictionary<string, string>(headers, StringComparer.Ordinal), SqliteJson.Default.DictionaryStringString);
+
+    private static byte[] BodyBytes(ReadOnlyMemory<byte> body) =>
+        MemoryMarshal.TryGetArray(body, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : body.ToArray();
+
+    private static string IdFilter(IReadOnlyCollection<string>? messageIds) =>
+        messageIds is null ? string.Empty : "AND message_id IN (SELECT value FROM json_each($ids))";
+
+    private static void AddIds(SqliteCommand command, IReadOnlyCollection<string>? messageIds)
+    {
+        if (messageIds is not null)
+        {
+            command.Parameters.AddWithValue("$ids", JsonSerializer.Serialize(messageIds.ToArray(), SqliteJson.Default.StringArray));
+        }
+    }
+}
+
+/// <summary>A message taken under a lease.</summary>
+internal sealed record LeasedRow(long Id, string Token, TransportMessage Message, int ReceiveCount, DateTimeOffset LeaseExpiresAt);

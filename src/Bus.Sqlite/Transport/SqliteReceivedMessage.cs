@@ -1,0 +1,70 @@
+using Bus.Transports;
+
+namespace Bus.Sqlite.Transport;
+
+/// <summary>One delivery under a row lease: settles by row id and lease token, so a stale lease cannot touch a
+/// message that was received again.</summary>
+internal sealed class SqliteReceivedMessage(SqliteTransport transport, string queue, LeasedRow row) : IReceivedMessage
+{
+    private DateTimeOffset _expiresAt = row.LeaseExpiresAt;
+
+    public TransportMessage Message => row.Message;
+
+    public string Queue => queue;
+
+    public int ReceiveCount => row.ReceiveCount;
+
+    public DateTimeOffset LeaseExpiresAt => _expiresAt;
+
+    public async Task<DateTimeOffset> RenewLeaseAsync(TimeSpan duration, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(duration, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(duration, transport.Capabilities.MaxLeaseDuration);
+        transport.ThrowIfDisposed();
+        var expiresAt = transport.Time.GetUtcNow() + duration;
+        EnsureHeld(await transport.Table.RenewAsync(row.Id, row.Token, expiresAt, cancellationToken).ConfigureAwait(false));
+        _expiresAt = expiresAt;
+        return expiresAt;
+    }
+
+    public async Task CompleteAsync(CancellationToken cancellationToken)
+    {
+        transport.ThrowIfDisposed();
+        EnsureHeld(await transport.Table.CompleteAsync(row.Id, row.Token, cancellationToken).ConfigureAwait(false));
+    }
+
+    public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken) => GiveBackAsync(delay, countAttempt: true, cancellationToken);
+
+    public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken) => GiveBackAsync(delay, countAttempt: false, cancellationToken);
+
+    public async Task DeadLetterAsync(FailureDetails failure, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        transport.ThrowIfDisposed();
+        var deadLettered = failure.AddTo(row.Message);
+        EnsureHeld(await transport.Table.DeadLetterAsync(
+            row.Id, row.Token, queue, deadLettered, row.ReceiveCount, transport.Time.GetUtcNow(), cancellationToken).ConfigureAwait(false));
+    }
+
+    private async Task GiveBackAsync(TimeSpan delay, bool countAttempt, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(delay, transport.Capabilities.MaxDelay);
+        transport.ThrowIfDisposed();
+        var visibleAt = transport.Time.GetUtcNow() + delay;
+        EnsureHeld(await transport.Table.ReturnAsync(row.Id, row.Token, visibleAt, countAttempt, cancellationToken).ConfigureAwait(false));
+        if (delay == TimeSpan.Zero)
+        {
+            transport.Signals.Notify(queue);
+        }
+    }
+
+    private void EnsureHeld(bool held)
+    {
+        if (!held)
+        {
+            throw new LeaseLostException(
+                $"The lease on message '{row.Message.MessageId}' in queue '{queue}' was lost: it expired and the message was received again, or it was already settled.");
+        }
+    }
+}

@@ -1,0 +1,114 @@
+using Bus.Conformance;
+using Bus.Steps;
+using Bus.Testing;
+using Bus.Workflows;
+
+namespace Bus.Sqlite.Tests;
+
+public sealed class SqliteStepStoreContractTests : StepStoreContractTests, IDisposable
+{
+    private readonly TempDatabase _database = new();
+    private readonly List<SqliteStepStore> _stores = [];
+
+    protected override IStepStore CreateStore()
+    {
+        var store = new SqliteStepStore(_database.ConnectionString, new ManualTimeProvider());
+        _stores.Add(store);
+        return store;
+    }
+
+    [Fact]
+    public async Task Steps_survive_reopening_the_file()
+    {
+        var job = NewJobId();
+        using (var first = SqliteStepStore.ForFile(_database.Path))
+        {
+            await first.SaveAsync(job, "download", "\"file.csv\"", default);
+            await first.SaveAsync(job, "parse", "42", default);
+        }
+
+        using var reopened = SqliteStepStore.ForFile(_database.Path);
+        Assert.Equal("\"file.csv\"", await reopened.GetAsync(job, "download", default));
+        Assert.Equal(["download", "parse"], await reopened.ListAsync(job, default));
+    }
+
+    [Fact]
+    public async Task Two_stores_on_one_file_share_steps_and_the_first_result_wins()
+    {
+        var job = NewJobId();
+        var one = CreateStore();
+        using var two = new SqliteStepStore(_database.ConnectionString + ";Pooling=False");
+
+        await one.SaveAsync(job, "charge", "\"one\"", default);
+        await two.SaveAsync(job, "charge", "\"two\"", default);
+
+        Assert.Equal("\"one\"", await two.GetAsync(job, "charge", default));
+    }
+
+    public void Dispose()
+    {
+        foreach (var store in _stores)
+        {
+            store.Dispose();
+        }
+
+        _database.Dispose();
+    }
+}
+
+public sealed class SqliteWorkflowStoreContractTests : WorkflowStoreContractTests, IDisposable
+{
+    private readonly TempDatabase _database = new();
+    private readonly List<SqliteWorkflowStore> _stores = [];
+
+    protected override IWorkflowStore CreateStore()
+    {
+        var store = new SqliteWorkflowStore(_database.ConnectionString);
+        _stores.Add(store);
+        return store;
+    }
+
+    [Fact]
+    public async Task Instances_survive_reopening_the_file()
+    {
+        var name = NewWorkflowName();
+        var instance = NewInstance(name, "order-9") with { UpdatedAt = new DateTimeOffset(2026, 2, 1, 8, 0, 0, TimeSpan.FromHours(2)) };
+        using (var first = SqliteWorkflowStore.ForFile(_database.Path))
+        {
+            await first.InsertAsync(instance, default);
+            await first.UpdateAsync(instance with { Status = WorkflowStatus.Failed, FailureReason = "gave up" }, 1, default);
+        }
+
+        using var reopened = SqliteWorkflowStore.ForFile(_database.Path);
+        var stored = await reopened.FindAsync(name, "order-9", default);
+        AssertSame(instance with { Version = 2, Status = WorkflowStatus.Failed, FailureReason = "gave up" }, stored);
+        Assert.Equal(TimeSpan.FromHours(2), stored!.UpdatedAt.Offset);
+        await Assert.ThrowsAsync<WorkflowConcurrencyException>(() => reopened.UpdateAsync(stored, 1, default));
+    }
+
+    [Fact]
+    public async Task Update_to_a_correlation_another_instance_holds_throws_a_concurrency_error()
+    {
+        var store = CreateStore();
+        var name = NewWorkflowName();
+        var first = NewInstance(name, "order-a");
+        var second = NewInstance(name, "order-b");
+        await store.InsertAsync(first, default);
+        await store.InsertAsync(second, default);
+
+        await Assert.ThrowsAsync<WorkflowConcurrencyException>(() => store.UpdateAsync(second with { CorrelationValue = "order-a" }, 1, default));
+
+        Assert.Equal(first.Id, (await store.FindAsync(name, "order-a", default))?.Id);
+        Assert.Equal(1, (await store.GetAsync(name, second.Id, default))?.Version);
+    }
+
+    public void Dispose()
+    {
+        foreach (var store in _stores)
+        {
+            store.Dispose();
+        }
+
+        _database.Dispose();
+    }
+}

@@ -1,0 +1,9 @@
+using Bus.Conformance;
+using Bus.Steps;
+
+namespace Bus.Tests.Stores;
+
+public sealed class InMemoryStepStoreContractTests : StepStoreContractTests
+{
+    protected override IStepStore CreateStore() => new InMemoryStepStore();
+}
