@@ -147,7 +147,9 @@ internal sealed class LeaseRenewer : IAsyncDisposable
             wait = half;
         }
 
-        return wait > TimeSpan.Zero ? wait : TimeSpan.FromMilliseconds(1);
+        // Never spin: when the lease has (nearly) run out, e.g. after failed renewals, retry at a steady pace.
+        var floor = _profile.HeartbeatInterval < TimeSpan.FromSeconds(1) ? _profile.HeartbeatInterval : TimeSpan.FromSeconds(1);
+        return wait > floor ? wait : floor;
     }
 
     private TimeSpan? RenewalDuration(DateTimeOffset now)

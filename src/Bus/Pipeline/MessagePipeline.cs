@@ -185,8 +185,8 @@ internal sealed class MessagePipeline
             await renewer.StopAsync().ConfigureAwait(false);
             if (await SettleAsync(received, renewer, m => m.CompleteAsync(CancellationToken.None), "complete").ConfigureAwait(false))
             {
-                BusTelemetry.Completed.Add(1, EndpointTag);
                 Jobs.Finish(context.MessageId, JobState.Completed, Time.GetUtcNow());
+                BusTelemetry.Completed.Add(1, EndpointTag);
             }
 
             return "completed";

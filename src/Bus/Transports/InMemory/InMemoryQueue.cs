@@ -60,8 +60,9 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     }
 
     /// <summary>Takes up to <paramref name="max"/> visible messages under a lease, or returns an empty list together
-    /// with a task that completes when something may have become visible.</summary>
-    public (List<Lease> Leases, Task Wake) TryTake(int max, TimeSpan leaseDuration)
+    /// with a task that completes when something may have become visible (cancel <paramref name="waitCancellation"/>
+    /// to stop waiting and free its timer).</summary>
+    public (List<Lease> Leases, Task Wake) TryTake(int max, TimeSpan leaseDuration, CancellationToken waitCancellation)
     {
         lock (_gate)
         {
@@ -91,7 +92,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
                 // Timers tick in whole milliseconds: round up, or a sub-millisecond wait would end at once and
                 // the caller would spin without the clock moving.
                 var delay = TimeSpan.FromMilliseconds(Math.Ceiling(Math.Max(0, (next - now).TotalMilliseconds)));
-                wake = Task.WhenAny(wake, Task.Delay(delay, time));
+                wake = Task.WhenAny(wake, Task.Delay(delay, time, waitCancellation));
             }
 
             return (leases, wake);

@@ -94,7 +94,8 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, pollTimeout.Token);
         while (true)
         {
-            var (leases, wake) = q.TryTake(maxMessages, leaseDuration);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(linked.Token);
+            var (leases, wake) = q.TryTake(maxMessages, leaseDuration, wait.Token);
             if (leases.Count > 0)
             {
                 return leases.Select(l => (IReceivedMessage)new Received(q, l)).ToList();
@@ -112,6 +113,10 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 return [];
+            }
+            finally
+            {
+                await wait.CancelAsync().ConfigureAwait(false); // frees the timer of the wait for the next visible message
             }
         }
     }

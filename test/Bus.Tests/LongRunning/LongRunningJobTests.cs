@@ -1,0 +1,222 @@
+using Bus.Conformance;
+using Bus.Hosting;
+using Bus.Jobs;
+using Bus.Leases;
+using Bus.Steps;
+using Bus.Testing;
+using Bus.Tests.Support;
+using Bus.Transports;
+using Bus.Transports.InMemory;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Bus.Tests.LongRunning;
+
+/// <summary>Long jobs on the in-memory transport with a manual clock: hours pass in milliseconds.</summary>
+public sealed class LongRunningJobTests : IAsyncLifetime
+{
+    private readonly ManualTimeProvider _time = new(new DateTimeOffset(2026, 1, 5, 12, 0, 0, TimeSpan.Zero));
+    private readonly InMemoryBroker _broker;
+    private readonly Recorder _recorder = new();
+    private readonly BusProbe _probe = new();
+    private readonly InMemoryStepStore _steps = new();
+    private readonly List<TestEndpoint> _endpoints = [];
+    private readonly string _queue = "jobs-" + Guid.NewGuid().ToString("N")[..8];
+
+    public LongRunningJobTests()
+    {
+        _broker = new InMemoryBroker(_time);
+    }
+
+    private TimeDriver Driver => new(_time, TimeSpan.FromSeconds(30)) { Step = TimeSpan.FromSeconds(5) };
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var endpoint in _endpoints)
+        {
+            await Driver.AwaitAsync(endpoint.StopAsync());
+            await endpoint.DisposeAsync();
+        }
+
+        _probe.Dispose();
+    }
+
+    [Fact]
+    public async Task Three_hour_job_with_a_five_minute_lease_is_never_redelivered_and_renews_every_minute()
+    {
+        var worker = await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(4))));
+        var competitor = await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(4))));
+        await worker.Bus.SendAsync(new LongJob("t", "3h", Steps: 1, BlockAtStep: 0));
+        await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
+
+        for (var minute = 1; minute <= 180; minute++)
+        {
+            _time.Advance(TimeSpan.FromMinutes(1));
+            await _probe.WhenAsync(_queue, "bus.lease.renewals", minute).WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        _recorder.Open("3h/step-0");
+        await _probe.WhenAsync(_queue, "bus.messages.completed", 1).WaitAsync(TimeSpan.FromSeconds(10));
+
+        var handled = Assert.Single(_recorder.All);
+        Assert.Equal(1, handled.Attempt);
+        Assert.Equal(180, _probe.Count(_queue, "bus.lease.renewals"));
+        Assert.Equal(0, _probe.Count(_queue, "bus.lease.lost"));
+        Assert.Equal(0, _broker.CountMessages(_queue));
+        _ = competitor;
+    }
+
+    [Fact]
+    public async Task Job_of_a_worker_that_stops_heartbeating_is_redelivered_to_another_worker_after_the_lease_expires()
+    {
+        FaultyTransport? faulty = null;
+        var crashing = await StartAsync(
+            b => b.ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(2))),
+            inner => faulty = new FaultyTransport(inner));
+        await crashing.Bus.SendAsync(new LongJob("t", "crash", Steps: 2, BlockAtStep: 0));
+        await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
+        var receivedAt = _time.GetUtcNow();
+
+        faulty!.Crash();
+        var survivor = await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(2))));
+        await Driver.AwaitAsync(_recorder.WhenAsync(all => all.Count >= 2));
+        _recorder.Open("crash/step-0");
+        await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.completed", 1));
+
+        var redelivered = _recorder.All[1];
+        Assert.Equal(2, redelivered.Attempt);
+        Assert.True(redelivered.At >= receivedAt + TimeSpan.FromMinutes(5), $"redelivered at {redelivered.At:O}, before the lease of 5 minutes ran out");
+        Assert.True(faulty.FailedCalls > 0, "the crashed worker's heartbeats failed");
+        Assert.Equal(0, _broker.CountMessages(_queue));
+        _ = survivor;
+    }
+
+    [Fact]
+    public async Task ExtendLease_keeps_a_job_without_automatic_renewal_from_redelivery()
+    {
+        var worker = await StartAsync(b => b.AddHandler<ExtendingHandler>().ConfigureHandling<ExtendingJob>(h =>
+            h.Profile = ExecutionProfile.LongRunning(TimeSpan.FromHours(1)) with { AutomaticRenewal = false }));
+        await worker.Bus.SendAsync(new ExtendingJob("x"));
+        await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
+
+        _time.Advance(TimeSpan.FromMinutes(20)); // the 5-minute lease would have expired four times over
+        _recorder.Open("extend");
+        await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.completed", 1));
+
+        var handled = Assert.Single(_recorder.All);
+        Assert.Equal(1, handled.Attempt);
+        Assert.Equal(1, _probe.Count(_queue, "bus.lease.renewals"));
+    }
+
+    [Fact]
+    public async Task Message_received_outside_its_window_waits_until_the_window_opens_without_counting_an_attempt()
+    {
+        var worker = await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.Window = TimeWindow.Daily("22:00", "06:00")));
+
+        await worker.Bus.SendAsync(new LongJob("t", "night", Steps: 1));
+        await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.released", 1));
+        Assert.Empty(_recorder.All);
+        _time.SetUtcNow(new DateTimeOffset(2026, 1, 5, 21, 59, 0, TimeSpan.Zero));
+        Assert.Empty(_recorder.All);
+        await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.completed", 1));
+
+        var handled = Assert.Single(_recorder.All);
+        Assert.Equal(1, handled.Attempt);
+        Assert.True(handled.At >= new DateTimeOffset(2026, 1, 5, 22, 0, 0, TimeSpan.Zero), $"handled at {handled.At:O}");
+    }
+
+    [Fact]
+    public async Task Running_job_pauses_at_its_next_step_when_its_window_closes_and_resumes_when_it_opens()
+    {
+        _time.SetUtcNow(new DateTimeOffset(2026, 1, 6, 5, 58, 0, TimeSpan.Zero));
+        var worker = await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.Window = TimeWindow.Daily("22:00", "06:00")));
+        await worker.Bus.SendAsync(new LongJob("t", "pause", Steps: 3, BlockAtStep: 0));
+        await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
+
+        _time.SetUtcNow(new DateTimeOffset(2026, 1, 6, 6, 1, 0, TimeSpan.Zero));
+        _recorder.Open("pause/step-0");
+        await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.released", 1));
+        Assert.Equal([0], _recorder.Steps.Select(s => s.Step));
+        _time.SetUtcNow(new DateTimeOffset(2026, 1, 6, 21, 59, 0, TimeSpan.Zero));
+        Assert.Single(_recorder.All);
+        await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.completed", 1));
+
+        Assert.Equal([0, 1, 2], _recorder.Steps.Select(s => s.Step));
+        var resumed = _recorder.All.Last();
+        Assert.Equal(1, resumed.Attempt);
+        Assert.True(resumed.At >= new DateTimeOffset(2026, 1, 6, 22, 0, 0, TimeSpan.Zero), $"resumed at {resumed.At:O}");
+        Assert.Equal(0, _probe.Count(_queue, "bus.messages.retried"));
+    }
+
+    [Fact]
+    public async Task Progress_is_exposed_on_the_job_status_query_while_running_and_after()
+    {
+        var worker = await StartAsync(b => b.AddHandler<ProgressHandler>());
+        await worker.Bus.SendAsync(new ProgressJob("p"), new DeliveryOptions { MessageId = "job-p" });
+        await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
+        var query = worker.Services.GetRequiredService<IJobStatusQuery>();
+
+        var running = query.Get("job-p");
+        Assert.NotNull(running);
+        Assert.Equal(JobState.Running, running.State);
+        Assert.Equal(30, running.Done);
+        Assert.Equal(120, running.Total);
+        Assert.Equal(0.25, running.Fraction);
+        Assert.Contains(query.Running(), j => j.MessageId == "job-p");
+
+        _recorder.Open("progress");
+        await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.completed", 1));
+        var done = query.Get("job-p");
+        Assert.Equal(JobState.Completed, done!.State);
+        Assert.Equal(120, done.Done);
+    }
+
+    private async Task<TestEndpoint> StartAsync(Action<BusConfiguration> configure, Func<ITransport, ITransport>? wrap = null)
+    {
+        var endpoint = await TestEndpoint.StartAsync(_queue, _time,
+            services =>
+            {
+                services.AddSingleton(_recorder);
+                services.AddSingleton<IStepStore>(_steps);
+            },
+            bus =>
+            {
+                var inner = new InMemoryTransport(_broker);
+                bus.UseTransport(_ => wrap?.Invoke(inner) ?? inner);
+                bus.AddHandler<LongJobHandler>();
+                bus.MaxConcurrency = 2;
+                bus.Prefetch = 0;
+                configure(bus);
+            });
+        _endpoints.Add(endpoint);
+        return endpoint;
+    }
+
+    [MessageName("tests.extending-job")]
+    public sealed record ExtendingJob(string Id) : ICommand;
+
+    public sealed class ExtendingHandler(Recorder recorder, TimeProvider time) : IHandleMessages<ExtendingJob>
+    {
+        public async Task HandleAsync(ExtendingJob message, IMessageContext context)
+        {
+            recorder.Record(new Handled(nameof(ExtendingHandler), message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
+            await context.ExtendLeaseAsync(TimeSpan.FromMinutes(30));
+            await recorder.Gate("extend").WaitAsync(context.CancellationToken);
+        }
+    }
+
+    [MessageName("tests.progress-job")]
+    public sealed record ProgressJob(string Id) : ICommand;
+
+    public sealed class ProgressHandler(Recorder recorder, TimeProvider time) : IHandleMessages<ProgressJob>
+    {
+        public async Task HandleAsync(ProgressJob message, IMessageContext context)
+        {
+            await context.ReportProgressAsync(30, 120);
+            recorder.Record(new Handled(nameof(ProgressHandler), message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
+            await recorder.Gate("progress").WaitAsync(context.CancellationToken);
+            await context.ReportProgressAsync(120, 120);
+        }
+    }
+}
