@@ -313,7 +313,11 @@ internal sealed class MessagePipeline
             return false;
         }
 
-        await SettleAsync(received, null, m => m.ReleaseAsync(Cap(left), CancellationToken.None), "release").ConfigureAwait(false);
+        if (await SettleAsync(received, null, m => m.ReleaseAsync(Cap(left), CancellationToken.None), "release").ConfigureAwait(false))
+        {
+            BusTelemetry.Released.Add(1, EndpointTag);
+        }
+
         return true;
     }
 

@@ -1,0 +1,211 @@
+using Bus.Conformance;
+using Bus.Hosting;
+using Bus.Leases;
+using Bus.Testing;
+using Bus.Tests.Support;
+using Bus.Transports;
+using Bus.Transports.InMemory;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Bus.Tests.Hosting;
+
+/// <summary>Options validation, routing rules and start-up (strict mode) checks.</summary>
+public sealed class ConfigurationTests : IAsyncLifetime
+{
+    private readonly ManualTimeProvider _time = new();
+    private readonly InMemoryBroker _broker;
+    private readonly List<TestEndpoint> _endpoints = [];
+
+    public ConfigurationTests()
+    {
+        _broker = new InMemoryBroker(_time);
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var endpoint in _endpoints)
+        {
+            await new TimeDriver(_time, TimeSpan.FromSeconds(30)).AwaitAsync(endpoint.StopAsync());
+            await endpoint.DisposeAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData(null, true, "Set bus.EndpointName")]
+    [InlineData("has space", true, "not a valid EndpointName")]
+    [InlineData("orders", false, "Choose a transport")]
+    public void AddBus_rejects_a_missing_or_invalid_endpoint_and_transport(string? name, bool transport, string expected)
+    {
+        var error = Assert.Throws<BusConfigurationException>(() => new ServiceCollection().AddBus(bus =>
+        {
+            bus.EndpointName = name;
+            if (transport)
+            {
+                bus.UseInMemoryTransport(_broker);
+            }
+        }));
+
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void AddBus_rejects_out_of_range_settings_naming_them()
+    {
+        Assert.Contains("MaxConcurrency", Invalid(b => b.MaxConcurrency = 0));
+        Assert.Contains("Prefetch", Invalid(b => b.Prefetch = -1));
+        Assert.Contains("ShutdownTimeout", Invalid(b => b.ShutdownTimeout = TimeSpan.FromHours(2)));
+        Assert.Contains("HeartbeatInterval", Invalid(b => b.Profile = b.Profile with { HeartbeatInterval = b.Profile.LeaseDuration }));
+        Assert.Contains("Retry policy: MaxAttempts", Invalid(b => b.Retry.MaxAttempts = 0));
+        Assert.Contains("Profile of LongJob", Invalid(b => b.ConfigureHandling<LongJob>(h => h.Profile = ExecutionProfile.LongRunning(TimeSpan.Zero))));
+    }
+
+    [Fact]
+    public void AddBus_twice_on_one_container_is_rejected()
+    {
+        var services = new ServiceCollection();
+        services.AddBus(b => { b.EndpointName = "a"; b.UseInMemoryTransport(_broker); });
+
+        Assert.Contains("twice", Assert.Throws<BusConfigurationException>(() => services.AddBus(b => { b.EndpointName = "b"; b.UseInMemoryTransport(_broker); })).Message);
+    }
+
+    [Fact]
+    public void A_command_routed_to_two_owners_is_rejected()
+    {
+        var error = Assert.Throws<BusConfigurationException>(() => new ServiceCollection().AddBus(bus =>
+        {
+            bus.EndpointName = "sender";
+            bus.UseInMemoryTransport(_broker);
+            bus.RouteCommand<DoWork>("billing");
+            bus.RouteCommand<DoWork>("shipping");
+        }));
+
+        Assert.Contains("exactly one owner", error.Message);
+    }
+
+    [Fact]
+    public async Task Sending_and_publishing_the_wrong_kind_or_without_a_route_fails_clearly()
+    {
+        var endpoint = await StartAsync("router", b => b.AddMessage<DoWork>().AddMessage<WorkDone>());
+
+        Assert.Contains("No route for command 'conformance.do-work'", (await Assert.ThrowsAsync<InvalidOperationException>(() => endpoint.Bus.SendAsync(new DoWork("t", "1")))).Message);
+        Assert.Contains("is an event: publish it", (await Assert.ThrowsAsync<InvalidOperationException>(() => endpoint.Bus.SendAsync(new WorkDone("t", "1")))).Message);
+        Assert.Contains("is a command: send it", (await Assert.ThrowsAsync<InvalidOperationException>(() => endpoint.Bus.PublishAsync(new DoWork("t", "1")))).Message);
+        await Assert.ThrowsAsync<ArgumentException>(() => endpoint.Bus.PublishAsync(new WorkDone("t", "1"), new DeliveryOptions { Destination = "x" }));
+    }
+
+    [Fact]
+    public async Task Delivery_options_are_validated()
+    {
+        var endpoint = await StartAsync("options", b => b.RouteCommand<DoWork>("elsewhere"));
+        var reserved = new DeliveryOptions();
+        reserved.Headers["bus-message-id"] = "forged";
+
+        await Assert.ThrowsAsync<ArgumentException>(() => endpoint.Bus.SendAsync(new DoWork("t", "1"), new DeliveryOptions { Delay = TimeSpan.FromSeconds(1), DeliverAt = _time.GetUtcNow() }));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => endpoint.Bus.SendAsync(new DoWork("t", "1"), new DeliveryOptions { Delay = TimeSpan.FromSeconds(-1) }));
+        Assert.Contains("reserved", (await Assert.ThrowsAsync<ArgumentException>(() => endpoint.Bus.SendAsync(new DoWork("t", "1"), reserved))).Message);
+        Assert.Equal(0, _broker.CountMessages("elsewhere"));
+    }
+
+    [Fact]
+    public async Task Oversized_message_fails_at_send_naming_the_limit()
+    {
+        var endpoint = await StartAsync("big", b => b.RouteCommand<DoWork>("elsewhere"), new InMemoryTransportOptions { MaxMessageSize = 1024 });
+
+        var error = await Assert.ThrowsAsync<MessageTooLargeException>(() => endpoint.Bus.SendAsync(new DoWork("t", new string('x', 2000))));
+
+        Assert.Equal(1024, error.Limit);
+        Assert.Contains("1,024-byte limit", error.Message);
+        Assert.Equal(0, _broker.CountMessages("elsewhere"));
+    }
+
+    [Fact]
+    public async Task Delay_longer_than_the_transport_holds_is_made_in_hops_and_handled_once_when_due()
+    {
+        var recorder = new Recorder();
+        using var probe = new BusProbe();
+        var endpoint = await StartAsync("hops", b => b.AddHandler<DoWorkHandler>(),
+            wrap: t => new CapabilityOverride(t, c => c with { MaxDelay = TimeSpan.FromMinutes(15) }),
+            services: s => s.AddSingleton(recorder));
+        var sentAt = _time.GetUtcNow();
+
+        await endpoint.Bus.SendAsync(new DoWork("t", "later"), new DeliveryOptions { Delay = TimeSpan.FromMinutes(40) });
+        await new TimeDriver(_time, TimeSpan.FromSeconds(30)) { Step = TimeSpan.FromSeconds(20) }.AwaitAsync(recorder.WhenAsync(all => all.Any()));
+
+        var handled = Assert.Single(recorder.All);
+        Assert.True(handled.At >= sentAt + TimeSpan.FromMinutes(40), $"handled at {handled.At:O}");
+        Assert.Equal(1, handled.Attempt);
+        Assert.Equal(2, probe.Count(endpoint.Name, "bus.messages.released")); // 15 + 15 + 10 minutes
+    }
+
+    [Fact]
+    public async Task Strict_start_fails_when_the_transport_cannot_renew_leases_for_a_long_job()
+    {
+        var error = await Assert.ThrowsAsync<BusConfigurationException>(() => StartAsync("norenew",
+            b => b.AddHandler<LongJobHandler>().ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(1))),
+            wrap: t => new CapabilityOverride(t, c => c with { CanRenewLease = false })));
+
+        Assert.Contains("handlers of LongJob may run for 01:00:00", error.Message);
+        Assert.Contains("cannot renew leases", error.Message);
+    }
+
+    [Fact]
+    public async Task Strict_start_fails_when_the_max_runtime_exceeds_the_transports_total_lease_time()
+    {
+        var error = await Assert.ThrowsAsync<BusConfigurationException>(() => StartAsync("toolong",
+            b => b.AddHandler<LongJobHandler>().ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(13))),
+            wrap: t => new CapabilityOverride(t, c => c with { Name = "sqs-like", MaxTotalLeaseTime = TimeSpan.FromHours(12) })));
+
+        Assert.Contains("may run for 13:00:00, but the sqs-like transport holds a message for at most 12:00:00", error.Message);
+    }
+
+    [Fact]
+    public async Task Strict_start_fails_when_a_lease_is_longer_than_the_transport_grants()
+    {
+        var error = await Assert.ThrowsAsync<BusConfigurationException>(() => StartAsync("longlease",
+            b => b.AddHandler<LongJobHandler>().ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(1))),
+            wrap: t => new CapabilityOverride(t, c => c with { MaxLeaseDuration = TimeSpan.FromMinutes(2) })));
+
+        Assert.Contains("ask for a lease of 00:05:00", error.Message);
+    }
+
+    [Fact]
+    public async Task Without_strict_mode_the_endpoint_starts_despite_the_problem()
+    {
+        var endpoint = await StartAsync("lenient",
+            b =>
+            {
+                b.Strict = false;
+                b.AddHandler<LongJobHandler>().ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(1)));
+            },
+            wrap: t => new CapabilityOverride(t, c => c with { CanRenewLease = false }));
+
+        Assert.NotNull(endpoint.Bus);
+    }
+
+    private string Invalid(Action<BusConfiguration> change) =>
+        Assert.Throws<BusConfigurationException>(() => new ServiceCollection().AddBus(bus =>
+        {
+            bus.EndpointName = "x";
+            bus.UseInMemoryTransport(_broker);
+            change(bus);
+        })).Message;
+
+    private async Task<TestEndpoint> StartAsync(
+        string name,
+        Action<BusConfiguration> configure,
+        InMemoryTransportOptions? options = null,
+        Func<ITransport, ITransport>? wrap = null,
+        Action<IServiceCollection>? services = null)
+    {
+        var endpoint = await TestEndpoint.StartAsync(name + "-" + Guid.NewGuid().ToString("N")[..6], _time, s => services?.Invoke(s), bus =>
+        {
+            var inner = new InMemoryTransport(_broker, options);
+            bus.UseTransport(_ => wrap?.Invoke(inner) ?? inner);
+            configure(bus);
+        });
+        _endpoints.Add(endpoint);
+        return endpoint;
+    }
+}

@@ -1,0 +1,57 @@
+using Bus.Testing;
+
+namespace Bus.Tests.Unit;
+
+public sealed class ManualTimeProviderTests
+{
+    [Fact]
+    public void Advance_fires_due_timers_in_time_order_and_moves_the_clock_to_each()
+    {
+        var time = new ManualTimeProvider();
+        var start = time.GetUtcNow();
+        var fired = new List<(string Name, TimeSpan At)>();
+        using var late = time.CreateTimer(_ => fired.Add(("late", time.GetUtcNow() - start)), null, TimeSpan.FromSeconds(3), Timeout.InfiniteTimeSpan);
+        using var early = time.CreateTimer(_ => fired.Add(("early", time.GetUtcNow() - start)), null, TimeSpan.FromSeconds(1), Timeout.InfiniteTimeSpan);
+        using var never = time.CreateTimer(_ => fired.Add(("never", time.GetUtcNow() - start)), null, TimeSpan.FromSeconds(10), Timeout.InfiniteTimeSpan);
+
+        time.Advance(TimeSpan.FromSeconds(5));
+
+        Assert.Equal([("early", TimeSpan.FromSeconds(1)), ("late", TimeSpan.FromSeconds(3))], fired);
+        Assert.Equal(start + TimeSpan.FromSeconds(5), time.GetUtcNow());
+        Assert.Equal(1, time.PendingTimers);
+    }
+
+    [Fact]
+    public void Periodic_timers_fire_once_per_period_and_stop_when_disposed()
+    {
+        var time = new ManualTimeProvider();
+        var count = 0;
+        var timer = time.CreateTimer(_ => count++, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+
+        time.Advance(TimeSpan.FromSeconds(3.5));
+        timer.Dispose();
+        time.Advance(TimeSpan.FromSeconds(3));
+
+        Assert.Equal(3, count);
+    }
+
+    [Fact]
+    public async Task Task_Delay_on_the_manual_clock_completes_only_when_time_is_advanced()
+    {
+        var time = new ManualTimeProvider();
+        var delay = Task.Delay(TimeSpan.FromMinutes(5), time);
+
+        time.Advance(TimeSpan.FromMinutes(4));
+        Assert.False(delay.IsCompleted);
+        time.Advance(TimeSpan.FromMinutes(1));
+        await delay.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public void Moving_backwards_is_rejected()
+    {
+        var time = new ManualTimeProvider();
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => time.Advance(TimeSpan.FromSeconds(-1)));
+    }
+}
