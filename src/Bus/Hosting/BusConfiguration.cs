@@ -209,7 +209,12 @@ public sealed partial class BusConfiguration
 
         foreach (var messageType in handled)
         {
-            Messages.Register(messageType);
+            if (typeof(ICommand).IsAssignableFrom(messageType) || typeof(IEvent).IsAssignableFrom(messageType))
+            {
+                // Other types (system messages, AddMessage<T>(kind)) are registered by Validate, whatever the order.
+                Messages.Register(messageType);
+            }
+
             Handlers.Add(messageType, HandlerRegistry.CreateInvoker(messageType, handlerType));
         }
 
@@ -249,6 +254,12 @@ public sealed partial class BusConfiguration
         foreach (var systemType in SystemMessages.MessageTypes)
         {
             Messages.Register(systemType, MessageKind.Event);
+        }
+
+        foreach (var handledType in Handlers.MessageTypes)
+        {
+            // Throws, naming the type, when a handled type is neither marked, mapped as a system message, nor added.
+            Messages.Get(handledType);
         }
 
         Retry.Validate();

@@ -81,6 +81,10 @@ internal sealed class MessageContext : IMessageContext
 
     public void AddSticky(string name, string value) => (AddedSticky ??= new(StringComparer.Ordinal))[name] = value;
 
+    /// <summary>Stops adding a sticky header that <see cref="AddSticky"/> added (e.g. the workflow id once a workflow's
+    /// handler returns, so other handlers of the same message do not carry it).</summary>
+    public void RemoveSticky(string name) => AddedSticky?.Remove(name);
+
     public void Enlist(OutgoingMessage message) => (_pending ??= []).Add(message);
 
     public void DiscardPending() => _pending = null;

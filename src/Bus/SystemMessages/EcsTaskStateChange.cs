@@ -4,7 +4,7 @@ namespace Bus.SystemMessages;
 
 /// <summary>The EventBridge envelope every AWS event shares.</summary>
 /// <typeparam name="TDetail">The shape of <see cref="Detail"/>.</typeparam>
-public abstract record EventBridgeEvent<TDetail>
+public abstract record EventBridgeEvent<TDetail> : IEventBridgeIdentity
     where TDetail : class
 {
     /// <summary>The event id (unique per event, repeated on redelivery).</summary>
@@ -38,6 +38,15 @@ public abstract record EventBridgeEvent<TDetail>
     /// <summary>The service-specific detail.</summary>
     [JsonPropertyName("detail")]
     public required TDetail Detail { get; init; }
+
+    string IEventBridgeIdentity.EventId => Id;
+}
+
+/// <summary>Gives the EventBridge event id of a system message, which a redelivered event keeps (unlike the queue's
+/// message id), so workflows can recognise duplicates.</summary>
+internal interface IEventBridgeIdentity
+{
+    string EventId { get; }
 }
 
 /// <summary>

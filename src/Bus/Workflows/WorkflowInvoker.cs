@@ -1,0 +1,182 @@
+using System.Text.Json;
+using Bus.Diagnostics;
+using Bus.Hosting;
+using Bus.Pipeline;
+using Bus.SystemMessages;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Bus.Workflows;
+
+/// <summary>
+/// Runs one message type through a workflow, inside the pipeline's handler scope: finds or starts the instance,
+/// skips messages already in its history, calls the handler with the workflow id sticky, and saves the state with
+/// optimistic concurrency (a conflict fails the attempt, which the retry policy repeats on fresh state).
+/// </summary>
+internal sealed class WorkflowInvoker<TWorkflow, TState>(
+    WorkflowDefinition<TWorkflow, TState> definition,
+    WorkflowMessageBinding<TState> binding,
+    BusConfiguration config) : IHandlerInvoker
+    where TWorkflow : Workflow<TState>
+    where TState : class, new()
+{
+    private JsonSerializerOptions? _json;
+
+    public string Name { get; } = $"workflow:{definition.Name}";
+
+    private JsonSerializerOptions Json => _json ??= new JsonSerializerOptions(config.Json);
+
+    public async Task InvokeAsync(object message, MessageContext context, IServiceProvider services)
+    {
+        var store = services.GetRequiredService<IWorkflowStore>();
+        var time = services.GetRequiredService<TimeProvider>();
+        var log = services.GetRequiredService<ILoggerFactory>().CreateLogger("Bus.Workflows");
+        var token = context.CancellationToken;
+
+        string? correlation = null;
+        WorkflowInstance? instance;
+        if (binding.Correlate is not null)
+        {
+            correlation = binding.Correlate(message);
+            if (string.IsNullOrEmpty(correlation))
+            {
+                await UnmatchedAsync(context, log, "its correlation value is empty").ConfigureAwait(false);
+                return;
+            }
+
+            instance = await store.FindAsync(definition.Name, correlation, token).ConfigureAwait(false);
+        }
+        else
+        {
+            instance = context.Headers.TryGetValue(MessageHeaders.WorkflowId, out var workflowId) && workflowId.Length > 0
+                ? await store.GetAsync(definition.Name, workflowId, token).ConfigureAwait(false)
+                : null;
+            if (instance is null && binding.IsStart && context.MessageId.Length > 0)
+            {
+                instance = await store.GetAsync(definition.Name, NewIdFor(context), token).ConfigureAwait(false);
+            }
+        }
+
+        var handledKey = HandledKey(message, context);
+        if (instance is null && !binding.IsStart)
+        {
+            await UnmatchedAsync(context, log, correlation is null ? "no instance has its workflow id" : $"no instance is correlated on '{correlation}'")
+                .ConfigureAwait(false);
+            return;
+        }
+
+        if (instance is not null && handledKey.Length > 0 && instance.History.Any(h => h.MessageId == handledKey))
+        {
+            log.LogInformation("Workflow {Workflow} instance {WorkflowId} already handled message {MessageId} ({MessageType}); skipped.",
+                definition.Name, instance.Id, handledKey, context.MessageType);
+            return;
+        }
+
+        if (instance is { Status: not WorkflowStatus.Running })
+        {
+            if (binding.IsStart)
+            {
+                log.LogInformation("Workflow {Workflow} instance {WorkflowId} for {MessageType} already exists ({Status}); not started again.",
+                    definition.Name, instance.Id, context.MessageType, instance.Status);
+                return;
+            }
+
+            // Retrying cannot help a finished instance: it never runs again.
+            await UnmatchedAsync(context, log, $"instance {instance.Id} is {instance.Status.ToString().ToLowerInvariant()}", canRetry: false).ConfigureAwait(false);
+            return;
+        }
+
+        var isNew = instance is null;
+        var state = isNew ? new TState() : JsonSerializer.Deserialize<TState>(instance!.StateJson, Json) ?? new TState();
+        if (isNew && correlation is not null)
+        {
+            definition.CorrelationProperty!.SetValue(state, correlation);
+        }
+
+        var id = instance?.Id ?? (correlation is null ? NewIdFor(context) : Guid.CreateVersion7(time.GetUtcNow()).ToString());
+        var workflowContext = new WorkflowContext<TState>(id, isNew, state, context, config.EndpointName!);
+        var workflow = services.GetRequiredService<TWorkflow>();
+        var handler = WorkflowDefinition<TWorkflow, TState>.Configure(workflow).Bindings[binding.MessageType].Handler;
+
+        var previousSticky = context.AddedSticky?.GetValueOrDefault(MessageHeaders.WorkflowId);
+        context.AddSticky(MessageHeaders.WorkflowId, id);
+        try
+        {
+            await handler(message, workflowContext).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (previousSticky is null)
+            {
+                context.RemoveSticky(MessageHeaders.WorkflowId);
+            }
+            else
+            {
+                context.AddSticky(MessageHeaders.WorkflowId, previousSticky);
+            }
+        }
+
+        if (workflowContext.IsDiscarded)
+        {
+            log.LogInformation("Workflow {Workflow} instance {WorkflowId} discarded message {MessageId} ({MessageType}).",
+                definition.Name, id, context.MessageId, context.MessageType);
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        var entry = new WorkflowHistoryEntry(now, context.MessageType, handledKey, workflowContext.Note);
+        var stateJson = JsonSerializer.Serialize(workflowContext.State, Json);
+        if (isNew)
+        {
+            var created = new WorkflowInstance(definition.Name, id, correlation, 1, workflowContext.Status, stateJson, [entry], now, now,
+                workflowContext.FailureReason);
+            await store.InsertAsync(created, token).ConfigureAwait(false);
+            log.LogInformation("Workflow {Workflow} instance {WorkflowId} started by {MessageType} ({Status}).",
+                definition.Name, id, context.MessageType, workflowContext.Status);
+            return;
+        }
+
+        var updated = instance! with
+        {
+            Status = workflowContext.Status,
+            StateJson = stateJson,
+            History = [.. instance.History, entry],
+            UpdatedAt = now,
+            FailureReason = workflowContext.FailureReason,
+        };
+        await store.UpdateAsync(updated, instance.Version, token).ConfigureAwait(false);
+        log.LogDebug("Workflow {Workflow} instance {WorkflowId} handled {MessageType} ({Status}).", definition.Name, id, context.MessageType, workflowContext.Status);
+    }
+
+    /// <summary>What identifies the message in the history: the EventBridge event id for system messages (a redelivered
+    /// event keeps it, whatever the queue's message id), else the bus message id.</summary>
+    private static string HandledKey(object message, MessageContext context) =>
+        message is IEventBridgeIdentity { EventId: { Length: > 0 } eventId } ? $"event:{eventId}" : context.MessageId;
+
+    /// <summary>The id of an instance started by an uncorrelated message: derived from the message, so a redelivery
+    /// finds the instance it started.</summary>
+    private static string NewIdFor(MessageContext context) => context.MessageId.Length > 0 ? context.MessageId : Guid.NewGuid().ToString();
+
+    private async Task UnmatchedAsync(MessageContext context, ILogger log, string why, bool canRetry = true)
+    {
+        BusTelemetry.WorkflowUnmatched.Add(1,
+            new KeyValuePair<string, object?>("bus.endpoint", config.EndpointName),
+            new KeyValuePair<string, object?>("bus.workflow", definition.Name));
+        var reason = $"Message {context.MessageId} ({context.MessageType}) matches no running instance of workflow '{definition.Name}': {why}.";
+        switch (binding.Unmatched ?? definition.Unmatched)
+        {
+            case UnmatchedMessagePolicy.DeadLetter:
+                log.LogWarning("{Reason} Dead-lettering it, as the workflow asks.", reason);
+                await context.FailAsync(reason).ConfigureAwait(false);
+                break;
+            case UnmatchedMessagePolicy.Retry when canRetry:
+                throw new WorkflowInstanceNotFoundException(reason + " It is retried, as the workflow asks.");
+            default:
+                log.LogWarning("{Reason} Completed without effect (choose another UnmatchedMessagePolicy to dead-letter or retry such messages).", reason);
+                break;
+        }
+    }
+}
+
+/// <summary>A message matched no running instance and its workflow asked for a retry.</summary>
+internal sealed class WorkflowInstanceNotFoundException(string message) : Exception(message);
