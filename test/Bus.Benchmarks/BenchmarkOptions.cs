@@ -1,0 +1,38 @@
+namespace Bus.Benchmarks;
+
+/// <summary>Command-line options and the sizes they imply.</summary>
+public sealed record BenchmarkOptions(bool Quick, bool SkipInMemory, bool SkipSqs, bool ProfileAllocations)
+{
+    /// <summary>Messages per throughput run.</summary>
+    public int ThroughputMessages => Quick ? 5_000 : 200_000;
+
+    /// <summary>Messages per latency run (one in flight).</summary>
+    public int LatencyMessages => Quick ? 500 : 10_000;
+
+    /// <summary>Measured runs per scenario and bus (each after its own fresh start); the median is reported.</summary>
+    public int Runs => Quick ? 1 : 3;
+
+    /// <summary>Discarded warm-up runs per scenario and bus.</summary>
+    public int WarmUps => 1;
+
+    /// <summary>Messages per SQS request-count run.</summary>
+    public int SqsMessages => Quick ? 200 : 2_000;
+
+    /// <summary>How long the 50 long jobs hold their messages while heartbeats are counted.</summary>
+    public TimeSpan LongJobDuration => Quick ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(20);
+
+    /// <summary>The fauxqs (or other SQS) endpoint.</summary>
+    public Uri SqsEndpoint { get; } = new(Environment.GetEnvironmentVariable("BUS_SQS_ENDPOINT") is { Length: > 0 } url ? url : "http://127.0.0.1:4566");
+
+    /// <summary>Parses the arguments, or returns null when one is unknown.</summary>
+    public static BenchmarkOptions? Parse(string[] args)
+    {
+        var known = new HashSet<string>(StringComparer.Ordinal) { "--quick", "--skip-in-memory", "--skip-sqs", "--profile-allocations" };
+        if (args.Any(a => !known.Contains(a)))
+        {
+            return null;
+        }
+
+        return new BenchmarkOptions(args.Contains("--quick"), args.Contains("--skip-in-memory"), args.Contains("--skip-sqs"), args.Contains("--profile-allocations"));
+    }
+}

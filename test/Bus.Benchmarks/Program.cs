@@ -1,0 +1,37 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Bus.Benchmarks;
+
+// Bus vs MassTransit on their in-memory transports, then SQS request cost against fauxqs.
+// Usage: dotnet run -c Release --project test/Bus.Benchmarks -- [--quick] [--skip-in-memory] [--skip-sqs] [--profile-allocations]
+var options = BenchmarkOptions.Parse(args);
+if (options is null)
+{
+    Console.Error.WriteLine("usage: Bus.Benchmarks [--quick] [--skip-in-memory] [--skip-sqs] [--profile-allocations]");
+    return 2;
+}
+
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"Bus.Benchmarks {(options.Quick ? "--quick" : "full")} | {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC | {RuntimeInformation.FrameworkDescription} | {RuntimeInformation.OSDescription} | {Environment.ProcessorCount} cores"));
+var total = System.Diagnostics.Stopwatch.StartNew();
+if (options.ProfileAllocations)
+{
+    Console.WriteLine(await AllocationProfile.RunAsync(options.ThroughputMessages).ConfigureAwait(false));
+    return 0;
+}
+
+if (!options.SkipInMemory)
+{
+    var table = await InMemoryComparison.RunAsync(options).ConfigureAwait(false);
+    Console.WriteLine();
+    Console.WriteLine(table);
+}
+
+if (!options.SkipSqs)
+{
+    Console.WriteLine();
+    Console.WriteLine(await SqsRequestCost.RunAsync(options).ConfigureAwait(false));
+}
+
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done in {total.Elapsed.TotalSeconds:0} s"));
+return 0;
