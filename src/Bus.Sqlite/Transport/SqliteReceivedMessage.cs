@@ -43,7 +43,7 @@ internal sealed class SqliteReceivedMessage(SqliteTransport transport, string qu
         transport.ThrowIfDisposed();
         var deadLettered = failure.AddTo(row.Message);
         EnsureHeld(await transport.Table.DeadLetterAsync(
-            row.Id, row.Token, queue, deadLettered, row.ReceiveCount, transport.Time.GetUtcNow(), cancellationToken).ConfigureAwait(false));
+            row.Id, row.Token, queue, deadLettered, row.ReceiveCount, failure.FailedAt, cancellationToken).ConfigureAwait(false));
     }
 
     private async Task GiveBackAsync(TimeSpan delay, bool countAttempt, CancellationToken cancellationToken)
