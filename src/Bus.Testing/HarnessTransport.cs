@@ -45,6 +45,11 @@ internal sealed class HarnessTransport(ITransport inner, TimeProvider time) : IT
     public async Task SendAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(messages);
+
+        // Give id-less (foreign) payloads their id here, as the broker would, so the message tracked is the one received.
+        messages = messages.Select(m => m.Message.MessageId is null
+            ? m with { Message = m.Message.WithHeaders([new(MessageHeaders.MessageId, Guid.NewGuid().ToString())]) }
+            : m).ToList();
         var now = time.GetUtcNow();
         var tracked = new List<TransportMessage>();
         lock (_gate)

@@ -486,7 +486,7 @@ public abstract class BusConformanceTests : IAsyncLifetime
     {
         var first = await StartEndpointAsync("checkpoint", b => b.AddHandler<LongJobHandler>());
         await first.Bus.SendAsync(new LongJob(TestId, "cp", Steps: 6, BlockAtStep: 2));
-        await WaitForAsync(_ => Recorder.Steps.Count(s => s.Job == "cp") == 2);
+        await Driver.AwaitAsync(Recorder.EnteredAsync("cp/step-2")); // steps 0 and 1 are saved; step 2 is running
 
         var stopping = first.StopAsync();
         Recorder.Open("cp/step-2");

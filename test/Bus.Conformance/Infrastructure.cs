@@ -113,11 +113,21 @@ public sealed class Recorder
         return new Exit(this);
     }
 
-    /// <summary>A gate handlers can wait on; opened by <see cref="Open"/>.</summary>
-    public Task Gate(string name) => _gates.GetOrAdd(name, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+    /// <summary>A gate handlers can wait on; opened by <see cref="Open"/>. Calling it marks the gate entered.</summary>
+    public Task Gate(string name)
+    {
+        Signal("entered:" + name).TrySetResult();
+        return Signal(name).Task;
+    }
+
+    /// <summary>Completes once a handler has reached the gate <paramref name="name"/>.</summary>
+    public Task EnteredAsync(string name) => Signal("entered:" + name).Task;
 
     /// <summary>Opens a gate.</summary>
-    public void Open(string name) => _gates.GetOrAdd(name, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    public void Open(string name) => Signal(name).TrySetResult();
+
+    private TaskCompletionSource Signal(string name) =>
+        _gates.GetOrAdd(name, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
     /// <summary>Completes when <paramref name="condition"/> holds over what was handled.</summary>
     public Task WhenAsync(Func<IReadOnlyList<Handled>, bool> condition)

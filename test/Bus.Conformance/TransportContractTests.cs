@@ -69,6 +69,22 @@ public abstract class TransportContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Foreign_payload_without_headers_arrives_untouched_with_a_message_id()
+    {
+        var queue = await NewQueueAsync("foreign");
+        const string body = "{\"source\":\"aws.ecs\",\"detail-type\":\"ECS Task State Change\",\"detail\":{}}";
+
+        await Transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), new TransportMessage(null, Encoding.UTF8.GetBytes(body)))], default);
+        var received = await ReceiveWithinAsync(queue, ShortLease, Patience);
+
+        Assert.NotNull(received);
+        Assert.Equal(body, Encoding.UTF8.GetString(received.Message.Body.Span));
+        Assert.False(string.IsNullOrEmpty(received.Message.MessageId), "the transport gives every received message an id");
+        Assert.DoesNotContain(received.Message.Headers.Keys, k => k.StartsWith("bus-", StringComparison.Ordinal) && k != MessageHeaders.MessageId);
+        await received.CompleteAsync(default);
+    }
+
+    [Fact]
     public async Task Completed_message_is_not_delivered_again()
     {
         var queue = await NewQueueAsync("complete");

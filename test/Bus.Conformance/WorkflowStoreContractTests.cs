@@ -270,4 +270,34 @@ public abstract class WorkflowStoreContractTests
         Assert.Equal(expected.UpdatedAt, actual.UpdatedAt);
         Assert.Equal(expected.FailureReason, actual.FailureReason);
     }
+
+    [Fact]
+    public async Task Update_to_a_correlation_another_instance_holds_throws_a_concurrency_error()
+    {
+        var store = CreateStore();
+        var name = NewWorkflowName();
+        var first = NewInstance(name, "order-a");
+        var second = NewInstance(name, "order-b");
+        await store.InsertAsync(first, default);
+        await store.InsertAsync(second, default);
+
+        await Assert.ThrowsAsync<WorkflowConcurrencyException>(() => store.UpdateAsync(second with { CorrelationValue = "order-a" }, 1, default));
+
+        Assert.Equal(first.Id, (await store.FindAsync(name, "order-a", default))?.Id);
+        Assert.Equal(1, (await store.GetAsync(name, second.Id, default))?.Version);
+    }
+
+    [Fact]
+    public async Task Update_may_move_an_instance_to_a_new_correlation_value()
+    {
+        var store = CreateStore();
+        var name = NewWorkflowName();
+        var instance = NewInstance(name, "old");
+        await store.InsertAsync(instance, default);
+
+        await store.UpdateAsync(instance with { CorrelationValue = "new" }, 1, default);
+
+        Assert.Null(await store.FindAsync(name, "old", default));
+        Assert.Equal(instance.Id, (await store.FindAsync(name, "new", default))?.Id);
+    }
 }

@@ -86,22 +86,6 @@ public sealed class SqliteWorkflowStoreContractTests : WorkflowStoreContractTest
         await Assert.ThrowsAsync<WorkflowConcurrencyException>(() => reopened.UpdateAsync(stored, 1, default));
     }
 
-    [Fact]
-    public async Task Update_to_a_correlation_another_instance_holds_throws_a_concurrency_error()
-    {
-        var store = CreateStore();
-        var name = NewWorkflowName();
-        var first = NewInstance(name, "order-a");
-        var second = NewInstance(name, "order-b");
-        await store.InsertAsync(first, default);
-        await store.InsertAsync(second, default);
-
-        await Assert.ThrowsAsync<WorkflowConcurrencyException>(() => store.UpdateAsync(second with { CorrelationValue = "order-a" }, 1, default));
-
-        Assert.Equal(first.Id, (await store.FindAsync(name, "order-a", default))?.Id);
-        Assert.Equal(1, (await store.GetAsync(name, second.Id, default))?.Version);
-    }
-
     public void Dispose()
     {
         foreach (var store in _stores)

@@ -23,7 +23,9 @@ public interface IReceivedMessage
     DateTimeOffset LeaseExpiresAt { get; }
 
     /// <summary>Extends the lease to <paramref name="duration"/> from now and returns the new expiry.</summary>
-    /// <exception cref="LeaseLostException">The lease had already expired or the message is gone.</exception>
+    /// <exception cref="LeaseLostException">The message was received by someone else since (its lease expired and it was
+    /// redelivered), was settled, or is gone. A lease that expired but was not taken over may still be renewed where the
+    /// broker allows it (in-memory, SQLite, SQS); Service Bus refuses it.</exception>
     Task<DateTimeOffset> RenewLeaseAsync(TimeSpan duration, CancellationToken cancellationToken);
 
     /// <summary>Removes the message: it was handled.</summary>

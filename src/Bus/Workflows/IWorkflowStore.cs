@@ -15,7 +15,8 @@ public interface IWorkflowStore
     Task InsertAsync(WorkflowInstance instance, CancellationToken cancellationToken);
 
     /// <summary>Replaces an instance whose stored version is <paramref name="expectedVersion"/>; the new one carries
-    /// <c>expectedVersion + 1</c>.</summary>
-    /// <exception cref="WorkflowConcurrencyException">The stored version differs or the instance is gone.</exception>
+    /// <c>expectedVersion + 1</c>. The correlation value may change and must stay unique per workflow.</summary>
+    /// <exception cref="WorkflowConcurrencyException">The stored version differs, the instance is gone, or another
+    /// instance holds the new correlation value.</exception>
     Task UpdateAsync(WorkflowInstance instance, long expectedVersion, CancellationToken cancellationToken);
 }

@@ -71,6 +71,25 @@ public sealed class InMemoryWorkflowStore : IWorkflowStore
                     $"Workflow '{instance.WorkflowName}' instance '{instance.Id}' changed since it was read (expected version {expectedVersion}).");
             }
 
+            if (instance.CorrelationValue != stored.CorrelationValue)
+            {
+                if (instance.CorrelationValue is { } next && _byCorrelation.TryGetValue((instance.WorkflowName, next), out var holder) && holder != instance.Id)
+                {
+                    throw new WorkflowConcurrencyException(
+                        $"Workflow '{instance.WorkflowName}' already has an instance correlated on '{next}'.");
+                }
+
+                if (stored.CorrelationValue is { } previous)
+                {
+                    _byCorrelation.Remove((instance.WorkflowName, previous));
+                }
+
+                if (instance.CorrelationValue is { } value)
+                {
+                    _byCorrelation[(instance.WorkflowName, value)] = instance.Id;
+                }
+            }
+
             _byId[(instance.WorkflowName, instance.Id)] = instance with { Version = expectedVersion + 1 };
         }
 

@@ -200,8 +200,8 @@ public sealed class LongRunningJobTests : IAsyncLifetime
     {
         public async Task HandleAsync(ExtendingJob message, IMessageContext context)
         {
-            recorder.Record(new Handled(nameof(ExtendingHandler), message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
             await context.ExtendLeaseAsync(TimeSpan.FromMinutes(30));
+            recorder.Record(new Handled(nameof(ExtendingHandler), message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
             await recorder.Gate("extend").WaitAsync(context.CancellationToken);
         }
     }

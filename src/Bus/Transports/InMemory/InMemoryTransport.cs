@@ -63,8 +63,12 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
             MessageSizeLimit.Check(message.Message, _options.MaxMessageSize, Capabilities.Name);
         }
 
-        foreach (var message in messages)
+        foreach (var outgoing in messages)
         {
+            // Every received message carries a message id: a foreign payload gets one here, as a broker would assign it.
+            var message = outgoing.Message.MessageId is null
+                ? outgoing with { Message = outgoing.Message.WithHeaders([new(MessageHeaders.MessageId, Guid.NewGuid().ToString())]) }
+                : outgoing;
             if (message.Destination.Kind == DestinationKind.Queue)
             {
                 _broker.Queue(message.Destination.Name).Enqueue(message.Message, message.VisibleAt);
