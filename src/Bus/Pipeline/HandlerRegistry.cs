@@ -37,8 +37,11 @@ internal sealed class HandlerRegistry
     }
 
     /// <summary>Every invoker for <paramref name="messageType"/>, including handlers of its base types and interfaces.</summary>
-    public IHandlerInvoker[] For(Type messageType) => _resolved.GetOrAdd(messageType, type =>
-        _byMessage.Where(kv => kv.Key.IsAssignableFrom(type)).SelectMany(kv => kv.Value).ToArray());
+    public IHandlerInvoker[] For(Type messageType) =>
+        _resolved.TryGetValue(messageType, out var invokers) ? invokers : _resolved.GetOrAdd(messageType, Resolve);
+
+    private IHandlerInvoker[] Resolve(Type messageType) =>
+        _byMessage.Where(kv => kv.Key.IsAssignableFrom(messageType)).SelectMany(kv => kv.Value).ToArray();
 
     public static IEnumerable<Type> HandledMessageTypes(Type handlerType) =>
         handlerType.GetInterfaces()

@@ -16,6 +16,9 @@ internal sealed class MessageSender(
     ITransport transport,
     TimeProvider time)
 {
+    [ThreadStatic]
+    private static Dictionary<string, string>? ScratchHeaders;
+
     public string EndpointName => endpointName;
 
     public OutgoingMessage Build(object message, MessageKind kind, DeliveryOptions? options, MessageContext? handling)
@@ -29,23 +32,37 @@ internal sealed class MessageSender(
                 : $"'{type.WireName}' is a command: send it with SendAsync to its one owner; only events are published.");
         }
 
+        var now = time.GetUtcNow();
+        // The headers are collected in a reusable per-thread dictionary: TransportMessage copies them into its own.
+        var headers = ScratchHeaders ?? new Dictionary<string, string>(16, StringComparer.Ordinal);
+        ScratchHeaders = null; // a nested Build on this thread (e.g. from a serializer) gets its own
+        try
+        {
+            return Build(message, type, kind, options, handling, headers, now);
+        }
+        finally
+        {
+            headers.Clear();
+            ScratchHeaders = headers;
+        }
+    }
+
+    private OutgoingMessage Build(
+        object message, MessageType type, MessageKind kind, DeliveryOptions? options, MessageContext? handling, Dictionary<string, string> headers, DateTimeOffset now)
+    {
         var destination = kind == MessageKind.Event
             ? (options?.Destination is null
                 ? Destination.Topic(type.WireName)
                 : throw new ArgumentException("DeliveryOptions.Destination applies to commands only; events go to every subscriber.", nameof(options)))
             : Destination.Queue(options?.Destination ?? RouteOf(type));
 
-        var now = time.GetUtcNow();
         var messageId = options?.MessageId ?? Guid.CreateVersion7(now).ToString();
-        var headers = new Dictionary<string, string>(12, StringComparer.Ordinal)
-        {
-            [MessageHeaders.MessageId] = messageId,
-            [MessageHeaders.MessageType] = type.WireName,
-            [MessageHeaders.MessageVersion] = type.Version.ToString(CultureInfo.InvariantCulture),
-            [MessageHeaders.ContentType] = serializer.ContentType,
-            [MessageHeaders.SentAt] = now.ToString("O", CultureInfo.InvariantCulture),
-            [MessageHeaders.CorrelationId] = options?.CorrelationId ?? handling?.CorrelationId ?? messageId,
-        };
+        headers[MessageHeaders.MessageId] = messageId;
+        headers[MessageHeaders.MessageType] = type.WireName;
+        headers[MessageHeaders.MessageVersion] = type.Version.ToString(CultureInfo.InvariantCulture);
+        headers[MessageHeaders.ContentType] = serializer.ContentType;
+        headers[MessageHeaders.SentAt] = now.ToString("O", CultureInfo.InvariantCulture);
+        headers[MessageHeaders.CorrelationId] = options?.CorrelationId ?? handling?.CorrelationId ?? messageId;
         if (handling is not null)
         {
             headers[MessageHeaders.CausationId] = handling.MessageId;

@@ -8,7 +8,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     private readonly LinkedList<Entry> _ready = new();
     private readonly PriorityQueue<(Entry Entry, long Version), DateTimeOffset> _invisible = new();
     private readonly List<TransportMessage> _deadLetters = [];
-    private TaskCompletionSource _arrival = NewSignal();
+    private TaskCompletionSource? _arrival;
     private long _sequence;
     private int _count;
 
@@ -38,7 +38,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
     public void Enqueue(TransportMessage message, DateTimeOffset? visibleAt, int priorAttempts = 0)
     {
-        TaskCompletionSource? signal = null;
+        TaskCompletionSource? signal;
         lock (_gate)
         {
             var entry = new Entry(message, ++_sequence) { PriorAttempts = priorAttempts };
@@ -56,37 +56,35 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             signal = TakeSignal();
         }
 
-        signal.TrySetResult();
+        signal?.TrySetResult();
     }
 
-    /// <summary>Takes up to <paramref name="max"/> visible messages under a lease, or returns an empty list together
-    /// with a task that completes when something may have become visible (cancel <paramref name="waitCancellation"/>
-    /// to stop waiting and free its timer).</summary>
-    public (List<Lease> Leases, Task Wake) TryTake(int max, TimeSpan leaseDuration, CancellationToken waitCancellation)
+    /// <summary>Takes up to <paramref name="max"/> visible messages under a lease; none when none is visible. Arms
+    /// nothing for waiting.</summary>
+    public Lease[] TakeVisible(int max, TimeSpan leaseDuration)
+    {
+        lock (_gate)
+        {
+            return TakeLocked(max, leaseDuration, time.GetUtcNow());
+        }
+    }
+
+    /// <summary>Takes up to <paramref name="max"/> visible messages under a lease, or returns none together with a task
+    /// that completes when something may have become visible (cancel <paramref name="waitCancellation"/> to stop
+    /// waiting and free its timer).</summary>
+    public (Lease[] Leases, Task Wake) TryTake(int max, TimeSpan leaseDuration, CancellationToken waitCancellation)
     {
         lock (_gate)
         {
             var now = time.GetUtcNow();
-            PromoteDue(now);
-            var leases = new List<Lease>(Math.Min(max, _ready.Count));
-            while (leases.Count < max && _ready.First is { } node)
-            {
-                _ready.RemoveFirst();
-                var entry = node.Value;
-                entry.Node = null;
-                entry.ReceiveCount++;
-                entry.LeaseToken++;
-                var expiry = now + leaseDuration;
-                MakeInvisible(entry, expiry);
-                leases.Add(new Lease(entry, entry.LeaseToken, expiry));
-            }
-
-            if (leases.Count > 0)
+            var leases = TakeLocked(max, leaseDuration, now);
+            if (leases.Length > 0)
             {
                 return (leases, Task.CompletedTask);
             }
 
-            Task wake = _arrival.Task;
+            // The signal exists only while someone waits, so an enqueue with no waiting receiver allocates nothing.
+            Task wake = (_arrival ??= NewSignal()).Task;
             if (NextVisibleAt() is { } next)
             {
                 // Timers tick in whole milliseconds: round up, or a sub-millisecond wait would end at once and
@@ -121,7 +119,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
     public void Return(Entry entry, long token, TimeSpan delay, bool countAttempt)
     {
-        TaskCompletionSource signal;
+        TaskCompletionSource? signal;
         lock (_gate)
         {
             EnsureHeld(entry, token);
@@ -144,7 +142,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             signal = TakeSignal();
         }
 
-        signal.TrySetResult();
+        signal?.TrySetResult();
     }
 
     public void DeadLetter(Entry entry, long token, TransportMessage deadLettered)
@@ -177,6 +175,32 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
             return taken;
         }
+    }
+
+    private Lease[] TakeLocked(int max, TimeSpan leaseDuration, DateTimeOffset now)
+    {
+        PromoteDue(now);
+        var count = Math.Min(max, _ready.Count);
+        if (count == 0)
+        {
+            return [];
+        }
+
+        var leases = new Lease[count];
+        var expiry = now + leaseDuration;
+        for (var i = 0; i < count; i++)
+        {
+            var node = _ready.First!;
+            _ready.RemoveFirst();
+            var entry = node.Value;
+            entry.Node = null;
+            entry.ReceiveCount++;
+            entry.LeaseToken++;
+            MakeInvisible(entry, expiry);
+            leases[i] = new Lease(entry, entry.LeaseToken, expiry);
+        }
+
+        return leases;
     }
 
     private void EnsureHeld(Entry entry, long token)
@@ -250,10 +274,11 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         return null;
     }
 
-    private TaskCompletionSource TakeSignal()
+    /// <summary>The signal of the waiting receivers, if any, to complete outside the lock; later waiters get a new one.</summary>
+    private TaskCompletionSource? TakeSignal()
     {
         var signal = _arrival;
-        _arrival = NewSignal();
+        _arrival = null;
         return signal;
     }
 
