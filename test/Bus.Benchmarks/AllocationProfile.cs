@@ -6,7 +6,7 @@ using System.Text;
 namespace Bus.Benchmarks;
 
 /// <summary>
-/// A sampling allocation profile of one Bus send-throughput run: the runtime's GC AllocationTick events (one about every
+/// A sampling allocation profile of Bus send-throughput and latency runs: the runtime's GC AllocationTick events (one about every
 /// 100 KB allocated, naming the type that crossed the mark) summed per type. Run with --profile-allocations to see
 /// what the hot path allocates per message.
 /// </summary>
@@ -15,22 +15,30 @@ public sealed class AllocationProfile : EventListener
     private const EventKeywords GcKeyword = (EventKeywords)0x1;
     private readonly ConcurrentDictionary<string, long> _bytesByType = new(StringComparer.Ordinal);
 
-    /// <summary>Profiles <paramref name="messages"/> sends on a fresh Bus and returns the top types, in estimated bytes per message.</summary>
-    public static async Task<string> RunAsync(int messages)
+    /// <summary>Profiles Bus's send throughput (<paramref name="throughputMessages"/>) and latency
+    /// (<paramref name="latencyMessages"/>, one in flight) on fresh buses; returns the top types in estimated bytes per message.</summary>
+    public static async Task<string> RunAsync(int throughputMessages, int latencyMessages)
+    {
+        var throughput = await ProfileAsync(Scenarios.SendThroughput(throughputMessages), Scenarios.SendThroughput(throughputMessages / 4), throughputMessages).ConfigureAwait(false);
+        var latency = await ProfileAsync(Scenarios.Latency(latencyMessages), Scenarios.Latency(latencyMessages / 4), latencyMessages).ConfigureAwait(false);
+        return throughput + Environment.NewLine + latency;
+    }
+
+    private static async Task<string> ProfileAsync(Scenario scenario, Scenario warmUpScenario, int messages)
     {
         using var workingSet = new WorkingSetSampler();
         var warmUp = await BusUnderTest.StartAsync(null).ConfigureAwait(false);
         await using (warmUp.ConfigureAwait(false))
         {
-            await Scenarios.SendThroughput(messages / 4).RunAsync(warmUp, workingSet).ConfigureAwait(false);
+            await warmUpScenario.RunAsync(warmUp, workingSet).ConfigureAwait(false);
         }
 
         var bus = await BusUnderTest.StartAsync(null).ConfigureAwait(false);
         await using (bus.ConfigureAwait(false))
         {
             using var profile = new AllocationProfile();
-            var figures = await Scenarios.SendThroughput(messages).RunAsync(bus, workingSet).ConfigureAwait(false);
-            return profile.Format(messages, figures);
+            var figures = await scenario.RunAsync(bus, workingSet).ConfigureAwait(false);
+            return profile.Format(scenario.Name, messages, figures);
         }
     }
 
@@ -58,12 +66,12 @@ public sealed class AllocationProfile : EventListener
         _bytesByType.AddOrUpdate(typeName, amount, (_, sum) => sum + amount);
     }
 
-    private string Format(int messages, Figures figures)
+    private string Format(string scenario, int messages, Figures figures)
     {
         var text = new StringBuilder();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"Bus send throughput, {messages:N0} messages: {figures.BytesPerMessage:N0} B/msg measured; sampled by type (estimated B/msg):"));
-        foreach (var (type, bytes) in _bytesByType.OrderByDescending(kv => kv.Value).Take(40))
+            $"Bus {scenario}, {messages:N0} messages: {figures.BytesPerMessage:N0} B/msg measured; sampled by type (estimated B/msg):"));
+        foreach (var (type, bytes) in _bytesByType.OrderByDescending(kv => kv.Value).Take(25))
         {
             text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"  {bytes / (double)messages,8:N0}  {type}"));
         }

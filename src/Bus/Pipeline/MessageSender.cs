@@ -104,7 +104,10 @@ internal sealed class MessageSender(
             return;
         }
 
-        using var activity = BusTelemetry.Source.StartActivity(messages.Count == 1 ? $"send {messages[0].Destination.Name}" : "send batch", ActivityKind.Producer);
+        // The span's name is only built when someone listens: otherwise every send would allocate it for nothing.
+        using var activity = BusTelemetry.Source.HasListeners()
+            ? BusTelemetry.Source.StartActivity(messages.Count == 1 ? $"send {messages[0].Destination.Name}" : "send batch", ActivityKind.Producer)
+            : null;
         await transport.SendAsync(messages, cancellationToken).ConfigureAwait(false);
         BusTelemetry.Sent.Add(messages.Count, new KeyValuePair<string, object?>("bus.endpoint", endpointName));
     }

@@ -69,10 +69,10 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         }
     }
 
-    /// <summary>Takes up to <paramref name="max"/> visible messages under a lease, or returns none together with a task
-    /// that completes when something may have become visible (cancel <paramref name="waitCancellation"/> to stop
-    /// waiting and free its timer).</summary>
-    public (Lease[] Leases, Task Wake) TryTake(int max, TimeSpan leaseDuration, CancellationToken waitCancellation)
+    /// <summary>Takes up to <paramref name="max"/> visible messages under a lease. When there are none, returns a task
+    /// that completes when a message arrives or is given back, and how long until the next delayed or leased message
+    /// becomes visible (null when none waits), for the caller to arm a timer only when there is something to wait for.</summary>
+    public (Lease[] Leases, Task Arrival, TimeSpan? NextVisibleIn) TryTake(int max, TimeSpan leaseDuration)
     {
         lock (_gate)
         {
@@ -80,20 +80,19 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             var leases = TakeLocked(max, leaseDuration, now);
             if (leases.Length > 0)
             {
-                return (leases, Task.CompletedTask);
+                return (leases, Task.CompletedTask, null);
             }
 
             // The signal exists only while someone waits, so an enqueue with no waiting receiver allocates nothing.
-            Task wake = (_arrival ??= NewSignal()).Task;
-            if (NextVisibleAt() is { } next)
+            var arrival = (_arrival ??= NewSignal()).Task;
+            if (NextVisibleAt() is not { } next)
             {
-                // Timers tick in whole milliseconds: round up, or a sub-millisecond wait would end at once and
-                // the caller would spin without the clock moving.
-                var delay = TimeSpan.FromMilliseconds(Math.Ceiling(Math.Max(0, (next - now).TotalMilliseconds)));
-                wake = Task.WhenAny(wake, Task.Delay(delay, time, waitCancellation));
+                return (leases, arrival, null);
             }
 
-            return (leases, wake);
+            // Timers tick in whole milliseconds: round up, or a sub-millisecond wait would end at once and
+            // the caller would spin without the clock moving.
+            return (leases, arrival, TimeSpan.FromMilliseconds(Math.Ceiling(Math.Max(0, (next - now).TotalMilliseconds))));
         }
     }
 
