@@ -31,6 +31,8 @@ for trx in "$results"/*.trx; do
   total=$(get total); executed=$(get executed); p=$(get passed); f=$(get failed); e=$(get error); t=$(get timeout); a=$(get aborted)
   passed=$((passed + p)); failed=$((failed + f + e + t + a)); skipped=$((skipped + total - executed))
 done
+# Failures found outside dotnet test (e.g. by .ci/run's benchmark smoke run) are added here.
+failed=$((failed + ${BUS_EXTRA_FAILURES:-0}))
 if [ "$files" -eq 0 ] || { [ "$test_rc" -ne 0 ] && [ "$failed" -eq 0 ]; }; then
   # The runner failed without recording a failed test (crash, hang): count it as a failure.
   failed=$((failed + 1))
