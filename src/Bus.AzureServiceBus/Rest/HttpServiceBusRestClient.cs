@@ -192,7 +192,7 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
                 var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(message.Body.ToArray()) };
                 request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
                 request.Headers.TryAddWithoutValidation("BrokerProperties", broker);
-                foreach (var (name, value) in message.Properties)
+                foreach (var (name, value) in PropertyHeaders.WithNameCasing(message.Properties))
                 {
                     request.Headers.TryAddWithoutValidation(name, PropertyHeaders.EncodeString(value));
                 }
@@ -214,7 +214,7 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
         {
             Body = Encoding.UTF8.GetString(m.Body.Span),
             BrokerProperties = ToBrokerProperties(m),
-            UserProperties = new Dictionary<string, string>(m.Properties, StringComparer.Ordinal),
+            UserProperties = new Dictionary<string, string>(PropertyHeaders.WithNameCasing(m.Properties), StringComparer.Ordinal),
         }).ToList();
         var json = JsonSerializer.SerializeToUtf8Bytes(entries, RestJsonContext.Default.ListBatchEntry);
         using var response = await SendAsync(
@@ -466,6 +466,7 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
             properties[name] = PropertyHeaders.ToHeaderString(PropertyHeaders.Decode(raw));
         }
 
+        PropertyHeaders.RestoreNameCasing(properties);
         return properties;
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -8,9 +9,16 @@ namespace Bus.AzureServiceBus.Rest;
 /// Custom message properties travel as one HTTP header each. The value's form gives its type: a quoted value is a
 /// string, <c>true</c>/<c>false</c> a bool, an integer an Int64, another number a double. Strings are written as JSON
 /// string literals with everything outside printable ASCII escaped, so any text survives an HTTP header.
+/// HttpClient writes and reads names it knows (e.g. <c>origin</c>, <c>range</c>) in their standard casing, so the
+/// original names of such properties ride along in <see cref="NameCasing"/> and are restored on receive.
 /// </summary>
 internal static class PropertyHeaders
 {
+    /// <summary>A custom property listing (comma-separated) the property names that HTTP re-cases, as sent.</summary>
+    public const string NameCasing = "bus-property-names";
+
+    private static readonly ConcurrentDictionary<string, string?> WireNames = new(StringComparer.Ordinal);
+
     /// <summary>Headers that belong to HTTP or to the REST protocol and are never custom properties.</summary>
     private static readonly HashSet<string> Reserved = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -23,7 +31,8 @@ internal static class PropertyHeaders
     /// <summary>Whether <paramref name="name"/> can travel as a custom property header.</summary>
     public static bool IsUsableName(string name)
     {
-        if (string.IsNullOrEmpty(name) || Reserved.Contains(name) || name.StartsWith("x-ms-", StringComparison.OrdinalIgnoreCase))
+        if (string.IsNullOrEmpty(name) || Reserved.Contains(name) || name.StartsWith("x-ms-", StringComparison.OrdinalIgnoreCase)
+            || name.Equals(NameCasing, StringComparison.OrdinalIgnoreCase))
         {
             return false;
         }
@@ -38,7 +47,57 @@ internal static class PropertyHeaders
             }
         }
 
-        return true;
+        // Content headers (e.g. Allow, Content-Language) cannot travel as request or response headers of their own.
+        return WireName(name) is not null;
+    }
+
+    /// <summary>The name as HttpClient carries it (the standard casing of a known header), or null when it cannot
+    /// carry it as a request and a response header.</summary>
+    public static string? WireName(string name) => WireNames.GetOrAdd(name, static n =>
+    {
+        using var request = new HttpRequestMessage();
+        using var response = new HttpResponseMessage();
+        if (!request.Headers.TryAddWithoutValidation(n, "\"x\"") || !response.Headers.TryAddWithoutValidation(n, "\"x\""))
+        {
+            return null;
+        }
+
+        return response.Headers.NonValidated.Select(h => h.Key).FirstOrDefault(k => k.Equals(n, StringComparison.OrdinalIgnoreCase));
+    });
+
+    /// <summary>The properties to send: <paramref name="properties"/> plus, when HTTP would re-case some names, a
+    /// <see cref="NameCasing"/> property listing them as they are.</summary>
+    public static IReadOnlyDictionary<string, string> WithNameCasing(IReadOnlyDictionary<string, string> properties)
+    {
+        var recased = properties.Keys.Where(name => WireName(name) is { } wire && !wire.Equals(name, StringComparison.Ordinal)).ToList();
+        if (recased.Count == 0)
+        {
+            return properties;
+        }
+
+        return new Dictionary<string, string>(properties, StringComparer.Ordinal) { [NameCasing] = string.Join(",", recased) };
+    }
+
+    /// <summary>Gives received properties back the names listed in <see cref="NameCasing"/> and drops that list.</summary>
+    public static void RestoreNameCasing(Dictionary<string, string> properties)
+    {
+        var key = properties.Keys.FirstOrDefault(k => k.Equals(NameCasing, StringComparison.OrdinalIgnoreCase));
+        if (key is null)
+        {
+            return;
+        }
+
+        var names = properties[key].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        properties.Remove(key);
+        foreach (var name in names)
+        {
+            var received = properties.Keys.FirstOrDefault(k => k.Equals(name, StringComparison.OrdinalIgnoreCase) && !k.Equals(name, StringComparison.Ordinal));
+            if (received is not null && !properties.ContainsKey(name))
+            {
+                properties.Remove(received, out var value);
+                properties[name] = value!;
+            }
+        }
     }
 
     /// <summary>Whether a response header can be a custom property (not an HTTP or protocol header).</summary>

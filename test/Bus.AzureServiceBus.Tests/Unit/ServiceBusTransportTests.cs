@@ -140,6 +140,45 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
         Assert.Empty(_fake.MessagesIn("q"));
     }
 
+    [Theory]
+    [InlineData(1)] // one message: properties as HTTP request headers
+    [InlineData(2)] // a batch: properties in the JSON body
+    public async Task Header_names_http_knows_keep_their_casing(int count)
+    {
+        await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        var sent = Enumerable.Range(0, count)
+            .Select(i => new OutgoingMessage(Destination.Queue("q"), Message($"m{i}", ("origin", "test"), ("range", "1-2"), ("Tenant", "acme"), ("via", "x"))))
+            .ToList();
+
+        await _transport.SendAsync(sent, default);
+        var received = await _transport.ReceiveAsync("q", count, TimeSpan.FromSeconds(30), default);
+
+        Assert.Equal(count, received.Count);
+        Assert.All(received, r =>
+        {
+            Assert.Equal("test", r.Message.Headers["origin"]);
+            Assert.Equal("1-2", r.Message.Headers["range"]);
+            Assert.Equal("acme", r.Message.Headers["Tenant"]);
+            Assert.Equal("x", r.Message.Headers["via"]);
+            Assert.Equal(5, r.Message.Headers.Count); // and the message id; the casing list is not a header
+        });
+    }
+
+    [Theory]
+    [InlineData("allow")]
+    [InlineData("Content-Language")]
+    [InlineData("bus-property-names")]
+    public async Task Header_names_http_cannot_carry_as_properties_fail_before_anything_is_sent(string name)
+    {
+        await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() =>
+            _transport.SendAsync([new OutgoingMessage(Destination.Queue("q"), Message("x", (name, "v")))], default));
+
+        Assert.Contains($"'{name}'", error.Message, StringComparison.Ordinal);
+        Assert.Empty(_fake.MessagesIn("q"));
+    }
+
     [Fact]
     public async Task Receive_takes_up_to_max_messages()
     {
