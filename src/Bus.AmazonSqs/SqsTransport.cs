@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Bus.AmazonSqs.DeadLetters;
 using Bus.AmazonSqs.Http;
@@ -33,6 +34,8 @@ public sealed class SqsTransport : ITransport
     private readonly LeaseOperations _leases;
     private readonly SqsDeadLetterQueue _deadLetters;
     private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<Task, bool> _abandonedPolls = new();
     private TransportCapabilities _capabilities;
 
     /// <summary>Creates the transport.</summary>
@@ -46,6 +49,7 @@ public sealed class SqsTransport : ITransport
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<SqsTransport>();
+        _logger = logger;
         if (options.HttpClient is { } client)
         {
             _http = client;
@@ -109,6 +113,10 @@ public sealed class SqsTransport : ITransport
     }
 
     /// <inheritdoc />
+    /// <remarks>Cancelling returns at once, but the long poll itself is not aborted: SQS (like fauxqs) would still hand
+    /// messages to the dropped request, leaving them invisible for the lease with their receive count raised. The poll
+    /// runs to its end in the background and whatever it received is released (as with
+    /// <see cref="IReceivedMessage.ReleaseAsync"/>: not counted as an attempt).</remarks>
     public async Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(
         string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
@@ -118,10 +126,16 @@ public sealed class SqsTransport : ITransport
         var info = await _topology.GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
         var visibility = (int)Math.Clamp(Math.Ceiling(leaseDuration.TotalSeconds), 1, 43_200);
         var requestedAt = _time.GetUtcNow();
+        var poll = _sqs.ReceiveMessageAsync(info.Url, Math.Min(maxMessages, 10), (int)_options.WaitTime.TotalSeconds, visibility, CancellationToken.None);
         IReadOnlyList<SqsMessage> messages;
         try
         {
-            messages = await _sqs.ReceiveMessageAsync(info.Url, Math.Min(maxMessages, 10), (int)_options.WaitTime.TotalSeconds, visibility, cancellationToken).ConfigureAwait(false);
+            messages = await poll.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            ReleaseWhenDone(poll, queue, info, requestedAt, visibility);
+            throw;
         }
         catch (AmazonSqsException e) when (SqsJsonClient.IsQueueMissing(e.Code))
         {
@@ -129,32 +143,69 @@ public sealed class SqsTransport : ITransport
             throw;
         }
 
-        var received = new List<IReceivedMessage>(messages.Count);
-        foreach (var raw in messages)
-        {
-            var message = WireFormat.Decode(raw.Body, raw.MessageAttributes, raw.MessageId);
-            var count = raw.Attributes is { } a && int.TryParse(a.GetValueOrDefault("ApproximateReceiveCount"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var c) ? c : 1;
-            if (message.Headers.TryGetValue(MessageHeaders.PriorAttempts, out var prior)
-                && int.TryParse(prior, NumberStyles.Integer, CultureInfo.InvariantCulture, out var p) && p > 0)
-            {
-                count += p;
-            }
-
-            received.Add(new SqsReceivedMessage(message, queue, info, raw.ReceiptHandle, count, requestedAt, TimeSpan.FromSeconds(visibility), _leases, _sender, _topology, _time));
-        }
-
-        return received;
+        return messages.Select(raw => ToReceived(raw, queue, info, requestedAt, visibility)).ToList();
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync()
+    /// <remarks>Waits for abandoned long polls to end and release what they received (at most the long-poll wait plus
+    /// the request timeout).</remarks>
+    public async ValueTask DisposeAsync()
     {
+        await Task.WhenAll(_abandonedPolls.Keys).ConfigureAwait(false);
         if (_ownsHttp)
         {
             _http.Dispose();
         }
+    }
 
-        return ValueTask.CompletedTask;
+    private IReceivedMessage ToReceived(SqsMessage raw, string queue, QueueInfo info, DateTimeOffset requestedAt, int visibility)
+    {
+        var message = WireFormat.Decode(raw.Body, raw.MessageAttributes, raw.MessageId);
+        var count = raw.Attributes is { } a && int.TryParse(a.GetValueOrDefault("ApproximateReceiveCount"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var c) ? c : 1;
+        if (message.Headers.TryGetValue(MessageHeaders.PriorAttempts, out var prior)
+            && int.TryParse(prior, NumberStyles.Integer, CultureInfo.InvariantCulture, out var p) && p > 0)
+        {
+            count += p;
+        }
+
+        return new SqsReceivedMessage(message, queue, info, raw.ReceiptHandle, count, requestedAt, TimeSpan.FromSeconds(visibility), _leases, _sender, _topology, _time);
+    }
+
+    /// <summary>Lets a long poll whose caller gave up run to its end, then releases what it received.</summary>
+    private void ReleaseWhenDone(Task<IReadOnlyList<SqsMessage>> poll, string queue, QueueInfo info, DateTimeOffset requestedAt, int visibility)
+    {
+        var release = ReleaseAsync(poll, queue, info, requestedAt, visibility);
+        _abandonedPolls.TryAdd(release, true);
+        _ = release.ContinueWith(t => _abandonedPolls.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private async Task ReleaseAsync(Task<IReadOnlyList<SqsMessage>> poll, string queue, QueueInfo info, DateTimeOffset requestedAt, int visibility)
+    {
+        IReadOnlyList<SqsMessage> messages;
+        try
+        {
+            messages = await poll.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogDebug(e, "An abandoned receive from {Queue} failed; nothing to release", info.Name);
+            return;
+        }
+
+        await Task.WhenAll(messages.Select(async raw =>
+        {
+            var received = ToReceived(raw, queue, info, requestedAt, visibility);
+            try
+            {
+                await received.ReleaseAsync(TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+                _logger.LogDebug("Released message {MessageId} taken by an abandoned receive from {Queue}", received.Message.MessageId, info.Name);
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning(e, "Could not release message {MessageId} taken by an abandoned receive from {Queue}; it is delivered again when its visibility timeout ends",
+                    received.Message.MessageId, info.Name);
+            }
+        })).ConfigureAwait(false);
     }
 
     private static TransportCapabilities BuildCapabilities(long maxMessageSize) => new()

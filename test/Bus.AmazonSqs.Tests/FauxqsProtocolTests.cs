@@ -289,6 +289,24 @@ public sealed class FauxqsProtocolTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task A_cancelled_receive_releases_what_its_long_poll_still_took_without_counting_an_attempt()
+    {
+        var queue = await NewQueueAsync("abandon");
+        using var cancel = new CancellationTokenSource();
+        var abandoned = _transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(5), cancel.Token);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+
+        // The dropped long poll is still open at the broker and takes this message under a 5-minute lease.
+        var sent = Message("late");
+        await _transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), sent)], default);
+        var received = await ReceiveOneAsync(queue);
+
+        Assert.Equal(sent.MessageId, received.Message.MessageId);
+        Assert.Equal(1, received.ReceiveCount);
+    }
+
     private async Task<string> NewQueueAsync(string hint)
     {
         var queue = Fauxqs.UniqueName(hint);
