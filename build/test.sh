@@ -19,7 +19,7 @@ fi
 
 dotnet test Bus.sln -c Release --no-build -nologo \
   --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results" \
-  --blame-hang-timeout 10m "$@"
+  --blame-hang-timeout 5m "$@"
 test_rc=$?
 
 passed=0; failed=0; skipped=0; files=0

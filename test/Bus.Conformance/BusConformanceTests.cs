@@ -333,7 +333,7 @@ public abstract class BusConformanceTests : IAsyncLifetime
     public async Task Message_of_a_crashed_worker_is_redelivered_after_its_lease_expires()
     {
         var endpoint = await StartEndpointAsync("crash", b => b.AddHandler<DoWorkHandler>());
-        await endpoint.StopAsync();
+        await Driver.AwaitAsync(endpoint.StopAsync());
         await endpoint.Bus.SendAsync(new DoWork(TestId, "k1"));
 
         // A worker takes the message and dies without settling it.

@@ -9,6 +9,10 @@ namespace Bus.Leases;
 /// Once the handler starts, its max runtime is counted: at the limit the handler is cancelled and renewals stop.
 /// When a renewal reports the lease lost, the handler is cancelled so the message is not settled a second time.
 /// </summary>
+/// <remarks>
+/// Short handlers cost one timer: the renewal loop starts only when the first heartbeat falls due, and the handler
+/// has one cancellation source that a lost lease, the max runtime and a hard stop all cancel.
+/// </remarks>
 internal sealed class LeaseRenewer : IAsyncDisposable
 {
     private readonly IReceivedMessage _message;
@@ -16,11 +20,19 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private readonly TransportCapabilities _capabilities;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly SemaphoreSlim _renewing = new(1, 1);
-    private readonly DateTimeOffset _receivedAt;
     private readonly KeyValuePair<string, object?> _tag;
+    private readonly DateTimeOffset _receivedAt;
+    private readonly object _gate = new();
+    private ITimer? _firstHeartbeat;
+    private ITimer? _runtime;
+    private CancellationTokenSource? _stop;
+    private CancellationTokenSource? _handler;
+    private CancellationTokenRegistration _hardStop;
+    private SemaphoreSlim? _renewing;
     private Task? _loop;
+    private bool _stopped;
+    private volatile bool _leaseLost;
+    private volatile bool _runtimeExceeded;
 
     public LeaseRenewer(IReceivedMessage message, ExecutionProfile profile, TransportCapabilities capabilities, TimeProvider time, ILogger log, KeyValuePair<string, object?> tag)
     {
@@ -31,40 +43,41 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         _log = log;
         _tag = tag;
         _receivedAt = time.GetUtcNow();
-        RuntimeExceeded = new CancellationTokenSource();
     }
 
-    /// <summary>Cancelled when the lease is lost.</summary>
-    public CancellationTokenSource LeaseLost { get; } = new();
+    /// <summary>Whether a renewal found the lease lost.</summary>
+    public bool IsLeaseLost => _leaseLost;
 
-    /// <summary>Cancelled when the max runtime is reached (counting from <see cref="BeginHandling"/>).</summary>
-    public CancellationTokenSource RuntimeExceeded { get; private set; }
+    /// <summary>Whether the handler ran past its max runtime.</summary>
+    public bool IsRuntimeExceeded => _runtimeExceeded;
 
     /// <summary>Renewals made so far.</summary>
     public int Renewals { get; private set; }
 
     public ExecutionProfile Profile => _profile;
 
+    /// <summary>Arms the first heartbeat (when the transport can renew and the profile asks for it).</summary>
     public void Start()
     {
         if (_capabilities.CanRenewLease && _profile.AutomaticRenewal)
         {
-            _loop = Task.Run(RunAsync);
+            _firstHeartbeat = _time.CreateTimer(static state => ((LeaseRenewer)state!).StartLoop(), this, NextWait(_time.GetUtcNow()), Timeout.InfiniteTimeSpan);
         }
     }
 
-    /// <summary>The handler starts: its max runtime starts counting.</summary>
-    public void BeginHandling()
+    /// <summary>The handler starts: its max runtime starts counting. Returns the handler's token, cancelled by a lost
+    /// lease, the max runtime or <paramref name="hardStop"/>.</summary>
+    public CancellationToken BeginHandling(CancellationToken hardStop)
     {
-        var old = RuntimeExceeded;
-        RuntimeExceeded = new CancellationTokenSource(_profile.MaxRuntime, _time);
-        RuntimeExceeded.Token.Register(static state =>
+        _handler = new CancellationTokenSource();
+        if (_leaseLost)
         {
-            var self = (LeaseRenewer)state!;
-            self._log.LogWarning("Message {MessageId} ({Queue}) reached its max runtime of {MaxRuntime}; cancelling the handler.",
-                self._message.Message.MessageId, self._message.Queue, self._profile.MaxRuntime);
-        }, this);
-        old.Dispose();
+            _handler.Cancel();
+        }
+
+        _runtime = _time.CreateTimer(static state => ((LeaseRenewer)state!).ReachRuntime(), this, _profile.MaxRuntime, Timeout.InfiniteTimeSpan);
+        _hardStop = hardStop.UnsafeRegister(static state => ((LeaseRenewer)state!).CancelHandler(), this);
+        return _handler.Token;
     }
 
     public async Task<DateTimeOffset> ExtendAsync(TimeSpan duration, CancellationToken cancellationToken)
@@ -84,41 +97,68 @@ internal sealed class LeaseRenewer : IAsyncDisposable
             ?? throw new LeaseLostException($"The lease on message '{_message.Message.MessageId}' is lost.");
     }
 
+    /// <summary>Stops heartbeats and the runtime clock; waits for a renewal in progress. Idempotent.</summary>
     public async ValueTask StopAsync()
     {
-        if (!_stop.IsCancellationRequested)
+        Task? loop;
+        CancellationTokenSource? stop;
+        lock (_gate)
         {
-            await _stop.CancelAsync().ConfigureAwait(false);
+            _stopped = true;
+            loop = _loop;
+            stop = _stop;
         }
 
-        if (_loop is not null)
+        _firstHeartbeat?.Dispose();
+        _runtime?.Dispose();
+        if (stop is not null && !stop.IsCancellationRequested)
         {
-            await _loop.ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+        }
+
+        if (loop is not null)
+        {
+            await loop.ConfigureAwait(false);
         }
     }
 
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
-        _stop.Dispose();
-        _renewing.Dispose();
-        LeaseLost.Dispose();
-        RuntimeExceeded.Dispose();
+        await _hardStop.DisposeAsync().ConfigureAwait(false);
+        _stop?.Dispose();
+        _handler?.Dispose();
+        _renewing?.Dispose();
     }
 
-    private async Task RunAsync()
+    private void StartLoop()
+    {
+        TaskCompletionSource done;
+        CancellationToken token;
+        lock (_gate)
+        {
+            if (_stopped || _loop is not null)
+            {
+                return;
+            }
+
+            _stop = new CancellationTokenSource();
+            token = _stop.Token;
+            done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _loop = done.Task;
+        }
+
+        // Runs on the timer's thread up to the first real wait, so the first renewal happens when it falls due.
+        _ = RunAsync(token, done);
+    }
+
+    private async Task RunAsync(CancellationToken stop, TaskCompletionSource done)
     {
         try
         {
-            while (!_stop.IsCancellationRequested && !RuntimeExceeded.IsCancellationRequested)
+            // The first heartbeat is due now; afterwards, wait between renewals.
+            while (!stop.IsCancellationRequested && !_runtimeExceeded)
             {
-                var now = _time.GetUtcNow();
-                await Task.Delay(NextWait(now), _time, _stop.Token).ConfigureAwait(false);
-                if (RuntimeExceeded.IsCancellationRequested)
-                {
-                    return; // a job past its max runtime may not hold its lease any longer
-                }
-
                 var duration = RenewalDuration(_time.GetUtcNow());
                 if (duration is null)
                 {
@@ -127,14 +167,24 @@ internal sealed class LeaseRenewer : IAsyncDisposable
                     return;
                 }
 
-                if (await RenewAsync(duration.Value, _stop.Token).ConfigureAwait(false) is null)
+                if (await RenewAsync(duration.Value, stop).ConfigureAwait(false) is null)
                 {
                     return;
                 }
+
+                await Task.Delay(NextWait(_time.GetUtcNow()), _time, stop).ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
+        }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "Lease renewal of message {MessageId} stopped unexpectedly.", _message.Message.MessageId);
+        }
+        finally
+        {
+            done.TrySetResult();
         }
     }
 
@@ -174,12 +224,13 @@ internal sealed class LeaseRenewer : IAsyncDisposable
 
     private async Task<DateTimeOffset?> RenewAsync(TimeSpan duration, CancellationToken cancellationToken)
     {
-        if (LeaseLost.IsCancellationRequested)
+        if (_leaseLost)
         {
             return null;
         }
 
-        await _renewing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var renewing = LazyInitializer.EnsureInitialized(ref _renewing, static () => new SemaphoreSlim(1, 1));
+        await renewing.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var expiry = await _message.RenewLeaseAsync(duration, cancellationToken).ConfigureAwait(false);
@@ -192,7 +243,8 @@ internal sealed class LeaseRenewer : IAsyncDisposable
             BusTelemetry.LeasesLost.Add(1, _tag);
             _log.LogWarning(ex, "Lease lost on message {MessageId} in {Queue}; cancelling its handler. It may be delivered again.",
                 _message.Message.MessageId, _message.Queue);
-            await LeaseLost.CancelAsync().ConfigureAwait(false);
+            _leaseLost = true;
+            CancelHandler();
             return null;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -203,7 +255,27 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         }
         finally
         {
-            _renewing.Release();
+            renewing.Release();
+        }
+    }
+
+    private void ReachRuntime()
+    {
+        _runtimeExceeded = true;
+        _log.LogWarning("Message {MessageId} ({Queue}) reached its max runtime of {MaxRuntime}; cancelling the handler.",
+            _message.Message.MessageId, _message.Queue, _profile.MaxRuntime);
+        CancelHandler();
+    }
+
+    private void CancelHandler()
+    {
+        try
+        {
+            _handler?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The handler already finished.
         }
     }
 }

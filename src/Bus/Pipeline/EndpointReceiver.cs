@@ -121,7 +121,11 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                     continue;
                 }
 
-                _pipeline.Log.LogDebug("Received {Count} of {Wanted} wanted from {Queue}.", received.Count, wanted, _queue);
+                if (_pipeline.Log.IsEnabled(LogLevel.Debug))
+                {
+                    _pipeline.Log.LogDebug("Received {Count} of {Wanted} wanted from {Queue}.", received.Count, wanted, _queue);
+                }
+
                 if (received.Count < wanted)
                 {
                     _capacity.Release(wanted - received.Count);

@@ -90,7 +90,11 @@ internal sealed class MessagePipeline
         using var activity = StartActivity(received);
         var started = Time.GetTimestamp();
         var outcome = "unknown";
-        Log.LogDebug("Processing message {MessageId} from {Queue}, attempt {Attempt}.", received.Message.MessageId, received.Queue, received.ReceiveCount);
+        if (Log.IsEnabled(LogLevel.Debug))
+        {
+            Log.LogDebug("Processing message {MessageId} from {Queue}, attempt {Attempt}.", received.Message.MessageId, received.Queue, received.ReceiveCount);
+        }
+
         try
         {
             if (await DelayHopAsync(received).ConfigureAwait(false))
@@ -148,7 +152,11 @@ internal sealed class MessagePipeline
         finally
         {
             await renewer.StopAsync().ConfigureAwait(false);
-            Log.LogDebug("Message {MessageId}: {Outcome}.", received.Message.MessageId, outcome);
+            if (Log.IsEnabled(LogLevel.Debug))
+            {
+                Log.LogDebug("Message {MessageId}: {Outcome}.", received.Message.MessageId, outcome);
+            }
+
             var elapsed = Time.GetElapsedTime(started);
             BusTelemetry.HandlerDuration.Record(elapsed.TotalMilliseconds, EndpointTag, new KeyValuePair<string, object?>("bus.outcome", outcome));
             activity?.SetTag("bus.outcome", outcome);
@@ -165,9 +173,8 @@ internal sealed class MessagePipeline
         CancellationToken stopping,
         CancellationToken hardStop)
     {
-        renewer.BeginHandling();
-        using var handlerToken = CancellationTokenSource.CreateLinkedTokenSource(renewer.LeaseLost.Token, renewer.RuntimeExceeded.Token, hardStop);
-        var context = new MessageContext(this, received, type, renewer, options?.Window, handlerToken.Token, stopping);
+        var handlerToken = renewer.BeginHandling(hardStop);
+        var context = new MessageContext(this, received, type, renewer, options?.Window, handlerToken, stopping);
         var previous = MessageContext.Current;
         MessageContext.Current = context;
         try
@@ -181,7 +188,7 @@ internal sealed class MessagePipeline
             }
 
             context.IsOpenForSends = false;
-            await context.FlushAsync(handlerToken.Token).ConfigureAwait(false);
+            await context.FlushAsync(handlerToken).ConfigureAwait(false);
             await renewer.StopAsync().ConfigureAwait(false);
             if (await SettleAsync(received, renewer, m => m.CompleteAsync(CancellationToken.None), "complete").ConfigureAwait(false))
             {
@@ -208,7 +215,7 @@ internal sealed class MessagePipeline
         IReceivedMessage received, MessageType type, Exception ex, MessageContext context, RetryPolicy retry, LeaseRenewer renewer, CancellationToken hardStop)
     {
         var attempt = received.ReceiveCount;
-        if (renewer.LeaseLost.IsCancellationRequested)
+        if (renewer.IsLeaseLost)
         {
             Log.LogWarning("Handler of {MessageId} ({MessageType}) ended after its lease was lost; it is not settled here and will be delivered again.",
                 context.MessageId, type.WireName);
@@ -230,7 +237,7 @@ internal sealed class MessagePipeline
                 BusTelemetry.Released.Add(1, EndpointTag);
                 return "released";
 
-            case OperationCanceledException when hardStop.IsCancellationRequested && !renewer.RuntimeExceeded.IsCancellationRequested:
+            case OperationCanceledException when hardStop.IsCancellationRequested && !renewer.IsRuntimeExceeded:
                 Log.LogWarning("Handler of {MessageId} ({MessageType}) was cancelled by shutdown; released for another worker.", context.MessageId, type.WireName);
                 Jobs.Finish(context.MessageId, JobState.Released, Time.GetUtcNow());
                 await SettleAsync(received, renewer, m => m.ReleaseAsync(TimeSpan.Zero, CancellationToken.None), "release").ConfigureAwait(false);
@@ -238,7 +245,7 @@ internal sealed class MessagePipeline
                 return "released";
         }
 
-        var reason = renewer.RuntimeExceeded.IsCancellationRequested
+        var reason = renewer.IsRuntimeExceeded
             ? $"Exceeded its max runtime of {renewer.Profile.MaxRuntime}"
             : null;
         Jobs.Finish(context.MessageId, JobState.Failed, Time.GetUtcNow());
@@ -345,7 +352,7 @@ internal sealed class MessagePipeline
         if (renewer is not null)
         {
             await renewer.StopAsync().ConfigureAwait(false);
-            if (renewer.LeaseLost.IsCancellationRequested)
+            if (renewer.IsLeaseLost)
             {
                 Log.LogWarning("Not settling message {MessageId} ({Action}): its lease was lost.", received.Message.MessageId, action);
                 return false;
@@ -373,6 +380,11 @@ internal sealed class MessagePipeline
 
     private static Activity? StartActivity(IReceivedMessage received)
     {
+        if (!BusTelemetry.Source.HasListeners())
+        {
+            return null;
+        }
+
         var headers = received.Message.Headers;
         ActivityContext parent = default;
         if (headers.TryGetValue(MessageHeaders.TraceParent, out var traceParent))
