@@ -508,7 +508,10 @@ internal sealed class FakeServiceBus : HttpMessageHandler
 
                 var next = entity.Messages.Select(m => m.LockToken is not null && m.LockedUntil > now ? m.LockedUntil : m.VisibleAt)
                     .Where(at => at > now).Append(deadline).Min();
-                wake = Task.WhenAny(_changed.Task, Task.Delay(next - now, _time, cancellationToken));
+                // Timers tick in whole milliseconds: round up, or a sub-millisecond wait ends at once and this loop
+                // spins inside the manual clock's Advance without the clock moving.
+                var wait = TimeSpan.FromMilliseconds(Math.Ceiling((next - now).TotalMilliseconds));
+                wake = Task.WhenAny(_changed.Task, Task.Delay(wait, _time, cancellationToken));
             }
 
             await wake.WaitAsync(cancellationToken);
