@@ -7,8 +7,15 @@ port="${BUS_FAUXQS_PORT:-4566}"
 state="$here/.fauxqs"
 mkdir -p "$state"
 
-answers() { curl -s -o /dev/null -X POST -H 'Content-Type: application/x-amz-json-1.0' \
-  -H 'X-Amz-Target: AmazonSQS.ListQueues' --data '{}' "http://127.0.0.1:$port/" ; }
+# Answers when an SQS ListQueues call succeeds (curl), or at least the port accepts connections (no curl installed).
+answers() {
+  if command -v curl >/dev/null; then
+    curl -sf -o /dev/null -X POST -H 'Content-Type: application/x-amz-json-1.0' \
+      -H 'X-Amz-Target: AmazonSQS.ListQueues' --data '{}' "http://127.0.0.1:$port/"
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+  fi
+}
 
 if answers; then echo "fauxqs already answers on 127.0.0.1:$port"; exit 0; fi
 
