@@ -8,8 +8,39 @@ namespace Bus.Conformance;
 /// </summary>
 public abstract class StepStoreContractTests
 {
-    /// <summary>Creates the store under test; called once per test. Stores of one test class may share data.</summary>
-    protected abstract IStepStore CreateStore();
+    /// <summary>The clock stores of a test record finished-at times on.</summary>
+    protected Testing.ManualTimeProvider Clock { get; } = new();
+
+    /// <summary>Creates the store under test on <paramref name="time"/>; called once per test. Stores of one test class
+    /// may share data.</summary>
+    protected abstract IStepStore CreateStore(TimeProvider time);
+
+    /// <summary>Creates the store under test on <see cref="Clock"/>.</summary>
+    protected IStepStore CreateStore() => CreateStore(Clock);
+
+    [Fact]
+    public async Task Retention_deletes_whole_jobs_whose_latest_step_is_older_than_the_cutoff()
+    {
+        var store = CreateStore();
+        var finished = NewJobId();
+        var running = NewJobId();
+        var recent = NewJobId();
+        await store.SaveAsync(finished, "a", "1", default);
+        await store.SaveAsync(finished, "b", "2", default);
+        await store.SaveAsync(running, "a", "1", default); // started long ago ...
+        Clock.Advance(TimeSpan.FromDays(2));
+        await store.SaveAsync(running, "b", "2", default); // ... and still finishing steps
+        await store.SaveAsync(recent, "a", "1", default);
+
+        var deleted = await store.DeleteJobsFinishedBeforeAsync(Clock.GetUtcNow() - TimeSpan.FromDays(1), default);
+
+        Assert.Equal(2, deleted);
+        Assert.Empty(await store.ListAsync(finished, default));
+        Assert.Null(await store.GetAsync(finished, "a", default));
+        Assert.Equal(["a", "b"], await store.ListAsync(running, default));
+        Assert.Equal(["a"], await store.ListAsync(recent, default));
+        Assert.Equal(0, await store.DeleteJobsFinishedBeforeAsync(Clock.GetUtcNow() - TimeSpan.FromDays(1), default));
+    }
 
     /// <summary>A job id unique to this test.</summary>
     protected static string NewJobId() => $"job-{Guid.NewGuid():N}";

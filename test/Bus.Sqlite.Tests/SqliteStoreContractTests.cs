@@ -10,9 +10,9 @@ public sealed class SqliteStepStoreContractTests : StepStoreContractTests, IDisp
     private readonly TempDatabase _database = new();
     private readonly List<SqliteStepStore> _stores = [];
 
-    protected override IStepStore CreateStore()
+    protected override IStepStore CreateStore(TimeProvider time)
     {
-        var store = new SqliteStepStore(_database.ConnectionString, new ManualTimeProvider());
+        var store = new SqliteStepStore(_database.ConnectionString, time);
         _stores.Add(store);
         return store;
     }

@@ -64,6 +64,21 @@ public sealed class SqliteStepStore : IStepStore, IDisposable
     }
 
     /// <inheritdoc />
+    public async Task<int> DeleteJobsFinishedBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var delete = Sql.Command(
+            connection,
+            null,
+            """
+            DELETE FROM bus_steps WHERE job_id IN (
+                SELECT job_id FROM bus_steps GROUP BY job_id HAVING MAX(finished_at) < $cutoff);
+            """);
+        delete.Parameters.AddWithValue("$cutoff", cutoff.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture));
+        return await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
     public async Task<IReadOnlyList<string>> ListAsync(string jobId, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(jobId);

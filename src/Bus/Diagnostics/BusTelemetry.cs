@@ -20,6 +20,7 @@ public static class BusTelemetry
     internal static readonly Counter<long> Released = Meter.CreateCounter<long>("bus.messages.released", "{message}", "Messages given back without counting an attempt (checkpoints, windows, shutdown, delay hops).");
     internal static readonly Counter<long> LeaseRenewals = Meter.CreateCounter<long>("bus.lease.renewals", "{renewal}", "Lease renewals (heartbeats and extensions).");
     internal static readonly Counter<long> LeasesLost = Meter.CreateCounter<long>("bus.lease.lost", "{lease}", "Leases lost while a handler ran or before it settled.");
+    internal static readonly Counter<long> StepsExpired = Meter.CreateCounter<long>("bus.steps.expired", "{step}", "Steps of finished jobs deleted by the step retention.");
     internal static readonly Counter<long> WorkflowUnmatched = Meter.CreateCounter<long>("bus.workflow.unmatched", "{message}", "Messages that matched no running workflow instance.");
     internal static readonly Histogram<double> HandlerDuration = Meter.CreateHistogram<double>("bus.handler.duration", "ms", "Time from handler start to settlement.");
     internal static readonly Histogram<double> Progress = Meter.CreateHistogram<double>("bus.job.progress", "{ratio}", "Progress reported by long jobs (done / total).");

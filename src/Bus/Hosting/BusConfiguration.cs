@@ -44,6 +44,11 @@ public sealed partial class BusConfiguration
     /// delays). Default true.</summary>
     public bool Strict { get; set; } = true;
 
+    /// <summary>How long the steps of a finished job are kept in the step store before they are deleted (counted
+    /// from the job's latest step). Default 7 days; null keeps them forever. Keep it longer than any job runs and any
+    /// message may wait for a retry, or a late retry would run finished steps again.</summary>
+    public TimeSpan? StepRetention { get; set; } = TimeSpan.FromDays(7);
+
     /// <summary>The retry policy of every handler that does not set its own.</summary>
     public RetryPolicy Retry { get; } = new();
 
@@ -260,6 +265,11 @@ public sealed partial class BusConfiguration
         {
             // Throws, naming the type, when a handled type is neither marked, mapped as a system message, nor added.
             Messages.Get(handledType);
+        }
+
+        if (StepRetention is { } retention && retention < TimeSpan.FromMinutes(1))
+        {
+            throw new BusConfigurationException($"StepRetention must be at least 1 minute, or null to keep steps forever (was {retention}).");
         }
 
         Retry.Validate();

@@ -1,4 +1,5 @@
 using Bus.Pipeline;
+using Bus.Steps;
 using Bus.Transports;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -6,10 +7,14 @@ using Microsoft.Extensions.Logging;
 namespace Bus.Hosting;
 
 /// <summary>Starts and stops the bus with the host: checks, provisioning, then receiving.</summary>
-internal sealed class BusHost(BusConfiguration config, MessagePipeline pipeline, ITransport transport, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+internal sealed class BusHost(
+    BusConfiguration config, MessagePipeline pipeline, ITransport transport, IStepStore steps, TimeProvider time, ILoggerFactory loggers)
+    : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _log = loggers.CreateLogger("Bus");
+    private readonly CancellationTokenSource _stopping = new();
     private EndpointReceiver? _receiver;
+    private Task? _retention;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -33,6 +38,11 @@ internal sealed class BusHost(BusConfiguration config, MessagePipeline pipeline,
             _receiver.Start();
         }
 
+        if (config.StepRetention is { } retention)
+        {
+            _retention = Task.Run(() => ExpireStepsAsync(retention, _stopping.Token), CancellationToken.None);
+        }
+
         _log.LogInformation("Bus endpoint {Endpoint} started on {Transport} ({Concurrency} concurrent, prefetch {Prefetch}).",
             config.EndpointName, transport.Capabilities.Name, config.MaxConcurrency, config.Prefetch);
     }
@@ -44,14 +54,59 @@ internal sealed class BusHost(BusConfiguration config, MessagePipeline pipeline,
             await _receiver.StopAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        if (!_stopping.IsCancellationRequested)
+        {
+            await _stopping.CancelAsync().ConfigureAwait(false);
+        }
+
+        if (_retention is not null)
+        {
+            await _retention.ConfigureAwait(false);
+        }
+
         _log.LogInformation("Bus endpoint {Endpoint} stopped.", config.EndpointName);
     }
 
     public async ValueTask DisposeAsync()
     {
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
         if (_receiver is not null)
         {
             await _receiver.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _stopping.Dispose();
+    }
+
+    /// <summary>Deletes the steps of jobs finished longer than <paramref name="retention"/> ago, every quarter of the
+    /// retention (at most hourly), until the host stops.</summary>
+    private async Task ExpireStepsAsync(TimeSpan retention, CancellationToken stopping)
+    {
+        var interval = retention / 4 < TimeSpan.FromHours(1) ? retention / 4 : TimeSpan.FromHours(1);
+        var tag = new KeyValuePair<string, object?>("bus.endpoint", config.EndpointName);
+        try
+        {
+            while (!stopping.IsCancellationRequested)
+            {
+                await Task.Delay(interval, time, stopping).ConfigureAwait(false);
+                try
+                {
+                    var deleted = await steps.DeleteJobsFinishedBeforeAsync(time.GetUtcNow() - retention, stopping).ConfigureAwait(false);
+                    if (deleted > 0)
+                    {
+                        _log.LogInformation("Deleted {Count} steps of jobs finished more than {Retention} ago.", deleted, retention);
+                    }
+
+                    Diagnostics.BusTelemetry.StepsExpired.Add(deleted, tag);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    _log.LogWarning(ex, "Deleting expired steps failed; trying again in {Interval}.", interval);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
         }
     }
 

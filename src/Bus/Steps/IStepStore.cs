@@ -14,4 +14,9 @@ public interface IStepStore
 
     /// <summary>The names of the finished steps of a job, in the order they finished.</summary>
     Task<IReadOnlyList<string>> ListAsync(string jobId, CancellationToken cancellationToken);
+
+    /// <summary>Deletes every step of the jobs whose latest step finished before <paramref name="cutoff"/> (retention).
+    /// A job with a step finished at or after the cutoff keeps all its steps, so a running job never loses some.</summary>
+    /// <returns>How many steps were deleted.</returns>
+    Task<int> DeleteJobsFinishedBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken);
 }

@@ -58,6 +58,7 @@ public sealed class ConfigurationTests : IAsyncLifetime
         Assert.Contains("ShutdownTimeout", Invalid(b => b.ShutdownTimeout = TimeSpan.FromHours(2)));
         Assert.Contains("HeartbeatInterval", Invalid(b => b.Profile = b.Profile with { HeartbeatInterval = b.Profile.LeaseDuration }));
         Assert.Contains("Retry policy: MaxAttempts", Invalid(b => b.Retry.MaxAttempts = 0));
+        Assert.Contains("StepRetention", Invalid(b => b.StepRetention = TimeSpan.FromSeconds(5)));
         Assert.Contains("Profile of LongJob", Invalid(b => b.ConfigureHandling<LongJob>(h => h.Profile = ExecutionProfile.LongRunning(TimeSpan.Zero))));
     }
 

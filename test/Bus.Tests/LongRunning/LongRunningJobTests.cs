@@ -18,13 +18,14 @@ public sealed class LongRunningJobTests : IAsyncLifetime
     private readonly InMemoryBroker _broker;
     private readonly Recorder _recorder = new();
     private readonly BusProbe _probe = new();
-    private readonly InMemoryStepStore _steps = new();
+    private readonly InMemoryStepStore _steps;
     private readonly List<TestEndpoint> _endpoints = [];
     private readonly string _queue = "jobs-" + Guid.NewGuid().ToString("N")[..8];
 
     public LongRunningJobTests()
     {
         _broker = new InMemoryBroker(_time);
+        _steps = new InMemoryStepStore(_time);
     }
 
     private TimeDriver Driver => new(_time, TimeSpan.FromSeconds(30)) { Step = TimeSpan.FromSeconds(5) };
@@ -170,6 +171,24 @@ public sealed class LongRunningJobTests : IAsyncLifetime
         var done = query.Get("job-p");
         Assert.Equal(JobState.Completed, done!.State);
         Assert.Equal(120, done.Done);
+    }
+
+    [Fact]
+    public async Task Steps_of_finished_jobs_are_deleted_after_the_retention_and_running_ones_are_kept()
+    {
+        var worker = await StartAsync(b => b.StepRetention = TimeSpan.FromDays(1));
+        await worker.Bus.SendAsync(new LongJob("t", "done", Steps: 2), new DeliveryOptions { MessageId = "job-done" });
+        await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.completed", 1));
+        Assert.Equal(["step-0", "step-1"], await _steps.ListAsync("job-done", default));
+
+        _time.Advance(TimeSpan.FromHours(12));
+        await worker.Bus.SendAsync(new LongJob("t", "recent", Steps: 1), new DeliveryOptions { MessageId = "job-recent" });
+        await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.completed", 2));
+        await new TimeDriver(_time, TimeSpan.FromSeconds(30)) { Step = TimeSpan.FromMinutes(30) }
+            .AwaitAsync(_probe.WhenAsync(_queue, "bus.steps.expired", 2));
+
+        Assert.Empty(await _steps.ListAsync("job-done", default));
+        Assert.Equal(["step-0"], await _steps.ListAsync("job-recent", default));
     }
 
     private async Task<TestEndpoint> StartAsync(Action<BusConfiguration> configure, Func<ITransport, ITransport>? wrap = null)

@@ -5,5 +5,5 @@ namespace Bus.Tests.Stores;
 
 public sealed class InMemoryStepStoreContractTests : StepStoreContractTests
 {
-    protected override IStepStore CreateStore() => new InMemoryStepStore();
+    protected override IStepStore CreateStore(TimeProvider time) => new InMemoryStepStore(time);
 }
