@@ -39,6 +39,14 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
         services.TryAddSingleton<IStepStore, InMemoryStepStore>();
         services.TryAddSingleton<IWorkflowStore, InMemoryWorkflowStore>();
+
+        // The status query resolves even on an endpoint without workflows (it then finds nothing).
+        if (!services.Any(d => d.ServiceType == typeof(WorkflowRegistry)))
+        {
+            services.AddSingleton(new WorkflowRegistry());
+        }
+
+        services.TryAddSingleton<IWorkflowStatusQuery, WorkflowStatusQuery>();
         services.AddSingleton(config.SystemMessages);
         services.AddSingleton<JobStatusTracker>();
         services.AddSingleton<IJobStatusQuery>(sp => sp.GetRequiredService<JobStatusTracker>());

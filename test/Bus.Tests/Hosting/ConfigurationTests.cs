@@ -63,6 +63,16 @@ public sealed class ConfigurationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Workflow_status_query_resolves_on_an_endpoint_without_workflows_and_finds_nothing()
+    {
+        var endpoint = await StartAsync("noworkflows", b => b.AddHandler<DoWorkHandler>(), services: s => s.AddSingleton(new Recorder()));
+
+        var query = endpoint.Services.GetRequiredService<global::Bus.Workflows.IWorkflowStatusQuery>();
+
+        Assert.Null(await query.GetAsync("any.workflow", "id-1"));
+    }
+
+    [Fact]
     public void AddBus_twice_on_one_container_is_rejected()
     {
         var services = new ServiceCollection();
