@@ -182,17 +182,24 @@ public sealed class ConfigurationTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Without_strict_mode_the_endpoint_starts_despite_the_problem()
+    public async Task Without_strict_mode_the_endpoint_starts_despite_the_problem_and_handles_messages()
     {
+        var recorder = new Recorder();
+        using var probe = new BusProbe();
         var endpoint = await StartAsync("lenient",
             b =>
             {
                 b.Strict = false;
                 b.AddHandler<LongJobHandler>().ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(1)));
             },
-            wrap: t => new CapabilityOverride(t, c => c with { CanRenewLease = false }));
+            wrap: t => new CapabilityOverride(t, c => c with { CanRenewLease = false }),
+            services: s => s.AddSingleton(recorder));
 
-        Assert.NotNull(endpoint.Bus);
+        await endpoint.Bus.SendAsync(new LongJob("t", "lenient", Steps: 2));
+        await new TimeDriver(_time, TimeSpan.FromSeconds(30)).AwaitAsync(probe.WhenAsync(endpoint.Name, "bus.messages.completed", 1));
+
+        Assert.Equal([0, 1], recorder.Steps.Select(s => s.Step));
+        Assert.Equal(0, probe.Count(endpoint.Name, "bus.lease.renewals"));
     }
 
     private string Invalid(Action<BusConfiguration> change) =>
