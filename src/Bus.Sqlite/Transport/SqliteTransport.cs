@@ -1,5 +1,6 @@
 using Bus.Sqlite.Schema;
 using Bus.Sqlite.Transport;
+using Bus.Timing;
 using Bus.Transports;
 
 namespace Bus.Sqlite;
@@ -175,7 +176,7 @@ public sealed class SqliteTransport : ITransport
         }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
-        var delay = Task.Delay(wait, Time, stop.Token);
+        var delay = PreciseDelay.WaitAsync(Time, wait, stop.Token);
         await Task.WhenAny(signal, delay).ConfigureAwait(false);
         await stop.CancelAsync().ConfigureAwait(false); // drops the timer when the signal came first
         cancellationToken.ThrowIfCancellationRequested();

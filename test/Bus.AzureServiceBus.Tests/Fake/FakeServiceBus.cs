@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Xml.Linq;
 using Bus.Testing;
+using Bus.Timing;
 
 namespace Bus.AzureServiceBus.Tests.Fake;
 
@@ -508,10 +509,9 @@ internal sealed class FakeServiceBus : HttpMessageHandler
 
                 var next = entity.Messages.Select(m => m.LockToken is not null && m.LockedUntil > now ? m.LockedUntil : m.VisibleAt)
                     .Where(at => at > now).Append(deadline).Min();
-                // Timers tick in whole milliseconds: round up, or a sub-millisecond wait ends at once and this loop
-                // spins inside the manual clock's Advance without the clock moving.
-                var wait = TimeSpan.FromMilliseconds(Math.Ceiling((next - now).TotalMilliseconds));
-                wake = Task.WhenAny(_changed.Task, Task.Delay(wait, _time, cancellationToken));
+                // Task.Delay truncates to whole milliseconds (a sub-millisecond wait would spin inside the manual
+                // clock's Advance); rounding up would overshoot a clock moved to exactly the due time.
+                wake = Task.WhenAny(_changed.Task, PreciseDelay.WaitAsync(_time, next - now, cancellationToken));
             }
 
             await wake.WaitAsync(cancellationToken);

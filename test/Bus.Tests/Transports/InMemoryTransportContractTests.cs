@@ -1,3 +1,4 @@
+using System.Text;
 using Bus.Conformance;
 using Bus.Testing;
 using Bus.Transports;
@@ -13,4 +14,23 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
 
     protected override Task<ITransport> CreateTransportAsync() =>
         Task.FromResult<ITransport>(new InMemoryTransport(new InMemoryBroker(_time), new InMemoryTransportOptions { MaxMessageSize = 64 * 1024 }));
+
+    [Fact]
+    public async Task A_waiting_receive_wakes_at_the_exact_due_time_of_a_message_due_at_a_fraction_of_a_millisecond()
+    {
+        // Jittered retry delays are not whole milliseconds. A test clock moved to exactly the due time must wake the
+        // waiting receiver: a wait truncated to whole milliseconds would spin, one rounded up would never end.
+        var queue = await NewQueueAsync("exact");
+        var due = TimeSpan.FromTicks(17_345); // 1.7345 ms
+        var headers = new Dictionary<string, string> { [MessageHeaders.MessageId] = "exact-1" };
+        await Transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), new TransportMessage(headers, Encoding.UTF8.GetBytes("x")), _time.GetUtcNow() + due)], default);
+
+        var receive = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default);
+        _time.Advance(due - TimeSpan.FromTicks(1));
+        Assert.False(receive.IsCompleted);
+        _time.Advance(TimeSpan.FromTicks(1));
+
+        var received = Assert.Single(await receive.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal("exact-1", received.Message.MessageId);
+    }
 }

@@ -1,4 +1,5 @@
 using Bus.Testing;
+using Bus.Timing;
 
 namespace Bus.Tests.Unit;
 
@@ -45,6 +46,35 @@ public sealed class ManualTimeProviderTests
         Assert.False(delay.IsCompleted);
         time.Advance(TimeSpan.FromMinutes(1));
         await delay.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task PreciseDelay_keeps_sub_millisecond_precision_where_Task_Delay_truncates()
+    {
+        var time = new ManualTimeProvider();
+        Assert.True(Task.Delay(TimeSpan.FromTicks(4_000), time).IsCompleted); // 0.4 ms truncated to 0: the reason for PreciseDelay
+
+        var delay = PreciseDelay.WaitAsync(time, TimeSpan.FromTicks(17_345), CancellationToken.None);
+        time.Advance(TimeSpan.FromTicks(17_344));
+        Assert.False(delay.IsCompleted);
+        time.Advance(TimeSpan.FromTicks(1));
+        await delay.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(0, time.PendingTimers);
+    }
+
+    [Fact]
+    public async Task PreciseDelay_is_cancelled_by_its_token_and_frees_its_timer()
+    {
+        var time = new ManualTimeProvider();
+        using var cancel = new CancellationTokenSource();
+
+        var delay = PreciseDelay.WaitAsync(time, TimeSpan.FromMinutes(1), cancel.Token);
+        Assert.Equal(1, time.PendingTimers);
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => delay);
+        Assert.Equal(0, time.PendingTimers);
+        Assert.True(PreciseDelay.WaitAsync(time, TimeSpan.Zero, CancellationToken.None).IsCompletedSuccessfully);
     }
 
     [Fact]

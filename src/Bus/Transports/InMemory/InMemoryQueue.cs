@@ -90,9 +90,8 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
                 return (leases, arrival, null);
             }
 
-            // Timers tick in whole milliseconds: round up, or a sub-millisecond wait would end at once and
-            // the caller would spin without the clock moving.
-            return (leases, arrival, TimeSpan.FromMilliseconds(Math.Ceiling(Math.Max(0, (next - now).TotalMilliseconds))));
+            // Exact, not rounded: a test clock moved to exactly the due time must wake the waiter.
+            return (leases, arrival, next > now ? next - now : TimeSpan.Zero);
         }
     }
 

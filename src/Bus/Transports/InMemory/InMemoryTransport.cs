@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using Bus.Timing;
 
 namespace Bus.Transports.InMemory;
 
@@ -124,7 +125,7 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
 
             // A timer for the next delayed or leased message only when there is one, cancelled after the wait.
             using var wait = nextVisibleIn is null ? null : CancellationTokenSource.CreateLinkedTokenSource(linked.Token);
-            var wake = wait is null ? arrival : Task.WhenAny(arrival, Task.Delay(nextVisibleIn!.Value, _broker.Time, wait.Token));
+            var wake = wait is null ? arrival : Task.WhenAny(arrival, PreciseDelay.WaitAsync(_broker.Time, nextVisibleIn!.Value, wait.Token));
             try
             {
                 await wake.WaitAsync(linked.Token).ConfigureAwait(false);
