@@ -10,8 +10,9 @@ namespace Bus.Leases;
 /// When a renewal reports the lease lost, the handler is cancelled so the message is not settled a second time.
 /// </summary>
 /// <remarks>
-/// Short handlers cost one timer: the renewal loop starts only when the first heartbeat falls due, and the handler
-/// has one cancellation source that a lost lease, the max runtime and a hard stop all cancel.
+/// Short handlers cost no timer of their own: the first heartbeat and the max runtime are deadlines on the endpoint's
+/// <see cref="LeaseDeadlines"/>, the renewal loop starts only when the first heartbeat falls due, and the handler has
+/// one cancellation source that a lost lease, the max runtime and a hard stop all cancel.
 /// </remarks>
 internal sealed class LeaseRenewer : IAsyncDisposable
 {
@@ -23,19 +24,19 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private readonly KeyValuePair<string, object?> _tag;
     private readonly DateTimeOffset _receivedAt;
     private readonly object _gate = new();
-    private ITimer? _firstHeartbeat;
-    private ITimer? _runtime;
+    private readonly LeaseDeadlines _deadlines;
     private CancellationTokenSource? _stop;
     private CancellationTokenSource? _handler;
     private CancellationTokenRegistration _hardStop;
     private SemaphoreSlim? _renewing;
     private Task? _loop;
-    private bool _stopped;
+    private volatile bool _stopped;
     private volatile bool _leaseLost;
     private volatile bool _runtimeExceeded;
 
-    public LeaseRenewer(IReceivedMessage message, ExecutionProfile profile, TransportCapabilities capabilities, TimeProvider time, ILogger log, KeyValuePair<string, object?> tag)
+    public LeaseRenewer(IReceivedMessage message, ExecutionProfile profile, TransportCapabilities capabilities, TimeProvider time, LeaseDeadlines deadlines, ILogger log, KeyValuePair<string, object?> tag)
     {
+        _deadlines = deadlines;
         _message = message;
         _profile = profile;
         _capabilities = capabilities;
@@ -51,6 +52,9 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     /// <summary>Whether the handler ran past its max runtime.</summary>
     public bool IsRuntimeExceeded => _runtimeExceeded;
 
+    /// <summary>Whether heartbeats and the runtime clock have stopped (the message is settled or released).</summary>
+    public bool IsStopped => _stopped;
+
     /// <summary>Renewals made so far.</summary>
     public int Renewals { get; private set; }
 
@@ -61,7 +65,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     {
         if (_capabilities.CanRenewLease && _profile.AutomaticRenewal)
         {
-            _firstHeartbeat = _time.CreateTimer(static state => ((LeaseRenewer)state!).StartLoop(), this, NextWait(_time.GetUtcNow()), Timeout.InfiniteTimeSpan);
+            _deadlines.Schedule(this, LeaseDeadline.FirstHeartbeat, NextWait(_time.GetUtcNow()));
         }
     }
 
@@ -75,7 +79,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
             _handler.Cancel();
         }
 
-        _runtime = _time.CreateTimer(static state => ((LeaseRenewer)state!).ReachRuntime(), this, _profile.MaxRuntime, Timeout.InfiniteTimeSpan);
+        _deadlines.Schedule(this, LeaseDeadline.MaxRuntime, _profile.MaxRuntime);
         _hardStop = hardStop.UnsafeRegister(static state => ((LeaseRenewer)state!).CancelHandler(), this);
         return _handler.Token;
     }
@@ -109,8 +113,6 @@ internal sealed class LeaseRenewer : IAsyncDisposable
             stop = _stop;
         }
 
-        _firstHeartbeat?.Dispose();
-        _runtime?.Dispose();
         if (stop is not null && !stop.IsCancellationRequested)
         {
             await stop.CancelAsync().ConfigureAwait(false);
@@ -129,6 +131,26 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         _stop?.Dispose();
         _handler?.Dispose();
         _renewing?.Dispose();
+    }
+
+    /// <summary>A deadline of this lease fell due (called by <see cref="LeaseDeadlines"/>).</summary>
+    public void OnDeadline(LeaseDeadline kind)
+    {
+        try
+        {
+            if (kind == LeaseDeadline.FirstHeartbeat)
+            {
+                StartLoop();
+            }
+            else if (!_stopped)
+            {
+                ReachRuntime();
+            }
+        }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "Lease deadline {Deadline} of message {MessageId} failed.", kind, _message.Message.MessageId);
+        }
     }
 
     private void StartLoop()

@@ -22,6 +22,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     private readonly Channel<(IReceivedMessage Message, LeaseRenewer Renewer)> _buffer;
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _hardStop = new();
+    private readonly LeaseDeadlines _deadlines;
     private Task? _receiveLoop;
     private Task[] _workers = [];
     private Task? _stopped;
@@ -32,6 +33,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         _queue = queue;
         _concurrency = concurrency;
         _shutdownTimeout = shutdownTimeout;
+        _deadlines = new LeaseDeadlines(pipeline.Time);
         _capacity = new SemaphoreSlim(concurrency + prefetch, concurrency + prefetch);
         _buffer = Channel.CreateUnbounded<(IReceivedMessage, LeaseRenewer)>(new UnboundedChannelOptions { SingleWriter = true });
     }
@@ -82,6 +84,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         _stopping.Dispose();
         _hardStop.Dispose();
         _capacity.Dispose();
+        _deadlines.Dispose();
     }
 
     private async Task ReceiveLoopAsync()
@@ -133,7 +136,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
 
                 foreach (var message in received)
                 {
-                    var renewer = new LeaseRenewer(message, _pipeline.ProfileFor(message), _pipeline.Transport.Capabilities, _pipeline.Time, _pipeline.Log, _pipeline.EndpointTag);
+                    var renewer = new LeaseRenewer(message, _pipeline.ProfileFor(message), _pipeline.Transport.Capabilities, _pipeline.Time, _deadlines, _pipeline.Log, _pipeline.EndpointTag);
                     renewer.Start();
                     _buffer.Writer.TryWrite((message, renewer));
                 }

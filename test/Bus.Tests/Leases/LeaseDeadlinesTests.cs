@@ -1,0 +1,135 @@
+using Bus.Leases;
+using Bus.Testing;
+using Bus.Transports;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bus.Tests.Leases;
+
+public sealed class LeaseDeadlinesTests
+{
+    private static readonly ExecutionProfile Profile = new()
+    {
+        LeaseDuration = TimeSpan.FromMinutes(5),
+        HeartbeatInterval = TimeSpan.FromMinutes(1),
+        MaxRuntime = TimeSpan.FromMinutes(30),
+    };
+
+    private static readonly TransportCapabilities Capabilities = new()
+    {
+        Name = "test",
+        CanRenewLease = true,
+        MaxLeaseDuration = TimeSpan.FromHours(12),
+        MaxDelay = TimeSpan.FromDays(1),
+        PublishSubscribe = false,
+        Redrive = false,
+    };
+
+    private readonly ManualTimeProvider _time = new();
+
+    [Fact]
+    public async Task Every_lease_gets_its_first_heartbeat_at_its_own_time_from_one_timer()
+    {
+        using var deadlines = new LeaseDeadlines(_time);
+        var start = _time.GetUtcNow();
+        var early = new RecordingMessage("early", _time);
+        var late = new RecordingMessage("late", _time);
+        await using var first = Renewer(early, deadlines);
+        first.Start();
+        _time.Advance(TimeSpan.FromSeconds(10));
+        await using var second = Renewer(late, deadlines);
+        second.Start();
+
+        Assert.Equal(1, _time.PendingTimers); // one timer for both leases, not one each
+        _time.Advance(TimeSpan.FromSeconds(49));
+        Assert.Empty(early.Renewals);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal([start + TimeSpan.FromMinutes(1)], early.Renewals);
+        Assert.Empty(late.Renewals);
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal([start + TimeSpan.FromSeconds(70)], late.Renewals);
+    }
+
+    [Fact]
+    public async Task A_stopped_lease_is_never_renewed_and_many_stopped_ones_do_not_delay_a_live_max_runtime()
+    {
+        using var deadlines = new LeaseDeadlines(_time);
+        var stopped = new List<RecordingMessage>();
+        for (var i = 0; i < 500; i++)
+        {
+            // Short handlers: received, handled and settled long before any deadline (drives compaction).
+            var message = new RecordingMessage($"short-{i}", _time);
+            stopped.Add(message);
+            await using var renewer = Renewer(message, deadlines);
+            renewer.Start();
+            renewer.BeginHandling(CancellationToken.None);
+            await renewer.StopAsync();
+        }
+
+        var live = new RecordingMessage("live", _time);
+        await using var running = Renewer(live, deadlines);
+        var start = _time.GetUtcNow();
+        running.Start();
+        var token = running.BeginHandling(CancellationToken.None);
+
+        _time.Advance(Profile.MaxRuntime - TimeSpan.FromTicks(1));
+        Assert.False(token.IsCancellationRequested);
+        _time.Advance(TimeSpan.FromTicks(1));
+
+        Assert.True(token.IsCancellationRequested);
+        Assert.True(running.IsRuntimeExceeded);
+        Assert.All(stopped, m => Assert.Empty(m.Renewals));
+        Assert.Equal(start + TimeSpan.FromMinutes(1), live.Renewals[0]);
+    }
+
+    [Fact]
+    public async Task A_deadline_scheduled_after_disposal_never_fires()
+    {
+        var deadlines = new LeaseDeadlines(_time);
+        deadlines.Dispose();
+        var message = new RecordingMessage("late", _time);
+        await using var renewer = Renewer(message, deadlines);
+
+        renewer.Start();
+        _time.Advance(TimeSpan.FromHours(1));
+
+        Assert.Empty(message.Renewals);
+        Assert.Equal(0, _time.PendingTimers);
+    }
+
+    private LeaseRenewer Renewer(IReceivedMessage message, LeaseDeadlines deadlines) =>
+        new(message, Profile, Capabilities, _time, deadlines, NullLogger.Instance, new("bus.endpoint", "test"));
+
+    private sealed class RecordingMessage(string id, TimeProvider time) : IReceivedMessage
+    {
+        private readonly DateTimeOffset _received = time.GetUtcNow();
+        private DateTimeOffset? _expires;
+
+        public List<DateTimeOffset> Renewals { get; } = [];
+
+        public TransportMessage Message { get; } = new(new Dictionary<string, string> { [MessageHeaders.MessageId] = id }, Array.Empty<byte>());
+
+        public string Queue => "q";
+
+        public int ReceiveCount => 1;
+
+        public DateTimeOffset LeaseExpiresAt => _expires ?? _received + Profile.LeaseDuration;
+
+        public Task<DateTimeOffset> RenewLeaseAsync(TimeSpan duration, CancellationToken cancellationToken)
+        {
+            lock (Renewals)
+            {
+                Renewals.Add(time.GetUtcNow());
+                _expires = time.GetUtcNow() + duration;
+                return Task.FromResult(_expires.Value);
+            }
+        }
+
+        public Task CompleteAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task DeadLetterAsync(FailureDetails failure, CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
