@@ -223,7 +223,9 @@ public sealed partial class BusConfiguration
             Handlers.Add(messageType, HandlerRegistry.CreateInvoker(messageType, handlerType));
         }
 
-        Services.AddScoped(handlerType);
+        // Transient in the per-message scope: a new instance per message with the message's scoped dependencies, and
+        // disposed with the scope if disposable; unlike Scoped, a plain handler costs the scope no resolved-services table.
+        Services.AddTransient(handlerType);
         return this;
     }
 
