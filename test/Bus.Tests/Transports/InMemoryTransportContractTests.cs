@@ -33,4 +33,27 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
         var received = Assert.Single(await receive.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal("exact-1", received.Message.MessageId);
     }
+
+    [Fact]
+    public async Task A_long_poll_returns_nothing_when_its_time_is_up_and_throws_when_its_caller_cancels()
+    {
+        var queue = await NewQueueAsync("poll");
+
+        var empty = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default);
+        _time.Advance(new InMemoryTransportOptions().LongPollTime - TimeSpan.FromMilliseconds(1));
+        Assert.False(empty.IsCompleted);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Empty(await empty.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        using var cancel = new CancellationTokenSource();
+        var cancelled = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), cancel.Token);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        // The queue still works: a message sent now reaches the next receive.
+        var next = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default);
+        var headers = new Dictionary<string, string> { [MessageHeaders.MessageId] = "after-cancel" };
+        await Transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), new TransportMessage(headers, Encoding.UTF8.GetBytes("x")))], default);
+        Assert.Equal("after-cancel", Assert.Single(await next.WaitAsync(TimeSpan.FromSeconds(10))).Message.MessageId);
+    }
 }

@@ -107,9 +107,8 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
     private async Task<IReadOnlyList<IReceivedMessage>> LongPollAsync(
         InMemoryQueue q, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
-        var pollEnds = _broker.Time.GetUtcNow() + _options.LongPollTime;
-        using var pollTimeout = new CancellationTokenSource(_options.LongPollTime, _broker.Time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, pollTimeout.Token);
+        var time = _broker.Time;
+        var pollEnds = time.GetUtcNow() + _options.LongPollTime;
         while (true)
         {
             var (leases, arrival, nextVisibleIn) = q.TryTake(maxMessages, leaseDuration);
@@ -118,30 +117,46 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
                 return Wrap(q, leases);
             }
 
-            if (_broker.Time.GetUtcNow() >= pollEnds)
+            // The poll's end has whole-millisecond resolution (the runtime's timeout timers truncate to it): with less
+            // than a millisecond left the poll ends here instead of spinning on a zero timeout.
+            var left = pollEnds - time.GetUtcNow();
+            if (left < TimeSpan.FromMilliseconds(1))
             {
                 return [];
             }
 
-            // A timer for the next delayed or leased message only when there is one, cancelled after the wait.
-            using var wait = nextVisibleIn is null ? null : CancellationTokenSource.CreateLinkedTokenSource(linked.Token);
-            var wake = wait is null ? arrival : Task.WhenAny(arrival, PreciseDelay.WaitAsync(_broker.Time, nextVisibleIn!.Value, wait.Token));
+            if (nextVisibleIn is { } next && next < left)
+            {
+                // A delayed or leased message falls due before the poll ends: wake for it to the tick, or on an arrival.
+                await WaitForArrivalOrDueAsync(arrival, next, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
             try
             {
-                await wake.WaitAsync(linked.Token).ConfigureAwait(false);
+                // The common wait: one promise with one timer, no token sources.
+                await arrival.WaitAsync(left, time, cancellationToken).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            catch (TimeoutException)
             {
                 return [];
             }
-            finally
-            {
-                if (wait is not null)
-                {
-                    await wait.CancelAsync().ConfigureAwait(false); // frees the timer of the wait for the next visible message
-                }
-            }
         }
+    }
+
+    private async Task WaitForArrivalOrDueAsync(Task arrival, TimeSpan due, CancellationToken cancellationToken)
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
+        {
+            await Task.WhenAny(arrival, PreciseDelay.WaitAsync(_broker.Time, due, wait.Token)).ConfigureAwait(false);
+        }
+        finally
+        {
+            await wait.CancelAsync().ConfigureAwait(false); // frees the timer of the wait when the arrival came first
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
     /// <summary>Whether the message fits the size limit even if every header character took 3 UTF-8 bytes (the most
