@@ -136,13 +136,9 @@ public sealed class SqliteTransport : ITransport
                 return [];
             }
 
-            var wait = pollEnds - now;
-            if (nextVisibleAt is { } next && next - now < wait)
-            {
-                wait = next > now ? next - now : TimeSpan.Zero;
-            }
-
-            await WaitAsync(signal, wait, cancellationToken).ConfigureAwait(false);
+            // An absolute time, not a wait: the clock may move before the timer is armed.
+            var wakeAt = nextVisibleAt is { } next && next < pollEnds ? next : pollEnds;
+            await WaitAsync(signal, wakeAt, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -168,15 +164,15 @@ public sealed class SqliteTransport : ITransport
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
-    private async Task WaitAsync(Task signal, TimeSpan wait, CancellationToken cancellationToken)
+    private async Task WaitAsync(Task signal, DateTimeOffset wakeAt, CancellationToken cancellationToken)
     {
-        if (wait <= TimeSpan.Zero)
+        if (wakeAt <= Time.GetUtcNow())
         {
             return;
         }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
-        var delay = PreciseDelay.WaitAsync(Time, wait, stop.Token);
+        var delay = PreciseDelay.WaitUntilAsync(Time, wakeAt, stop.Token);
         await Task.WhenAny(signal, delay).ConfigureAwait(false);
         await stop.CancelAsync().ConfigureAwait(false); // drops the timer when the signal came first
         cancellationToken.ThrowIfCancellationRequested();

@@ -129,7 +129,9 @@ internal sealed class LeaseDeadlines : IDisposable
 
         _armedFor = at;
         _timer.Change(wait, Timeout.InfiniteTimeSpan);
-        return false;
+
+        // The clock may have reached the deadline while the timer was armed (a timer armed late fires late).
+        return _time.GetUtcNow() >= at;
     }
 
     private void Compact()

@@ -178,7 +178,10 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     {
         try
         {
-            // The first heartbeat is due now; afterwards, wait between renewals.
+            // The first heartbeat is due now. Later ones keep to a fixed schedule counted from the due time of the one
+            // before, not from when its renewal returned, so a slow renewal (or a clock read late) does not push every
+            // later heartbeat back; a loop that fell behind renews at once, once.
+            var due = _time.GetUtcNow();
             while (!stop.IsCancellationRequested && !_runtimeExceeded)
             {
                 var duration = RenewalDuration(_time.GetUtcNow());
@@ -194,7 +197,16 @@ internal sealed class LeaseRenewer : IAsyncDisposable
                     return;
                 }
 
-                await Task.Delay(NextWait(_time.GetUtcNow()), _time, stop).ConfigureAwait(false);
+                var now = _time.GetUtcNow();
+                due += NextWait(due);
+                if (due < now)
+                {
+                    due = now;
+                }
+
+                // Task.Delay runs its continuation on the timer's callback: a manual clock moved across several
+                // heartbeats renews at each one's own time before it moves on, as a real clock would.
+                await Task.Delay(due - now, _time, stop).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)

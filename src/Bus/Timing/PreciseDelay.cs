@@ -1,10 +1,12 @@
 namespace Bus.Timing;
 
 /// <summary>
-/// A delay on a <see cref="TimeProvider"/> that keeps the full precision of its <see cref="TimeSpan"/>.
-/// <c>Task.Delay(TimeSpan, TimeProvider)</c> truncates to whole milliseconds: a 0.4 ms wait completes at once and a
-/// 1.7 ms wait ends 0.7 ms early, so a loop waiting for a due time either spins or (rounded up instead) overshoots
-/// the due time a test clock was moved to exactly. This one arms the provider's timer with the exact duration.
+/// A wait on a <see cref="TimeProvider"/> until an absolute time, to the tick.
+/// <c>Task.Delay(TimeSpan, TimeProvider)</c> truncates to whole milliseconds (a 0.4 ms wait completes at once and a
+/// 1.7 ms wait ends 0.7 ms early), and any wait computed as "due time minus now" and then armed races with a clock
+/// that moves in between: the timer lands one clock move too late. A test clock moved to exactly the due time would
+/// then never wake the waiter. This wait arms the provider's timer for the exact remaining time and, once armed,
+/// checks the clock again: if the due time passed meanwhile it completes at once.
 /// </summary>
 internal static class PreciseDelay
 {
@@ -13,18 +15,27 @@ internal static class PreciseDelay
     public static Task WaitAsync(TimeProvider time, TimeSpan delay, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(time);
+        return WaitUntilAsync(time, time.GetUtcNow() + delay, cancellationToken);
+    }
+
+    /// <summary>Completes when <paramref name="time"/>'s clock reaches <paramref name="dueAt"/>; cancelled with
+    /// <paramref name="cancellationToken"/>. A due time not later than now completes at once.</summary>
+    public static Task WaitUntilAsync(TimeProvider time, DateTimeOffset dueAt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(time);
         if (cancellationToken.IsCancellationRequested)
         {
             return Task.FromCanceled(cancellationToken);
         }
 
-        if (delay <= TimeSpan.Zero)
+        var left = dueAt - time.GetUtcNow();
+        if (left <= TimeSpan.Zero)
         {
             return Task.CompletedTask;
         }
 
         var wait = new Wait(cancellationToken);
-        wait.Arm(time, delay);
+        wait.Arm(time, left, dueAt);
         return wait.Task;
     }
 
@@ -33,9 +44,9 @@ internal static class PreciseDelay
         private ITimer? _timer;
         private CancellationTokenRegistration _registration;
 
-        public void Arm(TimeProvider time, TimeSpan delay)
+        public void Arm(TimeProvider time, TimeSpan left, DateTimeOffset dueAt)
         {
-            var timer = time.CreateTimer(static state => ((Wait)state!).Finish(canceled: false), this, delay, Timeout.InfiniteTimeSpan);
+            var timer = time.CreateTimer(static state => ((Wait)state!).Finish(canceled: false), this, left, Timeout.InfiniteTimeSpan);
             Volatile.Write(ref _timer, timer);
             if (cancellationToken.CanBeCanceled)
             {
@@ -45,6 +56,10 @@ internal static class PreciseDelay
             if (Task.IsCompleted)
             {
                 Release(); // the timer fired (or the token was cancelled) before the fields were set
+            }
+            else if (time.GetUtcNow() >= dueAt)
+            {
+                Finish(canceled: false); // the clock reached the due time while the timer was being armed
             }
         }
 

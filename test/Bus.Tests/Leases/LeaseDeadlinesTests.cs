@@ -82,6 +82,37 @@ public sealed class LeaseDeadlinesTests
     }
 
     [Fact]
+    public async Task A_slow_renewal_does_not_push_later_heartbeats_back()
+    {
+        using var deadlines = new LeaseDeadlines(_time);
+        var start = _time.GetUtcNow();
+        var message = new RecordingMessage("slow", _time) { Hold = new TaskCompletionSource() };
+        await using var renewer = Renewer(message, deadlines);
+        renewer.Start();
+
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal([start + TimeSpan.FromMinutes(1)], message.Renewals);
+        _time.Advance(TimeSpan.FromSeconds(20)); // the renewal call takes 20 s
+        var held = message.Hold;
+        message.Hold = null;
+        held.SetResult();
+
+        // The renewal returns; the renewer then arms its wait for the next heartbeat (its continuation may be queued).
+        var patience = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (_time.PendingTimers == 0 && DateTime.UtcNow < patience)
+        {
+            await Task.Yield();
+        }
+
+        Assert.Equal(1, _time.PendingTimers);
+
+        _time.Advance(TimeSpan.FromSeconds(39));
+        Assert.Single(message.Renewals);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal([start + TimeSpan.FromMinutes(1), start + TimeSpan.FromMinutes(2)], message.Renewals);
+    }
+
+    [Fact]
     public async Task A_deadline_scheduled_after_disposal_never_fires()
     {
         var deadlines = new LeaseDeadlines(_time);
@@ -114,14 +145,23 @@ public sealed class LeaseDeadlinesTests
 
         public DateTimeOffset LeaseExpiresAt => _expires ?? _received + Profile.LeaseDuration;
 
-        public Task<DateTimeOffset> RenewLeaseAsync(TimeSpan duration, CancellationToken cancellationToken)
+        /// <summary>When set, a renewal returns only once this completes (a slow call to the broker).</summary>
+        public TaskCompletionSource? Hold { get; set; }
+
+        public async Task<DateTimeOffset> RenewLeaseAsync(TimeSpan duration, CancellationToken cancellationToken)
         {
             lock (Renewals)
             {
                 Renewals.Add(time.GetUtcNow());
-                _expires = time.GetUtcNow() + duration;
-                return Task.FromResult(_expires.Value);
             }
+
+            if (Hold is { } hold)
+            {
+                await hold.Task.ConfigureAwait(false);
+            }
+
+            _expires = time.GetUtcNow() + duration;
+            return _expires.Value;
         }
 
         public Task CompleteAsync(CancellationToken cancellationToken) => Task.CompletedTask;

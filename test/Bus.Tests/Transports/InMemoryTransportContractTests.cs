@@ -1,6 +1,7 @@
 using System.Text;
 using Bus.Conformance;
 using Bus.Testing;
+using Bus.Tests.Support;
 using Bus.Transports;
 using Bus.Transports.InMemory;
 
@@ -32,6 +33,24 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
 
         var received = Assert.Single(await receive.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal("exact-1", received.Message.MessageId);
+    }
+
+    [Fact]
+    public async Task A_waiting_receive_wakes_when_the_clock_reaches_the_due_time_while_it_arms_its_wait()
+    {
+        // The harness moves the clock to a retry's due time as soon as the endpoint looks idle; a receiver that read
+        // "due in 0.83 s" just before must still wake, not 0.83 s after the clock stopped.
+        var due = TimeSpan.FromTicks(8_293_424);
+        var racing = new ClockMovingWhileArming(_time, due);
+        await using var transport = new InMemoryTransport(new InMemoryBroker(racing));
+        var queue = $"racing-{Guid.NewGuid():N}";
+        await transport.ProvisionAsync(new TransportTopology(queue, [], []), default);
+        var headers = new Dictionary<string, string> { [MessageHeaders.MessageId] = "racing-1" };
+        await transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), new TransportMessage(headers, Encoding.UTF8.GetBytes("x")), _time.GetUtcNow() + due)], default);
+
+        var received = Assert.Single(await transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default).WaitAsync(TimeSpan.FromSeconds(10)));
+
+        Assert.Equal("racing-1", received.Message.MessageId);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Bus.Testing;
+using Bus.Tests.Support;
 using Bus.Timing;
 
 namespace Bus.Tests.Unit;
@@ -58,6 +59,33 @@ public sealed class ManualTimeProviderTests
         time.Advance(TimeSpan.FromTicks(1));
         await delay.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal(0, time.PendingTimers);
+    }
+
+    [Fact]
+    public async Task PreciseDelay_completes_when_the_clock_reaches_the_due_time_while_its_timer_is_armed()
+    {
+        // Another thread moves the clock to exactly the due time between "due minus now" and the timer's arming:
+        // the timer lands one move too late, so the wait must notice the due time on its own.
+        var inner = new ManualTimeProvider();
+        var due = inner.GetUtcNow() + TimeSpan.FromTicks(8_293_424);
+        var time = new ClockMovingWhileArming(inner, TimeSpan.FromTicks(8_293_424));
+
+        var delay = PreciseDelay.WaitUntilAsync(time, due, CancellationToken.None);
+
+        await delay.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(due, inner.GetUtcNow());
+        Assert.Equal(0, inner.PendingTimers);
+    }
+
+    [Fact]
+    public void PreciseDelay_until_a_time_already_passed_completes_at_once_without_a_timer()
+    {
+        var time = new ManualTimeProvider();
+
+        Assert.True(PreciseDelay.WaitUntilAsync(time, time.GetUtcNow(), CancellationToken.None).IsCompletedSuccessfully);
+        Assert.Equal(0, time.PendingTimers);
+        Assert.False(PreciseDelay.WaitUntilAsync(time, time.GetUtcNow() + TimeSpan.FromTicks(1), CancellationToken.None).IsCompleted);
+        Assert.Equal(1, time.PendingTimers);
     }
 
     [Fact]

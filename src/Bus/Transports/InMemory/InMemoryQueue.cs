@@ -70,9 +70,9 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     }
 
     /// <summary>Takes up to <paramref name="max"/> visible messages under a lease. When there are none, returns a task
-    /// that completes when a message arrives or is given back, and how long until the next delayed or leased message
-    /// becomes visible (null when none waits), for the caller to arm a timer only when there is something to wait for.</summary>
-    public (Lease[] Leases, Task Arrival, TimeSpan? NextVisibleIn) TryTake(int max, TimeSpan leaseDuration)
+    /// that completes when a message arrives or is given back, and when the next delayed or leased message becomes
+    /// visible (null when none waits), for the caller to arm a timer only when there is something to wait for.</summary>
+    public (Lease[] Leases, Task Arrival, DateTimeOffset? NextVisibleAt) TryTake(int max, TimeSpan leaseDuration)
     {
         lock (_gate)
         {
@@ -85,13 +85,9 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
             // The signal exists only while someone waits, so an enqueue with no waiting receiver allocates nothing.
             var arrival = (_arrival ??= NewSignal()).Task;
-            if (NextVisibleAt() is not { } next)
-            {
-                return (leases, arrival, null);
-            }
 
-            // Exact, not rounded: a test clock moved to exactly the due time must wake the waiter.
-            return (leases, arrival, next > now ? next - now : TimeSpan.Zero);
+            // An absolute time, not a wait: the clock may move before the caller arms its timer.
+            return (leases, arrival, NextVisibleAt());
         }
     }
 

@@ -111,7 +111,7 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
         var pollEnds = time.GetUtcNow() + _options.LongPollTime;
         while (true)
         {
-            var (leases, arrival, nextVisibleIn) = q.TryTake(maxMessages, leaseDuration);
+            var (leases, arrival, nextVisibleAt) = q.TryTake(maxMessages, leaseDuration);
             if (leases.Length > 0)
             {
                 return Wrap(q, leases);
@@ -125,7 +125,7 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
                 return [];
             }
 
-            if (nextVisibleIn is { } next && next < left)
+            if (nextVisibleAt is { } next && next < pollEnds)
             {
                 // A delayed or leased message falls due before the poll ends: wake for it to the tick, or on an arrival.
                 await WaitForArrivalOrDueAsync(arrival, next, cancellationToken).ConfigureAwait(false);
@@ -144,12 +144,12 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
         }
     }
 
-    private async Task WaitForArrivalOrDueAsync(Task arrival, TimeSpan due, CancellationToken cancellationToken)
+    private async Task WaitForArrivalOrDueAsync(Task arrival, DateTimeOffset dueAt, CancellationToken cancellationToken)
     {
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            await Task.WhenAny(arrival, PreciseDelay.WaitAsync(_broker.Time, due, wait.Token)).ConfigureAwait(false);
+            await Task.WhenAny(arrival, PreciseDelay.WaitUntilAsync(_broker.Time, dueAt, wait.Token)).ConfigureAwait(false);
         }
         finally
         {
