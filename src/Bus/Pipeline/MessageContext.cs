@@ -18,6 +18,7 @@ internal sealed class MessageContext : IMessageContext
     private readonly TimeWindow? _window;
     private readonly CancellationToken _stopping;
     private List<OutgoingMessage>? _pending;
+    private StepRunner? _steps;
 
     public MessageContext(
         MessagePipeline pipeline,
@@ -39,7 +40,6 @@ internal sealed class MessageContext : IMessageContext
         CorrelationId = Headers.TryGetValue(MessageHeaders.CorrelationId, out var correlation) ? correlation : MessageId;
         CausationId = Headers.TryGetValue(MessageHeaders.CausationId, out var causation) ? causation : null;
         CancellationToken = handlerToken;
-        Steps = new StepRunner(this, pipeline.StepStore, pipeline.Json);
     }
 
     /// <summary>The context of the message being handled on this async flow, if any.</summary>
@@ -71,7 +71,8 @@ internal sealed class MessageContext : IMessageContext
 
     public CancellationToken CancellationToken { get; }
 
-    public IStepRunner Steps { get; }
+    /// <summary>Made on first use: most handlers run no steps.</summary>
+    public IStepRunner Steps => _steps ??= new StepRunner(this, _pipeline.StepStore, _pipeline.Json);
 
     /// <summary>Sticky headers added while handling (e.g. the workflow id), carried by everything sent.</summary>
     public Dictionary<string, string>? AddedSticky { get; private set; }

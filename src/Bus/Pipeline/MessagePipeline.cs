@@ -127,7 +127,7 @@ internal sealed class MessagePipeline
                 var opens = window.NextOpening(now);
                 Log.LogInformation("Message {MessageId} ({MessageType}) arrived outside its window {Window}; deferred until {Opens}.",
                     received.Message.MessageId, type.WireName, window, opens);
-                await SettleAsync(received, renewer, m => m.ReleaseAsync(Cap(opens - now), CancellationToken.None), "release").ConfigureAwait(false);
+                await SettleAsync(received, renewer, Settlement.Release, Cap(opens - now)).ConfigureAwait(false);
                 BusTelemetry.Released.Add(1, EndpointTag);
                 return;
             }
@@ -163,7 +163,7 @@ internal sealed class MessagePipeline
         }
     }
 
-    private async Task<string> HandleAsync(
+    private async ValueTask<string> HandleAsync(
         IReceivedMessage received,
         MessageType type,
         object message,
@@ -190,7 +190,7 @@ internal sealed class MessagePipeline
             context.IsOpenForSends = false;
             await context.FlushAsync(handlerToken).ConfigureAwait(false);
             await renewer.StopAsync().ConfigureAwait(false);
-            if (await SettleAsync(received, renewer, m => m.CompleteAsync(CancellationToken.None), "complete").ConfigureAwait(false))
+            if (await SettleAsync(received, renewer, Settlement.Complete).ConfigureAwait(false))
             {
                 Jobs.Finish(context.MessageId, JobState.Completed, Time.GetUtcNow());
                 BusTelemetry.Completed.Add(1, EndpointTag);
@@ -211,7 +211,7 @@ internal sealed class MessagePipeline
         }
     }
 
-    private async Task<string> FailAsync(
+    private async ValueTask<string> FailAsync(
         IReceivedMessage received, MessageType type, Exception ex, MessageContext context, RetryPolicy retry, LeaseRenewer renewer, CancellationToken hardStop)
     {
         var attempt = received.ReceiveCount;
@@ -233,14 +233,14 @@ internal sealed class MessagePipeline
                 Log.LogInformation("Job {MessageId} ({MessageType}) {Reason}; it resumes in {ResumeAfter}.",
                     context.MessageId, type.WireName, checkpoint.Message, checkpoint.ResumeAfter);
                 Jobs.Finish(context.MessageId, JobState.Released, Time.GetUtcNow());
-                await SettleAsync(received, renewer, m => m.ReleaseAsync(Cap(checkpoint.ResumeAfter), CancellationToken.None), "release").ConfigureAwait(false);
+                await SettleAsync(received, renewer, Settlement.Release, Cap(checkpoint.ResumeAfter)).ConfigureAwait(false);
                 BusTelemetry.Released.Add(1, EndpointTag);
                 return "released";
 
             case OperationCanceledException when hardStop.IsCancellationRequested && !renewer.IsRuntimeExceeded:
                 Log.LogWarning("Handler of {MessageId} ({MessageType}) was cancelled by shutdown; released for another worker.", context.MessageId, type.WireName);
                 Jobs.Finish(context.MessageId, JobState.Released, Time.GetUtcNow());
-                await SettleAsync(received, renewer, m => m.ReleaseAsync(TimeSpan.Zero, CancellationToken.None), "release").ConfigureAwait(false);
+                await SettleAsync(received, renewer, Settlement.Release, TimeSpan.Zero).ConfigureAwait(false);
                 BusTelemetry.Released.Add(1, EndpointTag);
                 return "released";
         }
@@ -269,7 +269,7 @@ internal sealed class MessagePipeline
         var delay = Cap(retry.DelayAfter(attempt));
         Log.LogWarning(ex, "Handler of {MessageId} ({MessageType}) failed attempt {Attempt} of {MaxAttempts}{Why}; retrying in {Delay}.",
             context.MessageId, type.WireName, attempt, retry.MaxAttempts, reason is null ? string.Empty : $" ({reason})", delay);
-        if (await SettleAsync(received, renewer, m => m.AbandonAsync(delay, CancellationToken.None), "abandon").ConfigureAwait(false))
+        if (await SettleAsync(received, renewer, Settlement.Abandon, delay).ConfigureAwait(false))
         {
             BusTelemetry.Retried.Add(1, EndpointTag);
         }
@@ -320,7 +320,7 @@ internal sealed class MessagePipeline
             return false;
         }
 
-        if (await SettleAsync(received, null, m => m.ReleaseAsync(Cap(left), CancellationToken.None), "release").ConfigureAwait(false))
+        if (await SettleAsync(received, null, Settlement.Release, Cap(left)).ConfigureAwait(false))
         {
             BusTelemetry.Released.Add(1, EndpointTag);
         }
@@ -331,7 +331,7 @@ internal sealed class MessagePipeline
     private async Task DeadLetterAsync(IReceivedMessage received, FailureDetails failure, LeaseRenewer? renewer)
     {
         Log.LogError("Dead-lettering message {MessageId} from {Queue}: {Reason}", received.Message.MessageId, received.Queue, failure.Reason);
-        if (await SettleAsync(received, renewer, m => m.DeadLetterAsync(failure, CancellationToken.None), "dead-letter").ConfigureAwait(false))
+        if (await SettleAsync(received, renewer, Settlement.DeadLetter, failure: failure).ConfigureAwait(false))
         {
             BusTelemetry.DeadLettered.Add(1, EndpointTag);
         }
@@ -346,9 +346,18 @@ internal sealed class MessagePipeline
         return delay < TimeSpan.Zero ? TimeSpan.Zero : delay > max ? max : delay;
     }
 
-    /// <summary>Settles once; a lost lease is logged and counted, never settled again. Returns whether it settled.</summary>
-    private async Task<bool> SettleAsync(IReceivedMessage received, LeaseRenewer? renewer, Func<IReceivedMessage, Task> settle, string action)
+    /// <summary>Settles once; a lost lease is logged and counted, never settled again. Returns whether it settled.
+    /// The settlement is named, not passed as a lambda: a lambda capturing a delay would cost a closure per message.</summary>
+    private async ValueTask<bool> SettleAsync(
+        IReceivedMessage received, LeaseRenewer? renewer, Settlement settlement, TimeSpan delay = default, FailureDetails? failure = null)
     {
+        var action = settlement switch
+        {
+            Settlement.Complete => "complete",
+            Settlement.Abandon => "abandon",
+            Settlement.Release => "release",
+            _ => "dead-letter",
+        };
         if (renewer is not null)
         {
             await renewer.StopAsync().ConfigureAwait(false);
@@ -361,7 +370,14 @@ internal sealed class MessagePipeline
 
         try
         {
-            await settle(received).ConfigureAwait(false);
+            var settled = settlement switch
+            {
+                Settlement.Complete => received.CompleteAsync(CancellationToken.None),
+                Settlement.Abandon => received.AbandonAsync(delay, CancellationToken.None),
+                Settlement.Release => received.ReleaseAsync(delay, CancellationToken.None),
+                _ => received.DeadLetterAsync(failure!, CancellationToken.None),
+            };
+            await settled.ConfigureAwait(false);
             return true;
         }
         catch (LeaseLostException ex)
@@ -399,4 +415,20 @@ internal sealed class MessagePipeline
         activity?.SetTag("messaging.destination.name", received.Queue);
         return activity;
     }
+}
+
+/// <summary>How a delivery is settled.</summary>
+internal enum Settlement
+{
+    /// <summary>Handled: delete it.</summary>
+    Complete,
+
+    /// <summary>A failed attempt: visible again after a delay, counted.</summary>
+    Abandon,
+
+    /// <summary>Given back without counting an attempt (deferral, checkpoint, shutdown).</summary>
+    Release,
+
+    /// <summary>Moved to the dead-letter queue with the failure.</summary>
+    DeadLetter,
 }

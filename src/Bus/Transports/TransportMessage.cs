@@ -1,5 +1,3 @@
-using System.Collections.ObjectModel;
-
 namespace Bus.Transports;
 
 /// <summary>
@@ -7,17 +5,12 @@ namespace Bus.Transports;
 /// </summary>
 public sealed class TransportMessage
 {
-    private static readonly IReadOnlyDictionary<string, string> NoHeaders =
-        new ReadOnlyDictionary<string, string>(new Dictionary<string, string>());
-
     /// <summary>Creates a transport message.</summary>
-    /// <param name="headers">The headers; copied.</param>
+    /// <param name="headers">The headers; copied (names compared ordinally).</param>
     /// <param name="body">The body bytes.</param>
     public TransportMessage(IReadOnlyDictionary<string, string>? headers, ReadOnlyMemory<byte> body)
     {
-        Headers = headers is null || headers.Count == 0
-            ? NoHeaders
-            : new Dictionary<string, string>(headers, StringComparer.Ordinal);
+        Headers = headers is null ? HeaderList.Empty : HeaderList.From(headers);
         Body = body;
     }
 

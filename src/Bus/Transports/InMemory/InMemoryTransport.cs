@@ -163,15 +163,15 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
     /// a UTF-16 code unit takes): then the exact count is not needed. Walks the headers without allocating.</summary>
     private bool SurelyFits(TransportMessage message)
     {
-        if (message.Headers is not Dictionary<string, string> headers)
+        if (message.Headers is not HeaderList headers)
         {
             return false;
         }
 
         long characters = 0;
-        foreach (var (name, value) in headers)
+        foreach (var item in headers.Items)
         {
-            characters += name.Length + value.Length;
+            characters += item.Length;
         }
 
         return message.Body.Length + (3 * characters) <= _options.MaxMessageSize;
