@@ -1,4 +1,5 @@
 using Amazon.Runtime;
+using Amazon.Runtime.CredentialManagement;
 
 namespace Bus.AmazonSqs;
 
@@ -156,11 +157,27 @@ public sealed class SqsTransportOptions
         }
     }
 
-    internal string? ResolveRegion() =>
+    /// <summary>The region: <see cref="Region"/>, else AWS_REGION / AWS_DEFAULT_REGION, else the region of the AWS
+    /// profile (AWS_PROFILE or "default") in the shared config files, read by AWSSDK.Core; else us-east-1 when
+    /// <see cref="ServiceUrl"/> points at an emulator. Instance metadata is not asked (set AWS_REGION on EC2).</summary>
+    internal string? ResolveRegion(ICredentialProfileSource? profiles = null) =>
         Region
         ?? Environment.GetEnvironmentVariable("AWS_REGION")
         ?? Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION")
+        ?? ProfileRegion(profiles ?? new CredentialProfileStoreChain())
         ?? (ServiceUrl is not null ? "us-east-1" : null);
+
+    private static string? ProfileRegion(ICredentialProfileSource profiles)
+    {
+        try
+        {
+            return new ProfileAWSRegion(profiles).Region?.SystemName;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return null; // no profile, or one without a region
+        }
+    }
 
     internal Uri SqsEndpoint(string region) => ServiceUrl ?? new Uri($"https://sqs.{region}.amazonaws.com/");
 

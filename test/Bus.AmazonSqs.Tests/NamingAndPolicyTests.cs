@@ -70,4 +70,32 @@ public sealed class NamingAndPolicyTests
         Assert.Equal("x", back.Headers[name]);
         Assert.Equal("sqs-id", back.MessageId);
     }
+
+    [Fact]
+    public void A_message_with_unreadable_packed_headers_or_body_encoding_decodes_as_received_instead_of_failing_its_batch()
+    {
+        var badHeaders = WireFormat.Decode("{\"a\":1}", new Dictionary<string, SqsAttributeValue>
+        {
+            [WireFormat.PackedHeaders] = new() { StringValue = "{not json" },
+        }, "sqs-1");
+        Assert.Equal("{not json", badHeaders.Headers[WireFormat.PackedHeaders]);
+        Assert.False(badHeaders.Headers.ContainsKey(MessageHeaders.MessageType));
+        Assert.Equal("sqs-1", badHeaders.MessageId);
+        Assert.Equal("{\"a\":1}", Encoding.UTF8.GetString(badHeaders.Body.Span));
+
+        var badBody = WireFormat.Decode("%%% not base64 %%%", new Dictionary<string, SqsAttributeValue>
+        {
+            [WireFormat.BodyEncoding] = new() { StringValue = "base64" },
+            [MessageHeaders.MessageType] = new() { StringValue = "orders.place" },
+        }, "sqs-2");
+        Assert.Equal("%%% not base64 %%%", Encoding.UTF8.GetString(badBody.Body.Span));
+        Assert.Equal("base64", badBody.Headers[WireFormat.BodyEncoding]);
+        Assert.Equal("orders.place", badBody.Headers[MessageHeaders.MessageType]);
+
+        var binary = new TransportMessage(null, new byte[] { 0xFF, 0x00, 0xFE });
+        var wire = WireFormat.Encode(binary);
+        var back = WireFormat.Decode(wire.Body, wire.Attributes.ToDictionary(a => a.Key, a => new SqsAttributeValue { StringValue = a.Value }), "sqs-3");
+        Assert.Equal(new byte[] { 0xFF, 0x00, 0xFE }, back.Body.ToArray());
+        Assert.False(back.Headers.ContainsKey(WireFormat.BodyEncoding));
+    }
 }

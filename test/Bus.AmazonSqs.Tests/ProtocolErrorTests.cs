@@ -1,4 +1,5 @@
 using System.Net;
+using Amazon.Runtime.CredentialManagement;
 using System.Text;
 using Bus.AmazonSqs.Http;
 using Bus.AmazonSqs.Receiving;
@@ -150,6 +151,26 @@ public sealed class ProtocolErrorTests
     public void Stale_receipt_handle_errors_mean_lease_lost(string code, string message, bool stale)
     {
         Assert.Equal(stale, LeaseOperations.IsStaleHandle(code, message));
+    }
+
+    [Fact]
+    public void The_region_comes_from_the_AWS_profile_when_it_is_neither_set_nor_in_the_environment()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"bus-aws-{Guid.NewGuid():N}");
+        var profile = Environment.GetEnvironmentVariable("AWS_PROFILE") ?? "default";
+        File.WriteAllText(file, $"[{profile}]\nregion = eu-north-1\n");
+        try
+        {
+            var options = new SqsTransportOptions();
+            var expected = Environment.GetEnvironmentVariable("AWS_REGION") ?? Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION") ?? "eu-north-1";
+
+            Assert.Equal(expected, options.ResolveRegion(new CredentialProfileStoreChain(file)));
+            Assert.Equal("ap-south-2", new SqsTransportOptions { Region = "ap-south-2" }.ResolveRegion(new CredentialProfileStoreChain(file)));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     [Fact]

@@ -355,13 +355,20 @@ public abstract class BusConformanceTests : IAsyncLifetime
     [Fact]
     public async Task Heartbeats_keep_a_handler_longer_than_its_lease_from_redelivery()
     {
-        var endpoint = await StartEndpointAsync("heartbeat", b => b.AddHandler<DoWorkHandler>()
-            .ConfigureHandling<DoWork>(h => h.Profile = new Leases.ExecutionProfile
-            {
-                LeaseDuration = ShortLease,
-                HeartbeatInterval = ShortLease / 4,
-                MaxRuntime = ShortLease * 20,
-            }));
+        var profile = new Leases.ExecutionProfile
+        {
+            LeaseDuration = ShortLease,
+            HeartbeatInterval = ShortLease / 4,
+            MaxRuntime = ShortLease * 20,
+        };
+
+        // The endpoint's own profile is the short one too, so the lease taken at receive is ShortLease: eight
+        // heartbeats (two leases) can only keep the message if each renewal extends it.
+        var endpoint = await StartEndpointAsync("heartbeat", b =>
+        {
+            b.Profile = profile;
+            b.AddHandler<DoWorkHandler>().ConfigureHandling<DoWork>(h => h.Profile = profile);
+        });
 
         await endpoint.Bus.SendAsync(new DoWork(TestId, "b1", "block"));
         await WaitForAsync(all => Mine(all).Any());

@@ -93,10 +93,18 @@ internal static class WireFormat
             {
                 if (name == PackedHeaders && value.StringValue is { } packed)
                 {
-                    var unpacked = JsonSerializer.Deserialize(packed, SqsJsonContext.Default.DictionaryStringString) ?? [];
-                    foreach (var (key, v) in unpacked)
+                    if (TryUnpack(packed) is { } unpacked)
                     {
-                        headers[key] = v;
+                        foreach (var (key, v) in unpacked)
+                        {
+                            headers[key] = v;
+                        }
+                    }
+                    else
+                    {
+                        // Unreadable: kept as it came, so the pipeline dead-letters the message with it (it has no
+                        // type header) instead of one bad message failing the receive of its whole batch.
+                        headers[PackedHeaders] = packed;
                     }
                 }
                 else if (name == BodyEncoding)
@@ -120,13 +128,51 @@ internal static class WireFormat
         }
 
         body ??= string.Empty;
-        var bytes = encoding switch
+        byte[] bytes;
+        if (encoding == "empty")
         {
-            "base64" => Convert.FromBase64String(body),
-            "empty" => [],
-            _ => Encoding.UTF8.GetBytes(body),
-        };
+            bytes = [];
+        }
+        else if (encoding == "base64" && TryFromBase64(body, out var decoded))
+        {
+            bytes = decoded;
+        }
+        else
+        {
+            // Plain text, or a body that claims an encoding it does not have: kept as received, with the claim in a
+            // header, for the pipeline to dead-letter when it does not deserialize.
+            bytes = Encoding.UTF8.GetBytes(body);
+            if (encoding is not null)
+            {
+                headers[BodyEncoding] = encoding;
+            }
+        }
+
         return new TransportMessage(headers, bytes);
+    }
+
+    private static Dictionary<string, string>? TryUnpack(string packed)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(packed, SqsJsonContext.Default.DictionaryStringString);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static bool TryFromBase64(string text, out byte[] bytes)
+    {
+        bytes = new byte[(text.Length * 3 / 4) + 3];
+        if (Convert.TryFromBase64String(text, bytes, out var written))
+        {
+            Array.Resize(ref bytes, written);
+            return true;
+        }
+
+        return false;
     }
 
     /// <summary>Whether SQS accepts <paramref name="name"/> as a message attribute name.</summary>

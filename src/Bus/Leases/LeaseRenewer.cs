@@ -33,6 +33,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private volatile bool _stopped;
     private volatile bool _leaseLost;
     private volatile bool _runtimeExceeded;
+    private DateTimeOffset? _handlingStartedAt;
 
     public LeaseRenewer(IReceivedMessage message, ExecutionProfile profile, TransportCapabilities capabilities, TimeProvider time, LeaseDeadlines deadlines, ILogger log, KeyValuePair<string, object?> tag)
     {
@@ -74,6 +75,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     public CancellationToken BeginHandling(CancellationToken hardStop)
     {
         _handler = new CancellationTokenSource();
+        _handlingStartedAt = _time.GetUtcNow();
         if (_leaseLost)
         {
             _handler.Cancel();
@@ -95,6 +97,33 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(duration), duration,
                 $"The {_capabilities.Name} transport grants leases of at most {_capabilities.MaxLeaseDuration}.");
+        }
+
+        // Never past the handler's max runtime (it is cancelled then; a crash after a longer extension would hide the
+        // message for nothing) nor past the transport's total lease time.
+        var now = _time.GetUtcNow();
+        if (_handlingStartedAt is { } started)
+        {
+            var runtimeLeft = started + _profile.MaxRuntime - now;
+            if (runtimeLeft <= TimeSpan.Zero)
+            {
+                throw new InvalidOperationException(
+                    $"Message '{_message.Message.MessageId}' reached its max runtime of {_profile.MaxRuntime}; its lease is not extended.");
+            }
+
+            duration = duration < runtimeLeft ? duration : runtimeLeft;
+        }
+
+        if (_capabilities.MaxTotalLeaseTime is { } max)
+        {
+            var totalLeft = max - (now - _receivedAt);
+            if (totalLeft <= TimeSpan.Zero)
+            {
+                throw new InvalidOperationException(
+                    $"Message '{_message.Message.MessageId}' has been leased for the {_capabilities.Name} transport's maximum of {max}; its lease cannot be extended.");
+            }
+
+            duration = duration < totalLeft ? duration : totalLeft;
         }
 
         return await RenewAsync(duration, cancellationToken).ConfigureAwait(false)

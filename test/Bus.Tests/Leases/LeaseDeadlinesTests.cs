@@ -113,6 +113,25 @@ public sealed class LeaseDeadlinesTests
     }
 
     [Fact]
+    public async Task An_extension_is_bounded_by_the_max_runtime_left_and_refused_once_it_is_reached()
+    {
+        using var deadlines = new LeaseDeadlines(_time);
+        var message = new RecordingMessage("extend", _time);
+        await using var renewer = new LeaseRenewer(message, Profile with { AutomaticRenewal = false }, Capabilities, _time, deadlines, NullLogger.Instance, new("bus.endpoint", "test"));
+        renewer.Start();
+        renewer.BeginHandling(CancellationToken.None);
+
+        _time.Advance(TimeSpan.FromMinutes(25));
+        var expiry = await renewer.ExtendAsync(TimeSpan.FromHours(1), default);
+
+        Assert.Equal(_time.GetUtcNow() + TimeSpan.FromMinutes(5), expiry); // the 5 minutes of runtime left, not an hour
+        _time.Advance(TimeSpan.FromMinutes(5));
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => renewer.ExtendAsync(TimeSpan.FromMinutes(1), default));
+        Assert.Contains("max runtime", refused.Message);
+        Assert.Single(message.Renewals);
+    }
+
+    [Fact]
     public async Task A_deadline_scheduled_after_disposal_never_fires()
     {
         var deadlines = new LeaseDeadlines(_time);

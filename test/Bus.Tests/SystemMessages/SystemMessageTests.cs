@@ -1,6 +1,8 @@
 using Bus.Conformance;
+using Bus.Hosting;
 using Bus.SystemMessages;
 using Bus.Testing;
+using Bus.Workflows;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Bus.Tests.SystemMessages;
@@ -24,7 +26,16 @@ public sealed class SystemMessageTests
         Assert.Equal(6, change.Detail.Version);
         Assert.True(change.Detail.IsStopped);
         Assert.Equal(137, Assert.Single(change.Detail.Containers).ExitCode);
-        Assert.Equal("aws.ecs.task-state-change", Assert.Single(recorder.All).Headers.GetValueOrDefault(MessageHeaders.MessageType) ?? "aws.ecs.task-state-change");
+        Assert.Equal("encoder", change.Detail.Containers[0].Name);
+        Assert.Equal("arn:aws:ecs:eu-west-1:111122223333:task/encoding/0c1d2e3f4a5b6c7d8e9f", change.Detail.TaskArn);
+        Assert.Equal("arn:aws:ecs:eu-west-1:111122223333:cluster/encoding", change.Detail.ClusterArn);
+        Assert.Equal("family:encode-video", change.Detail.Group);
+        Assert.Equal("STOPPED", change.Detail.LastStatus);
+        Assert.Equal("EssentialContainerExited", change.Detail.StopCode);
+        Assert.Equal("Essential container in task exited", change.Detail.StoppedReason);
+        Assert.Equal("3317b2af-7005-47ee-b5a4-9a6e3f1c2b7d", change.Id);
+        Assert.Equal("aws.ecs", change.Source);
+        Assert.Equal("ECS Task State Change", change.DetailType);
         Assert.Empty(await harness.DeadLettersAsync());
     }
 
@@ -54,6 +65,45 @@ public sealed class SystemMessageTests
         var dead = Assert.Single(await harness.DeadLettersAsync());
         Assert.Contains("matches no registered system message (EventBridge aws.ecs / ECS Task State Change)", dead.Failure.Reason);
         Assert.Empty(recorder.All);
+    }
+
+    [Fact]
+    public async Task A_workflow_started_by_a_system_message_starts_once_even_when_EventBridge_delivers_it_twice()
+    {
+        await using var harness = await BusTestHarness.StartAsync(bus => bus.AddWorkflow<TaskWatchWorkflow>().SystemMessages.MapEcsTaskStateChange());
+
+        await harness.DeliverRawAsync(Fixture);
+        await harness.DeliverRawAsync(Fixture); // EventBridge delivers at least once: same event id
+
+        var watch = await harness.FindWorkflowAsync<TaskWatchWorkflow>("video-42");
+        Assert.NotNull(watch);
+        var state = watch.GetState<TaskWatch>();
+        Assert.Equal(1, state.Events);
+        Assert.Equal(137, state.ExitCode);
+        Assert.Equal("event:3317b2af-7005-47ee-b5a4-9a6e3f1c2b7d", Assert.Single(watch.History).MessageId);
+        Assert.Empty(await harness.DeadLettersAsync());
+    }
+
+    public sealed record TaskWatch
+    {
+        public string? StartedBy { get; set; }
+
+        public int Events { get; set; }
+
+        public int? ExitCode { get; set; }
+    }
+
+    /// <summary>Started directly by the ECS event of a task it did not launch.</summary>
+    public sealed class TaskWatchWorkflow : Workflow<TaskWatch>
+    {
+        protected override void Configure(WorkflowConfigurator<TaskWatch> workflow) => workflow
+            .CorrelateBy(s => s.StartedBy)
+            .StartedBy<EcsTaskStateChange>(e => e.Detail.StartedBy ?? e.Detail.TaskArn, (change, context) =>
+            {
+                context.State.Events++;
+                context.State.ExitCode = change.Detail.Containers.FirstOrDefault()?.ExitCode;
+                return Task.CompletedTask;
+            });
     }
 
     private sealed class EcsEventHandler(Recorder recorder, TimeProvider time) : IHandleMessages<EcsTaskStateChange>
