@@ -77,7 +77,14 @@ internal sealed class MessageSender(
             }
         }
 
-        if (Activity.Current is { } activity)
+        // The message's own "create" span (OpenTelemetry messaging) is the parent of its "process" span, whether or not
+        // the sender had an activity; it is made only when someone listens. Without listeners the ambient context, if
+        // any, rides along.
+        using var create = BusTelemetry.Source.HasListeners()
+            ? BusTelemetry.Source.StartActivity($"create {destination.Name}", ActivityKind.Producer)
+            : null;
+        create?.SetTag("messaging.message.id", messageId);
+        if ((create ?? Activity.Current) is { } activity)
         {
             headers[MessageHeaders.TraceParent] = activity.Id!;
             if (activity.TraceStateString is { } state)
