@@ -94,6 +94,78 @@ public sealed class LongRunningJobTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_worker_whose_lease_was_lost_has_its_handler_cancelled_and_never_settles_the_message()
+    {
+        FaultyTransport? partitioned = null;
+        await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(2))), inner => partitioned = new FaultyTransport(inner));
+        await _endpoints[0].Bus.SendAsync(new LongJob("t", "lost", Steps: 1, BlockAtStep: 0));
+        await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
+
+        // Its heartbeats stop reaching the broker: the lease runs out and another worker takes the job.
+        partitioned!.RenewalsFail = true;
+        await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(2))));
+        await Driver.AwaitAsync(_recorder.WhenAsync(all => all.Count(h => h.Handler == nameof(LongJobHandler)) >= 2));
+
+        // The partition heals: the first worker's next heartbeat finds the lease gone.
+        partitioned.RenewalsFail = false;
+        await Driver.AwaitAsync(_recorder.WhenAsync(all => all.Any(h => h.Handler == "cancelled")));
+        Assert.Equal(1, _probe.Count(_queue, "bus.lease.lost"));
+        _recorder.Open("lost/step-0");
+        await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.completed", 1));
+
+        var cancelled = Assert.Single(_recorder.All, h => h.Handler == "cancelled");
+        Assert.Equal(1, cancelled.Attempt);
+        Assert.Equal([1, 2], _recorder.All.Where(h => h.Handler == nameof(LongJobHandler)).Select(h => h.Attempt));
+        Assert.Equal(1, _probe.Count(_queue, "bus.messages.completed"));
+        Assert.Equal(0, _probe.Count(_queue, "bus.messages.retried"));
+        Assert.Equal(0, _probe.Count(_queue, "bus.messages.dead_lettered"));
+        Assert.Equal(0, _broker.CountMessages(_queue));
+    }
+
+    [Fact]
+    public async Task A_finished_step_does_not_run_again_when_the_job_is_redelivered_after_its_worker_dies()
+    {
+        FaultyTransport? faulty = null;
+        await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(2))), inner => faulty = new FaultyTransport(inner));
+        await _endpoints[0].Bus.SendAsync(new LongJob("t", "resume", Steps: 3, BlockAtStep: 1));
+        await _recorder.EnteredAsync("resume/step-1").WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal([("resume", 0)], _recorder.Steps);
+
+        faulty!.Crash();
+        await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(2))));
+        await Driver.AwaitAsync(_recorder.WhenAsync(all => all.Count >= 2));
+        _recorder.Open("resume/step-1");
+        await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.completed", 1));
+
+        Assert.Equal(2, _recorder.All[1].Attempt);
+        Assert.Single(_recorder.Steps, s => s.Step == 0); // memoised: the survivor skipped it
+        Assert.Contains(("resume", 2), _recorder.Steps);
+        Assert.Equal(0, _broker.CountMessages(_queue));
+    }
+
+    [Fact]
+    public async Task A_handler_still_running_after_the_shutdown_timeout_is_cancelled_and_its_job_released_for_another_worker()
+    {
+        var stopping = await StartAsync(b => b.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        await stopping.Bus.SendAsync(new LongJob("t", "stuck", Steps: 2, BlockAtStep: 0));
+        await _recorder.EnteredAsync("stuck/step-0").WaitAsync(TimeSpan.FromSeconds(10));
+        var stopAt = _time.GetUtcNow();
+
+        await Driver.AwaitAsync(stopping.StopAsync());
+
+        Assert.True(_time.GetUtcNow() >= stopAt + TimeSpan.FromSeconds(30), "the handler had the whole shutdown timeout");
+        var cancelled = Assert.Single(_recorder.All, h => h.Handler == "cancelled");
+        Assert.Equal(1, cancelled.Attempt);
+        Assert.Equal(1, _probe.Count(_queue, "bus.messages.released"));
+        await StartAsync(_ => { });
+        _recorder.Open("stuck/step-0");
+        await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.completed", 1));
+        Assert.Equal([1, 1], _recorder.All.Where(h => h.Handler == nameof(LongJobHandler)).Select(h => h.Attempt));
+        Assert.Equal(0, _probe.Count(_queue, "bus.messages.retried"));
+        Assert.Equal(0, _broker.CountMessages(_queue));
+    }
+
+    [Fact]
     public async Task ExtendLease_keeps_a_job_without_automatic_renewal_from_redelivery()
     {
         var worker = await StartAsync(b => b.AddHandler<ExtendingHandler>().ConfigureHandling<ExtendingJob>(h =>

@@ -16,6 +16,10 @@ public sealed class FaultyTransport(ITransport inner) : ITransport
 
     public void Crash() => _crashed = true;
 
+    /// <summary>While true, lease renewals fail as a network partition would (the worker lives on, its heartbeats do
+    /// not reach the broker).</summary>
+    public bool RenewalsFail { get; set; }
+
     public Task ProvisionAsync(TransportTopology topology, CancellationToken cancellationToken) => inner.ProvisionAsync(topology, cancellationToken);
 
     public Task SendAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken cancellationToken)
@@ -55,6 +59,12 @@ public sealed class FaultyTransport(ITransport inner) : ITransport
         public Task<DateTimeOffset> RenewLeaseAsync(TimeSpan duration, CancellationToken cancellationToken)
         {
             owner.ThrowIfCrashed();
+            if (owner.RenewalsFail)
+            {
+                Interlocked.Increment(ref owner.FailedCalls);
+                throw new IOException("The broker cannot be reached.");
+            }
+
             return inner.RenewLeaseAsync(duration, cancellationToken);
         }
 
