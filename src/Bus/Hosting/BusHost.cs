@@ -32,7 +32,9 @@ internal sealed class BusHost(
         }
 
         await transport.ProvisionAsync(topology, cancellationToken).ConfigureAwait(false);
-        if (config.Handlers.MessageTypes.Any())
+        // An endpoint receives when it handles something or subscribed to an event: what a subscription brings must be
+        // handled or dead-lettered, never left to pile up unread. A send-only endpoint does not poll.
+        if (config.Handlers.MessageTypes.Any() || topology.Subscriptions.Count > 0)
         {
             _receiver = new EndpointReceiver(pipeline, config.EndpointName!, config.MaxConcurrency, config.Prefetch, config.ShutdownTimeout);
             _receiver.Start();
