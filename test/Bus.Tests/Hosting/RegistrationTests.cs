@@ -1,7 +1,7 @@
 using Bus.Conformance;
 using Bus.Hosting;
 using Bus.Testing;
-using Bus.Tests.Workflows;
+using Bus.Conformance.Workflows;
 using Bus.Transports;
 using Bus.Transports.InMemory;
 using Microsoft.Extensions.DependencyInjection;
@@ -30,7 +30,7 @@ public sealed class RegistrationTests
     public async Task Commands_routed_by_assembly_and_namespace_go_to_their_owner_and_others_are_not_routed()
     {
         await using var harness = await BusTestHarness.StartAsync(
-            bus => bus.RouteCommands(typeof(ChargeCard).Assembly, "billing", namespacePrefix: "Bus.Tests.Workflows"));
+            bus => bus.RouteCommands(typeof(ChargeCard).Assembly, "billing", namespacePrefix: "Bus.Conformance.Workflows"));
 
         await harness.Bus.SendAsync(new ChargeCard("o-1", 5m));
         await harness.Bus.SendAsync(new PaymentTimedOut("o-1"));

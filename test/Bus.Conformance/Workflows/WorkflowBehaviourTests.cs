@@ -1,18 +1,23 @@
-using Bus.Conformance;
 using Bus.Hosting;
 using Bus.Testing;
 using Bus.Workflows;
 using Microsoft.Extensions.DependencyInjection;
+using Xunit;
 
-namespace Bus.Tests.Workflows;
+namespace Bus.Conformance.Workflows;
 
-public sealed class WorkflowTests : IAsyncLifetime
+/// <summary>
+/// Workflow behaviour on the test harness: correlation, duplicates, racing saves, timeouts, compensation, unmatched
+/// messages. Subclasses choose the stores (<see cref="ConfigureStores"/>): the in-memory ones, SQLite's, ...
+/// </summary>
+public abstract class WorkflowBehaviourTests : IAsyncLifetime
 {
     private readonly Recorder _recorder = new();
     private readonly BusProbe _probe = new();
     private readonly string _endpoint = $"orders-{Guid.NewGuid():N}"[..20];
     private BusTestHarness _harness = null!;
 
+    /// <inheritdoc />
     public async Task InitializeAsync() =>
         _harness = await BusTestHarness.StartAsync(
             bus =>
@@ -22,13 +27,20 @@ public sealed class WorkflowTests : IAsyncLifetime
                 bus.RouteCommand<ChargeCard>("payments");
                 bus.Retry.ImmediateRetries = 0;
                 bus.Retry.InitialDelay = TimeSpan.FromSeconds(1);
+                ConfigureStores(bus);
             },
             services => services.AddSingleton(_recorder));
 
-    public async Task DisposeAsync()
+    /// <inheritdoc />
+    public virtual async Task DisposeAsync()
     {
         await _harness.DisposeAsync();
         _probe.Dispose();
+    }
+
+    /// <summary>Chooses the workflow (and step) stores under test; the in-memory ones when not overridden.</summary>
+    protected virtual void ConfigureStores(BusConfiguration bus)
+    {
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 using Bus.Conformance;
 using Bus.Workflows;
 
-namespace Bus.Tests.Workflows;
+namespace Bus.Conformance.Workflows;
 
 public sealed record PlaceOrder(string OrderId, decimal Total) : ICommand;
 
