@@ -184,6 +184,7 @@ public sealed class BusProbe : IDisposable
     private readonly ConcurrentDictionary<(string Endpoint, string Instrument), long> _counts = new();
     private readonly object _gate = new();
     private readonly List<(string Endpoint, string Instrument, long AtLeast, TaskCompletionSource Done)> _waiters = [];
+    private readonly ConcurrentQueue<(string Endpoint, string Instrument, double Value, IReadOnlyDictionary<string, object?> Tags)> _recorded = new();
 
     /// <summary>Starts listening.</summary>
     public BusProbe()
@@ -212,8 +213,26 @@ public sealed class BusProbe : IDisposable
                 Check();
             }
         });
+        _listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
+        {
+            var all = new Dictionary<string, object?>(StringComparer.Ordinal);
+            foreach (var tag in tags)
+            {
+                all[tag.Key] = tag.Value;
+            }
+
+            if (all.GetValueOrDefault("bus.endpoint") is string endpoint)
+            {
+                _recorded.Enqueue((endpoint, instrument.Name, value, all));
+            }
+        });
         _listener.Start();
     }
+
+    /// <summary>The values recorded on the histogram <paramref name="instrument"/> (e.g. "bus.handler.duration") of
+    /// <paramref name="endpoint"/>, with their tags, in order.</summary>
+    public IReadOnlyList<(double Value, IReadOnlyDictionary<string, object?> Tags)> Recorded(string endpoint, string instrument) =>
+        _recorded.Where(r => r.Endpoint == endpoint && r.Instrument == instrument).Select(r => (r.Value, r.Tags)).ToList();
 
     /// <summary>The count of <paramref name="instrument"/> (e.g. "bus.messages.dead_lettered") on <paramref name="endpoint"/>.</summary>
     public long Count(string endpoint, string instrument) => _counts.GetValueOrDefault((endpoint, instrument));

@@ -243,6 +243,11 @@ public sealed class LongRunningJobTests : IAsyncLifetime
         var done = query.Get("job-p");
         Assert.Equal(JobState.Completed, done!.State);
         Assert.Equal(120, done.Done);
+
+        // On the Meter too: the bus.job.progress histogram, tagged with the endpoint and the message type.
+        var progress = _probe.Recorded(_queue, "bus.job.progress");
+        Assert.Equal([0.25, 1.0], progress.Select(p => p.Value));
+        Assert.All(progress, p => Assert.Equal("tests.progress-job", p.Tags["bus.message_type"]));
     }
 
     [Fact]
