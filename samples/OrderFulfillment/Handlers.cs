@@ -78,12 +78,18 @@ public sealed class ShipOrder(Timeline timeline) : IHandleMessages<PaymentCaptur
     }
 }
 
-/// <summary>Step 5: tells the customer.</summary>
+/// <summary>Step 5: tells the customer. The email is a memoised step: when the message is retried (here, when the
+/// tracking workflow, which handles the same message, lost a race with another update of the order), the customer is
+/// not emailed twice.</summary>
 public sealed class SendConfirmation(Timeline timeline) : IHandleMessages<OrderShipped>
 {
     public async Task HandleAsync(OrderShipped message, IMessageContext context)
     {
-        timeline.Add("email", $"{message.OrderId}: confirmation sent (tracking {message.TrackingNumber})");
+        await context.Steps.RunAsync("confirmation-email", _ =>
+        {
+            timeline.Add("email", $"{message.OrderId}: confirmation sent (tracking {message.TrackingNumber})");
+            return Task.CompletedTask;
+        });
         await context.Bus.PublishAsync(new OrderConfirmed(message.OrderId, message.TrackingNumber), Once.For(message.OrderId, nameof(OrderConfirmed)));
     }
 }

@@ -56,6 +56,7 @@ public sealed partial class SampleTests : IDisposable
         Assert.Matches(@"\S+-2\s+Failed\s+stage: cancelled\s+\(payment declined; reservation R-\S+ released\)", run.Output);
         Assert.Matches(@"\S+-3\s+Failed\s+stage: rejected", run.Output);
         Assert.Contains("payment-declined -> reservation-released", run.Output);
+        Assert.Single(Regex.Matches(run.Output, @"-1: confirmation sent")); // a memoised step: never twice
     }
 
     [Fact]
