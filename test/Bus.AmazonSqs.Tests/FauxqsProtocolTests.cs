@@ -49,7 +49,7 @@ public sealed class FauxqsProtocolTests : IAsyncLifetime
 
         Assert.Contains($"queue 'bt-{queue}'", error.Message);
         Assert.Contains($"dead-letter queue 'bt-{queue}-dlq'", error.Message);
-        Assert.Contains($"topic 'bt-{topic.Replace('.', '-')}'", error.Message);
+        Assert.Contains($"topic 'bt-{topic.Replace('.', '-')}-", error.Message); // the dot was replaced: a hash follows
 
         await _transport.ProvisionAsync(topology, default);
         await verifier.ProvisionAsync(topology, default);
