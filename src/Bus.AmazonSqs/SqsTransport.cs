@@ -160,15 +160,31 @@ public sealed class SqsTransport : ITransport
 
     private IReceivedMessage ToReceived(SqsMessage raw, string queue, QueueInfo info, DateTimeOffset requestedAt, int visibility)
     {
-        var message = WireFormat.Decode(raw.Body, raw.MessageAttributes, raw.MessageId);
-        var count = raw.Attributes is { } a && int.TryParse(a.GetValueOrDefault("ApproximateReceiveCount"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var c) ? c : 1;
+        var (message, count) = AsDelivered(WireFormat.Decode(raw.Body, raw.MessageAttributes, raw.MessageId), raw.Attributes);
+        return new SqsReceivedMessage(message, queue, info, raw.ReceiptHandle, count, requestedAt, TimeSpan.FromSeconds(visibility), _leases, _sender, _topology, _time);
+    }
+
+    /// <summary>
+    /// The message as its handlers see it and the attempt this delivery is: the native receive count plus the attempts
+    /// of earlier copies (<see cref="MessageHeaders.PriorAttempts"/>, left by a release). A message on an endpoint queue
+    /// that carries failure headers is a dead letter moved back by StartMessageMoveTask, which keeps body and
+    /// attributes: like a redrive by the mover, it starts afresh, without the failure headers and prior attempts.
+    /// </summary>
+    internal static (TransportMessage Message, int ReceiveCount) AsDelivered(TransportMessage message, IReadOnlyDictionary<string, string>? systemAttributes)
+    {
+        var count = systemAttributes is { } a && int.TryParse(a.GetValueOrDefault("ApproximateReceiveCount"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var c) ? c : 1;
+        if (message.Headers.Keys.Any(MessageHeaders.IsFailureHeader))
+        {
+            return (message.WithoutHeaders(h => MessageHeaders.IsFailureHeader(h) || h == MessageHeaders.PriorAttempts), count);
+        }
+
         if (message.Headers.TryGetValue(MessageHeaders.PriorAttempts, out var prior)
             && int.TryParse(prior, NumberStyles.Integer, CultureInfo.InvariantCulture, out var p) && p > 0)
         {
             count += p;
         }
 
-        return new SqsReceivedMessage(message, queue, info, raw.ReceiptHandle, count, requestedAt, TimeSpan.FromSeconds(visibility), _leases, _sender, _topology, _time);
+        return (message, count);
     }
 
     /// <summary>Lets a long poll whose caller gave up run to its end, then releases what it received.</summary>

@@ -73,7 +73,10 @@ public sealed class SqsTransportOptions
 
     /// <summary>Redrive all dead letters with SQS's StartMessageMoveTask instead of moving them one by one. Off by
     /// default: only live SQS has it, it runs asynchronously (the count returned is what the dead-letter queue held)
-    /// and it needs sqs:StartMessageMoveTask permission. Redrive of selected ids always uses the mover.</summary>
+    /// and it needs sqs:StartMessageMoveTask permission. Where the service answers that it does not have the operation
+    /// (emulators such as fauxqs), the redrive falls back to the mover and logs a warning. Messages moved natively keep
+    /// their failure headers; the receive side drops them (and the attempts counted before), as the mover does.
+    /// Redrive of selected ids always uses the mover.</summary>
     public bool UseMessageMoveTask { get; set; }
 
     /// <summary>The HttpClient to use (its Timeout must exceed <see cref="WaitTime"/>). Null: one is created.</summary>

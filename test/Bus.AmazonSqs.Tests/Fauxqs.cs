@@ -14,16 +14,20 @@ internal static class Fauxqs
     /// <summary>Options pointing at fauxqs with static credentials and 1-second long polls.</summary>
     public static SqsTransportOptions Options(Action<SqsTransportOptions>? configure = null)
     {
-        var options = new SqsTransportOptions
-        {
-            Region = "us-east-1",
-            ServiceUrl = Endpoint,
-            AccessKeyId = "test",
-            SecretAccessKey = "test",
-            WaitTime = TimeSpan.FromSeconds(1),
-            QueueNamePrefix = "bt-",
-        };
+        var options = Configure(new SqsTransportOptions());
         configure?.Invoke(options);
+        return options;
+    }
+
+    /// <summary>Points <paramref name="options"/> at fauxqs (static credentials, 1-second long polls, prefix "bt-").</summary>
+    public static SqsTransportOptions Configure(SqsTransportOptions options)
+    {
+        options.Region = "us-east-1";
+        options.ServiceUrl = Endpoint;
+        options.AccessKeyId = "test";
+        options.SecretAccessKey = "test";
+        options.WaitTime = TimeSpan.FromSeconds(1);
+        options.QueueNamePrefix = "bt-";
         return options;
     }
 

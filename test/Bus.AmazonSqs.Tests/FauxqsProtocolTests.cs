@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using Bus.AmazonSqs.Sns;
 using Bus.AmazonSqs.Sqs;
 using Bus.Transports;
 
@@ -9,6 +10,7 @@ namespace Bus.AmazonSqs.Tests;
 public sealed class FauxqsProtocolTests : IAsyncLifetime
 {
     private readonly SqsJsonClient _raw = Fauxqs.RawSqs();
+    private readonly SnsQueryClient _sns = Fauxqs.RawSns();
     private SqsTransport _transport = null!;
 
     public Task InitializeAsync()
@@ -49,7 +51,7 @@ public sealed class FauxqsProtocolTests : IAsyncLifetime
 
         Assert.Contains($"queue 'bt-{queue}'", error.Message);
         Assert.Contains($"dead-letter queue 'bt-{queue}-dlq'", error.Message);
-        Assert.Contains($"topic 'bt-{topic.Replace('.', '-')}'", error.Message);
+        Assert.Contains($"topic 'bt-{topic.Replace('.', '-')}-", error.Message); // the dot was replaced: a hash follows
 
         await _transport.ProvisionAsync(topology, default);
         await verifier.ProvisionAsync(topology, default);
@@ -68,6 +70,47 @@ public sealed class FauxqsProtocolTests : IAsyncLifetime
         Assert.Contains($"subscription of queue 'bt-{queue}' to topic 'bt-{topic}'", error.Message);
         Assert.Contains("queue policy", error.Message);
         Assert.DoesNotContain("dead-letter queue", error.Message);
+    }
+
+    [Fact]
+    public async Task Verify_only_reports_a_subscription_without_raw_message_delivery_naming_it()
+    {
+        var queue = Fauxqs.UniqueName("rawver");
+        var topic = Fauxqs.UniqueName("rawevt");
+        var topology = new TransportTopology(queue, [], [topic]);
+        await _transport.ProvisionAsync(topology, default);
+        var subscription = await TurnOffRawDeliveryAsync(queue, topic);
+        await using var verifier = new SqsTransport(Fauxqs.Options(o => o.ProvisioningMode = ProvisioningMode.VerifyOnly));
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => verifier.ProvisionAsync(topology, default));
+
+        Assert.Contains($"RawMessageDelivery=true on subscription '{subscription}' of queue 'bt-{queue}' to topic 'bt-{topic}'", error.Message);
+        Assert.DoesNotContain("queue policy", error.Message);
+        Assert.Equal("false", (await _sns.GetSubscriptionAttributesAsync(subscription, default))["RawMessageDelivery"]); // verify-only changes nothing
+    }
+
+    [Fact]
+    public async Task Provisioning_turns_on_raw_message_delivery_of_an_existing_subscription()
+    {
+        var queue = Fauxqs.UniqueName("rawfix");
+        var topic = Fauxqs.UniqueName("rawevt");
+        var topology = new TransportTopology(queue, [topic], [topic]);
+        await _transport.ProvisionAsync(topology, default);
+        var subscription = await TurnOffRawDeliveryAsync(queue, topic);
+
+        await using var restarted = new SqsTransport(Fauxqs.Options());
+        await restarted.ProvisionAsync(topology, default);
+
+        Assert.Equal("true", (await _sns.GetSubscriptionAttributesAsync(subscription, default))["RawMessageDelivery"]);
+        Assert.Single(await _sns.ListSubscriptionsAsync((await _sns.FindTopicAsync("bt-" + topic, default))!, default), s => s.Protocol == "sqs");
+        var sent = Message("""{"raw":true}""", ("tenant", "t-1"));
+        await restarted.SendAsync([new OutgoingMessage(Destination.Topic(topic), sent)], default);
+        var received = await ReceiveOneAsync(queue);
+        Assert.Equal("""{"raw":true}""", Encoding.UTF8.GetString(received.Message.Body.Span)); // not an SNS envelope
+        Assert.Equal("t-1", received.Message.Headers["tenant"]);
+        await received.CompleteAsync(default);
+        await using var verifier = new SqsTransport(Fauxqs.Options(o => o.ProvisioningMode = ProvisioningMode.VerifyOnly));
+        await verifier.ProvisionAsync(topology, default);
     }
 
     [Fact]
@@ -305,6 +348,18 @@ public sealed class FauxqsProtocolTests : IAsyncLifetime
 
         Assert.Equal(sent.MessageId, received.Message.MessageId);
         Assert.Equal(1, received.ReceiveCount);
+    }
+
+    /// <summary>Turns off raw delivery of the queue's subscription to the topic, as infrastructure code might have
+    /// created it; returns the subscription's ARN.</summary>
+    private async Task<string> TurnOffRawDeliveryAsync(string queue, string topic)
+    {
+        var topicArn = (await _sns.FindTopicAsync("bt-" + topic, default))!;
+        var queueUrl = (await _raw.GetQueueUrlAsync("bt-" + queue, default))!;
+        var queueArn = (await _raw.GetQueueAttributesAsync(queueUrl, ["QueueArn"], default))["QueueArn"];
+        var subscription = Assert.Single(await _sns.ListSubscriptionsAsync(topicArn, default), s => s.Endpoint == queueArn).SubscriptionArn;
+        await _sns.SetSubscriptionAttributeAsync(subscription, "RawMessageDelivery", "false", default);
+        return subscription;
     }
 
     private async Task<string> NewQueueAsync(string hint)

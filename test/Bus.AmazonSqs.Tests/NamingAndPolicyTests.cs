@@ -16,8 +16,37 @@ public sealed class NamingAndPolicyTests
 
         Assert.Equal("prod-billing", names.Queue("billing"));
         Assert.Equal("prod-billing-dlq", names.DeadLetterQueue("billing"));
-        Assert.Equal("prod-billing-month-closed", names.Topic("billing.month-closed"));
-        Assert.Equal("prod-a-b_c", names.Queue("a/b_c"));
+        Assert.Equal("prod-billing-month-closed", names.Topic("billing-month-closed")); // valid names stay as they are
+        Assert.Equal("prod-Orders_v2", names.Topic("Orders_v2"));
+        Assert.Equal("prod-billing-month-closed-bcb89fd8", names.Topic("billing.month-closed")); // stable: SHA-256 of "prod-billing.month-closed"
+        Assert.Equal("prod-a-b_c-41c4669f", names.Queue("a/b_c"));
+        Assert.Equal("prod-a-b_c-41c4669f-dlq", names.DeadLetterQueue("a/b_c"));
+    }
+
+    [Fact]
+    public void Names_that_sanitize_alike_stay_distinct()
+    {
+        var names = new EntityNames(string.Empty);
+        string[] logical = ["billing.month-closed", "billing-month-closed", "billing/month-closed", "billing month-closed"];
+
+        Assert.Equal(logical.Length, logical.Select(names.Topic).Distinct().Count());
+        Assert.Equal(logical.Length, logical.Select(names.Queue).Distinct().Count());
+        Assert.Equal(logical.Length, logical.Select(names.DeadLetterQueue).Distinct().Count());
+        Assert.All(logical.Select(names.Topic), n => Assert.Matches("^[A-Za-z0-9_-]+$", n));
+    }
+
+    [Fact]
+    public void Sanitized_names_with_their_hash_stay_within_the_length_limits()
+    {
+        var names = new EntityNames("p-");
+        var dotted = string.Join('.', Enumerable.Repeat("segment", 60)); // 479 characters, dots to replace
+
+        Assert.Equal(76, names.Queue(dotted).Length);
+        Assert.Equal(80, names.DeadLetterQueue(dotted).Length);
+        Assert.Equal(256, names.Topic(dotted).Length);
+        Assert.Equal(76, names.Queue(dotted[..74]).Length); // 76 with the prefix: shortened only to make room for the hash
+        Assert.NotEqual(names.Topic(dotted), names.Topic(dotted.Replace('.', '-')));
+        Assert.Equal("p-" + new string('a', 74), names.Queue(new string('a', 74))); // valid and exactly at the limit
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using Bus.AmazonSqs.Messages;
 using Bus.AmazonSqs.Receiving;
 using Bus.AmazonSqs.Sending;
@@ -13,7 +14,10 @@ namespace Bus.AmazonSqs.DeadLetters;
 /// Dead letters of an endpoint queue, held in its <c>-dlq</c> queue. Peek receives them under a short visibility and
 /// makes them visible again. Redrive moves them one receive batch at a time: send the original message (failure
 /// headers removed, id and headers kept) to the endpoint queue, then delete the dead letter; messages that were not
-/// selected are made visible again. Nothing is deleted before its copy was accepted.
+/// selected are made visible again. Nothing is deleted before its copy was accepted. With
+/// <see cref="SqsTransportOptions.UseMessageMoveTask"/> a redrive of all dead letters starts StartMessageMoveTask
+/// instead, falling back to the mover where the service does not have it; the receive side strips the failure
+/// headers such a native move leaves on the messages.
 /// </summary>
 internal sealed class SqsDeadLetterQueue(
     ISqsClient sqs, SqsTopology topology, MessageSender sender, LeaseOperations leases, SqsTransportOptions options, ILogger logger) : IDeadLetterQueue
@@ -70,9 +74,17 @@ internal sealed class SqsDeadLetterQueue(
         {
             var attributes = await sqs.GetQueueAttributesAsync(dlq.Url, ["ApproximateNumberOfMessages"], cancellationToken).ConfigureAwait(false);
             var count = int.TryParse(attributes.GetValueOrDefault("ApproximateNumberOfMessages"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 0;
-            var handle = await sqs.StartMessageMoveTaskAsync(dlq.Arn, target.Arn, cancellationToken).ConfigureAwait(false);
-            logger.LogInformation("Started SQS message move task {TaskHandle} from {DeadLetterQueue} to {Queue} (~{Count} messages)", handle, dlq.Name, target.Name, count);
-            return count;
+            try
+            {
+                var handle = await sqs.StartMessageMoveTaskAsync(dlq.Arn, target.Arn, cancellationToken).ConfigureAwait(false);
+                logger.LogInformation("Started SQS message move task {TaskHandle} from {DeadLetterQueue} to {Queue} (~{Count} messages)", handle, dlq.Name, target.Name, count);
+                return count;
+            }
+            catch (AmazonSqsException e) when (IsUnsupported(e))
+            {
+                logger.LogWarning(e, "The SQS service does not support StartMessageMoveTask ({Code}: {Message}); redriving the dead letters of {DeadLetterQueue} to {Queue} with the mover instead",
+                    e.Code, e.ErrorMessage, dlq.Name, target.Name);
+            }
         }
 
         return await ProcessAsync(queue, dlq, messageIds, async (selected, ct) =>
@@ -82,6 +94,13 @@ internal sealed class SqsDeadLetterQueue(
             await sender.SendToQueueAsync(target, originals, ct).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Whether an error means the service does not have the operation at all (an emulator, a compatible
+    /// service, a region or queue type without it), as opposed to failing it: then the mover does the work.</summary>
+    internal static bool IsUnsupported(AmazonSqsException error) =>
+        error.StatusCode == HttpStatusCode.NotImplemented
+        || error.Code is "InvalidAction" or "UnsupportedOperation" or "AWS.SimpleQueueService.UnsupportedOperation"
+            or "UnknownOperationException" or "UnknownOperation" or "NotImplemented";
 
     public Task<int> PurgeAsync(string queue, IReadOnlyCollection<string>? messageIds, CancellationToken cancellationToken)
     {

@@ -99,8 +99,9 @@ internal sealed class AwsHttpChannel(
         }
     }
 
+    /// <summary>Throttling and server errors are retried; 501 Not Implemented is not (it will not change).</summary>
     internal static bool IsRetryable(HttpStatusCode status, string code) =>
-        status == HttpStatusCode.TooManyRequests || (int)status >= 500 || ThrottlingCodes.Contains(code);
+        status == HttpStatusCode.TooManyRequests || ((int)status >= 500 && status != HttpStatusCode.NotImplemented) || ThrottlingCodes.Contains(code);
 
     private TimeSpan Backoff(int attempt)
     {

@@ -23,6 +23,12 @@ internal interface ISnsClient
 
     Task<IReadOnlyList<SnsSubscription>> ListSubscriptionsAsync(string topicArn, CancellationToken cancellationToken);
 
+    /// <summary>The attributes of a subscription (e.g. RawMessageDelivery, FilterPolicy).</summary>
+    Task<IReadOnlyDictionary<string, string>> GetSubscriptionAttributesAsync(string subscriptionArn, CancellationToken cancellationToken);
+
+    /// <summary>Sets one attribute of a subscription.</summary>
+    Task SetSubscriptionAttributeAsync(string subscriptionArn, string name, string value, CancellationToken cancellationToken);
+
     Task PublishAsync(string topicArn, SnsPublishEntry entry, CancellationToken cancellationToken);
 
     /// <summary>Publishes up to 10 entries; returns the failed ones.</summary>

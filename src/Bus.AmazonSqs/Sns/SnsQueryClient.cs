@@ -83,6 +83,29 @@ internal sealed class SnsQueryClient(AwsHttpChannel channel) : ISnsClient
         return list;
     }
 
+    public async Task<IReadOnlyDictionary<string, string>> GetSubscriptionAttributesAsync(string subscriptionArn, CancellationToken cancellationToken)
+    {
+        var result = await CallAsync("GetSubscriptionAttributes", [new("SubscriptionArn", subscriptionArn)], cancellationToken).ConfigureAwait(false);
+        var attributes = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var entry in result.Descendants().Where(e => e.Name.LocalName == "entry"))
+        {
+            if (Value(entry, "key") is { } key)
+            {
+                attributes[key] = Value(entry, "value") ?? string.Empty;
+            }
+        }
+
+        return attributes;
+    }
+
+    public Task SetSubscriptionAttributeAsync(string subscriptionArn, string name, string value, CancellationToken cancellationToken) =>
+        CallAsync("SetSubscriptionAttributes",
+        [
+            new("SubscriptionArn", subscriptionArn),
+            new("AttributeName", name),
+            new("AttributeValue", value),
+        ], cancellationToken);
+
     public async Task PublishAsync(string topicArn, SnsPublishEntry entry, CancellationToken cancellationToken)
     {
         var form = new List<KeyValuePair<string, string>> { new("TopicArn", topicArn), new("Message", entry.Message) };

@@ -1,15 +1,22 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
 namespace Bus.AmazonSqs.Topology;
 
-/// <summary>Maps logical queue and topic names to SQS and SNS names: prefix, characters other than letters, digits,
-/// '-' and '_' replaced by '-', and names too long shortened with a hash suffix so they stay unique.</summary>
+/// <summary>
+/// Maps logical queue and topic names to SQS and SNS names: the prefix is prepended, characters other than letters,
+/// digits, '-' and '_' become '-', and names stay within the length limits (queues 80 with the dead-letter suffix,
+/// topics 256). A name that is already valid is used as it is; when a name had to change, a short hash of the
+/// original is appended, so that two logical names (e.g. "billing.month-closed" and "billing-month-closed") never land
+/// on one queue or topic.
+/// </summary>
 internal sealed class EntityNames(string prefix)
 {
     public const string DeadLetterSuffix = "-dlq";
     private const int MaxQueueName = 80;
     private const int MaxTopicName = 256;
+    private const int HashLength = 8;
 
     /// <summary>The SQS name of an endpoint queue (leaves room for the dead-letter suffix).</summary>
     public string Queue(string logical) => Sanitize(prefix + logical, MaxQueueName - DeadLetterSuffix.Length);
@@ -20,6 +27,8 @@ internal sealed class EntityNames(string prefix)
     /// <summary>The SNS name of a topic (an event's wire name).</summary>
     public string Topic(string logical) => Sanitize(prefix + logical, MaxTopicName);
 
+    /// <summary>A valid SQS/SNS name for <paramref name="name"/>, at most <paramref name="maxLength"/> characters:
+    /// <paramref name="name"/> itself when it is valid, else its cleaned form with a hash of the original.</summary>
     internal static string Sanitize(string name, int maxLength)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
@@ -30,12 +39,13 @@ internal sealed class EntityNames(string prefix)
         }
 
         var clean = builder.ToString();
-        if (clean.Length <= maxLength)
+        if (clean == name && clean.Length <= maxLength)
         {
             return clean;
         }
 
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..8];
-        return $"{clean[..(maxLength - 9)]}-{hash}";
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..HashLength];
+        var room = maxLength - HashLength - 1;
+        return string.Create(CultureInfo.InvariantCulture, $"{(clean.Length > room ? clean[..room] : clean)}-{hash}");
     }
 }

@@ -14,11 +14,13 @@ internal sealed record QueueInfo(string Name, string Url, string Arn, long MaxMe
 /// <summary>
 /// Resolves (and caches) queue URLs, ARNs, size limits and topic ARNs, and provisions an endpoint's entities: its
 /// queue with a dead-letter queue and RedrivePolicy, the topics it publishes, and an SQS subscription with raw
-/// delivery to every topic it subscribes to, with a queue policy letting those topics send.
+/// delivery to every topic it subscribes to, with a queue policy letting those topics send. An existing subscription
+/// without raw delivery gets it turned on (or, in verify-only mode, is reported).
 /// </summary>
 internal sealed class SqsTopology(ISqsClient sqs, ISnsClient sns, EntityNames names, SqsTransportOptions options, ILogger logger)
 {
     private const string DeadLetterRetention = "1209600"; // 14 days, the SQS maximum
+    private const string RawMessageDelivery = "RawMessageDelivery";
     private static readonly string[] QueueAttributes = ["QueueArn", "MaximumMessageSize"];
 
     private readonly ConcurrentDictionary<string, QueueInfo> _queues = new(StringComparer.Ordinal);
@@ -129,10 +131,23 @@ internal sealed class SqsTopology(ISqsClient sqs, ISnsClient sns, EntityNames na
             var topicArn = await GetTopicArnAsync(topic, cancellationToken).ConfigureAwait(false);
             topicArns.Add(topicArn);
             var subscriptions = await sns.ListSubscriptionsAsync(topicArn, cancellationToken).ConfigureAwait(false);
-            if (!subscriptions.Any(s => s.Protocol == "sqs" && s.Endpoint == queue.Arn))
+            var existing = subscriptions.FirstOrDefault(s => s.Protocol == "sqs" && s.Endpoint == queue.Arn);
+            if (existing is null)
             {
                 await sns.SubscribeQueueAsync(topicArn, queue.Arn, cancellationToken).ConfigureAwait(false);
                 logger.LogInformation("Subscribed SQS queue {Queue} to SNS topic {Topic} (raw delivery)", name, topicArn);
+            }
+            else if (!IsConfirmed(existing))
+            {
+                logger.LogWarning("The subscription of SQS queue {Queue} to SNS topic {Topic} is {State}; its raw message delivery cannot be checked until it is confirmed",
+                    name, topicArn, existing.SubscriptionArn);
+            }
+            else if (!await HasRawDeliveryAsync(existing, cancellationToken).ConfigureAwait(false))
+            {
+                // Without raw delivery SNS wraps every event in a JSON envelope the endpoint cannot read.
+                await sns.SetSubscriptionAttributeAsync(existing.SubscriptionArn, RawMessageDelivery, "true", cancellationToken).ConfigureAwait(false);
+                logger.LogInformation("Turned on raw message delivery of subscription {Subscription} (SQS queue {Queue}, SNS topic {Topic})",
+                    existing.SubscriptionArn, name, topicArn);
             }
         }
 
@@ -182,9 +197,19 @@ internal sealed class SqsTopology(ISqsClient sqs, ISnsClient sns, EntityNames na
                 }
 
                 var subscriptions = await sns.ListSubscriptionsAsync(arn, cancellationToken).ConfigureAwait(false);
-                if (!subscriptions.Any(s => s.Protocol == "sqs" && s.Endpoint == queue.Arn))
+                var existing = subscriptions.FirstOrDefault(s => s.Protocol == "sqs" && s.Endpoint == queue.Arn);
+                if (existing is null)
                 {
                     missing.Add($"subscription of queue '{name}' to topic '{topicName}' (protocol sqs, RawMessageDelivery=true)");
+                }
+                else if (!IsConfirmed(existing))
+                {
+                    missing.Add($"confirmation of the subscription of queue '{name}' to topic '{topicName}' (it is {existing.SubscriptionArn})");
+                }
+                else if (!await HasRawDeliveryAsync(existing, cancellationToken).ConfigureAwait(false))
+                {
+                    missing.Add($"RawMessageDelivery=true on subscription '{existing.SubscriptionArn}' of queue '{name}' to topic '{topicName}' " +
+                                "(without it SNS wraps each event in a JSON envelope the endpoint cannot read)");
                 }
 
                 if (!allowed.Contains(arn))
@@ -209,6 +234,16 @@ internal sealed class SqsTopology(ISqsClient sqs, ISnsClient sns, EntityNames na
                 $"ProvisioningMode is VerifyOnly and the SQS/SNS topology of endpoint '{topology.InputQueue}' is incomplete. Missing: " +
                 string.Join("; ", missing.Distinct(StringComparer.Ordinal)) + ".");
         }
+    }
+
+    /// <summary>Whether a listed subscription is confirmed: it then has an ARN, else "PendingConfirmation".</summary>
+    private static bool IsConfirmed(SnsSubscription subscription) =>
+        subscription.SubscriptionArn.StartsWith("arn:", StringComparison.Ordinal);
+
+    private async Task<bool> HasRawDeliveryAsync(SnsSubscription subscription, CancellationToken cancellationToken)
+    {
+        var attributes = await sns.GetSubscriptionAttributesAsync(subscription.SubscriptionArn, cancellationToken).ConfigureAwait(false);
+        return string.Equals(attributes.GetValueOrDefault(RawMessageDelivery), "true", StringComparison.OrdinalIgnoreCase);
     }
 
     private async Task<string?> FindTopicAsync(string name, CancellationToken cancellationToken)
