@@ -2,6 +2,7 @@ using Bus.AmazonSqs.Http;
 using Bus.AmazonSqs.Signing;
 using Bus.AmazonSqs.Sns;
 using Bus.AmazonSqs.Sqs;
+using Bus.Transports;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Bus.AmazonSqs.Tests;
@@ -44,4 +45,30 @@ internal static class Fauxqs
     private static readonly HttpClient SharedHttp = new() { Timeout = TimeSpan.FromMinutes(1) };
 
     public static string UniqueName(string hint) => $"{hint}-{Guid.NewGuid():N}"[..(hint.Length + 13)];
+
+    /// <summary>Receives one message from <paramref name="queue"/>, polling up to ten times.</summary>
+    public static async Task<IReceivedMessage> ReceiveOneAsync(ITransport transport, string queue)
+    {
+        for (var i = 0; i < 10; i++)
+        {
+            if ((await transport.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default)) is [var received])
+            {
+                return received;
+            }
+        }
+
+        throw new Xunit.Sdk.XunitException($"Nothing arrived in '{queue}'.");
+    }
+
+    /// <summary>A transport message with a fresh id, <paramref name="body"/> and <paramref name="headers"/>.</summary>
+    public static TransportMessage Message(string body, params (string Name, string Value)[] headers)
+    {
+        var all = new Dictionary<string, string> { [MessageHeaders.MessageId] = Guid.NewGuid().ToString() };
+        foreach (var (name, value) in headers)
+        {
+            all[name] = value;
+        }
+
+        return new TransportMessage(all, System.Text.Encoding.UTF8.GetBytes(body));
+    }
 }

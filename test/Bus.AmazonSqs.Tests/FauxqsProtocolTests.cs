@@ -369,27 +369,7 @@ public sealed class FauxqsProtocolTests : IAsyncLifetime
         return queue;
     }
 
-    private async Task<IReceivedMessage> ReceiveOneAsync(string queue)
-    {
-        for (var i = 0; i < 10; i++)
-        {
-            if ((await _transport.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default)) is [var received])
-            {
-                return received;
-            }
-        }
+    private Task<IReceivedMessage> ReceiveOneAsync(string queue) => Fauxqs.ReceiveOneAsync(_transport, queue);
 
-        throw new Xunit.Sdk.XunitException($"Nothing arrived in '{queue}'.");
-    }
-
-    private static TransportMessage Message(string body, params (string Name, string Value)[] headers)
-    {
-        var all = new Dictionary<string, string> { [MessageHeaders.MessageId] = Guid.NewGuid().ToString() };
-        foreach (var (name, value) in headers)
-        {
-            all[name] = value;
-        }
-
-        return new TransportMessage(all, Encoding.UTF8.GetBytes(body));
-    }
+    private static TransportMessage Message(string body, params (string Name, string Value)[] headers) => Fauxqs.Message(body, headers);
 }

@@ -32,9 +32,9 @@ public sealed class MessageMoveTaskTests
         }), logs);
         var queue = Fauxqs.UniqueName("movefb");
         await transport.ProvisionAsync(new TransportTopology(queue, [], []), default);
-        var sent = Message("poison", ("tenant", "t-3"));
+        var sent = Fauxqs.Message("poison", ("tenant", "t-3"));
         await transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), sent)], default);
-        var received = await ReceiveOneAsync(transport, queue);
+        var received = await Fauxqs.ReceiveOneAsync(transport, queue);
         await received.DeadLetterAsync(FailureDetails.From("Attempts exhausted (1 of 1)", new InvalidOperationException("boom"), 1, queue, DateTimeOffset.UtcNow), default);
 
         var moved = await transport.DeadLetters.RedriveAsync(queue, null, default);
@@ -45,7 +45,7 @@ public sealed class MessageMoveTaskTests
         Assert.Contains("StartMessageMoveTask", warning.Message);
         Assert.Contains("InvalidAction", warning.Message); // what fauxqs answers
         Assert.Contains("mover", warning.Message);
-        var back = await ReceiveOneAsync(transport, queue);
+        var back = await Fauxqs.ReceiveOneAsync(transport, queue);
         Assert.Equal(sent.MessageId, back.Message.MessageId);
         Assert.Equal(1, back.ReceiveCount);
         Assert.Equal(sent.Headers.OrderBy(h => h.Key), back.Message.Headers.OrderBy(h => h.Key));
@@ -59,11 +59,11 @@ public sealed class MessageMoveTaskTests
         await using var transport = new SqsTransport(Fauxqs.Options());
         var queue = Fauxqs.UniqueName("native");
         await transport.ProvisionAsync(new TransportTopology(queue, [], []), default);
-        var sent = Message("poison", ("tenant", "t-4"));
+        var sent = Fauxqs.Message("poison", ("tenant", "t-4"));
         await transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), sent)], default);
-        await (await ReceiveOneAsync(transport, queue)).AbandonAsync(TimeSpan.Zero, default);
-        await (await ReceiveOneAsync(transport, queue)).ReleaseAsync(TimeSpan.Zero, default); // the copy carries 1 prior attempt
-        var last = await ReceiveOneAsync(transport, queue);
+        await (await Fauxqs.ReceiveOneAsync(transport, queue)).AbandonAsync(TimeSpan.Zero, default);
+        await (await Fauxqs.ReceiveOneAsync(transport, queue)).ReleaseAsync(TimeSpan.Zero, default); // the copy carries 1 prior attempt
+        var last = await Fauxqs.ReceiveOneAsync(transport, queue);
         Assert.Equal(2, last.ReceiveCount);
         await last.DeadLetterAsync(FailureDetails.From("Attempts exhausted (2 of 2)", new TimeoutException("slow"), 2, queue, DateTimeOffset.UtcNow), default);
 
@@ -75,7 +75,7 @@ public sealed class MessageMoveTaskTests
         await _raw.SendMessageBatchAsync(url, [new SendMessageBatchEntry { Id = "0", MessageBody = dead.Body!, MessageAttributes = dead.MessageAttributes }], default);
         await _raw.DeleteMessageBatchAsync(dlqUrl, [new ReceiptEntry { Id = "0", ReceiptHandle = dead.ReceiptHandle }], default);
 
-        var back = await ReceiveOneAsync(transport, queue);
+        var back = await Fauxqs.ReceiveOneAsync(transport, queue);
 
         Assert.Equal(sent.MessageId, back.Message.MessageId);
         Assert.Equal(1, back.ReceiveCount); // a first attempt, not the third
@@ -156,28 +156,4 @@ public sealed class MessageMoveTaskTests
         "ReceiveMessage" => ScriptedHandler.Json(HttpStatusCode.OK, "{}"),
         _ => ScriptedHandler.Json(HttpStatusCode.BadRequest, """{"__type":"x#Unexpected","message":"unexpected"}"""),
     });
-
-    private static async Task<IReceivedMessage> ReceiveOneAsync(SqsTransport transport, string queue)
-    {
-        for (var i = 0; i < 10; i++)
-        {
-            if ((await transport.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default)) is [var received])
-            {
-                return received;
-            }
-        }
-
-        throw new Xunit.Sdk.XunitException($"Nothing arrived in '{queue}'.");
-    }
-
-    private static TransportMessage Message(string body, params (string Name, string Value)[] headers)
-    {
-        var all = new Dictionary<string, string> { [MessageHeaders.MessageId] = Guid.NewGuid().ToString() };
-        foreach (var (name, value) in headers)
-        {
-            all[name] = value;
-        }
-
-        return new TransportMessage(all, Encoding.UTF8.GetBytes(body));
-    }
 }
