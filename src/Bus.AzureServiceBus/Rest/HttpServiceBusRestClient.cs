@@ -21,10 +21,16 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
     private const string AtomContentType = "application/atom+xml;type=entry;charset=utf-8";
     private static readonly XNamespace Atom = "http://www.w3.org/2005/Atom";
 
+    /// <summary>The description elements naming a forwarding target, and the header that authorizes each.</summary>
+    private static readonly (string Element, string Header)[] SupplementaryHeaders =
+    [
+        ("ForwardTo", "ServiceBusSupplementaryAuthorization"),
+        ("ForwardDeadLetteredMessagesTo", "ServiceBusDlqSupplementaryAuthorization"),
+    ];
+
     private readonly HttpClient _http;
     private readonly Uri _namespace;
     private readonly IAuthorizationProvider _authorization;
-    private readonly SasTokenProvider? _sas;
     private readonly TimeProvider _time;
     private readonly int _maxRetries;
     private readonly TimeSpan _retryDelay;
@@ -36,7 +42,6 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
         _http = http;
         _namespace = namespaceUri;
         _authorization = authorization;
-        _sas = authorization as SasTokenProvider;
         _time = time;
         _maxRetries = maxRetries;
         _retryDelay = retryDelay;
@@ -143,9 +148,10 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
         return new EntityInfo(lockDuration is null ? null : XmlConvert.ToTimeSpan(lockDuration));
     }
 
-    public async Task<bool> CreateEntityAsync(string entityPath, string atomEntry, string? forwardTo, CancellationToken cancellationToken)
+    public async Task<bool> CreateEntityAsync(string entityPath, string atomEntry, CancellationToken cancellationToken)
     {
         var uri = ManagementUri(entityPath);
+        var supplementary = await SupplementaryAuthorizationAsync(atomEntry, cancellationToken).ConfigureAwait(false);
         using var response = await SendAsync(
             () =>
             {
@@ -154,10 +160,9 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
                     Content = new StringContent(atomEntry, Encoding.UTF8),
                 };
                 request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(AtomContentType);
-                if (forwardTo is not null && _sas is not null)
+                foreach (var (name, value) in supplementary)
                 {
-                    // Forwarding needs proof of send rights on the target as well as manage rights on the source.
-                    request.Headers.TryAddWithoutValidation("ServiceBusSupplementaryAuthorization", _sas.GetToken(new Uri(_namespace, forwardTo).AbsoluteUri));
+                    request.Headers.TryAddWithoutValidation(name, value);
                 }
 
                 return request;
@@ -181,6 +186,26 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
 
     private Uri ManagementUri(string entityPath) =>
         new(_namespace, $"{entityPath}?api-version={ApiVersion}");
+
+    /// <summary>Creating or updating an entity that forwards (ForwardTo, ForwardDeadLetteredMessagesTo) needs proof of
+    /// rights on each target besides the Manage right on the entity itself: a header per target, with a SAS token for
+    /// it or, under Entra ID, <c>Bearer {token}</c>, as the Service Bus SDKs send them.</summary>
+    private async Task<List<(string Name, string Value)>> SupplementaryAuthorizationAsync(string atomEntry, CancellationToken cancellationToken)
+    {
+        var headers = new List<(string, string)>();
+        var description = XDocument.Parse(atomEntry).Root?.Descendants().ToList() ?? [];
+        foreach (var (element, header) in SupplementaryHeaders)
+        {
+            var target = description.FirstOrDefault(e => e.Name.LocalName == element)?.Value;
+            if (!string.IsNullOrWhiteSpace(target))
+            {
+                var targetUri = Uri.TryCreate(target, UriKind.Absolute, out var absolute) ? absolute : new Uri(_namespace, target.TrimStart('/'));
+                headers.Add((header, await _authorization.GetSupplementaryAuthorizationAsync(targetUri, cancellationToken).ConfigureAwait(false)));
+            }
+        }
+
+        return headers;
+    }
 
     private async Task SendOneAsync(string entityPath, OutgoingBrokerMessage message, CancellationToken cancellationToken)
     {

@@ -28,12 +28,12 @@ internal interface IServiceBusRestClient : IDisposable
     /// does not exist.</summary>
     Task<EntityInfo?> GetEntityAsync(string entityPath, CancellationToken cancellationToken);
 
-    /// <summary>Creates an entity from its Atom description; false when it already existed.</summary>
+    /// <summary>Creates an entity from its Atom description; false when it already existed. A description that forwards
+    /// (ForwardTo, ForwardDeadLetteredMessagesTo) is sent with the authorization each target needs.</summary>
     /// <param name="entityPath">The entity path.</param>
     /// <param name="atomEntry">The Atom entry XML.</param>
-    /// <param name="forwardTo">The entity path a subscription forwards to, which needs its own authorization.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
-    Task<bool> CreateEntityAsync(string entityPath, string atomEntry, string? forwardTo, CancellationToken cancellationToken);
+    Task<bool> CreateEntityAsync(string entityPath, string atomEntry, CancellationToken cancellationToken);
 }
 
 /// <summary>What the transport needs to know about an existing entity.</summary>

@@ -38,7 +38,7 @@ internal sealed class TopologyProvisioner(IServiceBusRestClient client, EntityNa
             // Queues before topics, topics before their subscriptions, so forwarding targets exist.
             foreach (var entity in wanted)
             {
-                await client.CreateEntityAsync(entity.Path, entity.Description, entity.ForwardTo, cancellationToken).ConfigureAwait(false);
+                await client.CreateEntityAsync(entity.Path, entity.Description, cancellationToken).ConfigureAwait(false);
             }
         }
 

@@ -14,8 +14,9 @@ namespace Bus.AzureServiceBus.Tests.Fake;
 /// Atom entity creation (201/409) with schema element order checked, send and batch send (scheduled enqueue honoured),
 /// peek-lock receive with LockDuration, LockedUntilUtc and DeliveryCount, lock expiry, MaxDeliveryCount moving messages
 /// to <c>$DeadLetterQueue</c>, complete/unlock/renew on the lock URI (200, 404 lost lock, 410 entity gone), 204 on an
-/// empty receive after the timeout, subscriptions forwarding into queues, and SAS signature checking. All time is the
-/// given <see cref="ManualTimeProvider"/>'s.
+/// empty receive after the timeout, subscriptions forwarding into queues, SAS signature checking, and the supplementary
+/// authorization (SAS or bearer) that creating an entity with ForwardTo or ForwardDeadLetteredMessagesTo needs for its
+/// target (dead-letter forwarding itself is not modelled). All time is the given <see cref="ManualTimeProvider"/>'s.
 /// </summary>
 internal sealed class FakeServiceBus : HttpMessageHandler
 {
@@ -106,6 +107,14 @@ internal sealed class FakeServiceBus : HttpMessageHandler
         lock (_gate)
         {
             return _entities.TryGetValue(path, out var e) ? e.ForwardTo : null;
+        }
+    }
+
+    public string? ForwardDeadLetteredMessagesTo(string path)
+    {
+        lock (_gate)
+        {
+            return _entities.TryGetValue(path, out var e) ? e.ForwardDeadLetteredMessagesTo : null;
         }
     }
 
@@ -219,25 +228,40 @@ internal sealed class FakeServiceBus : HttpMessageHandler
             return true;
         }
 
-        if (!SasIsValid(value["SharedAccessSignature ".Length..], uri, out why))
+        return SasIsValid(value["SharedAccessSignature ".Length..], uri, out why);
+    }
+
+    /// <summary>Forwarding needs proof of rights on the target besides the Authorization of the request, under either
+    /// scheme: a SAS token that covers the target, or <c>Bearer {token}</c> under Entra ID.</summary>
+    private bool SupplementaryAuthorized(HttpRequestMessage request, string header, string target, out string why)
+    {
+        why = "";
+        if (!request.Headers.TryGetValues(header, out var values))
         {
+            why = $"Forwarding to '{target}' needs the {header} header";
             return false;
         }
 
-        if (request.Method == HttpMethod.Put && request.Content is not null)
+        var value = values.Single();
+        if (value.StartsWith("Bearer ", StringComparison.Ordinal))
         {
-            // ForwardTo needs a supplementary token for the target.
-            var text = request.Content.ReadAsStringAsync().GetAwaiter().GetResult();
-            if (text.Contains("<ForwardTo>", StringComparison.Ordinal) &&
-                (!request.Headers.TryGetValues("ServiceBusSupplementaryAuthorization", out var supplementary) ||
-                 !SasIsValid(supplementary.Single()["SharedAccessSignature ".Length..], null, out why)))
-            {
-                why = "ForwardTo needs ServiceBusSupplementaryAuthorization. " + why;
-                return false;
-            }
+            why = $"{header} has an empty bearer token";
+            return value.Length > 7;
         }
 
-        return true;
+        if (!value.StartsWith("SharedAccessSignature ", StringComparison.Ordinal))
+        {
+            why = $"{header} has an unknown scheme";
+            return false;
+        }
+
+        if (!CheckSasSignature || SasIsValid(value["SharedAccessSignature ".Length..], new Uri($"https://{Host}/{target}"), out why))
+        {
+            return true;
+        }
+
+        why = $"{header}: {why}";
+        return false;
     }
 
     private bool SasIsValid(string token, Uri? target, out string why)
@@ -327,19 +351,39 @@ internal sealed class FakeServiceBus : HttpMessageHandler
         TaskCompletionSource? signal;
         lock (_gate)
         {
+            string? forwardTo = null;
+            string? forwardDeadLettersTo = null;
+            foreach (var (element, header) in new[] { ("ForwardTo", "ServiceBusSupplementaryAuthorization"), ("ForwardDeadLetteredMessagesTo", "ServiceBusDlqSupplementaryAuthorization") })
+            {
+                if (Value(element) is not { Length: > 0 } forward)
+                {
+                    continue;
+                }
+
+                var target = Uri.TryCreate(forward, UriKind.Absolute, out var f) ? Uri.UnescapeDataString(f.AbsolutePath.Trim('/')) : forward.Trim('/');
+                if (!SupplementaryAuthorized(request, header, target, out var why))
+                {
+                    return Status(HttpStatusCode.Unauthorized, why);
+                }
+
+                if (!_entities.TryGetValue(target, out var existing) || existing.Kind is EntityKind.Subscription or EntityKind.DeadLetterQueue)
+                {
+                    return Status(HttpStatusCode.BadRequest, $"{element} entity '{target}' does not exist");
+                }
+
+                if (element == "ForwardTo")
+                {
+                    forwardTo = target;
+                }
+                else
+                {
+                    forwardDeadLettersTo = target;
+                }
+            }
+
             if (_entities.ContainsKey(path))
             {
                 return Status(HttpStatusCode.Conflict, "Entity already exists");
-            }
-
-            string? forwardTo = null;
-            if (Value("ForwardTo") is { Length: > 0 } forward)
-            {
-                forwardTo = Uri.TryCreate(forward, UriKind.Absolute, out var f) ? f.AbsolutePath.Trim('/') : forward;
-                if (!_entities.TryGetValue(forwardTo, out var target) || target.Kind == EntityKind.Subscription)
-                {
-                    return Status(HttpStatusCode.BadRequest, $"ForwardTo entity '{forwardTo}' does not exist");
-                }
             }
 
             if (isSubscription && !(_entities.TryGetValue(segments[0], out var topic) && topic.Kind == EntityKind.Topic))
@@ -357,7 +401,10 @@ internal sealed class FakeServiceBus : HttpMessageHandler
                 kind switch { "QueueDescription" => EntityKind.Queue, "TopicDescription" => EntityKind.Topic, _ => EntityKind.Subscription },
                 lockDuration,
                 Value("MaxDeliveryCount") is { } mdc ? int.Parse(mdc, CultureInfo.InvariantCulture) : 10,
-                forwardTo);
+                forwardTo)
+            {
+                ForwardDeadLetteredMessagesTo = forwardDeadLettersTo,
+            };
             _entities[path] = entity;
             if (entity.Kind != EntityKind.Topic)
             {
@@ -652,6 +699,9 @@ internal sealed class FakeServiceBus : HttpMessageHandler
         public int MaxDeliveryCount { get; } = maxDeliveryCount;
 
         public string? ForwardTo { get; } = forwardTo;
+
+        /// <summary>Stored and described only: the fake does not forward dead letters.</summary>
+        public string? ForwardDeadLetteredMessagesTo { get; init; }
 
         public List<StoredMessage> Messages { get; } = [];
     }

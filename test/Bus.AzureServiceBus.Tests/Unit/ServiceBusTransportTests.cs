@@ -44,6 +44,19 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_ready_made_signature_also_authorizes_the_forwarding_target()
+    {
+        var signature = Authentication.SasTokenProvider.CreateToken(
+            $"https://{FakeServiceBus.Host}/", FakeServiceBus.KeyName, Encoding.UTF8.GetBytes(FakeServiceBus.Key), _time.GetUtcNow().AddHours(1).ToUnixTimeSeconds());
+        await using var transport = FakeTransports.Create(_fake, _time,
+            o => o.ConnectionString = $"Endpoint=sb://{FakeServiceBus.Host}/;SharedAccessSignature={signature}");
+
+        await transport.ProvisionAsync(new TransportTopology("orders", [], ["evt"]), default);
+
+        Assert.Equal("orders", _fake.ForwardTo("evt/Subscriptions/orders"));
+    }
+
+    [Fact]
     public async Task Entity_prefix_applies_to_queues_and_topics()
     {
         await using var prefixed = FakeTransports.Create(_fake, _time, o => o.EntityPrefix = "prod-");
