@@ -144,31 +144,14 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
             return null;
         }
 
-        var lockDuration = root.Descendants().FirstOrDefault(e => e.Name.LocalName == "LockDuration")?.Value;
-        return new EntityInfo(lockDuration is null ? null : XmlConvert.ToTimeSpan(lockDuration));
+        string? Value(string name) => root.Descendants().FirstOrDefault(e => e.Name.LocalName == name)?.Value;
+        var lockDuration = Value("LockDuration");
+        return new EntityInfo(lockDuration is null ? null : XmlConvert.ToTimeSpan(lockDuration), EntityPathOf(Value("ForwardTo")));
     }
 
     public async Task<bool> CreateEntityAsync(string entityPath, string atomEntry, CancellationToken cancellationToken)
     {
-        var uri = ManagementUri(entityPath);
-        var supplementary = await SupplementaryAuthorizationAsync(atomEntry, cancellationToken).ConfigureAwait(false);
-        using var response = await SendAsync(
-            () =>
-            {
-                var request = new HttpRequestMessage(HttpMethod.Put, uri)
-                {
-                    Content = new StringContent(atomEntry, Encoding.UTF8),
-                };
-                request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(AtomContentType);
-                foreach (var (name, value) in supplementary)
-                {
-                    request.Headers.TryAddWithoutValidation(name, value);
-                }
-
-                return request;
-            },
-            entityPath,
-            cancellationToken).ConfigureAwait(false);
+        using var response = await PutEntityAsync(entityPath, atomEntry, update: false, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode is HttpStatusCode.Created or HttpStatusCode.OK)
         {
             return true;
@@ -182,10 +165,49 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
         throw await FailureAsync(response, entityPath, "create").ConfigureAwait(false);
     }
 
+    public async Task UpdateEntityAsync(string entityPath, string atomEntry, CancellationToken cancellationToken)
+    {
+        using var response = await PutEntityAsync(entityPath, atomEntry, update: true, cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await FailureAsync(response, entityPath, "update").ConfigureAwait(false);
+        }
+    }
+
     public void Dispose() => _http.Dispose();
 
     private Uri ManagementUri(string entityPath) =>
         new(_namespace, $"{entityPath}?api-version={ApiVersion}");
+
+    /// <summary>PUTs an entity description; an update says <c>If-Match: *</c>, as the management API requires to replace
+    /// an existing entity (without it the answer is 409).</summary>
+    private async Task<HttpResponseMessage> PutEntityAsync(string entityPath, string atomEntry, bool update, CancellationToken cancellationToken)
+    {
+        var uri = ManagementUri(entityPath);
+        var supplementary = await SupplementaryAuthorizationAsync(atomEntry, cancellationToken).ConfigureAwait(false);
+        return await SendAsync(
+            () =>
+            {
+                var request = new HttpRequestMessage(HttpMethod.Put, uri)
+                {
+                    Content = new StringContent(atomEntry, Encoding.UTF8),
+                };
+                request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(AtomContentType);
+                if (update)
+                {
+                    request.Headers.IfMatch.Add(EntityTagHeaderValue.Any);
+                }
+
+                foreach (var (name, value) in supplementary)
+                {
+                    request.Headers.TryAddWithoutValidation(name, value);
+                }
+
+                return request;
+            },
+            entityPath,
+            cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Creating or updating an entity that forwards (ForwardTo, ForwardDeadLetteredMessagesTo) needs proof of
     /// rights on each target besides the Manage right on the entity itself: a header per target, with a SAS token for
@@ -358,6 +380,19 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
 
             throw await FailureAsync(response, entity, what + " a message in").ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The entity path of a forwarding target, which Service Bus describes as an absolute URI
+    /// (<c>https://{ns}/{entity}</c>) and clients may give as a name; null when there is none.</summary>
+    private static string? EntityPathOf(string? target)
+    {
+        if (string.IsNullOrWhiteSpace(target))
+        {
+            return null;
+        }
+
+        var path = Uri.TryCreate(target.Trim(), UriKind.Absolute, out var absolute) ? absolute.AbsolutePath : target.Trim();
+        return Uri.UnescapeDataString(path.Trim('/'));
     }
 
     private string EntityOf(Uri lockUri)

@@ -11,12 +11,14 @@ namespace Bus.AzureServiceBus.Tests.Fake;
 
 /// <summary>
 /// An in-process model of the documented Service Bus REST contract, as an <see cref="HttpMessageHandler"/>:
-/// Atom entity creation (201/409) with schema element order checked, send and batch send (scheduled enqueue honoured),
-/// peek-lock receive with LockDuration, LockedUntilUtc and DeliveryCount, lock expiry, MaxDeliveryCount moving messages
-/// to <c>$DeadLetterQueue</c>, complete/unlock/renew on the lock URI (200, 404 lost lock, 410 entity gone), 204 on an
-/// empty receive after the timeout, subscriptions forwarding into queues, SAS signature checking, and the supplementary
-/// authorization (SAS or bearer) that creating an entity with ForwardTo or ForwardDeadLetteredMessagesTo needs for its
-/// target (dead-letter forwarding itself is not modelled). All time is the given <see cref="ManualTimeProvider"/>'s.
+/// Atom entity creation (201/409) with schema element order checked, update with <c>If-Match: *</c> (200; 400 when it
+/// would change RequiresSession), descriptions with ForwardTo as an absolute URI, send and batch send (scheduled
+/// enqueue honoured), peek-lock receive with LockDuration, LockedUntilUtc and DeliveryCount, lock expiry,
+/// MaxDeliveryCount moving messages to <c>$DeadLetterQueue</c>, complete/unlock/renew on the lock URI (200, 404 lost
+/// lock, 410 entity gone), 204 on an empty receive after the timeout, subscriptions forwarding into queues, SAS
+/// signature checking, and the supplementary authorization (SAS or bearer) that creating or updating an entity with
+/// ForwardTo or ForwardDeadLetteredMessagesTo needs for its target (dead-letter forwarding itself is not modelled).
+/// All time is the given <see cref="ManualTimeProvider"/>'s.
 /// </summary>
 internal sealed class FakeServiceBus : HttpMessageHandler
 {
@@ -348,6 +350,7 @@ internal sealed class FakeServiceBus : HttpMessageHandler
             return Status(HttpStatusCode.BadRequest, "Description does not fit the path");
         }
 
+        var update = request.Headers.IfMatch.Contains(System.Net.Http.Headers.EntityTagHeaderValue.Any);
         TaskCompletionSource? signal;
         lock (_gate)
         {
@@ -381,9 +384,15 @@ internal sealed class FakeServiceBus : HttpMessageHandler
                 }
             }
 
-            if (_entities.ContainsKey(path))
+            _entities.TryGetValue(path, out var current);
+            if (current is not null && !update)
             {
                 return Status(HttpStatusCode.Conflict, "Entity already exists");
+            }
+
+            if (current is null && update)
+            {
+                return Status(HttpStatusCode.NotFound, $"Entity '{path}' does not exist");
             }
 
             if (isSubscription && !(_entities.TryGetValue(segments[0], out var topic) && topic.Kind == EntityKind.Topic))
@@ -397,25 +406,47 @@ internal sealed class FakeServiceBus : HttpMessageHandler
                 return Status(HttpStatusCode.BadRequest, "LockDuration out of range");
             }
 
-            var entity = new Entity(
-                kind switch { "QueueDescription" => EntityKind.Queue, "TopicDescription" => EntityKind.Topic, _ => EntityKind.Subscription },
-                lockDuration,
-                Value("MaxDeliveryCount") is { } mdc ? int.Parse(mdc, CultureInfo.InvariantCulture) : 10,
-                forwardTo)
+            var entityKind = kind switch { "QueueDescription" => EntityKind.Queue, "TopicDescription" => EntityKind.Topic, _ => EntityKind.Subscription };
+            var maxDeliveryCount = Value("MaxDeliveryCount") is { } mdc ? int.Parse(mdc, CultureInfo.InvariantCulture) : 10;
+            var requiresSession = Value("RequiresSession") == "true";
+            if (current is not null)
             {
-                ForwardDeadLetteredMessagesTo = forwardDeadLettersTo,
-            };
-            _entities[path] = entity;
-            if (entity.Kind != EntityKind.Topic)
-            {
-                _entities[path + "/$DeadLetterQueue"] = new Entity(EntityKind.DeadLetterQueue, lockDuration, int.MaxValue, null);
-            }
+                // An update replaces the description (what was left out takes its default); the messages stay.
+                if (current.Kind != entityKind)
+                {
+                    return Status(HttpStatusCode.BadRequest, $"Entity '{path}' is a {current.Kind}, not a {entityKind}");
+                }
 
-            signal = TakeSignal();
+                if (current.RequiresSession != requiresSession)
+                {
+                    return Status(HttpStatusCode.BadRequest, $"The value for the RequiresSession property of an existing entity '{path}' cannot be changed");
+                }
+
+                current.LockDuration = lockDuration;
+                current.MaxDeliveryCount = maxDeliveryCount;
+                current.ForwardTo = forwardTo;
+                current.ForwardDeadLetteredMessagesTo = forwardDeadLettersTo;
+                signal = TakeSignal();
+            }
+            else
+            {
+                var entity = new Entity(entityKind, lockDuration, maxDeliveryCount, forwardTo)
+                {
+                    ForwardDeadLetteredMessagesTo = forwardDeadLettersTo,
+                    RequiresSession = requiresSession,
+                };
+                _entities[path] = entity;
+                if (entity.Kind != EntityKind.Topic)
+                {
+                    _entities[path + "/$DeadLetterQueue"] = new Entity(EntityKind.DeadLetterQueue, lockDuration, int.MaxValue, null);
+                }
+
+                signal = TakeSignal();
+            }
         }
 
         signal.TrySetResult();
-        var response = new HttpResponseMessage(HttpStatusCode.Created)
+        var response = new HttpResponseMessage(update ? HttpStatusCode.OK : HttpStatusCode.Created)
         {
             Content = new StringContent(new XElement(Atom + "entry", new XElement(Atom + "title", path)).ToString()),
         };
@@ -429,7 +460,10 @@ internal sealed class FakeServiceBus : HttpMessageHandler
             var root = _entities.TryGetValue(path, out var entity)
                 ? new XElement(Atom + "entry", new XElement(Atom + "title", path),
                     new XElement(Atom + "content", new XAttribute("type", "application/xml"),
-                        new XElement(Sb + (entity.Kind + "Description"), new XElement(Sb + "LockDuration", System.Xml.XmlConvert.ToString(entity.LockDuration)))))
+                        new XElement(Sb + (entity.Kind + "Description"),
+                            new XElement(Sb + "LockDuration", System.Xml.XmlConvert.ToString(entity.LockDuration)),
+                            new XElement(Sb + "MaxDeliveryCount", entity.MaxDeliveryCount),
+                            entity.ForwardTo is { } forward ? new XElement(Sb + "ForwardTo", $"https://{Host}/{forward}") : null)))
                 : new XElement(Atom + "feed", new XElement(Atom + "title", "Publicly Listed Services"));
             return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(root.ToString(), Encoding.UTF8, "application/atom+xml") };
         }
@@ -694,14 +728,18 @@ internal sealed class FakeServiceBus : HttpMessageHandler
     {
         public EntityKind Kind { get; } = kind;
 
-        public TimeSpan LockDuration { get; } = lockDuration;
+        public TimeSpan LockDuration { get; set; } = lockDuration;
 
-        public int MaxDeliveryCount { get; } = maxDeliveryCount;
+        public int MaxDeliveryCount { get; set; } = maxDeliveryCount;
 
-        public string? ForwardTo { get; } = forwardTo;
+        /// <summary>Where new messages go; messages already held when an update sets it are not moved.</summary>
+        public string? ForwardTo { get; set; } = forwardTo;
 
-        /// <summary>Stored and described only: the fake does not forward dead letters.</summary>
-        public string? ForwardDeadLetteredMessagesTo { get; init; }
+        /// <summary>Stored only (the fake has no sessions), and like the real service it cannot change on update.</summary>
+        public bool RequiresSession { get; init; }
+
+        /// <summary>Stored only: the fake does not forward dead letters.</summary>
+        public string? ForwardDeadLetteredMessagesTo { get; set; }
 
         public List<StoredMessage> Messages { get; } = [];
     }

@@ -257,6 +257,53 @@ public sealed class FakeServiceBusTests : IDisposable
     }
 
     [Fact]
+    public async Task Update_needs_if_match_and_replaces_the_description_described_with_an_absolute_forward_to()
+    {
+        await CreateQueueAsync("q");
+        await CreateQueueAsync("other");
+        await SendAsync(HttpMethod.Put, "t?api-version=2021-05", EntityDescriptions.Topic(), "application/atom+xml");
+        HttpRequestMessage Subscription(string target, bool ifMatch)
+        {
+            var request = Request(HttpMethod.Put, "t/Subscriptions/s?api-version=2021-05",
+                EntityDescriptions.Subscription(TimeSpan.FromSeconds(30), 10, Base + target), "application/atom+xml");
+            request.Headers.TryAddWithoutValidation("ServiceBusSupplementaryAuthorization", _sas.GetToken(Base + target));
+            if (ifMatch)
+            {
+                request.Headers.TryAddWithoutValidation("If-Match", "*");
+            }
+
+            return request;
+        }
+
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.SendAsync(Subscription("q", ifMatch: true))).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await _http.SendAsync(Subscription("q", ifMatch: false))).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await _http.SendAsync(Subscription("other", ifMatch: false))).StatusCode);
+        Assert.Equal("q", _fake.ForwardTo("t/Subscriptions/s"));
+        Assert.Equal(HttpStatusCode.OK, (await _http.SendAsync(Subscription("other", ifMatch: true))).StatusCode);
+
+        Assert.Equal("other", _fake.ForwardTo("t/Subscriptions/s"));
+        var description = await (await SendAsync(HttpMethod.Get, "t/Subscriptions/s?api-version=2021-05")).Content.ReadAsStringAsync();
+        Assert.Contains($"<ForwardTo>{Base}other</ForwardTo>", description, StringComparison.Ordinal);
+        await SendAsync(HttpMethod.Post, "t/messages", "event");
+        Assert.Single(_fake.MessagesIn("other"));
+        Assert.Empty(_fake.MessagesIn("q"));
+    }
+
+    [Fact]
+    public async Task Update_cannot_change_requires_session()
+    {
+        await SendAsync(HttpMethod.Put, "q?api-version=2021-05", EntityDescriptions.Queue(TimeSpan.FromSeconds(30), 10)
+            .Replace("<RequiresSession>false</RequiresSession>", "<RequiresSession>true</RequiresSession>", StringComparison.Ordinal), "application/atom+xml");
+        var update = Request(HttpMethod.Put, "q?api-version=2021-05", EntityDescriptions.Queue(TimeSpan.FromSeconds(30), 5), "application/atom+xml");
+        update.Headers.TryAddWithoutValidation("If-Match", "*");
+
+        var response = await _http.SendAsync(update);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(10, _fake.MaxDeliveryCountOf("q"));
+    }
+
+    [Fact]
     public async Task Batch_send_stores_each_entry_with_its_properties()
     {
         await CreateQueueAsync("q");

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text;
+using System.Text.RegularExpressions;
+using Bus.AzureServiceBus.Management;
 using Bus.AzureServiceBus.Tests.Fake;
 using Bus.Testing;
 using Bus.Transports;
@@ -84,6 +86,50 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
 
         await _transport.ProvisionAsync(topology, default);
         await verifier.ProvisionAsync(topology, default);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("elsewhere")]
+    public async Task Verify_only_reports_a_subscription_that_does_not_forward_into_the_endpoint_queue(string? forwardTo)
+    {
+        await using var verifier = FakeTransports.Create(_fake, _time, o => o.ProvisioningMode = ProvisioningMode.VerifyOnly);
+        await SeedTopologyWithForeignSubscriptionAsync(forwardTo);
+
+        var error = await Assert.ThrowsAsync<BusConfigurationException>(() => verifier.ProvisionAsync(new TransportTopology("orders", [], ["evt"]), default));
+
+        var now = forwardTo is null ? "does not forward" : "forwards to 'elsewhere', not";
+        Assert.Contains($"subscription 'evt/Subscriptions/orders' {now} into the endpoint's queue 'orders'", error.Message, StringComparison.Ordinal);
+        Assert.Equal(forwardTo, _fake.ForwardTo("evt/Subscriptions/orders"));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("elsewhere")]
+    public async Task Provisioning_points_an_existing_subscription_at_the_endpoint_queue(string? forwardTo)
+    {
+        await SeedTopologyWithForeignSubscriptionAsync(forwardTo);
+
+        await _transport.ProvisionAsync(new TransportTopology("orders", [], ["evt"]), default);
+        await _transport.SendAsync([new OutgoingMessage(Destination.Topic("evt"), Message("event"))], default);
+
+        Assert.Equal("orders", _fake.ForwardTo("evt/Subscriptions/orders"));
+        Assert.Single(_fake.MessagesIn("orders"));
+        Assert.Empty(_fake.MessagesIn("elsewhere"));
+        await using var verifier = FakeTransports.Create(_fake, _time, o => o.ProvisioningMode = ProvisioningMode.VerifyOnly);
+        await verifier.ProvisionAsync(new TransportTopology("orders", [], ["evt"]), default);
+    }
+
+    [Fact]
+    public async Task Provisioning_fails_naming_a_subscription_it_cannot_point_at_the_endpoint_queue()
+    {
+        await SeedTopologyWithForeignSubscriptionAsync(null, requiresSession: true);
+
+        var error = await Assert.ThrowsAsync<BusConfigurationException>(() => _transport.ProvisionAsync(new TransportTopology("orders", [], ["evt"]), default));
+
+        Assert.Contains("subscription 'evt/Subscriptions/orders' does not forward into the endpoint's queue 'orders', and updating it failed", error.Message, StringComparison.Ordinal);
+        Assert.Contains("RequiresSession", error.Message, StringComparison.Ordinal);
+        Assert.Null(_fake.ForwardTo("evt/Subscriptions/orders"));
     }
 
     [Fact]
@@ -425,6 +471,42 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
         Assert.True(capabilities.MaxDelay >= TimeSpan.FromDays(30));
         Assert.True(capabilities.NativeDeadLetter);
         Assert.Equal(256 * 1024, capabilities.MaxMessageSize);
+    }
+
+    /// <summary>The queues and topic of endpoint "orders" subscribed to "evt", with a subscription made by someone else
+    /// that forwards to <paramref name="forwardTo"/> (a queue it creates) or nowhere.</summary>
+    private async Task SeedTopologyWithForeignSubscriptionAsync(string? forwardTo, bool requiresSession = false)
+    {
+        await _transport.ProvisionAsync(new TransportTopology("orders", ["evt"], []), default);
+        var subscription = EntityDescriptions.Subscription(TimeSpan.FromSeconds(10), 3, $"https://{FakeServiceBus.Host}/{forwardTo}")
+            .Replace("<RequiresSession>false</RequiresSession>", $"<RequiresSession>{(requiresSession ? "true" : "false")}</RequiresSession>", StringComparison.Ordinal);
+        using var http = new HttpClient(_fake, disposeHandler: false);
+        var sas = new Authentication.SasTokenProvider(FakeServiceBus.KeyName, FakeServiceBus.Key, new Uri($"https://{FakeServiceBus.Host}/"), _time);
+        async Task PutAsync(string path, string atom)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Put, $"https://{FakeServiceBus.Host}/{path}?api-version=2021-05")
+            {
+                Content = new StringContent(atom, Encoding.UTF8, "application/atom+xml"),
+            };
+            request.Headers.TryAddWithoutValidation("Authorization", sas.GetToken($"https://{FakeServiceBus.Host}/"));
+            if (forwardTo is not null)
+            {
+                request.Headers.TryAddWithoutValidation("ServiceBusSupplementaryAuthorization", sas.GetToken($"https://{FakeServiceBus.Host}/{forwardTo}"));
+            }
+
+            Assert.Equal(HttpStatusCode.Created, (await http.SendAsync(request)).StatusCode);
+        }
+
+        if (forwardTo is null)
+        {
+            subscription = Regex.Replace(subscription, "<ForwardTo>[^<]*</ForwardTo>", "");
+        }
+        else
+        {
+            await PutAsync(forwardTo, EntityDescriptions.Queue(TimeSpan.FromSeconds(10), 3));
+        }
+
+        await PutAsync("evt/Subscriptions/orders", subscription);
     }
 
     private Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(string queue) =>
