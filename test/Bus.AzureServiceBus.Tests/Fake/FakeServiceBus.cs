@@ -58,6 +58,7 @@ internal sealed class FakeServiceBus : HttpMessageHandler
 
     private readonly object _gate = new();
     private readonly Dictionary<string, Entity> _entities = new(StringComparer.OrdinalIgnoreCase);
+    private readonly List<(DateTimeOffset At, HttpMethod Method, string PathAndQuery, string? ContentType)> _requests = [];
     private readonly ManualTimeProvider _time;
     private TaskCompletionSource _changed = NewSignal();
     private long _sequence;
@@ -73,8 +74,17 @@ internal sealed class FakeServiceBus : HttpMessageHandler
     /// <summary>Statuses to answer the next requests with, before any processing (throttling, outages).</summary>
     public Queue<HttpStatusCode> InjectedFailures { get; } = new();
 
-    /// <summary>Every request seen: method, path and query, content type.</summary>
-    public List<(HttpMethod Method, string PathAndQuery, string? ContentType)> Requests { get; } = [];
+    /// <summary>Every request seen so far (a copy): when it arrived on the clock, method, path and query, content type.</summary>
+    public IReadOnlyList<(DateTimeOffset At, HttpMethod Method, string PathAndQuery, string? ContentType)> Requests
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _requests.ToList();
+            }
+        }
+    }
 
     /// <summary>Whether SAS signatures are checked against <see cref="Key"/> (off for Entra tests).</summary>
     public bool CheckSasSignature { get; set; } = true;
@@ -138,6 +148,7 @@ internal sealed class FakeServiceBus : HttpMessageHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        var arrivedAt = _time.GetUtcNow();
         if (Latency > TimeSpan.Zero)
         {
             _time.Advance(Latency);
@@ -146,7 +157,7 @@ internal sealed class FakeServiceBus : HttpMessageHandler
         var uri = request.RequestUri!;
         lock (_gate)
         {
-            Requests.Add((request.Method, uri.PathAndQuery, request.Content?.Headers.ContentType?.MediaType));
+            _requests.Add((arrivedAt, request.Method, uri.PathAndQuery, request.Content?.Headers.ContentType?.MediaType));
             if (InjectedFailures.TryDequeue(out var injected))
             {
                 var failure = new HttpResponseMessage(injected);
