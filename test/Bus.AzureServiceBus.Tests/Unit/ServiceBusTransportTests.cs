@@ -382,6 +382,27 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Redrive_leaves_a_message_that_is_dead_lettered_anew_while_it_runs()
+    {
+        // A handler that fails the redriven message at once dead-letters it again before the scan of the error queue
+        // is over; moving that copy too would go round for as long as the handler keeps failing.
+        var failsAgain = new DeadLettersAgainAtOnce(_fake, "q", "q-error", times: 3);
+        await using var transport = FakeTransports.Create(_fake, _time, o => o.HttpMessageHandler = failsAgain);
+        await transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        var sent = Message("poison");
+        await transport.SendAsync([new OutgoingMessage(Destination.Queue("q"), sent)], default);
+        var received = Assert.Single(await FakeTransports.RunAsync(_time, transport.ReceiveAsync("q", 1, TimeSpan.FromSeconds(30), default)));
+        await received.DeadLetterAsync(FailureDetails.From("bad", null, 1, "q", _time.GetUtcNow()), default);
+        failsAgain.Armed = true;
+
+        var moved = await transport.DeadLetters.RedriveAsync("q", null, default);
+
+        Assert.Equal(1, moved);
+        Assert.Equal(sent.MessageId, Assert.Single(_fake.MessagesIn("q")).MessageId);
+        Assert.Equal(sent.MessageId, Assert.Single(_fake.MessagesIn("q-error")).MessageId); // the new dead letter stays
+    }
+
+    [Fact]
     public async Task Peeking_dead_letters_leaves_them_in_place()
     {
         await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
@@ -511,6 +532,38 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
 
     private Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(string queue) =>
         FakeTransports.RunAsync(_time, _transport.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default));
+
+    /// <summary>Once armed, copies each of up to <paramref name="times"/> messages sent to <paramref name="queue"/> into
+    /// <paramref name="errorQueue"/> right away, as a handler that fails it at once would.</summary>
+    private sealed class DeadLettersAgainAtOnce(HttpMessageHandler inner, string queue, string errorQueue, int times) : DelegatingHandler(inner)
+    {
+        private int _left = times;
+
+        public bool Armed { get; set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            if (Armed && request.Method == HttpMethod.Post && request.RequestUri!.AbsolutePath == $"/{queue}/messages" &&
+                response.IsSuccessStatusCode && Interlocked.Decrement(ref _left) >= 0)
+            {
+                using var copy = new HttpRequestMessage(HttpMethod.Post, new Uri(request.RequestUri, $"/{errorQueue}/messages"))
+                {
+                    Content = new ByteArrayContent(await request.Content!.ReadAsByteArrayAsync(cancellationToken)),
+                };
+                copy.Content.Headers.ContentType = request.Content.Headers.ContentType;
+                foreach (var (name, values) in request.Headers)
+                {
+                    copy.Headers.TryAddWithoutValidation(name, values);
+                }
+
+                using var copied = await base.SendAsync(copy, cancellationToken);
+                Assert.True(copied.IsSuccessStatusCode);
+            }
+
+            return response;
+        }
+    }
 
     private static TransportMessage Message(string body, params (string Name, string Value)[] headers)
     {
