@@ -37,6 +37,11 @@ internal sealed class EntraTokenProvider(TokenCredential credential, TimeProvide
         }
     }
 
+    /// <summary>The same bearer token (for the Service Bus scope, not the target): Service Bus checks the identity's
+    /// rights on the target, as it does for the SDKs' <c>Bearer</c> supplementary authorization.</summary>
+    public ValueTask<string> GetSupplementaryAuthorizationAsync(Uri target, CancellationToken cancellationToken) =>
+        GetAuthorizationAsync(target, cancellationToken);
+
     private string? Current() =>
         _token is { } token && token.ExpiresOn - time.GetUtcNow() > RenewBefore ? "Bearer " + token.Token : null;
 }

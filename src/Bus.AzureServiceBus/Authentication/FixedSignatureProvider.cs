@@ -8,4 +8,7 @@ internal sealed class FixedSignatureProvider(string signature) : IAuthorizationP
         : "SharedAccessSignature " + signature;
 
     public ValueTask<string> GetAuthorizationAsync(Uri resource, CancellationToken cancellationToken) => ValueTask.FromResult(_header);
+
+    /// <summary>The same signature: it is usually scoped to the namespace, which covers the forwarding target too.</summary>
+    public ValueTask<string> GetSupplementaryAuthorizationAsync(Uri target, CancellationToken cancellationToken) => ValueTask.FromResult(_header);
 }

@@ -35,6 +35,10 @@ internal sealed class SasTokenProvider : IAuthorizationProvider
     public ValueTask<string> GetAuthorizationAsync(Uri resource, CancellationToken cancellationToken) =>
         ValueTask.FromResult(GetToken(_namespace.AbsoluteUri));
 
+    /// <summary>A token for exactly the forwarding target, as the Service Bus SDKs send it.</summary>
+    public ValueTask<string> GetSupplementaryAuthorizationAsync(Uri target, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(GetToken(target.AbsoluteUri));
+
     /// <summary>A token for exactly <paramref name="resourceUri"/> (e.g. a ForwardTo target's supplementary authorization).</summary>
     public string GetToken(string resourceUri)
     {

@@ -42,11 +42,14 @@ internal sealed class ServiceBusDeadLetterQueue(IServiceBusRestClient client, En
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
         var target = names.Queue(queue);
         var moved = 0;
+        var movedIds = new HashSet<string>(StringComparer.Ordinal);
         foreach (var source in Sources(queue))
         {
             moved += await ScanAsync(source, int.MaxValue, async (letter, locked) =>
             {
-                if (!Selected(letter, messageIds))
+                // A message this call already moved is left where it is: it failed again at once and was dead-lettered
+                // anew while the scan went on (moving it again would never end), or it is a duplicate.
+                if (!Selected(letter, messageIds) || (letter.Message.MessageId is { } id && !movedIds.Add(id)))
                 {
                     return false;
                 }

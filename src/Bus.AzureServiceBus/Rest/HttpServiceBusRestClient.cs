@@ -21,10 +21,16 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
     private const string AtomContentType = "application/atom+xml;type=entry;charset=utf-8";
     private static readonly XNamespace Atom = "http://www.w3.org/2005/Atom";
 
+    /// <summary>The description elements naming a forwarding target, and the header that authorizes each.</summary>
+    private static readonly (string Element, string Header)[] SupplementaryHeaders =
+    [
+        ("ForwardTo", "ServiceBusSupplementaryAuthorization"),
+        ("ForwardDeadLetteredMessagesTo", "ServiceBusDlqSupplementaryAuthorization"),
+    ];
+
     private readonly HttpClient _http;
     private readonly Uri _namespace;
     private readonly IAuthorizationProvider _authorization;
-    private readonly SasTokenProvider? _sas;
     private readonly TimeProvider _time;
     private readonly int _maxRetries;
     private readonly TimeSpan _retryDelay;
@@ -36,7 +42,6 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
         _http = http;
         _namespace = namespaceUri;
         _authorization = authorization;
-        _sas = authorization as SasTokenProvider;
         _time = time;
         _maxRetries = maxRetries;
         _retryDelay = retryDelay;
@@ -139,31 +144,14 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
             return null;
         }
 
-        var lockDuration = root.Descendants().FirstOrDefault(e => e.Name.LocalName == "LockDuration")?.Value;
-        return new EntityInfo(lockDuration is null ? null : XmlConvert.ToTimeSpan(lockDuration));
+        string? Value(string name) => root.Descendants().FirstOrDefault(e => e.Name.LocalName == name)?.Value;
+        var lockDuration = Value("LockDuration");
+        return new EntityInfo(lockDuration is null ? null : XmlConvert.ToTimeSpan(lockDuration), EntityPathOf(Value("ForwardTo")));
     }
 
-    public async Task<bool> CreateEntityAsync(string entityPath, string atomEntry, string? forwardTo, CancellationToken cancellationToken)
+    public async Task<bool> CreateEntityAsync(string entityPath, string atomEntry, CancellationToken cancellationToken)
     {
-        var uri = ManagementUri(entityPath);
-        using var response = await SendAsync(
-            () =>
-            {
-                var request = new HttpRequestMessage(HttpMethod.Put, uri)
-                {
-                    Content = new StringContent(atomEntry, Encoding.UTF8),
-                };
-                request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(AtomContentType);
-                if (forwardTo is not null && _sas is not null)
-                {
-                    // Forwarding needs proof of send rights on the target as well as manage rights on the source.
-                    request.Headers.TryAddWithoutValidation("ServiceBusSupplementaryAuthorization", _sas.GetToken(new Uri(_namespace, forwardTo).AbsoluteUri));
-                }
-
-                return request;
-            },
-            entityPath,
-            cancellationToken).ConfigureAwait(false);
+        using var response = await PutEntityAsync(entityPath, atomEntry, update: false, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode is HttpStatusCode.Created or HttpStatusCode.OK)
         {
             return true;
@@ -177,10 +165,69 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
         throw await FailureAsync(response, entityPath, "create").ConfigureAwait(false);
     }
 
+    public async Task UpdateEntityAsync(string entityPath, string atomEntry, CancellationToken cancellationToken)
+    {
+        using var response = await PutEntityAsync(entityPath, atomEntry, update: true, cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await FailureAsync(response, entityPath, "update").ConfigureAwait(false);
+        }
+    }
+
     public void Dispose() => _http.Dispose();
 
     private Uri ManagementUri(string entityPath) =>
         new(_namespace, $"{entityPath}?api-version={ApiVersion}");
+
+    /// <summary>PUTs an entity description; an update says <c>If-Match: *</c>, as the management API requires to replace
+    /// an existing entity (without it the answer is 409).</summary>
+    private async Task<HttpResponseMessage> PutEntityAsync(string entityPath, string atomEntry, bool update, CancellationToken cancellationToken)
+    {
+        var uri = ManagementUri(entityPath);
+        var supplementary = await SupplementaryAuthorizationAsync(atomEntry, cancellationToken).ConfigureAwait(false);
+        return await SendAsync(
+            () =>
+            {
+                var request = new HttpRequestMessage(HttpMethod.Put, uri)
+                {
+                    Content = new StringContent(atomEntry, Encoding.UTF8),
+                };
+                request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(AtomContentType);
+                if (update)
+                {
+                    request.Headers.IfMatch.Add(EntityTagHeaderValue.Any);
+                }
+
+                foreach (var (name, value) in supplementary)
+                {
+                    request.Headers.TryAddWithoutValidation(name, value);
+                }
+
+                return request;
+            },
+            entityPath,
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Creating or updating an entity that forwards (ForwardTo, ForwardDeadLetteredMessagesTo) needs proof of
+    /// rights on each target besides the Manage right on the entity itself: a header per target, with a SAS token for
+    /// it or, under Entra ID, <c>Bearer {token}</c>, as the Service Bus SDKs send them.</summary>
+    private async Task<List<(string Name, string Value)>> SupplementaryAuthorizationAsync(string atomEntry, CancellationToken cancellationToken)
+    {
+        var headers = new List<(string, string)>();
+        var description = XDocument.Parse(atomEntry).Root?.Descendants().ToList() ?? [];
+        foreach (var (element, header) in SupplementaryHeaders)
+        {
+            var target = description.FirstOrDefault(e => e.Name.LocalName == element)?.Value;
+            if (!string.IsNullOrWhiteSpace(target))
+            {
+                var targetUri = Uri.TryCreate(target, UriKind.Absolute, out var absolute) ? absolute : new Uri(_namespace, target.TrimStart('/'));
+                headers.Add((header, await _authorization.GetSupplementaryAuthorizationAsync(targetUri, cancellationToken).ConfigureAwait(false)));
+            }
+        }
+
+        return headers;
+    }
 
     private async Task SendOneAsync(string entityPath, OutgoingBrokerMessage message, CancellationToken cancellationToken)
     {
@@ -333,6 +380,19 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
 
             throw await FailureAsync(response, entity, what + " a message in").ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The entity path of a forwarding target, which Service Bus describes as an absolute URI
+    /// (<c>https://{ns}/{entity}</c>) and clients may give as a name; null when there is none.</summary>
+    private static string? EntityPathOf(string? target)
+    {
+        if (string.IsNullOrWhiteSpace(target))
+        {
+            return null;
+        }
+
+        var path = Uri.TryCreate(target.Trim(), UriKind.Absolute, out var absolute) ? absolute.AbsolutePath : target.Trim();
+        return Uri.UnescapeDataString(path.Trim('/'));
     }
 
     private string EntityOf(Uri lockUri)

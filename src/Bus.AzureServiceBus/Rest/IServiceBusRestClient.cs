@@ -28,14 +28,22 @@ internal interface IServiceBusRestClient : IDisposable
     /// does not exist.</summary>
     Task<EntityInfo?> GetEntityAsync(string entityPath, CancellationToken cancellationToken);
 
-    /// <summary>Creates an entity from its Atom description; false when it already existed.</summary>
+    /// <summary>Creates an entity from its Atom description; false when it already existed. A description that forwards
+    /// (ForwardTo, ForwardDeadLetteredMessagesTo) is sent with the authorization each target needs.</summary>
     /// <param name="entityPath">The entity path.</param>
     /// <param name="atomEntry">The Atom entry XML.</param>
-    /// <param name="forwardTo">The entity path a subscription forwards to, which needs its own authorization.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
-    Task<bool> CreateEntityAsync(string entityPath, string atomEntry, string? forwardTo, CancellationToken cancellationToken);
+    Task<bool> CreateEntityAsync(string entityPath, string atomEntry, CancellationToken cancellationToken);
+
+    /// <summary>Replaces the description of an existing entity (<c>If-Match: *</c>), with the authorization its
+    /// forwarding targets need.</summary>
+    /// <param name="entityPath">The entity path.</param>
+    /// <param name="atomEntry">The whole new Atom entry XML.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    Task UpdateEntityAsync(string entityPath, string atomEntry, CancellationToken cancellationToken);
 }
 
 /// <summary>What the transport needs to know about an existing entity.</summary>
 /// <param name="LockDuration">The peek-lock duration, when the entity has one (queues, subscriptions).</param>
-internal sealed record EntityInfo(TimeSpan? LockDuration);
+/// <param name="ForwardTo">The path of the entity it forwards to (without the namespace), or null when it does not forward.</param>
+internal sealed record EntityInfo(TimeSpan? LockDuration, string? ForwardTo = null);

@@ -38,7 +38,7 @@ internal sealed class TopologyProvisioner(IServiceBusRestClient client, EntityNa
             // Queues before topics, topics before their subscriptions, so forwarding targets exist.
             foreach (var entity in wanted)
             {
-                await client.CreateEntityAsync(entity.Path, entity.Description, entity.ForwardTo, cancellationToken).ConfigureAwait(false);
+                await client.CreateEntityAsync(entity.Path, entity.Description, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -57,6 +57,15 @@ internal sealed class TopologyProvisioner(IServiceBusRestClient client, EntityNa
                 problems.Add($"queue '{entity.Path}' has LockDuration {actual} but ServiceBusTransportOptions.LockDuration is " +
                              $"{options.LockDuration}; set the option to at most {actual} or update the queue");
             }
+            else if (entity.ForwardTo is { } queueTarget && !string.Equals(info.ForwardTo, queueTarget, StringComparison.OrdinalIgnoreCase))
+            {
+                // A subscription made by hand (or for an older topology) that does not forward into the endpoint's queue
+                // keeps the events to itself: the endpoint would never see them.
+                if (await ForwardingProblemAsync(entity.Path, entity.Description, info.ForwardTo, queueTarget, cancellationToken).ConfigureAwait(false) is { } problem)
+                {
+                    problems.Add(problem);
+                }
+            }
         }
 
         if (missing.Count > 0)
@@ -69,6 +78,29 @@ internal sealed class TopologyProvisioner(IServiceBusRestClient client, EntityNa
         if (problems.Count > 0)
         {
             throw new BusConfigurationException("Azure Service Bus entities do not match the transport options: " + string.Join("; ", problems) + ".");
+        }
+    }
+
+    /// <summary>Verify-only reports a subscription that forwards elsewhere (or nowhere); provisioning replaces its
+    /// description with the one it would have created (<c>If-Match: *</c>), and reports a refusal (e.g. no Manage
+    /// right, or a session subscription that cannot be changed) naming the subscription.</summary>
+    private async Task<string?> ForwardingProblemAsync(string path, string description, string? actual, string queue, CancellationToken cancellationToken)
+    {
+        var now = actual is null ? "does not forward" : $"forwards to '{actual}', not";
+        if (options.ProvisioningMode == ProvisioningMode.VerifyOnly)
+        {
+            return $"subscription '{path}' {now} into the endpoint's queue '{queue}'; set its ForwardTo to '{queue}' " +
+                   "or use ProvisioningMode.CreateIfMissing to update it";
+        }
+
+        try
+        {
+            await client.UpdateEntityAsync(path, description, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (ServiceBusRequestException e)
+        {
+            return $"subscription '{path}' {now} into the endpoint's queue '{queue}', and updating it failed: {e.Message}";
         }
     }
 }

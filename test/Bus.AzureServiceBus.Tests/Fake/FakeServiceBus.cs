@@ -11,11 +11,14 @@ namespace Bus.AzureServiceBus.Tests.Fake;
 
 /// <summary>
 /// An in-process model of the documented Service Bus REST contract, as an <see cref="HttpMessageHandler"/>:
-/// Atom entity creation (201/409) with schema element order checked, send and batch send (scheduled enqueue honoured),
-/// peek-lock receive with LockDuration, LockedUntilUtc and DeliveryCount, lock expiry, MaxDeliveryCount moving messages
-/// to <c>$DeadLetterQueue</c>, complete/unlock/renew on the lock URI (200, 404 lost lock, 410 entity gone), 204 on an
-/// empty receive after the timeout, subscriptions forwarding into queues, and SAS signature checking. All time is the
-/// given <see cref="ManualTimeProvider"/>'s.
+/// Atom entity creation (201/409) with schema element order checked, update with <c>If-Match: *</c> (200; 400 when it
+/// would change RequiresSession), descriptions with ForwardTo as an absolute URI, send and batch send (scheduled
+/// enqueue honoured), peek-lock receive with LockDuration, LockedUntilUtc and DeliveryCount, lock expiry,
+/// MaxDeliveryCount moving messages to <c>$DeadLetterQueue</c>, complete/unlock/renew on the lock URI (200, 404 lost
+/// lock, 410 entity gone), 204 on an empty receive after the timeout, subscriptions forwarding into queues, SAS
+/// signature checking, and the supplementary authorization (SAS or bearer) that creating or updating an entity with
+/// ForwardTo or ForwardDeadLetteredMessagesTo needs for its target (dead-letter forwarding itself is not modelled).
+/// All time is the given <see cref="ManualTimeProvider"/>'s.
 /// </summary>
 internal sealed class FakeServiceBus : HttpMessageHandler
 {
@@ -55,6 +58,7 @@ internal sealed class FakeServiceBus : HttpMessageHandler
 
     private readonly object _gate = new();
     private readonly Dictionary<string, Entity> _entities = new(StringComparer.OrdinalIgnoreCase);
+    private readonly List<(DateTimeOffset At, HttpMethod Method, string PathAndQuery, string? ContentType)> _requests = [];
     private readonly ManualTimeProvider _time;
     private TaskCompletionSource _changed = NewSignal();
     private long _sequence;
@@ -70,8 +74,17 @@ internal sealed class FakeServiceBus : HttpMessageHandler
     /// <summary>Statuses to answer the next requests with, before any processing (throttling, outages).</summary>
     public Queue<HttpStatusCode> InjectedFailures { get; } = new();
 
-    /// <summary>Every request seen: method, path and query, content type.</summary>
-    public List<(HttpMethod Method, string PathAndQuery, string? ContentType)> Requests { get; } = [];
+    /// <summary>Every request seen so far (a copy): when it arrived on the clock, method, path and query, content type.</summary>
+    public IReadOnlyList<(DateTimeOffset At, HttpMethod Method, string PathAndQuery, string? ContentType)> Requests
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _requests.ToList();
+            }
+        }
+    }
 
     /// <summary>Whether SAS signatures are checked against <see cref="Key"/> (off for Entra tests).</summary>
     public bool CheckSasSignature { get; set; } = true;
@@ -109,6 +122,14 @@ internal sealed class FakeServiceBus : HttpMessageHandler
         }
     }
 
+    public string? ForwardDeadLetteredMessagesTo(string path)
+    {
+        lock (_gate)
+        {
+            return _entities.TryGetValue(path, out var e) ? e.ForwardDeadLetteredMessagesTo : null;
+        }
+    }
+
     public TimeSpan? LockDurationOf(string path)
     {
         lock (_gate)
@@ -127,6 +148,7 @@ internal sealed class FakeServiceBus : HttpMessageHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        var arrivedAt = _time.GetUtcNow();
         if (Latency > TimeSpan.Zero)
         {
             _time.Advance(Latency);
@@ -135,7 +157,7 @@ internal sealed class FakeServiceBus : HttpMessageHandler
         var uri = request.RequestUri!;
         lock (_gate)
         {
-            Requests.Add((request.Method, uri.PathAndQuery, request.Content?.Headers.ContentType?.MediaType));
+            _requests.Add((arrivedAt, request.Method, uri.PathAndQuery, request.Content?.Headers.ContentType?.MediaType));
             if (InjectedFailures.TryDequeue(out var injected))
             {
                 var failure = new HttpResponseMessage(injected);
@@ -219,25 +241,40 @@ internal sealed class FakeServiceBus : HttpMessageHandler
             return true;
         }
 
-        if (!SasIsValid(value["SharedAccessSignature ".Length..], uri, out why))
+        return SasIsValid(value["SharedAccessSignature ".Length..], uri, out why);
+    }
+
+    /// <summary>Forwarding needs proof of rights on the target besides the Authorization of the request, under either
+    /// scheme: a SAS token that covers the target, or <c>Bearer {token}</c> under Entra ID.</summary>
+    private bool SupplementaryAuthorized(HttpRequestMessage request, string header, string target, out string why)
+    {
+        why = "";
+        if (!request.Headers.TryGetValues(header, out var values))
         {
+            why = $"Forwarding to '{target}' needs the {header} header";
             return false;
         }
 
-        if (request.Method == HttpMethod.Put && request.Content is not null)
+        var value = values.Single();
+        if (value.StartsWith("Bearer ", StringComparison.Ordinal))
         {
-            // ForwardTo needs a supplementary token for the target.
-            var text = request.Content.ReadAsStringAsync().GetAwaiter().GetResult();
-            if (text.Contains("<ForwardTo>", StringComparison.Ordinal) &&
-                (!request.Headers.TryGetValues("ServiceBusSupplementaryAuthorization", out var supplementary) ||
-                 !SasIsValid(supplementary.Single()["SharedAccessSignature ".Length..], null, out why)))
-            {
-                why = "ForwardTo needs ServiceBusSupplementaryAuthorization. " + why;
-                return false;
-            }
+            why = $"{header} has an empty bearer token";
+            return value.Length > 7;
         }
 
-        return true;
+        if (!value.StartsWith("SharedAccessSignature ", StringComparison.Ordinal))
+        {
+            why = $"{header} has an unknown scheme";
+            return false;
+        }
+
+        if (!CheckSasSignature || SasIsValid(value["SharedAccessSignature ".Length..], new Uri($"https://{Host}/{target}"), out why))
+        {
+            return true;
+        }
+
+        why = $"{header}: {why}";
+        return false;
     }
 
     private bool SasIsValid(string token, Uri? target, out string why)
@@ -324,22 +361,49 @@ internal sealed class FakeServiceBus : HttpMessageHandler
             return Status(HttpStatusCode.BadRequest, "Description does not fit the path");
         }
 
+        var update = request.Headers.IfMatch.Contains(System.Net.Http.Headers.EntityTagHeaderValue.Any);
         TaskCompletionSource? signal;
         lock (_gate)
         {
-            if (_entities.ContainsKey(path))
+            string? forwardTo = null;
+            string? forwardDeadLettersTo = null;
+            foreach (var (element, header) in new[] { ("ForwardTo", "ServiceBusSupplementaryAuthorization"), ("ForwardDeadLetteredMessagesTo", "ServiceBusDlqSupplementaryAuthorization") })
+            {
+                if (Value(element) is not { Length: > 0 } forward)
+                {
+                    continue;
+                }
+
+                var target = Uri.TryCreate(forward, UriKind.Absolute, out var f) ? Uri.UnescapeDataString(f.AbsolutePath.Trim('/')) : forward.Trim('/');
+                if (!SupplementaryAuthorized(request, header, target, out var why))
+                {
+                    return Status(HttpStatusCode.Unauthorized, why);
+                }
+
+                if (!_entities.TryGetValue(target, out var existing) || existing.Kind is EntityKind.Subscription or EntityKind.DeadLetterQueue)
+                {
+                    return Status(HttpStatusCode.BadRequest, $"{element} entity '{target}' does not exist");
+                }
+
+                if (element == "ForwardTo")
+                {
+                    forwardTo = target;
+                }
+                else
+                {
+                    forwardDeadLettersTo = target;
+                }
+            }
+
+            _entities.TryGetValue(path, out var current);
+            if (current is not null && !update)
             {
                 return Status(HttpStatusCode.Conflict, "Entity already exists");
             }
 
-            string? forwardTo = null;
-            if (Value("ForwardTo") is { Length: > 0 } forward)
+            if (current is null && update)
             {
-                forwardTo = Uri.TryCreate(forward, UriKind.Absolute, out var f) ? f.AbsolutePath.Trim('/') : forward;
-                if (!_entities.TryGetValue(forwardTo, out var target) || target.Kind == EntityKind.Subscription)
-                {
-                    return Status(HttpStatusCode.BadRequest, $"ForwardTo entity '{forwardTo}' does not exist");
-                }
+                return Status(HttpStatusCode.NotFound, $"Entity '{path}' does not exist");
             }
 
             if (isSubscription && !(_entities.TryGetValue(segments[0], out var topic) && topic.Kind == EntityKind.Topic))
@@ -353,22 +417,47 @@ internal sealed class FakeServiceBus : HttpMessageHandler
                 return Status(HttpStatusCode.BadRequest, "LockDuration out of range");
             }
 
-            var entity = new Entity(
-                kind switch { "QueueDescription" => EntityKind.Queue, "TopicDescription" => EntityKind.Topic, _ => EntityKind.Subscription },
-                lockDuration,
-                Value("MaxDeliveryCount") is { } mdc ? int.Parse(mdc, CultureInfo.InvariantCulture) : 10,
-                forwardTo);
-            _entities[path] = entity;
-            if (entity.Kind != EntityKind.Topic)
+            var entityKind = kind switch { "QueueDescription" => EntityKind.Queue, "TopicDescription" => EntityKind.Topic, _ => EntityKind.Subscription };
+            var maxDeliveryCount = Value("MaxDeliveryCount") is { } mdc ? int.Parse(mdc, CultureInfo.InvariantCulture) : 10;
+            var requiresSession = Value("RequiresSession") == "true";
+            if (current is not null)
             {
-                _entities[path + "/$DeadLetterQueue"] = new Entity(EntityKind.DeadLetterQueue, lockDuration, int.MaxValue, null);
-            }
+                // An update replaces the description (what was left out takes its default); the messages stay.
+                if (current.Kind != entityKind)
+                {
+                    return Status(HttpStatusCode.BadRequest, $"Entity '{path}' is a {current.Kind}, not a {entityKind}");
+                }
 
-            signal = TakeSignal();
+                if (current.RequiresSession != requiresSession)
+                {
+                    return Status(HttpStatusCode.BadRequest, $"The value for the RequiresSession property of an existing entity '{path}' cannot be changed");
+                }
+
+                current.LockDuration = lockDuration;
+                current.MaxDeliveryCount = maxDeliveryCount;
+                current.ForwardTo = forwardTo;
+                current.ForwardDeadLetteredMessagesTo = forwardDeadLettersTo;
+                signal = TakeSignal();
+            }
+            else
+            {
+                var entity = new Entity(entityKind, lockDuration, maxDeliveryCount, forwardTo)
+                {
+                    ForwardDeadLetteredMessagesTo = forwardDeadLettersTo,
+                    RequiresSession = requiresSession,
+                };
+                _entities[path] = entity;
+                if (entity.Kind != EntityKind.Topic)
+                {
+                    _entities[path + "/$DeadLetterQueue"] = new Entity(EntityKind.DeadLetterQueue, lockDuration, int.MaxValue, null);
+                }
+
+                signal = TakeSignal();
+            }
         }
 
         signal.TrySetResult();
-        var response = new HttpResponseMessage(HttpStatusCode.Created)
+        var response = new HttpResponseMessage(update ? HttpStatusCode.OK : HttpStatusCode.Created)
         {
             Content = new StringContent(new XElement(Atom + "entry", new XElement(Atom + "title", path)).ToString()),
         };
@@ -382,7 +471,10 @@ internal sealed class FakeServiceBus : HttpMessageHandler
             var root = _entities.TryGetValue(path, out var entity)
                 ? new XElement(Atom + "entry", new XElement(Atom + "title", path),
                     new XElement(Atom + "content", new XAttribute("type", "application/xml"),
-                        new XElement(Sb + (entity.Kind + "Description"), new XElement(Sb + "LockDuration", System.Xml.XmlConvert.ToString(entity.LockDuration)))))
+                        new XElement(Sb + (entity.Kind + "Description"),
+                            new XElement(Sb + "LockDuration", System.Xml.XmlConvert.ToString(entity.LockDuration)),
+                            new XElement(Sb + "MaxDeliveryCount", entity.MaxDeliveryCount),
+                            entity.ForwardTo is { } forward ? new XElement(Sb + "ForwardTo", $"https://{Host}/{forward}") : null)))
                 : new XElement(Atom + "feed", new XElement(Atom + "title", "Publicly Listed Services"));
             return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(root.ToString(), Encoding.UTF8, "application/atom+xml") };
         }
@@ -647,11 +739,18 @@ internal sealed class FakeServiceBus : HttpMessageHandler
     {
         public EntityKind Kind { get; } = kind;
 
-        public TimeSpan LockDuration { get; } = lockDuration;
+        public TimeSpan LockDuration { get; set; } = lockDuration;
 
-        public int MaxDeliveryCount { get; } = maxDeliveryCount;
+        public int MaxDeliveryCount { get; set; } = maxDeliveryCount;
 
-        public string? ForwardTo { get; } = forwardTo;
+        /// <summary>Where new messages go; messages already held when an update sets it are not moved.</summary>
+        public string? ForwardTo { get; set; } = forwardTo;
+
+        /// <summary>Stored only (the fake has no sessions), and like the real service it cannot change on update.</summary>
+        public bool RequiresSession { get; init; }
+
+        /// <summary>Stored only: the fake does not forward dead letters.</summary>
+        public string? ForwardDeadLetteredMessagesTo { get; set; }
 
         public List<StoredMessage> Messages { get; } = [];
     }

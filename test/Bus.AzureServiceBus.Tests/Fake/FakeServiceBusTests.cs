@@ -191,6 +191,118 @@ public sealed class FakeServiceBusTests : IDisposable
         Assert.Empty(_fake.MessagesIn("t/Subscriptions/s"));
     }
 
+    [Theory]
+    [InlineData("sas")]
+    [InlineData("bearer")]
+    public async Task Forwarding_needs_a_supplementary_authorization_for_its_target_under_either_scheme(string scheme)
+    {
+        await CreateQueueAsync("q");
+        await SendAsync(HttpMethod.Put, "t?api-version=2021-05", EntityDescriptions.Topic(), "application/atom+xml");
+        var authorization = scheme == "sas" ? _sas.GetToken(Base) : "Bearer entra-token";
+        var supplementary = scheme == "sas" ? _sas.GetToken(Base + "q") : "Bearer entra-token";
+        HttpRequestMessage Subscription(string? header)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Put, Base + "t/Subscriptions/s?api-version=2021-05")
+            {
+                Content = new StringContent(EntityDescriptions.Subscription(TimeSpan.FromSeconds(30), 10, Base + "q"), Encoding.UTF8, "application/atom+xml"),
+            };
+            request.Headers.TryAddWithoutValidation("Authorization", authorization);
+            if (header is not null)
+            {
+                request.Headers.TryAddWithoutValidation("ServiceBusSupplementaryAuthorization", header);
+            }
+
+            return request;
+        }
+
+        var without = await _http.SendAsync(Subscription(null));
+        var empty = await _http.SendAsync(Subscription("Bearer "));
+        Assert.False(_fake.Exists("t/Subscriptions/s"));
+        var with = await _http.SendAsync(Subscription(supplementary));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, without.StatusCode);
+        Assert.Contains("ServiceBusSupplementaryAuthorization", await without.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, empty.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, with.StatusCode);
+        Assert.Equal("q", _fake.ForwardTo("t/Subscriptions/s"));
+    }
+
+    [Fact]
+    public async Task A_sas_supplementary_token_must_cover_the_target()
+    {
+        await CreateQueueAsync("q");
+        await CreateQueueAsync("other");
+        var request = Request(HttpMethod.Put, "source?api-version=2021-05", ForwardingQueue("ForwardTo", Base + "q"), "application/atom+xml");
+        request.Headers.TryAddWithoutValidation("ServiceBusSupplementaryAuthorization", _sas.GetToken(Base + "other"));
+
+        var response = await _http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.False(_fake.Exists("source"));
+    }
+
+    [Fact]
+    public async Task Forwarding_dead_letters_needs_the_dlq_supplementary_authorization()
+    {
+        await CreateQueueAsync("errors");
+        var atom = ForwardingQueue("ForwardDeadLetteredMessagesTo", Base + "errors");
+        var wrongHeader = Request(HttpMethod.Put, "q?api-version=2021-05", atom, "application/atom+xml");
+        wrongHeader.Headers.TryAddWithoutValidation("ServiceBusSupplementaryAuthorization", _sas.GetToken(Base + "errors"));
+        var rightHeader = Request(HttpMethod.Put, "q?api-version=2021-05", atom, "application/atom+xml");
+        rightHeader.Headers.TryAddWithoutValidation("ServiceBusDlqSupplementaryAuthorization", _sas.GetToken(Base + "errors"));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _http.SendAsync(wrongHeader)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await _http.SendAsync(rightHeader)).StatusCode);
+        Assert.Equal("errors", _fake.ForwardDeadLetteredMessagesTo("q"));
+    }
+
+    [Fact]
+    public async Task Update_needs_if_match_and_replaces_the_description_described_with_an_absolute_forward_to()
+    {
+        await CreateQueueAsync("q");
+        await CreateQueueAsync("other");
+        await SendAsync(HttpMethod.Put, "t?api-version=2021-05", EntityDescriptions.Topic(), "application/atom+xml");
+        HttpRequestMessage Subscription(string target, bool ifMatch)
+        {
+            var request = Request(HttpMethod.Put, "t/Subscriptions/s?api-version=2021-05",
+                EntityDescriptions.Subscription(TimeSpan.FromSeconds(30), 10, Base + target), "application/atom+xml");
+            request.Headers.TryAddWithoutValidation("ServiceBusSupplementaryAuthorization", _sas.GetToken(Base + target));
+            if (ifMatch)
+            {
+                request.Headers.TryAddWithoutValidation("If-Match", "*");
+            }
+
+            return request;
+        }
+
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.SendAsync(Subscription("q", ifMatch: true))).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await _http.SendAsync(Subscription("q", ifMatch: false))).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await _http.SendAsync(Subscription("other", ifMatch: false))).StatusCode);
+        Assert.Equal("q", _fake.ForwardTo("t/Subscriptions/s"));
+        Assert.Equal(HttpStatusCode.OK, (await _http.SendAsync(Subscription("other", ifMatch: true))).StatusCode);
+
+        Assert.Equal("other", _fake.ForwardTo("t/Subscriptions/s"));
+        var description = await (await SendAsync(HttpMethod.Get, "t/Subscriptions/s?api-version=2021-05")).Content.ReadAsStringAsync();
+        Assert.Contains($"<ForwardTo>{Base}other</ForwardTo>", description, StringComparison.Ordinal);
+        await SendAsync(HttpMethod.Post, "t/messages", "event");
+        Assert.Single(_fake.MessagesIn("other"));
+        Assert.Empty(_fake.MessagesIn("q"));
+    }
+
+    [Fact]
+    public async Task Update_cannot_change_requires_session()
+    {
+        await SendAsync(HttpMethod.Put, "q?api-version=2021-05", EntityDescriptions.Queue(TimeSpan.FromSeconds(30), 10)
+            .Replace("<RequiresSession>false</RequiresSession>", "<RequiresSession>true</RequiresSession>", StringComparison.Ordinal), "application/atom+xml");
+        var update = Request(HttpMethod.Put, "q?api-version=2021-05", EntityDescriptions.Queue(TimeSpan.FromSeconds(30), 5), "application/atom+xml");
+        update.Headers.TryAddWithoutValidation("If-Match", "*");
+
+        var response = await _http.SendAsync(update);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(10, _fake.MaxDeliveryCountOf("q"));
+    }
+
     [Fact]
     public async Task Batch_send_stores_each_entry_with_its_properties()
     {
@@ -218,6 +330,11 @@ public sealed class FakeServiceBusTests : IDisposable
     private Task<HttpResponseMessage> CreateQueueAsync(string name, TimeSpan? lockDuration = null, int maxDeliveryCount = 10) =>
         SendAsync(HttpMethod.Put, name + "?api-version=2021-05",
             EntityDescriptions.Queue(lockDuration ?? TimeSpan.FromSeconds(60), maxDeliveryCount), "application/atom+xml");
+
+    /// <summary>A queue description with one forwarding element (<paramref name="element"/>, in schema order).</summary>
+    private static string ForwardingQueue(string element, string target) =>
+        EntityDescriptions.Queue(TimeSpan.FromSeconds(30), 10)
+            .Replace("</QueueDescription>", $"<{element}>{target}</{element}></QueueDescription>", StringComparison.Ordinal);
 
     private Task<HttpResponseMessage> SendAsync(HttpMethod method, string relative, string? body = null, string? contentType = null) =>
         _http.SendAsync(Request(method, relative, body, contentType));

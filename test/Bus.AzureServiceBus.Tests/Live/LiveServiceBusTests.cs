@@ -7,6 +7,9 @@ namespace Bus.AzureServiceBus.Tests.Live;
 /// broker's own long poll; nothing sleeps.</summary>
 public sealed class LiveServiceBusTests : IAsyncLifetime
 {
+    /// <summary>How far this machine's clock may be ahead of the broker's, for checks of when scheduled messages arrive.</summary>
+    private static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(3);
+
     private readonly string _queue = $"bus-live-{Guid.NewGuid():N}"[..22];
     private ServiceBusTransport? _transport;
 
@@ -93,6 +96,105 @@ public sealed class LiveServiceBusTests : IAsyncLifetime
 
         Assert.Equal(sent.MessageId, received.Message.MessageId);
         await received.CompleteAsync(default);
+    }
+
+    [LiveServiceBusFact]
+    public async Task Max_delivery_count_moves_the_message_to_the_native_dead_letter_queue()
+    {
+        await Transport.ProvisionAsync(new TransportTopology(_queue, [], []), default);
+        var sent = Message("crashes every handler", ("tenant", "t-1"));
+        await Transport.SendAsync([new OutgoingMessage(Destination.Queue(_queue), sent)], default);
+
+        // MaxDeliveryCount is 2: two plain unlocks (as after two crashed workers) use up the deliveries.
+        for (var delivery = 1; delivery <= 2; delivery++)
+        {
+            var received = await ReceiveAsync();
+            Assert.Equal(delivery, received.ReceiveCount);
+            await received.AbandonAsync(TimeSpan.Zero, default);
+        }
+
+        Assert.Empty(await Transport.ReceiveAsync(_queue, 1, TimeSpan.FromSeconds(10), default)); // a whole long poll
+        var dead = Assert.Single(await Transport.DeadLetters.PeekAsync(_queue, 10, default));
+        Assert.Equal("MaxDeliveryCountExceeded", dead.Failure.Reason);
+        Assert.Equal(sent.MessageId, dead.Message.MessageId);
+        Assert.Equal("t-1", dead.Message.Headers["tenant"]);
+
+        Assert.Equal(1, await Transport.DeadLetters.RedriveAsync(_queue, [sent.MessageId!], default));
+        var back = await ReceiveAsync();
+        Assert.Equal(sent.MessageId, back.Message.MessageId);
+        Assert.Equal(1, back.ReceiveCount);
+        await back.CompleteAsync(default);
+        Assert.Empty(await Transport.DeadLetters.PeekAsync(_queue, 10, default));
+    }
+
+    [LiveServiceBusFact]
+    public async Task Renewing_or_completing_after_the_lock_expired_is_a_lost_lock()
+    {
+        await Transport.ProvisionAsync(new TransportTopology(_queue, [], []), default);
+        var sent = Message("slow");
+        await Transport.SendAsync([new OutgoingMessage(Destination.Queue(_queue), sent)], default);
+        var first = await ReceiveAsync();
+
+        // The next receive long-polls until the 10 s lock runs out and the broker hands the message out again.
+        var second = await ReceiveAsync();
+
+        Assert.Equal(sent.MessageId, second.Message.MessageId);
+        Assert.Equal(2, second.ReceiveCount);
+        await Assert.ThrowsAsync<LeaseLostException>(() => first.RenewLeaseAsync(TimeSpan.FromSeconds(10), default)); // 404
+        await Assert.ThrowsAsync<LeaseLostException>(() => first.CompleteAsync(default)); // 404
+        await second.CompleteAsync(default);
+        Assert.Empty(await Transport.ReceiveAsync(_queue, 1, TimeSpan.FromSeconds(10), default));
+    }
+
+    [LiveServiceBusFact]
+    public async Task Renewing_a_lock_made_stale_by_an_unlock_is_a_lost_lock()
+    {
+        await Transport.ProvisionAsync(new TransportTopology(_queue, [], []), default);
+        await Transport.SendAsync([new OutgoingMessage(Destination.Queue(_queue), Message("released"))], default);
+        var first = await ReceiveAsync();
+        await first.AbandonAsync(TimeSpan.Zero, default);
+        var second = await ReceiveAsync();
+
+        await Assert.ThrowsAsync<LeaseLostException>(() => first.RenewLeaseAsync(TimeSpan.FromSeconds(10), default)); // 404
+
+        Assert.Equal(first.Message.MessageId, second.Message.MessageId);
+        await second.RenewLeaseAsync(TimeSpan.FromSeconds(10), default); // the current lock is untouched
+        await second.CompleteAsync(default);
+    }
+
+    [LiveServiceBusFact]
+    public async Task Scheduled_message_arrives_only_when_it_is_due()
+    {
+        await Transport.ProvisionAsync(new TransportTopology(_queue, [], []), default);
+        var sent = Message("later");
+        var due = DateTimeOffset.UtcNow.AddSeconds(20);
+
+        await Transport.SendAsync([new OutgoingMessage(Destination.Queue(_queue), sent, due)], default);
+
+        Assert.Empty(await Transport.ReceiveAsync(_queue, 1, TimeSpan.FromSeconds(10), default)); // a 5 s long poll, well before
+        var received = await ReceiveAsync();
+        Assert.Equal(sent.MessageId, received.Message.MessageId);
+        Assert.True(DateTimeOffset.UtcNow >= due - ClockSkew, $"arrived at {DateTimeOffset.UtcNow:O}, due {due:O}");
+        await received.CompleteAsync(default);
+    }
+
+    [LiveServiceBusFact]
+    public async Task Abandon_with_delay_comes_back_when_due_counting_the_attempt()
+    {
+        await Transport.ProvisionAsync(new TransportTopology(_queue, [], []), default);
+        var sent = Message("retry me");
+        await Transport.SendAsync([new OutgoingMessage(Destination.Queue(_queue), sent)], default);
+        var first = await ReceiveAsync();
+        var due = DateTimeOffset.UtcNow.AddSeconds(15);
+
+        await first.AbandonAsync(TimeSpan.FromSeconds(15), default); // completes it and schedules a copy
+
+        Assert.Empty(await Transport.ReceiveAsync(_queue, 1, TimeSpan.FromSeconds(10), default));
+        var retry = await ReceiveAsync();
+        Assert.Equal(sent.MessageId, retry.Message.MessageId);
+        Assert.Equal(2, retry.ReceiveCount);
+        Assert.True(DateTimeOffset.UtcNow >= due - ClockSkew, $"arrived at {DateTimeOffset.UtcNow:O}, due {due:O}");
+        await retry.CompleteAsync(default);
     }
 
     private async Task<IReceivedMessage> ReceiveAsync()

@@ -1,5 +1,7 @@
 using Azure.Core;
 using Bus.AzureServiceBus.Authentication;
+using Bus.AzureServiceBus.Management;
+using Bus.AzureServiceBus.Rest;
 using Bus.AzureServiceBus.Tests.Fake;
 using Bus.Hosting;
 using Bus.Testing;
@@ -55,6 +57,30 @@ public sealed class EntraAndHostingTests
         await transport.SendAsync([new OutgoingMessage(Destination.Topic("evt"), new TransportMessage(null, "x"u8.ToArray()))], default);
 
         Assert.Single(fake.MessagesIn("q"));
+    }
+
+    [Fact]
+    public async Task Entra_authorizes_each_forwarding_target_with_a_bearer_supplementary_header()
+    {
+        var time = new ManualTimeProvider();
+        using var fake = new FakeServiceBus(time);
+        var credential = Substitute.For<TokenCredential>();
+        credential.GetTokenAsync(Arg.Any<TokenRequestContext>(), Arg.Any<CancellationToken>())
+            .Returns(new ValueTask<AccessToken>(new AccessToken("entra", time.GetUtcNow().AddHours(1))));
+        var namespaceUri = new Uri($"https://{FakeServiceBus.Host}/");
+        using var client = new HttpServiceBusRestClient(
+            new HttpClient(fake, disposeHandler: false), namespaceUri, new EntraTokenProvider(credential, time), time, 0, TimeSpan.FromSeconds(1), 256 * 1024);
+        await client.CreateEntityAsync("target", EntityDescriptions.Queue(TimeSpan.FromSeconds(30), 10), default);
+        await client.CreateEntityAsync("errors", EntityDescriptions.Queue(TimeSpan.FromSeconds(30), 10), default);
+        var forwarding = EntityDescriptions.Queue(TimeSpan.FromSeconds(30), 10).Replace(
+            "</QueueDescription>",
+            $"<ForwardTo>{namespaceUri}target</ForwardTo><ForwardDeadLetteredMessagesTo>{namespaceUri}errors</ForwardDeadLetteredMessagesTo></QueueDescription>",
+            StringComparison.Ordinal);
+
+        Assert.True(await client.CreateEntityAsync("q", forwarding, default));
+
+        Assert.Equal("target", fake.ForwardTo("q"));
+        Assert.Equal("errors", fake.ForwardDeadLetteredMessagesTo("q"));
     }
 
     [Fact]

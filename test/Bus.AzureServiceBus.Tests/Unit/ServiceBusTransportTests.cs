@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text;
+using System.Text.RegularExpressions;
+using Bus.AzureServiceBus.Management;
 using Bus.AzureServiceBus.Tests.Fake;
 using Bus.Testing;
 using Bus.Transports;
@@ -44,6 +46,19 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_ready_made_signature_also_authorizes_the_forwarding_target()
+    {
+        var signature = Authentication.SasTokenProvider.CreateToken(
+            $"https://{FakeServiceBus.Host}/", FakeServiceBus.KeyName, Encoding.UTF8.GetBytes(FakeServiceBus.Key), _time.GetUtcNow().AddHours(1).ToUnixTimeSeconds());
+        await using var transport = FakeTransports.Create(_fake, _time,
+            o => o.ConnectionString = $"Endpoint=sb://{FakeServiceBus.Host}/;SharedAccessSignature={signature}");
+
+        await transport.ProvisionAsync(new TransportTopology("orders", [], ["evt"]), default);
+
+        Assert.Equal("orders", _fake.ForwardTo("evt/Subscriptions/orders"));
+    }
+
+    [Fact]
     public async Task Entity_prefix_applies_to_queues_and_topics()
     {
         await using var prefixed = FakeTransports.Create(_fake, _time, o => o.EntityPrefix = "prod-");
@@ -71,6 +86,50 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
 
         await _transport.ProvisionAsync(topology, default);
         await verifier.ProvisionAsync(topology, default);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("elsewhere")]
+    public async Task Verify_only_reports_a_subscription_that_does_not_forward_into_the_endpoint_queue(string? forwardTo)
+    {
+        await using var verifier = FakeTransports.Create(_fake, _time, o => o.ProvisioningMode = ProvisioningMode.VerifyOnly);
+        await SeedTopologyWithForeignSubscriptionAsync(forwardTo);
+
+        var error = await Assert.ThrowsAsync<BusConfigurationException>(() => verifier.ProvisionAsync(new TransportTopology("orders", [], ["evt"]), default));
+
+        var now = forwardTo is null ? "does not forward" : "forwards to 'elsewhere', not";
+        Assert.Contains($"subscription 'evt/Subscriptions/orders' {now} into the endpoint's queue 'orders'", error.Message, StringComparison.Ordinal);
+        Assert.Equal(forwardTo, _fake.ForwardTo("evt/Subscriptions/orders"));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("elsewhere")]
+    public async Task Provisioning_points_an_existing_subscription_at_the_endpoint_queue(string? forwardTo)
+    {
+        await SeedTopologyWithForeignSubscriptionAsync(forwardTo);
+
+        await _transport.ProvisionAsync(new TransportTopology("orders", [], ["evt"]), default);
+        await _transport.SendAsync([new OutgoingMessage(Destination.Topic("evt"), Message("event"))], default);
+
+        Assert.Equal("orders", _fake.ForwardTo("evt/Subscriptions/orders"));
+        Assert.Single(_fake.MessagesIn("orders"));
+        Assert.Empty(_fake.MessagesIn("elsewhere"));
+        await using var verifier = FakeTransports.Create(_fake, _time, o => o.ProvisioningMode = ProvisioningMode.VerifyOnly);
+        await verifier.ProvisionAsync(new TransportTopology("orders", [], ["evt"]), default);
+    }
+
+    [Fact]
+    public async Task Provisioning_fails_naming_a_subscription_it_cannot_point_at_the_endpoint_queue()
+    {
+        await SeedTopologyWithForeignSubscriptionAsync(null, requiresSession: true);
+
+        var error = await Assert.ThrowsAsync<BusConfigurationException>(() => _transport.ProvisionAsync(new TransportTopology("orders", [], ["evt"]), default));
+
+        Assert.Contains("subscription 'evt/Subscriptions/orders' does not forward into the endpoint's queue 'orders', and updating it failed", error.Message, StringComparison.Ordinal);
+        Assert.Contains("RequiresSession", error.Message, StringComparison.Ordinal);
+        Assert.Null(_fake.ForwardTo("evt/Subscriptions/orders"));
     }
 
     [Fact]
@@ -323,6 +382,27 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Redrive_leaves_a_message_that_is_dead_lettered_anew_while_it_runs()
+    {
+        // A handler that fails the redriven message at once dead-letters it again before the scan of the error queue
+        // is over; moving that copy too would go round for as long as the handler keeps failing.
+        var failsAgain = new DeadLettersAgainAtOnce(_fake, "q", "q-error", times: 3);
+        await using var transport = FakeTransports.Create(_fake, _time, o => o.HttpMessageHandler = failsAgain);
+        await transport.ProvisionAsync(new TransportTopology("q", [], []), default);
+        var sent = Message("poison");
+        await transport.SendAsync([new OutgoingMessage(Destination.Queue("q"), sent)], default);
+        var received = Assert.Single(await FakeTransports.RunAsync(_time, transport.ReceiveAsync("q", 1, TimeSpan.FromSeconds(30), default)));
+        await received.DeadLetterAsync(FailureDetails.From("bad", null, 1, "q", _time.GetUtcNow()), default);
+        failsAgain.Armed = true;
+
+        var moved = await transport.DeadLetters.RedriveAsync("q", null, default);
+
+        Assert.Equal(1, moved);
+        Assert.Equal(sent.MessageId, Assert.Single(_fake.MessagesIn("q")).MessageId);
+        Assert.Equal(sent.MessageId, Assert.Single(_fake.MessagesIn("q-error")).MessageId); // the new dead letter stays
+    }
+
+    [Fact]
     public async Task Peeking_dead_letters_leaves_them_in_place()
     {
         await _transport.ProvisionAsync(new TransportTopology("q", [], []), default);
@@ -414,8 +494,76 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
         Assert.Equal(256 * 1024, capabilities.MaxMessageSize);
     }
 
+    /// <summary>The queues and topic of endpoint "orders" subscribed to "evt", with a subscription made by someone else
+    /// that forwards to <paramref name="forwardTo"/> (a queue it creates) or nowhere.</summary>
+    private async Task SeedTopologyWithForeignSubscriptionAsync(string? forwardTo, bool requiresSession = false)
+    {
+        await _transport.ProvisionAsync(new TransportTopology("orders", ["evt"], []), default);
+        var subscription = EntityDescriptions.Subscription(TimeSpan.FromSeconds(10), 3, $"https://{FakeServiceBus.Host}/{forwardTo}")
+            .Replace("<RequiresSession>false</RequiresSession>", $"<RequiresSession>{(requiresSession ? "true" : "false")}</RequiresSession>", StringComparison.Ordinal);
+        using var http = new HttpClient(_fake, disposeHandler: false);
+        var sas = new Authentication.SasTokenProvider(FakeServiceBus.KeyName, FakeServiceBus.Key, new Uri($"https://{FakeServiceBus.Host}/"), _time);
+        async Task PutAsync(string path, string atom)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Put, $"https://{FakeServiceBus.Host}/{path}?api-version=2021-05")
+            {
+                Content = new StringContent(atom, Encoding.UTF8, "application/atom+xml"),
+            };
+            request.Headers.TryAddWithoutValidation("Authorization", sas.GetToken($"https://{FakeServiceBus.Host}/"));
+            if (forwardTo is not null)
+            {
+                request.Headers.TryAddWithoutValidation("ServiceBusSupplementaryAuthorization", sas.GetToken($"https://{FakeServiceBus.Host}/{forwardTo}"));
+            }
+
+            Assert.Equal(HttpStatusCode.Created, (await http.SendAsync(request)).StatusCode);
+        }
+
+        if (forwardTo is null)
+        {
+            subscription = Regex.Replace(subscription, "<ForwardTo>[^<]*</ForwardTo>", "");
+        }
+        else
+        {
+            await PutAsync(forwardTo, EntityDescriptions.Queue(TimeSpan.FromSeconds(10), 3));
+        }
+
+        await PutAsync("evt/Subscriptions/orders", subscription);
+    }
+
     private Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(string queue) =>
         FakeTransports.RunAsync(_time, _transport.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default));
+
+    /// <summary>Once armed, copies each of up to <paramref name="times"/> messages sent to <paramref name="queue"/> into
+    /// <paramref name="errorQueue"/> right away, as a handler that fails it at once would.</summary>
+    private sealed class DeadLettersAgainAtOnce(HttpMessageHandler inner, string queue, string errorQueue, int times) : DelegatingHandler(inner)
+    {
+        private int _left = times;
+
+        public bool Armed { get; set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            if (Armed && request.Method == HttpMethod.Post && request.RequestUri!.AbsolutePath == $"/{queue}/messages" &&
+                response.IsSuccessStatusCode && Interlocked.Decrement(ref _left) >= 0)
+            {
+                using var copy = new HttpRequestMessage(HttpMethod.Post, new Uri(request.RequestUri, $"/{errorQueue}/messages"))
+                {
+                    Content = new ByteArrayContent(await request.Content!.ReadAsByteArrayAsync(cancellationToken)),
+                };
+                copy.Content.Headers.ContentType = request.Content.Headers.ContentType;
+                foreach (var (name, values) in request.Headers)
+                {
+                    copy.Headers.TryAddWithoutValidation(name, values);
+                }
+
+                using var copied = await base.SendAsync(copy, cancellationToken);
+                Assert.True(copied.IsSuccessStatusCode);
+            }
+
+            return response;
+        }
+    }
 
     private static TransportMessage Message(string body, params (string Name, string Value)[] headers)
     {
