@@ -224,6 +224,8 @@ public sealed class BusProbe : IDisposable
             if (all.GetValueOrDefault("bus.endpoint") is string endpoint)
             {
                 _recorded.Enqueue((endpoint, instrument.Name, value, all));
+                _counts.AddOrUpdate((endpoint, instrument.Name), 1, (_, v) => v + 1); // a histogram counts its recordings
+                Check();
             }
         });
         _listener.Start();
@@ -234,7 +236,8 @@ public sealed class BusProbe : IDisposable
     public IReadOnlyList<(double Value, IReadOnlyDictionary<string, object?> Tags)> Recorded(string endpoint, string instrument) =>
         _recorded.Where(r => r.Endpoint == endpoint && r.Instrument == instrument).Select(r => (r.Value, r.Tags)).ToList();
 
-    /// <summary>The count of <paramref name="instrument"/> (e.g. "bus.messages.dead_lettered") on <paramref name="endpoint"/>.</summary>
+    /// <summary>The count of <paramref name="instrument"/> (e.g. "bus.messages.dead_lettered") on <paramref name="endpoint"/>;
+    /// for a histogram (e.g. "bus.handler.duration"), how many values it recorded.</summary>
     public long Count(string endpoint, string instrument) => _counts.GetValueOrDefault((endpoint, instrument));
 
     /// <summary>Completes when the count reaches <paramref name="atLeast"/>.</summary>

@@ -40,16 +40,21 @@ public sealed class SqliteWorkflowRestartTests : IDisposable
         var driver = new TimeDriver(_time, TimeSpan.FromSeconds(30)) { Step = TimeSpan.FromSeconds(5) };
         var name = $"orders-{Guid.NewGuid():N}"[..16];
 
+        using var probe = new BusProbe();
         var before = await StartAsync(name);
         await before.Bus.SendAsync(new PlaceOrder("o-restart", 20m));
-        var started = await driver.AwaitAsync(FindAsync(before, s => s.Status == WorkflowStatus.Running));
+        await driver.AwaitAsync(probe.WhenAsync(name, "bus.messages.completed", 1));
+        var started = await FindAsync(before);
+        Assert.Equal(WorkflowStatus.Running, started.Status);
         Assert.Single(started.History);
         await driver.AwaitAsync(before.StopAsync());
         await before.DisposeAsync();
 
         // A new host on the same file: the payment never came, and the timeout requested by the old host fires.
         await using var after = await StartAsync(name);
-        var failed = await driver.AwaitAsync(FindAsync(after, s => s.Status == WorkflowStatus.Failed));
+        await driver.AwaitAsync(probe.WhenAsync(name, "bus.messages.completed", 2));
+        var failed = await FindAsync(after);
+        Assert.Equal(WorkflowStatus.Failed, failed.Status);
 
         Assert.Equal(started.Instance.Id, failed.Instance.Id);
         Assert.Contains("payment timed out", failed.Instance.FailureReason ?? string.Empty);
@@ -71,17 +76,7 @@ public sealed class SqliteWorkflowRestartTests : IDisposable
             bus.RouteCommand<ChargeCard>("payments");
         });
 
-    private static async Task<WorkflowSnapshot> FindAsync(TestEndpoint endpoint, Func<WorkflowSnapshot, bool> condition)
-    {
-        var query = endpoint.Services.GetRequiredService<IWorkflowStatusQuery>();
-        while (true)
-        {
-            if (await query.FindAsync<OrderWorkflow>("o-restart") is { } snapshot && condition(snapshot))
-            {
-                return snapshot;
-            }
-
-            await Task.Yield();
-        }
-    }
+    private static async Task<WorkflowSnapshot> FindAsync(TestEndpoint endpoint) =>
+        await endpoint.Services.GetRequiredService<IWorkflowStatusQuery>().FindAsync<OrderWorkflow>("o-restart")
+        ?? throw new Xunit.Sdk.XunitException("No instance for o-restart.");
 }

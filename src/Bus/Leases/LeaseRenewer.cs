@@ -1,4 +1,5 @@
 using Bus.Diagnostics;
+using Bus.Timing;
 using Bus.Transports;
 using Microsoft.Extensions.Logging;
 
@@ -99,8 +100,10 @@ internal sealed class LeaseRenewer : IAsyncDisposable
                 $"The {_capabilities.Name} transport grants leases of at most {_capabilities.MaxLeaseDuration}.");
         }
 
-        // Never past the handler's max runtime (it is cancelled then; a crash after a longer extension would hide the
-        // message for nothing) nor past the transport's total lease time.
+        // Not much past the handler's max runtime (it is cancelled then; a crash after a longer extension would hide
+        // the message for nothing): the lease may outlast it by one heartbeat interval, so the cancelled handler can
+        // still settle. Never past the transport's total lease time. And never shorter than the lease already held:
+        // an extension must not undo a heartbeat.
         var now = _time.GetUtcNow();
         if (_handlingStartedAt is { } started)
         {
@@ -111,7 +114,8 @@ internal sealed class LeaseRenewer : IAsyncDisposable
                     $"Message '{_message.Message.MessageId}' reached its max runtime of {_profile.MaxRuntime}; its lease is not extended.");
             }
 
-            duration = duration < runtimeLeft ? duration : runtimeLeft;
+            var bound = runtimeLeft + _profile.HeartbeatInterval;
+            duration = duration < bound ? duration : bound;
         }
 
         if (_capabilities.MaxTotalLeaseTime is { } max)
@@ -125,6 +129,9 @@ internal sealed class LeaseRenewer : IAsyncDisposable
 
             duration = duration < totalLeft ? duration : totalLeft;
         }
+
+        var held = _message.LeaseExpiresAt - now;
+        duration = duration > held ? duration : held;
 
         return await RenewAsync(duration, cancellationToken).ConfigureAwait(false)
             ?? throw new LeaseLostException($"The lease on message '{_message.Message.MessageId}' is lost.");
@@ -233,9 +240,9 @@ internal sealed class LeaseRenewer : IAsyncDisposable
                     due = now;
                 }
 
-                // Task.Delay runs its continuation on the timer's callback: a manual clock moved across several
-                // heartbeats renews at each one's own time before it moves on, as a real clock would.
-                await Task.Delay(due - now, _time, stop).ConfigureAwait(false);
+                // Continues on the timer's callback: a manual clock moved across several heartbeats renews at each
+                // one's own time before it moves on, as a real clock would.
+                await PreciseDelay.WaitUntilAsync(_time, due, stop, continueOnTimer: true).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)

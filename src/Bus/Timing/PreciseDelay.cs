@@ -20,7 +20,13 @@ internal static class PreciseDelay
 
     /// <summary>Completes when <paramref name="time"/>'s clock reaches <paramref name="dueAt"/>; cancelled with
     /// <paramref name="cancellationToken"/>. A due time not later than now completes at once.</summary>
-    public static Task WaitUntilAsync(TimeProvider time, DateTimeOffset dueAt, CancellationToken cancellationToken)
+    /// <param name="time">The clock.</param>
+    /// <param name="dueAt">When to complete.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <param name="continueOnTimer">Run the awaiting code on the timer's callback, as <c>Task.Delay</c> does, instead
+    /// of queueing it: a manual clock moved across several due times then runs a chain of waits (heartbeats) each at
+    /// its own time before it moves on.</param>
+    public static Task WaitUntilAsync(TimeProvider time, DateTimeOffset dueAt, CancellationToken cancellationToken, bool continueOnTimer = false)
     {
         ArgumentNullException.ThrowIfNull(time);
         if (cancellationToken.IsCancellationRequested)
@@ -34,12 +40,12 @@ internal static class PreciseDelay
             return Task.CompletedTask;
         }
 
-        var wait = new Wait(cancellationToken);
+        var wait = new Wait(cancellationToken, continueOnTimer ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
         wait.Arm(time, left, dueAt);
         return wait.Task;
     }
 
-    private sealed class Wait(CancellationToken cancellationToken) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
+    private sealed class Wait(CancellationToken cancellationToken, TaskCreationOptions options) : TaskCompletionSource(options)
     {
         private ITimer? _timer;
         private CancellationTokenRegistration _registration;

@@ -85,6 +85,22 @@ internal sealed class HeaderList : IReadOnlyDictionary<string, string>
 
     public bool ContainsKey(string key) => IndexOf(key) >= 0;
 
+    /// <summary>Whether a header name matches <paramref name="match"/>; walks the names without an enumerator.</summary>
+    public bool AnyName(Func<string, bool> match)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        var items = _items;
+        for (var i = 0; i < items.Length; i += 2)
+        {
+            if (match(items[i]))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public bool TryGetValue(string key, [MaybeNullWhen(false)] out string value)
     {
         var index = IndexOf(key);

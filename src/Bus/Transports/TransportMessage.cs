@@ -20,6 +20,9 @@ public sealed class TransportMessage
     /// <summary>The serialized body.</summary>
     public ReadOnlyMemory<byte> Body { get; }
 
+    /// <summary>Whether a header name matches <paramref name="match"/> (no allocation).</summary>
+    internal bool HasHeader(Func<string, bool> match) => ((HeaderList)Headers).AnyName(match);
+
     /// <summary>The bus message id from <see cref="MessageHeaders.MessageId"/>, or null for a foreign payload.</summary>
     public string? MessageId => Headers.TryGetValue(MessageHeaders.MessageId, out var id) ? id : null;
 

@@ -603,7 +603,7 @@ internal sealed class FakeServiceBus : HttpMessageHandler
                     .Where(at => at > now).Append(deadline).Min();
                 // Task.Delay truncates to whole milliseconds (a sub-millisecond wait would spin inside the manual
                 // clock's Advance); rounding up would overshoot a clock moved to exactly the due time.
-                wake = Task.WhenAny(_changed.Task, PreciseDelay.WaitAsync(_time, next - now, cancellationToken));
+                wake = Task.WhenAny(_changed.Task, PreciseDelay.WaitUntilAsync(_time, next, cancellationToken));
             }
 
             await wake.WaitAsync(cancellationToken);

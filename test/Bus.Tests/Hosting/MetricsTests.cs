@@ -30,6 +30,9 @@ public sealed class MetricsTests : IDisposable
         await harness.SendAsync(new DoWork("m", "fails", "throw"));
         await harness.AdvanceTimeAsync(TimeSpan.FromMinutes(5));
 
+        // The harness is idle once the messages are settled; the counters and the histogram follow the settlement.
+        await _probe.WhenAsync(name, "bus.messages.dead_lettered", 1).WaitAsync(harness.Patience);
+        await _probe.WhenAsync(name, "bus.handler.duration", 3).WaitAsync(harness.Patience);
         Assert.Equal(3, _probe.Count(name, "bus.messages.received"));
         Assert.Equal(1, _probe.Count(name, "bus.messages.completed"));
         Assert.Equal(1, _probe.Count(name, "bus.messages.retried"));

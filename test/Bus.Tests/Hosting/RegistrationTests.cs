@@ -47,6 +47,7 @@ public sealed class RegistrationTests
         var time = new ManualTimeProvider();
         var broker = new InMemoryBroker(time);
         var driver = new TimeDriver(time, TimeSpan.FromSeconds(30));
+        using var probe = new BusProbe();
         await using var subscriber = await TestEndpoint.StartAsync("subscriber-" + Guid.NewGuid().ToString("N")[..6], time, _ => { }, bus =>
         {
             bus.UseInMemoryTransport(broker);
@@ -60,7 +61,8 @@ public sealed class RegistrationTests
 
         await publisher.Bus.PublishAsync(new PaymentCaptured("o-7"));
 
-        var dead = await driver.AwaitAsync(WaitForDeadLetterAsync(subscriber));
+        await driver.AwaitAsync(probe.WhenAsync(subscriber.Name, "bus.messages.dead_lettered", 1));
+        var dead = Assert.Single(await subscriber.DeadLetters.PeekAsync(subscriber.Name, 10, default));
         Assert.Contains("No handler", dead.Failure.Reason);
         Assert.Empty(await publisher.DeadLetters.PeekAsync(publisher.Name, 10, default));
         await driver.AwaitAsync(subscriber.StopAsync());
@@ -80,19 +82,6 @@ public sealed class RegistrationTests
         await harness.AdvanceTimeAsync(TimeSpan.FromTicks(1));
 
         Assert.Equal(at, Assert.Single(recorder.All).At);
-    }
-
-    private static async Task<DeadLetter> WaitForDeadLetterAsync(TestEndpoint endpoint)
-    {
-        while (true)
-        {
-            if ((await endpoint.DeadLetters.PeekAsync(endpoint.Name, 10, default)) is [var dead])
-            {
-                return dead;
-            }
-
-            await Task.Yield();
-        }
     }
 }
 

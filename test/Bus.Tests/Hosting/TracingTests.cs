@@ -11,6 +11,7 @@ public sealed class TracingTests : IDisposable
 {
     private readonly ConcurrentQueue<Activity> _stopped = new();
     private readonly ActivityListener _listener;
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _processed = new();
 
     public TracingTests()
     {
@@ -18,7 +19,14 @@ public sealed class TracingTests : IDisposable
         {
             ShouldListenTo = source => source.Name == "Bus",
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = _stopped.Enqueue,
+            ActivityStopped = activity =>
+            {
+                _stopped.Enqueue(activity);
+                if (activity.Kind == ActivityKind.Consumer && activity.GetTagItem("messaging.message.id") is string id)
+                {
+                    _processed.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                }
+            },
         };
         ActivitySource.AddActivityListener(_listener);
     }
@@ -34,6 +42,7 @@ public sealed class TracingTests : IDisposable
         Activity.Current = null;
 
         await harness.SendAsync(new DoWork("trace", "t1"), new DeliveryOptions { MessageId = id });
+        await _processed.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task.WaitAsync(harness.Patience);
 
         var mine = _stopped.Where(a => Equals(a.GetTagItem("messaging.message.id"), id)).ToList();
         var create = Assert.Single(mine, a => a.OperationName.StartsWith("create ", StringComparison.Ordinal));

@@ -124,11 +124,17 @@ public sealed class LeaseDeadlinesTests
         _time.Advance(TimeSpan.FromMinutes(25));
         var expiry = await renewer.ExtendAsync(TimeSpan.FromHours(1), default);
 
-        Assert.Equal(_time.GetUtcNow() + TimeSpan.FromMinutes(5), expiry); // the 5 minutes of runtime left, not an hour
-        _time.Advance(TimeSpan.FromMinutes(5));
+        // The 5 minutes of runtime left and one heartbeat interval to settle in, not an hour.
+        Assert.Equal(_time.GetUtcNow() + TimeSpan.FromMinutes(6), expiry);
+
+        // An extension never shortens the lease held: asking for 1 minute keeps the 6.
+        _time.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal(expiry, await renewer.ExtendAsync(TimeSpan.FromMinutes(1), default));
+
+        _time.Advance(TimeSpan.FromMinutes(3));
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => renewer.ExtendAsync(TimeSpan.FromMinutes(1), default));
         Assert.Contains("max runtime", refused.Message);
-        Assert.Single(message.Renewals);
+        Assert.Equal(2, message.Renewals.Count);
     }
 
     [Fact]
