@@ -1,5 +1,6 @@
 using Bus.AmazonSqs.Sqs;
 using Bus.Conformance;
+using Bus.Conformance.SystemMessages;
 using Bus.Hosting;
 using Bus.SystemMessages;
 using Microsoft.Extensions.DependencyInjection;
@@ -53,29 +54,7 @@ public sealed class SqsSystemMessageTests : IAsyncLifetime
         Assert.Equal(_endpoint.Name, handled.Endpoint);
         Assert.Equal(1, handled.Attempt);
         Assert.Equal(sqsMessageId, handled.MessageId); // no bus id on the wire: the SQS message id stands in
-        var change = Assert.IsType<EcsTaskStateChange>(handled.Message);
-        Assert.Equal("3317b2af-7005-47ee-b5a4-9a6e3f1c2b7d", change.Id);
-        Assert.Equal("aws.ecs", change.Source);
-        Assert.Equal("ECS Task State Change", change.DetailType);
-        Assert.Equal("111122223333", change.Account);
-        Assert.Equal("eu-west-1", change.Region);
-        Assert.Equal(new DateTimeOffset(2026, 11, 20, 3, 14, 15, TimeSpan.Zero), change.Time);
-        Assert.Equal(["arn:aws:ecs:eu-west-1:111122223333:task/encoding/0c1d2e3f4a5b6c7d8e9f"], change.Resources);
-        Assert.Equal("arn:aws:ecs:eu-west-1:111122223333:task/encoding/0c1d2e3f4a5b6c7d8e9f", change.Detail.TaskArn);
-        Assert.Equal("arn:aws:ecs:eu-west-1:111122223333:cluster/encoding", change.Detail.ClusterArn);
-        Assert.Equal("family:encode-video", change.Detail.Group);
-        Assert.Equal("video-42", change.Detail.StartedBy);
-        Assert.Equal("FARGATE", change.Detail.LaunchType);
-        Assert.Equal("STOPPED", change.Detail.LastStatus);
-        Assert.True(change.Detail.IsStopped);
-        Assert.Equal("EssentialContainerExited", change.Detail.StopCode);
-        Assert.Equal("Essential container in task exited", change.Detail.StoppedReason);
-        Assert.Equal(new DateTimeOffset(2026, 11, 20, 3, 14, 14, 900, TimeSpan.Zero), change.Detail.StoppedAt);
-        Assert.Equal(6, change.Detail.Version);
-        var container = Assert.Single(change.Detail.Containers);
-        Assert.Equal("encoder", container.Name);
-        Assert.Equal(137, container.ExitCode);
-        Assert.Equal("OutOfMemoryError: Container killed due to memory usage", container.Reason);
+        EcsFixture.AssertParsed(Assert.IsType<EcsTaskStateChange>(handled.Message));
         Assert.Empty(await _endpoint.DeadLetters.PeekAsync(_endpoint.Name, 10, default));
         Assert.Empty(await raw.ReceiveMessageAsync(url, 10, 0, 0, default)); // completed: deleted from the queue
     }

@@ -1,4 +1,5 @@
 using Bus.Conformance;
+using Bus.Conformance.SystemMessages;
 using Bus.Hosting;
 using Bus.SystemMessages;
 using Bus.Testing;
@@ -21,21 +22,7 @@ public sealed class SystemMessageTests
 
         await harness.DeliverRawAsync(Fixture);
 
-        var change = Assert.IsType<EcsTaskStateChange>(Assert.Single(recorder.All).Message);
-        Assert.Equal("video-42", change.Detail.StartedBy);
-        Assert.Equal(6, change.Detail.Version);
-        Assert.True(change.Detail.IsStopped);
-        Assert.Equal(137, Assert.Single(change.Detail.Containers).ExitCode);
-        Assert.Equal("encoder", change.Detail.Containers[0].Name);
-        Assert.Equal("arn:aws:ecs:eu-west-1:111122223333:task/encoding/0c1d2e3f4a5b6c7d8e9f", change.Detail.TaskArn);
-        Assert.Equal("arn:aws:ecs:eu-west-1:111122223333:cluster/encoding", change.Detail.ClusterArn);
-        Assert.Equal("family:encode-video", change.Detail.Group);
-        Assert.Equal("STOPPED", change.Detail.LastStatus);
-        Assert.Equal("EssentialContainerExited", change.Detail.StopCode);
-        Assert.Equal("Essential container in task exited", change.Detail.StoppedReason);
-        Assert.Equal("3317b2af-7005-47ee-b5a4-9a6e3f1c2b7d", change.Id);
-        Assert.Equal("aws.ecs", change.Source);
-        Assert.Equal("ECS Task State Change", change.DetailType);
+        EcsFixture.AssertParsed(Assert.IsType<EcsTaskStateChange>(Assert.Single(recorder.All).Message));
         Assert.Empty(await harness.DeadLettersAsync());
     }
 
