@@ -166,6 +166,28 @@ public abstract class TransportContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Release_with_a_delay_hides_the_message_until_then_without_counting_an_attempt()
+    {
+        // What a deferral to a time window's opening or a checkpoint's resume time asks of every transport.
+        var queue = await NewQueueAsync("defer");
+        var sent = Message("deferred", ("kind", "window"));
+        await Transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), sent)], default);
+        var first = await ReceiveWithinAsync(queue, ShortLease * 10, Patience);
+        Assert.NotNull(first);
+        var delay = ShortLease * 2;
+
+        await first.ReleaseAsync(delay, default);
+
+        Assert.Null(await ReceiveWithinAsync(queue, ShortLease * 10, delay / 2));
+        var again = await ReceiveWithinAsync(queue, ShortLease * 10, Patience + delay);
+        Assert.NotNull(again);
+        Assert.Equal(sent.MessageId, again.Message.MessageId);
+        Assert.Equal("window", again.Message.Headers["kind"]);
+        Assert.Equal(1, again.ReceiveCount);
+        await again.CompleteAsync(default);
+    }
+
+    [Fact]
     public async Task Delayed_send_is_not_visible_before_it_is_due()
     {
         var queue = await NewQueueAsync("delay");

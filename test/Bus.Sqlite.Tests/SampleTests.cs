@@ -39,8 +39,7 @@ public sealed partial class SampleTests : IDisposable
     [Fact]
     public async Task VideoEncoding_runs_on_SQS_with_its_switch()
     {
-        var endpoint = Environment.GetEnvironmentVariable("BUS_SQS_ENDPOINT") ?? "http://127.0.0.1:4566";
-        var run = await RunAsync("VideoEncoding", "--transport", "sqs", "--sqs-endpoint", endpoint, "--db", Path.Combine(_folder, "video-sqs.db"));
+        var run = await RunAsync("VideoEncoding", [.. SqsSwitch, "--db", Path.Combine(_folder, "video-sqs.db")], interruptAfter: null);
 
         Assert.Contains("transport: SQS + SNS", run.Output);
         AssertVideoOutcomes(run);
@@ -60,21 +59,40 @@ public sealed partial class SampleTests : IDisposable
     }
 
     [Fact]
-    public async Task MonthlyClosing_stopped_with_ctrl_c_resumes_skipping_the_accounts_it_closed()
+    public async Task OrderFulfillment_runs_on_SQS_with_its_switch()
     {
-        var db = Path.Combine(_folder, "closing.db");
-        var first = await RunAsync("MonthlyClosing", ["--accounts", "12", "--db", db], interruptAfter: "account 003 closed");
+        var run = await RunAsync("OrderFulfillment", [.. SqsSwitch, "--db", Path.Combine(_folder, "orders-sqs.db")], interruptAfter: null);
+
+        Assert.Contains("transport: SQS + SNS", run.Output);
+        Assert.Equal(0, run.ExitCode);
+        Assert.Matches(@"\S+-1\s+Completed\s+stage: confirmed", run.Output);
+        Assert.Matches(@"\S+-2\s+Failed\s+stage: cancelled", run.Output);
+        Assert.Matches(@"\S+-3\s+Failed\s+stage: rejected", run.Output);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task MonthlyClosing_stopped_with_ctrl_c_resumes_skipping_the_accounts_it_closed(bool onSqs)
+    {
+        var db = Path.Combine(_folder, onSqs ? "closing-sqs.db" : "closing.db");
+        string[] transport = onSqs ? SqsSwitch : [];
+        var first = await RunAsync("MonthlyClosing", [.. transport, "--accounts", "12", "--db", db], interruptAfter: "account 003 closed");
         var closedFirst = ClosedAccounts().Matches(first.Output).Count;
         Assert.InRange(closedFirst, 3, 11);
         Assert.DoesNotContain("MonthClosed", first.Output);
 
-        var second = await RunAsync("MonthlyClosing", "--accounts", "12", "--db", db);
+        var second = await RunAsync("MonthlyClosing", [.. transport, "--accounts", "12", "--db", db], interruptAfter: null);
 
         Assert.Equal(0, second.ExitCode);
         Assert.Contains($"skipped accounts 1-{closedFirst}", second.Output);
         Assert.Equal(12 - closedFirst, ClosedAccounts().Matches(second.Output).Count);
         Assert.Contains($"({12 - closedFirst} closed in this run, {closedFirst} in earlier runs)", second.Output);
     }
+
+    /// <summary>The samples' switch to SQS + SNS on the local emulator the test command starts.</summary>
+    private static string[] SqsSwitch =>
+        ["--transport", "sqs", "--sqs-endpoint", Environment.GetEnvironmentVariable("BUS_SQS_ENDPOINT") ?? "http://127.0.0.1:4566"];
 
     private static void AssertVideoOutcomes(SampleRun run)
     {
