@@ -11,6 +11,9 @@ public sealed record Figures(
     double BytesPerMessage,
     double PeakWorkingSetMegabytes)
 {
+    /// <summary>Garbage collections of each generation during the run (shown per run, not in the tables).</summary>
+    public (int Gen0, int Gen1, int Gen2) Collections { get; init; }
+
     /// <summary>The median of each figure over <paramref name="runs"/>.</summary>
     public static Figures Median(IReadOnlyList<Figures> runs) => new(
         MedianOf(runs.Select(r => r.MessagesPerSecond)),
@@ -78,12 +81,18 @@ internal readonly struct RunMeter
 {
     private readonly long _allocatedBefore;
     private readonly WorkingSetSampler _workingSet;
+    private readonly (int Gen0, int Gen1, int Gen2) _collectionsBefore;
 
     private RunMeter(WorkingSetSampler workingSet)
     {
         _workingSet = workingSet;
         _allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        _collectionsBefore = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
     }
+
+    /// <summary>Collections of each generation since the start (a gen1 collection also counts as a gen0 one).</summary>
+    public (int Gen0, int Gen1, int Gen2) Collections =>
+        (GC.CollectionCount(0) - _collectionsBefore.Gen0, GC.CollectionCount(1) - _collectionsBefore.Gen1, GC.CollectionCount(2) - _collectionsBefore.Gen2);
 
     /// <summary>Collects garbage left by earlier runs, resets the peak and starts counting allocations.</summary>
     public static RunMeter Start(WorkingSetSampler workingSet)

@@ -31,7 +31,7 @@ public static class Scenarios
 
         var lastHandled = await allHandled.WaitAsync(TimeSpan.FromMinutes(5)).ConfigureAwait(false);
         var rate = count / Ticks.ToSeconds(lastHandled - started);
-        return new Figures(rate, double.NaN, double.NaN, double.NaN, meter.BytesPer(count), meter.PeakWorkingSetMegabytes);
+        return new Figures(rate, double.NaN, double.NaN, double.NaN, meter.BytesPer(count), meter.PeakWorkingSetMegabytes) { Collections = meter.Collections };
     }
 
     private static async Task<Figures> LatencyAsync(IBenchmarkBus bus, WorkingSetSampler workingSet, int count)
@@ -58,7 +58,7 @@ public static class Scenarios
             Percentile(latencies, 0.99),
             latencies[^1],
             bytes,
-            meter.PeakWorkingSetMegabytes);
+            meter.PeakWorkingSetMegabytes) { Collections = meter.Collections };
     }
 
     /// <summary>Nearest-rank percentile of sorted values.</summary>
