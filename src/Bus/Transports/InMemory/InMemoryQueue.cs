@@ -5,7 +5,7 @@ namespace Bus.Transports.InMemory;
 internal sealed class InMemoryQueue(string name, TimeProvider time)
 {
     private readonly object _gate = new();
-    private readonly LinkedList<Entry> _ready = new();
+    private readonly ReadyQueue _ready = new();
     private readonly PriorityQueue<(Entry Entry, long Version), DateTimeOffset> _invisible = new();
     private readonly List<TransportMessage> _deadLetters = [];
     private TaskCompletionSource? _arrival;
@@ -50,7 +50,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             }
             else
             {
-                entry.Node = _ready.AddLast(entry);
+                _ready.AddLast(entry);
             }
 
             signal = TakeSignal();
@@ -130,7 +130,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             else
             {
                 entry.Version++;
-                entry.Node = _ready.AddFirst(entry);
+                _ready.AddFirst(entry);
             }
 
             signal = TakeSignal();
@@ -184,10 +184,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         var expiry = now + leaseDuration;
         for (var i = 0; i < count; i++)
         {
-            var node = _ready.First!;
-            _ready.RemoveFirst();
-            var entry = node.Value;
-            entry.Node = null;
+            _ready.TryTakeFirst(out var entry);
             entry.ReceiveCount++;
             entry.LeaseToken++;
             MakeInvisible(entry, expiry);
@@ -211,23 +208,13 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         entry.Removed = true;
         entry.Version++;
         entry.LeaseToken++;
-        if (entry.Node is { } node)
-        {
-            _ready.Remove(node);
-            entry.Node = null;
-        }
-
+        _ready.Withdraw(entry);
         _count--;
     }
 
     private void MakeInvisible(Entry entry, DateTimeOffset until)
     {
-        if (entry.Node is { } node)
-        {
-            _ready.Remove(node);
-            entry.Node = null;
-        }
-
+        _ready.Withdraw(entry);
         entry.Version++;
         _invisible.Enqueue((entry, entry.Version), until);
     }
@@ -249,7 +236,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
             _invisible.Dequeue();
             item.Entry.Version++;
-            item.Entry.Node = _ready.AddLast(item.Entry);
+            _ready.AddLast(item.Entry);
         }
     }
 
@@ -294,7 +281,11 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
         public bool Removed { get; set; }
 
-        public LinkedListNode<Entry>? Node { get; set; }
+        /// <summary>Whether it waits among the ready entries (<see cref="ReadyQueue"/>).</summary>
+        public bool IsReady { get; set; }
+
+        /// <summary>Which of its slots in the <see cref="ReadyQueue"/> is the live one.</summary>
+        public long ReadyStamp { get; set; }
     }
 
     internal readonly record struct Lease(Entry Entry, long Token, DateTimeOffset ExpiresAt);
