@@ -26,6 +26,11 @@ public sealed class SasTokenProviderTests
 
         Assert.Equal(expected, token);
         Assert.Matches(new Regex("^SharedAccessSignature sr=[^&]+&sig=[^&]+&se=[0-9]+&skn=[^&]+$"), token);
+
+        // The same token computed outside .NET (Python's hmac, base64 and urllib.parse.quote), pinned as a known value.
+        Assert.Equal(
+            "SharedAccessSignature sr=https%3A%2F%2Fcontoso.servicebus.windows.net%2F&sig=PAsLkKvHL4wmlWUyM96UlPyMVmxmT11aJVjncxA%2FMRg%3D&se=1767571200&skn=RootManageSharedAccessKey",
+            token);
     }
 
     [Fact]
