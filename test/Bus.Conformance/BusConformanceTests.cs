@@ -1,5 +1,6 @@
 using System.Text;
 using Bus.Hosting;
+using Bus.Leases;
 using Bus.Transports;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
@@ -183,6 +184,27 @@ public abstract class BusConformanceTests : IAsyncLifetime
 
         var handled = Assert.Single(Mine(Recorder.All));
         Assert.True(handled.At >= sentAt + delay, $"handled at {handled.At:O}, due {sentAt + delay:O}");
+    }
+
+    [Fact]
+    public async Task Message_received_outside_its_time_window_waits_until_it_opens_without_counting_an_attempt()
+    {
+        // A daily window that opens a few seconds from now (whole seconds: windows are set as "HH:mm:ss").
+        var now = Time.GetUtcNow();
+        var opens = new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerSecond), TimeSpan.Zero) + TimeSpan.FromSeconds(1) + (ShortLease * 3);
+        var window = TimeWindow.Daily(
+            opens.ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture),
+            (opens + TimeSpan.FromHours(1)).ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture));
+        var endpoint = await StartEndpointAsync("window", b => b.AddHandler<DoWorkHandler>().ConfigureHandling<DoWork>(h => h.Window = window));
+
+        await endpoint.Bus.SendAsync(new DoWork(TestId, "w1"));
+        await WaitForAsync(all => Mine(all).Any());
+
+        var handled = Assert.Single(Mine(Recorder.All));
+        Assert.True(handled.At >= opens, $"handled at {handled.At:O}, before the window opened at {opens:O}");
+        Assert.Equal(1, handled.Attempt);
+        Assert.True(Probe.Count(endpoint.Name, "bus.messages.released") >= 1, "deferred (released) until the window opened");
+        Assert.Equal(0, Probe.Count(endpoint.Name, "bus.messages.retried"));
     }
 
     [Fact]
