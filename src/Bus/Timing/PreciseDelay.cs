@@ -10,14 +10,6 @@ namespace Bus.Timing;
 /// </summary>
 internal static class PreciseDelay
 {
-    /// <summary>Completes after <paramref name="delay"/> on <paramref name="time"/>'s clock; cancelled with
-    /// <paramref name="cancellationToken"/>. A zero or negative delay completes at once.</summary>
-    public static Task WaitAsync(TimeProvider time, TimeSpan delay, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(time);
-        return WaitUntilAsync(time, time.GetUtcNow() + delay, cancellationToken);
-    }
-
     /// <summary>Completes when <paramref name="time"/>'s clock reaches <paramref name="dueAt"/>; cancelled with
     /// <paramref name="cancellationToken"/>. A due time not later than now completes at once.</summary>
     /// <param name="time">The clock.</param>

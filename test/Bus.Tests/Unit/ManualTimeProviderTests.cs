@@ -53,7 +53,7 @@ public sealed class ManualTimeProviderTests
     public async Task PreciseDelay_keeps_sub_millisecond_precision_where_Task_Delay_truncates()
     {
         var time = new ManualTimeProvider();
-        var delay = PreciseDelay.WaitAsync(time, TimeSpan.FromTicks(17_345), CancellationToken.None);
+        var delay = PreciseDelay.WaitUntilAsync(time, time.GetUtcNow() + TimeSpan.FromTicks(17_345), CancellationToken.None);
         time.Advance(TimeSpan.FromTicks(17_344));
         Assert.False(delay.IsCompleted);
         time.Advance(TimeSpan.FromTicks(1));
@@ -94,13 +94,13 @@ public sealed class ManualTimeProviderTests
         var time = new ManualTimeProvider();
         using var cancel = new CancellationTokenSource();
 
-        var delay = PreciseDelay.WaitAsync(time, TimeSpan.FromMinutes(1), cancel.Token);
+        var delay = PreciseDelay.WaitUntilAsync(time, time.GetUtcNow() + TimeSpan.FromMinutes(1), cancel.Token);
         Assert.Equal(1, time.PendingTimers);
         await cancel.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => delay);
         Assert.Equal(0, time.PendingTimers);
-        Assert.True(PreciseDelay.WaitAsync(time, TimeSpan.Zero, CancellationToken.None).IsCompletedSuccessfully);
+        Assert.True(PreciseDelay.WaitUntilAsync(time, time.GetUtcNow(), CancellationToken.None).IsCompletedSuccessfully);
     }
 
     [Fact]
