@@ -57,7 +57,7 @@ public static class InMemoryComparison
     }
 
     private static string Describe(Figures f) => string.Create(CultureInfo.InvariantCulture,
-        $"{f.MessagesPerSecond:N0} msg/s, p50 {f.P50Microseconds:N0} us, p99 {f.P99Microseconds:N0} us, max {f.MaxMicroseconds:N0} us, {f.BytesPerMessage:N0} B/msg, peak {f.PeakWorkingSetMegabytes:N0} MiB, GCs {f.Collections.Gen0}/{f.Collections.Gen1}/{f.Collections.Gen2}");
+        $"{f.MessagesPerSecond:N0} msg/s, p50 {f.P50Microseconds:N0} us, p99 {f.P99Microseconds:N0} us, max {f.MaxMicroseconds:N0} us, {f.BytesPerMessage:N0} B/msg, peak {f.PeakWorkingSetMegabytes:N0} MiB, GCs {f.Collections.Gen0}/{f.Collections.Gen1}/{f.Collections.Gen2} ({f.GcPause.TotalMilliseconds:N0} ms paused)");
 
     private static string Format(BenchmarkOptions options, List<(string Settings, string Scenario, Figures Bus, Figures MassTransit)> rows)
     {

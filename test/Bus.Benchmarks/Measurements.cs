@@ -14,6 +14,9 @@ public sealed record Figures(
     /// <summary>Garbage collections of each generation during the run (shown per run, not in the tables).</summary>
     public (int Gen0, int Gen1, int Gen2) Collections { get; init; }
 
+    /// <summary>Time the runtime was paused for garbage collection during the run (shown per run, not in the tables).</summary>
+    public TimeSpan GcPause { get; init; }
+
     /// <summary>The median of each figure over <paramref name="runs"/>.</summary>
     public static Figures Median(IReadOnlyList<Figures> runs) => new(
         MedianOf(runs.Select(r => r.MessagesPerSecond)),
@@ -82,13 +85,18 @@ internal readonly struct RunMeter
     private readonly long _allocatedBefore;
     private readonly WorkingSetSampler _workingSet;
     private readonly (int Gen0, int Gen1, int Gen2) _collectionsBefore;
+    private readonly TimeSpan _pausedBefore;
 
     private RunMeter(WorkingSetSampler workingSet)
     {
         _workingSet = workingSet;
         _allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         _collectionsBefore = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+        _pausedBefore = GC.GetTotalPauseDuration();
     }
+
+    /// <summary>Time paused for garbage collection since the start.</summary>
+    public TimeSpan GcPause => GC.GetTotalPauseDuration() - _pausedBefore;
 
     /// <summary>Collections of each generation since the start (a gen1 collection also counts as a gen0 one).</summary>
     public (int Gen0, int Gen1, int Gen2) Collections =>

@@ -22,6 +22,7 @@ public static class Scenarios
     private static async Task<Figures> ThroughputAsync(IBenchmarkBus bus, WorkingSetSampler workingSet, int count, Func<IBenchmarkBus, int, Task> produce)
     {
         var meter = RunMeter.Start(workingSet);
+        using var limit = bus.Signal.FailAfter(TimeSpan.FromMinutes(5));
         var allHandled = bus.Signal.WhenHandled(count);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (var i = 0; i < count; i++)
@@ -29,15 +30,16 @@ public static class Scenarios
             await produce(bus, i).ConfigureAwait(false);
         }
 
-        var lastHandled = await allHandled.WaitAsync(TimeSpan.FromMinutes(5)).ConfigureAwait(false);
+        var lastHandled = await allHandled.ConfigureAwait(false);
         var rate = count / Ticks.ToSeconds(lastHandled - started);
-        return new Figures(rate, double.NaN, double.NaN, double.NaN, meter.BytesPer(count), meter.PeakWorkingSetMegabytes) { Collections = meter.Collections };
+        return new Figures(rate, double.NaN, double.NaN, double.NaN, meter.BytesPer(count), meter.PeakWorkingSetMegabytes) { Collections = meter.Collections, GcPause = meter.GcPause };
     }
 
     private static async Task<Figures> LatencyAsync(IBenchmarkBus bus, WorkingSetSampler workingSet, int count)
     {
         var latencies = new double[count];
         var meter = RunMeter.Start(workingSet);
+        using var limit = bus.Signal.FailAfter(TimeSpan.FromMinutes(5));
         var handledBefore = bus.Signal.Handled;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (var i = 0; i < count; i++)
@@ -45,7 +47,7 @@ public static class Scenarios
             var handled = bus.Signal.WhenHandled(handledBefore + i + 1);
             var sent = System.Diagnostics.Stopwatch.GetTimestamp();
             await bus.SendAsync(new PingCommand(i, Payload.Text)).ConfigureAwait(false);
-            var handledAt = await handled.WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            var handledAt = await handled.ConfigureAwait(false);
             latencies[i] = Ticks.ToMicroseconds(handledAt - sent);
         }
 
@@ -58,7 +60,7 @@ public static class Scenarios
             Percentile(latencies, 0.99),
             latencies[^1],
             bytes,
-            meter.PeakWorkingSetMegabytes) { Collections = meter.Collections };
+            meter.PeakWorkingSetMegabytes) { Collections = meter.Collections, GcPause = meter.GcPause };
     }
 
     /// <summary>Nearest-rank percentile of sorted values.</summary>

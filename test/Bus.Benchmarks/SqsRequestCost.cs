@@ -65,12 +65,12 @@ public static class SqsRequestCost
         {
             // Warm up: queue URLs and attributes are resolved and cached, so only steady-state requests are counted.
             await endpoint.Bus.SendAsync(new SqsWork(0)).ConfigureAwait(false);
-            await signal.WhenHandled(1).WaitAsync(TimeSpan.FromMinutes(1)).ConfigureAwait(false);
+            await signal.WhenHandled(1).AsTask().WaitAsync(TimeSpan.FromMinutes(1)).ConfigureAwait(false);
             await Task.Delay(TimeSpan.FromMilliseconds(200)).ConfigureAwait(false);
             counter.Reset();
 
             var messages = options.SqsMessages;
-            var handled = signal.WhenHandled(1 + messages);
+            var handled = signal.WhenHandled(1 + messages).AsTask();
             if (batchedSends)
             {
                 for (var sent = 0; sent < messages; sent += FanOut)

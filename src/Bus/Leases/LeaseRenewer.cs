@@ -13,39 +13,31 @@ namespace Bus.Leases;
 /// <remarks>
 /// Short handlers cost no timer of their own: the first heartbeat and the max runtime are deadlines on the endpoint's
 /// <see cref="LeaseDeadlines"/>, the renewal loop starts only when the first heartbeat falls due, and the handler has
-/// one cancellation source that a lost lease, the max runtime and a hard stop all cancel.
+/// one cancellation source that a lost lease, the max runtime and a hard stop all cancel (the receiver cancels the
+/// handlers it runs at a hard stop: no registration per message on a shared token). What every renewer of an endpoint
+/// shares lives once in <see cref="EndpointLeases"/>.
 /// </remarks>
 internal sealed class LeaseRenewer : IAsyncDisposable
 {
     private readonly IReceivedMessage _message;
     private readonly ExecutionProfile _profile;
-    private readonly TransportCapabilities _capabilities;
-    private readonly TimeProvider _time;
-    private readonly ILogger _log;
-    private readonly KeyValuePair<string, object?> _tag;
-    private readonly DateTimeOffset _receivedAt;
-    private readonly object _gate = new();
-    private readonly LeaseDeadlines _deadlines;
+    private readonly EndpointLeases _leases;
+    private readonly long _receivedAtTicks;
     private CancellationTokenSource? _stop;
     private CancellationTokenSource? _handler;
-    private CancellationTokenRegistration _hardStop;
     private SemaphoreSlim? _renewing;
     private Task? _loop;
+    private long _handlingStartedAtTicks; // UTC ticks; 0 until the handler starts
     private volatile bool _stopped;
     private volatile bool _leaseLost;
     private volatile bool _runtimeExceeded;
-    private DateTimeOffset? _handlingStartedAt;
 
-    public LeaseRenewer(IReceivedMessage message, ExecutionProfile profile, TransportCapabilities capabilities, TimeProvider time, LeaseDeadlines deadlines, ILogger log, KeyValuePair<string, object?> tag)
+    public LeaseRenewer(IReceivedMessage message, ExecutionProfile profile, EndpointLeases leases)
     {
-        _deadlines = deadlines;
         _message = message;
         _profile = profile;
-        _capabilities = capabilities;
-        _time = time;
-        _log = log;
-        _tag = tag;
-        _receivedAt = time.GetUtcNow();
+        _leases = leases;
+        _receivedAtTicks = leases.Time.GetUtcNow().UtcTicks;
     }
 
     /// <summary>Whether a renewal found the lease lost.</summary>
@@ -65,48 +57,54 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     /// <summary>Arms the first heartbeat (when the transport can renew and the profile asks for it).</summary>
     public void Start()
     {
-        if (_capabilities.CanRenewLease && _profile.AutomaticRenewal)
+        if (_leases.Capabilities.CanRenewLease && _profile.AutomaticRenewal)
         {
-            _deadlines.Schedule(this, LeaseDeadline.FirstHeartbeat, NextWait(_time.GetUtcNow()));
+            _leases.Deadlines.Schedule(this, LeaseDeadline.FirstHeartbeat, NextWait(_leases.Time.GetUtcNow()));
         }
     }
 
     /// <summary>The handler starts: its max runtime starts counting. Returns the handler's token, cancelled by a lost
     /// lease, the max runtime or <paramref name="hardStop"/>.</summary>
+    /// <remarks>A hard stop that comes later is passed on by the receiver (<see cref="CancelHandling"/>); one that came
+    /// already cancels the handler at once.</remarks>
     public CancellationToken BeginHandling(CancellationToken hardStop)
     {
-        _handler = new CancellationTokenSource();
-        _handlingStartedAt = _time.GetUtcNow();
-        if (_leaseLost)
+        var handler = new CancellationTokenSource();
+        Volatile.Write(ref _handler, handler);
+        _handlingStartedAtTicks = _leases.Time.GetUtcNow().UtcTicks;
+        if (_leaseLost || hardStop.IsCancellationRequested)
         {
-            _handler.Cancel();
+            handler.Cancel();
         }
 
-        _deadlines.Schedule(this, LeaseDeadline.MaxRuntime, _profile.MaxRuntime);
-        _hardStop = hardStop.UnsafeRegister(static state => ((LeaseRenewer)state!).CancelHandler(), this);
-        return _handler.Token;
+        _leases.Deadlines.Schedule(this, LeaseDeadline.MaxRuntime, _profile.MaxRuntime);
+        return handler.Token;
     }
+
+    /// <summary>Cancels the handler's token (a hard stop); nothing when the handler has not started or has ended.</summary>
+    public void CancelHandling() => CancelHandler();
 
     public async Task<DateTimeOffset> ExtendAsync(TimeSpan duration, CancellationToken cancellationToken)
     {
-        if (!_capabilities.CanRenewLease)
+        if (!_leases.Capabilities.CanRenewLease)
         {
-            throw new NotSupportedException($"The {_capabilities.Name} transport cannot extend leases.");
+            throw new NotSupportedException($"The {_leases.Capabilities.Name} transport cannot extend leases.");
         }
 
-        if (duration > _capabilities.MaxLeaseDuration)
+        if (duration > _leases.Capabilities.MaxLeaseDuration)
         {
             throw new ArgumentOutOfRangeException(nameof(duration), duration,
-                $"The {_capabilities.Name} transport grants leases of at most {_capabilities.MaxLeaseDuration}.");
+                $"The {_leases.Capabilities.Name} transport grants leases of at most {_leases.Capabilities.MaxLeaseDuration}.");
         }
 
         // Not much past the handler's max runtime (it is cancelled then; a crash after a longer extension would hide
         // the message for nothing): the lease may outlast it by one heartbeat interval, so the cancelled handler can
         // still settle. Never past the transport's total lease time. And never shorter than the lease already held:
         // an extension must not undo a heartbeat.
-        var now = _time.GetUtcNow();
-        if (_handlingStartedAt is { } started)
+        var now = _leases.Time.GetUtcNow();
+        if (_handlingStartedAtTicks != 0)
         {
+            var started = new DateTimeOffset(_handlingStartedAtTicks, TimeSpan.Zero);
             var runtimeLeft = started + _profile.MaxRuntime - now;
             if (runtimeLeft <= TimeSpan.Zero)
             {
@@ -118,13 +116,13 @@ internal sealed class LeaseRenewer : IAsyncDisposable
             duration = duration < bound ? duration : bound;
         }
 
-        if (_capabilities.MaxTotalLeaseTime is { } max)
+        if (_leases.Capabilities.MaxTotalLeaseTime is { } max)
         {
-            var totalLeft = max - (now - _receivedAt);
+            var totalLeft = max - (now - ReceivedAt);
             if (totalLeft <= TimeSpan.Zero)
             {
                 throw new InvalidOperationException(
-                    $"Message '{_message.Message.MessageId}' has been leased for the {_capabilities.Name} transport's maximum of {max}; its lease cannot be extended.");
+                    $"Message '{_message.Message.MessageId}' has been leased for the {_leases.Capabilities.Name} transport's maximum of {max}; its lease cannot be extended.");
             }
 
             duration = duration < totalLeft ? duration : totalLeft;
@@ -142,7 +140,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     {
         Task? loop;
         CancellationTokenSource? stop;
-        lock (_gate)
+        lock (this)
         {
             _stopped = true;
             loop = _loop;
@@ -163,7 +161,6 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
-        await _hardStop.DisposeAsync().ConfigureAwait(false);
         _stop?.Dispose();
         _handler?.Dispose();
         _renewing?.Dispose();
@@ -185,7 +182,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            _log.LogError(ex, "Lease deadline {Deadline} of message {MessageId} failed.", kind, _message.Message.MessageId);
+            _leases.Log.LogError(ex, "Lease deadline {Deadline} of message {MessageId} failed.", kind, _message.Message.MessageId);
         }
     }
 
@@ -193,7 +190,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     {
         TaskCompletionSource done;
         CancellationToken token;
-        lock (_gate)
+        lock (this)
         {
             if (_stopped || _loop is not null)
             {
@@ -217,14 +214,14 @@ internal sealed class LeaseRenewer : IAsyncDisposable
             // The first heartbeat is due now. Later ones keep to a fixed schedule counted from the due time of the one
             // before, not from when its renewal returned, so a slow renewal (or a clock read late) does not push every
             // later heartbeat back; a loop that fell behind renews at once, once.
-            var due = _time.GetUtcNow();
+            var due = _leases.Time.GetUtcNow();
             while (!stop.IsCancellationRequested && !_runtimeExceeded)
             {
-                var duration = RenewalDuration(_time.GetUtcNow());
+                var duration = RenewalDuration(_leases.Time.GetUtcNow());
                 if (duration is null)
                 {
-                    _log.LogWarning("Message {MessageId}: the transport's maximum total lease time ({Max}) is reached; the lease will expire.",
-                        _message.Message.MessageId, _capabilities.MaxTotalLeaseTime);
+                    _leases.Log.LogWarning("Message {MessageId}: the transport's maximum total lease time ({Max}) is reached; the lease will expire.",
+                        _message.Message.MessageId, _leases.Capabilities.MaxTotalLeaseTime);
                     return;
                 }
 
@@ -233,7 +230,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
                     return;
                 }
 
-                var now = _time.GetUtcNow();
+                var now = _leases.Time.GetUtcNow();
                 due += NextWait(due);
                 if (due < now)
                 {
@@ -242,7 +239,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
 
                 // Continues on the timer's callback: a manual clock moved across several heartbeats renews at each
                 // one's own time before it moves on, as a real clock would.
-                await PreciseDelay.WaitUntilAsync(_time, due, stop, continueOnTimer: true).ConfigureAwait(false);
+                await PreciseDelay.WaitUntilAsync(_leases.Time, due, stop, continueOnTimer: true).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -250,13 +247,15 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            _log.LogError(ex, "Lease renewal of message {MessageId} stopped unexpectedly.", _message.Message.MessageId);
+            _leases.Log.LogError(ex, "Lease renewal of message {MessageId} stopped unexpectedly.", _message.Message.MessageId);
         }
         finally
         {
             done.TrySetResult();
         }
     }
+
+    private DateTimeOffset ReceivedAt => new(_receivedAtTicks, TimeSpan.Zero);
 
     private TimeSpan NextWait(DateTimeOffset now)
     {
@@ -274,10 +273,10 @@ internal sealed class LeaseRenewer : IAsyncDisposable
 
     private TimeSpan? RenewalDuration(DateTimeOffset now)
     {
-        var duration = _capabilities.LeaseDurationIsFixed ? _capabilities.MaxLeaseDuration : _profile.LeaseDuration;
-        if (_capabilities.MaxTotalLeaseTime is { } max)
+        var duration = _leases.Capabilities.LeaseDurationIsFixed ? _leases.Capabilities.MaxLeaseDuration : _profile.LeaseDuration;
+        if (_leases.Capabilities.MaxTotalLeaseTime is { } max)
         {
-            var left = max - (now - _receivedAt);
+            var left = max - (now - ReceivedAt);
             if (left <= TimeSpan.Zero)
             {
                 return null;
@@ -305,13 +304,13 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         {
             var expiry = await _message.RenewLeaseAsync(duration, cancellationToken).ConfigureAwait(false);
             Renewals++;
-            BusTelemetry.LeaseRenewals.Add(1, _tag);
+            BusTelemetry.LeaseRenewals.Add(1, _leases.Tag);
             return expiry;
         }
         catch (LeaseLostException ex)
         {
-            BusTelemetry.LeasesLost.Add(1, _tag);
-            _log.LogWarning(ex, "Lease lost on message {MessageId} in {Queue}; cancelling its handler. It may be delivered again.",
+            BusTelemetry.LeasesLost.Add(1, _leases.Tag);
+            _leases.Log.LogWarning(ex, "Lease lost on message {MessageId} in {Queue}; cancelling its handler. It may be delivered again.",
                 _message.Message.MessageId, _message.Queue);
             _leaseLost = true;
             CancelHandler();
@@ -320,7 +319,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // A transient failure: try again at the next heartbeat, while the lease still holds.
-            _log.LogWarning(ex, "Renewing the lease on message {MessageId} failed; retrying at the next heartbeat.", _message.Message.MessageId);
+            _leases.Log.LogWarning(ex, "Renewing the lease on message {MessageId} failed; retrying at the next heartbeat.", _message.Message.MessageId);
             return _message.LeaseExpiresAt;
         }
         finally
@@ -332,7 +331,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private void ReachRuntime()
     {
         _runtimeExceeded = true;
-        _log.LogWarning("Message {MessageId} ({Queue}) reached its max runtime of {MaxRuntime}; cancelling the handler.",
+        _leases.Log.LogWarning("Message {MessageId} ({Queue}) reached its max runtime of {MaxRuntime}; cancelling the handler.",
             _message.Message.MessageId, _message.Queue, _profile.MaxRuntime);
         CancelHandler();
     }
@@ -341,7 +340,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     {
         try
         {
-            _handler?.Cancel();
+            Volatile.Read(ref _handler)?.Cancel();
         }
         catch (ObjectDisposedException)
         {

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Bus.Leases;
 using Bus.Transports;
 using Microsoft.Extensions.Logging;
@@ -19,10 +18,12 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     private readonly int _concurrency;
     private readonly TimeSpan _shutdownTimeout;
     private readonly SemaphoreSlim _capacity;
-    private readonly Channel<(IReceivedMessage Message, LeaseRenewer Renewer)> _buffer;
+    private readonly ReceivedBuffer _buffer = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _hardStop = new();
     private readonly LeaseDeadlines _deadlines;
+    private readonly EndpointLeases _leases;
+    private readonly LeaseRenewer?[] _handling; // per worker: the lease of the message it handles, for a hard stop
     private Task? _receiveLoop;
     private Task[] _workers = [];
     private Task? _stopped;
@@ -34,13 +35,14 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         _concurrency = concurrency;
         _shutdownTimeout = shutdownTimeout;
         _deadlines = new LeaseDeadlines(pipeline.Time);
+        _leases = new EndpointLeases(pipeline.Transport.Capabilities, pipeline.Time, _deadlines, pipeline.Log, pipeline.EndpointTag);
+        _handling = new LeaseRenewer?[concurrency];
         _capacity = new SemaphoreSlim(concurrency + prefetch, concurrency + prefetch);
-        _buffer = Channel.CreateUnbounded<(IReceivedMessage, LeaseRenewer)>(new UnboundedChannelOptions { SingleWriter = true });
     }
 
     public void Start()
     {
-        _workers = Enumerable.Range(0, _concurrency).Select(_ => Task.Run(WorkAsync)).ToArray();
+        _workers = Enumerable.Range(0, _concurrency).Select(worker => Task.Run(() => WorkAsync(worker))).ToArray();
         _receiveLoop = Task.Run(ReceiveLoopAsync);
     }
 
@@ -72,6 +74,11 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         {
             _pipeline.Log.LogWarning("Handlers still running after the shutdown timeout of {Timeout}; cancelling them. Their messages are released.", _shutdownTimeout);
             await _hardStop.CancelAsync().ConfigureAwait(false);
+            foreach (var renewer in _handling)
+            {
+                renewer?.CancelHandling(); // a handler that starts after this sees the cancelled token itself
+            }
+
             await workers.ConfigureAwait(false);
         }
 
@@ -134,11 +141,12 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                     _capacity.Release(wanted - received.Count);
                 }
 
-                foreach (var message in received)
+                for (var i = 0; i < received.Count; i++)
                 {
-                    var renewer = new LeaseRenewer(message, _pipeline.ProfileFor(message), _pipeline.Transport.Capabilities, _pipeline.Time, _deadlines, _pipeline.Log, _pipeline.EndpointTag);
+                    var message = received[i];
+                    var renewer = new LeaseRenewer(message, _pipeline.ProfileFor(message), _leases);
                     renewer.Start();
-                    _buffer.Writer.TryWrite((message, renewer));
+                    _buffer.Add(message, renewer);
                 }
             }
         }
@@ -147,14 +155,16 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         }
         finally
         {
-            _buffer.Writer.TryComplete();
+            _buffer.Complete();
         }
     }
 
-    private async Task WorkAsync()
+    private async Task WorkAsync(int worker)
     {
-        await foreach (var (message, renewer) in _buffer.Reader.ReadAllAsync().ConfigureAwait(false))
+        var next = _buffer.NewWorker();
+        while (await next.NextAsync().ConfigureAwait(false))
         {
+            var (message, renewer) = next.Current;
             try
             {
                 if (_stopping.IsCancellationRequested)
@@ -163,6 +173,8 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                     continue;
                 }
 
+                // A full fence: a hard stop either sees this renewer or is seen by it (BeginHandling checks the token).
+                Interlocked.Exchange(ref _handling[worker], renewer);
                 await _pipeline.ProcessAsync(message, renewer, _stopping.Token, _hardStop.Token).ConfigureAwait(false);
             }
             catch (Exception ex)
@@ -173,6 +185,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
             }
             finally
             {
+                Volatile.Write(ref _handling[worker], null);
                 await renewer.DisposeAsync().ConfigureAwait(false);
                 _capacity.Release();
             }
@@ -181,7 +194,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
 
     private async Task ReleaseBufferedAsync()
     {
-        while (_buffer.Reader.TryRead(out var item))
+        while (_buffer.TryTake(out var item))
         {
             try
             {

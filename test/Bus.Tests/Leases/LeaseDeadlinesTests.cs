@@ -117,7 +117,7 @@ public sealed class LeaseDeadlinesTests
     {
         using var deadlines = new LeaseDeadlines(_time);
         var message = new RecordingMessage("extend", _time);
-        await using var renewer = new LeaseRenewer(message, Profile with { AutomaticRenewal = false }, Capabilities, _time, deadlines, NullLogger.Instance, new("bus.endpoint", "test"));
+        await using var renewer = new LeaseRenewer(message, Profile with { AutomaticRenewal = false }, new EndpointLeases(Capabilities, _time, deadlines, NullLogger.Instance, new("bus.endpoint", "test")));
         renewer.Start();
         renewer.BeginHandling(CancellationToken.None);
 
@@ -153,7 +153,7 @@ public sealed class LeaseDeadlinesTests
     }
 
     private LeaseRenewer Renewer(IReceivedMessage message, LeaseDeadlines deadlines) =>
-        new(message, Profile, Capabilities, _time, deadlines, NullLogger.Instance, new("bus.endpoint", "test"));
+        new(message, Profile, new EndpointLeases(Capabilities, _time, deadlines, NullLogger.Instance, new("bus.endpoint", "test")));
 
     private sealed class RecordingMessage(string id, TimeProvider time) : IReceivedMessage
     {

@@ -75,4 +75,52 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
         await Transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), new TransportMessage(headers, Encoding.UTF8.GetBytes("x")))], default);
         Assert.Equal("after-cancel", Assert.Single(await next.WaitAsync(TimeSpan.FromSeconds(10))).Message.MessageId);
     }
+
+    [Fact]
+    public async Task Waiting_receivers_are_handed_each_message_once_in_the_order_they_started_waiting()
+    {
+        var queue = await NewQueueAsync("handoff");
+        var first = Transport.ReceiveAsync(queue, 10, TimeSpan.FromMinutes(1), default);
+        var second = Transport.ReceiveAsync(queue, 10, TimeSpan.FromMinutes(1), default);
+
+        await SendAsync(queue, "handoff-1");
+        var toFirst = Assert.Single(await first.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(second.IsCompleted);
+        await SendAsync(queue, "handoff-2");
+        var toSecond = Assert.Single(await second.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        Assert.Equal(new[] { "handoff-1", "handoff-2" }, new[] { toFirst.Message.MessageId!, toSecond.Message.MessageId! });
+        Assert.Equal(1, toFirst.ReceiveCount);
+        await toFirst.CompleteAsync(default);
+        await toSecond.CompleteAsync(default);
+        var after = Transport.ReceiveAsync(queue, 10, TimeSpan.FromMinutes(1), default);
+        _time.Advance(new InMemoryTransportOptions().LongPollTime);
+        Assert.Empty(await after.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task A_waiting_receiver_is_handed_a_lease_expired_message_when_the_lease_ends_within_its_poll()
+    {
+        var broker = new InMemoryBroker(_time);
+        await using var transport = new InMemoryTransport(broker, new InMemoryTransportOptions { LongPollTime = TimeSpan.FromMinutes(1) });
+        var queue = $"expiry-{Guid.NewGuid():N}";
+        await transport.ProvisionAsync(new TransportTopology(queue, [], []), default);
+        var headers = new Dictionary<string, string> { [MessageHeaders.MessageId] = "expiry-1" };
+        await transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), new TransportMessage(headers, Encoding.UTF8.GetBytes("x")))], default);
+        var held = Assert.Single(await transport.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default));
+
+        var waiting = transport.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default);
+        _time.Advance(TimeSpan.FromSeconds(30) - TimeSpan.FromTicks(1));
+        Assert.False(waiting.IsCompleted);
+        _time.Advance(TimeSpan.FromTicks(1));
+
+        var again = Assert.Single(await waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal("expiry-1", again.Message.MessageId);
+        Assert.Equal(2, again.ReceiveCount);
+        await Assert.ThrowsAsync<LeaseLostException>(() => held.CompleteAsync(default));
+    }
+
+    private Task SendAsync(string queue, string id) => Transport.SendAsync(
+        [new OutgoingMessage(Destination.Queue(queue), new TransportMessage(new Dictionary<string, string> { [MessageHeaders.MessageId] = id }, Encoding.UTF8.GetBytes("x")))],
+        default);
 }

@@ -1,14 +1,24 @@
 namespace Bus.Transports.InMemory;
 
 /// <summary>One queue: ready messages in arrival order, delayed and leased messages ordered by when they become
-/// visible, and the dead letters.</summary>
+/// visible, the dead letters, and the receivers waiting in a long poll.</summary>
+/// <remarks>
+/// A waiting receiver is handed its messages by whoever makes them visible (a send, a release, the queue's timer), so
+/// it does not poll again. The queue has one timer, armed for the earliest of the waiters' poll ends and, while anyone
+/// waits, the next delayed or leased message's visibility: a long poll costs one promise, no timer or token source of
+/// its own.
+/// </remarks>
 internal sealed class InMemoryQueue(string name, TimeProvider time)
 {
+    /// <summary>A poll with less than this left ends: real timers have whole-millisecond resolution.</summary>
+    private static readonly TimeSpan PollEndSlack = TimeSpan.FromMilliseconds(1);
     private readonly object _gate = new();
     private readonly ReadyQueue _ready = new();
     private readonly PriorityQueue<(Entry Entry, long Version), DateTimeOffset> _invisible = new();
     private readonly List<TransportMessage> _deadLetters = [];
-    private TaskCompletionSource? _arrival;
+    private readonly List<Waiter> _waiters = [];
+    private ITimer? _timer;
+    private DateTimeOffset? _armedFor;
     private long _sequence;
     private int _count;
 
@@ -38,7 +48,8 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
     public void Enqueue(TransportMessage message, DateTimeOffset? visibleAt, int priorAttempts = 0)
     {
-        TaskCompletionSource? signal;
+        Waiter? served;
+        bool fire;
         lock (_gate)
         {
             var entry = new Entry(message, ++_sequence) { PriorAttempts = priorAttempts };
@@ -53,42 +64,62 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
                 _ready.AddLast(entry);
             }
 
-            signal = TakeSignal();
+            served = ServeLocked(now);
+
+            // A delayed message may become visible before a waiter's poll ends.
+            fire = _waiters.Count > 0 && ArmLocked(now);
         }
 
-        signal?.TrySetResult();
-    }
-
-    /// <summary>Takes up to <paramref name="max"/> visible messages under a lease; none when none is visible. Arms
-    /// nothing for waiting.</summary>
-    public Lease[] TakeVisible(int max, TimeSpan leaseDuration)
-    {
-        lock (_gate)
+        Complete(served);
+        if (fire)
         {
-            return TakeLocked(max, leaseDuration, time.GetUtcNow());
+            Fire();
         }
     }
 
-    /// <summary>Takes up to <paramref name="max"/> visible messages under a lease. When there are none, returns a task
-    /// that completes when a message arrives or is given back, and when the next delayed or leased message becomes
-    /// visible (null when none waits), for the caller to arm a timer only when there is something to wait for.</summary>
-    public (Lease[] Leases, Task Arrival, DateTimeOffset? NextVisibleAt) TryTake(int max, TimeSpan leaseDuration)
+    /// <summary>Takes up to <paramref name="max"/> visible messages under a lease of <paramref name="leaseDuration"/>.
+    /// When none is visible, waits up to <paramref name="longPoll"/> for one (returning none then).</summary>
+    public Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(int max, TimeSpan leaseDuration, TimeSpan longPoll, CancellationToken cancellationToken)
     {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<IReadOnlyList<IReceivedMessage>>(cancellationToken);
+        }
+
+        // Made before the first wait and outside the lock: a test clock may move, and fire timers, as a timer is made.
+        if (Volatile.Read(ref _timer) is null)
+        {
+            var timer = time.CreateTimer(static state => ((InMemoryQueue)state!).Fire(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            if (Interlocked.CompareExchange(ref _timer, timer, null) is not null)
+            {
+                timer.Dispose();
+            }
+        }
+
+        Waiter waiter;
+        bool fire;
         lock (_gate)
         {
             var now = time.GetUtcNow();
-            var leases = TakeLocked(max, leaseDuration, now);
-            if (leases.Length > 0)
+            var taken = TakeLocked(max, leaseDuration, now);
+            if (taken.Length > 0)
             {
-                return (leases, Task.CompletedTask, null);
+                // Under load most receives find messages at once: nothing is allocated for a wait.
+                return Task.FromResult<IReadOnlyList<IReceivedMessage>>(taken);
             }
 
-            // The signal exists only while someone waits, so an enqueue with no waiting receiver allocates nothing.
-            var arrival = (_arrival ??= NewSignal()).Task;
-
-            // An absolute time, not a wait: the clock may move before the caller arms its timer.
-            return (leases, arrival, NextVisibleAt());
+            waiter = new Waiter(this, max, leaseDuration, now + longPoll);
+            _waiters.Add(waiter);
+            fire = ArmLocked(now);
         }
+
+        waiter.CancelWith(cancellationToken);
+        if (fire)
+        {
+            Fire();
+        }
+
+        return waiter.Task;
     }
 
     public DateTimeOffset Renew(Entry entry, long token, TimeSpan duration)
@@ -113,7 +144,8 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
     public void Return(Entry entry, long token, TimeSpan delay, bool countAttempt)
     {
-        TaskCompletionSource? signal;
+        Waiter? served;
+        bool fire;
         lock (_gate)
         {
             EnsureHeld(entry, token);
@@ -133,10 +165,16 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
                 _ready.AddFirst(entry);
             }
 
-            signal = TakeSignal();
+            var now = time.GetUtcNow();
+            served = ServeLocked(now);
+            fire = _waiters.Count > 0 && ArmLocked(now);
         }
 
-        signal?.TrySetResult();
+        Complete(served);
+        if (fire)
+        {
+            Fire();
+        }
     }
 
     public void DeadLetter(Entry entry, long token, TransportMessage deadLettered)
@@ -171,7 +209,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         }
     }
 
-    private Lease[] TakeLocked(int max, TimeSpan leaseDuration, DateTimeOffset now)
+    private IReceivedMessage[] TakeLocked(int max, TimeSpan leaseDuration, DateTimeOffset now)
     {
         PromoteDue(now);
         var count = Math.Min(max, _ready.Count);
@@ -180,7 +218,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             return [];
         }
 
-        var leases = new Lease[count];
+        var taken = new IReceivedMessage[count];
         var expiry = now + leaseDuration;
         for (var i = 0; i < count; i++)
         {
@@ -188,10 +226,129 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             entry.ReceiveCount++;
             entry.LeaseToken++;
             MakeInvisible(entry, expiry);
-            leases[i] = new Lease(entry, entry.LeaseToken, expiry);
+            taken[i] = new Received(this, entry, entry.LeaseToken, expiry);
         }
 
-        return leases;
+        return taken;
+    }
+
+    /// <summary>Hands visible messages to the waiters, first come first served; returns the served ones, chained, to
+    /// be completed outside the lock.</summary>
+    private Waiter? ServeLocked(DateTimeOffset now)
+    {
+        Waiter? served = null;
+        while (_waiters.Count > 0 && _ready.Count > 0)
+        {
+            var waiter = _waiters[0];
+            _waiters.RemoveAt(0);
+            waiter.Result = TakeLocked(waiter.Max, waiter.LeaseDuration, now);
+            waiter.NextServed = served;
+            served = waiter;
+        }
+
+        return served;
+    }
+
+    /// <summary>The queue's timer: makes due messages visible, hands them to waiters, ends the polls whose time is up
+    /// and arms itself for what comes next.</summary>
+    private void Fire()
+    {
+        while (true)
+        {
+            Waiter? served;
+            bool again;
+            lock (_gate)
+            {
+                _armedFor = null;
+                var now = time.GetUtcNow();
+                PromoteDue(now);
+                served = ServeLocked(now);
+                for (var i = _waiters.Count - 1; i >= 0; i--)
+                {
+                    var waiter = _waiters[i];
+                    if (waiter.PollEndsAt - now < PollEndSlack)
+                    {
+                        _waiters.RemoveAt(i);
+                        waiter.Result = [];
+                        waiter.NextServed = served;
+                        served = waiter;
+                    }
+                }
+
+                again = ArmLocked(now);
+            }
+
+            Complete(served);
+            if (!again)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Arms the timer for the next thing a waiter waits for; returns true instead when it is due already,
+    /// for the caller to fire outside the lock (a test clock fires a timer inline).</summary>
+    private bool ArmLocked(DateTimeOffset now)
+    {
+        if (_waiters.Count == 0 || _timer is null)
+        {
+            return false; // a timer armed earlier may still fire: that finds nothing to do
+        }
+
+        var next = _waiters[0].PollEndsAt;
+        for (var i = 1; i < _waiters.Count; i++)
+        {
+            if (_waiters[i].PollEndsAt < next)
+            {
+                next = _waiters[i].PollEndsAt;
+            }
+        }
+
+        if (NextVisibleAt() is { } visible && visible < next)
+        {
+            next = visible;
+        }
+
+        if (next <= now)
+        {
+            return true;
+        }
+
+        if (_armedFor == next)
+        {
+            return false;
+        }
+
+        _armedFor = next;
+        _timer.Change(next - now, Timeout.InfiniteTimeSpan);
+
+        // The clock may have reached it while the timer was armed (a timer armed late fires late).
+        return time.GetUtcNow() >= next;
+    }
+
+    private void Cancel(Waiter waiter)
+    {
+        bool removed;
+        lock (_gate)
+        {
+            removed = _waiters.Remove(waiter);
+        }
+
+        if (removed)
+        {
+            waiter.Cancel();
+        }
+    }
+
+    private static void Complete(Waiter? served)
+    {
+        while (served is not null)
+        {
+            var next = served.NextServed;
+            served.NextServed = null;
+            served.Finish();
+            served = next;
+        }
     }
 
     private void EnsureHeld(Entry entry, long token)
@@ -255,16 +412,6 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         return null;
     }
 
-    /// <summary>The signal of the waiting receivers, if any, to complete outside the lock; later waiters get a new one.</summary>
-    private TaskCompletionSource? TakeSignal()
-    {
-        var signal = _arrival;
-        _arrival = null;
-        return signal;
-    }
-
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
     internal sealed class Entry(TransportMessage message, long sequence)
     {
         public TransportMessage Message { get; } = message;
@@ -288,5 +435,94 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         public long ReadyStamp { get; set; }
     }
 
-    internal readonly record struct Lease(Entry Entry, long Token, DateTimeOffset ExpiresAt);
+    /// <summary>A receiver waiting in a long poll: completed with the messages handed to it, with none when its poll
+    /// ends, or cancelled with its token. Its continuation runs asynchronously, never on the sender's thread.</summary>
+    private sealed class Waiter(InMemoryQueue queue, int max, TimeSpan leaseDuration, DateTimeOffset pollEndsAt)
+        : TaskCompletionSource<IReadOnlyList<IReceivedMessage>>(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        private CancellationToken _token;
+        private CancellationTokenRegistration _registration;
+
+        public int Max => max;
+
+        public TimeSpan LeaseDuration => leaseDuration;
+
+        public DateTimeOffset PollEndsAt => pollEndsAt;
+
+        /// <summary>What it was handed (set under the queue's lock).</summary>
+        public IReceivedMessage[]? Result { get; set; }
+
+        /// <summary>The next waiter served in the same round (a chain, so serving allocates no list).</summary>
+        public Waiter? NextServed { get; set; }
+
+        public void CancelWith(CancellationToken cancellationToken)
+        {
+            if (!cancellationToken.CanBeCanceled)
+            {
+                return;
+            }
+
+            _token = cancellationToken;
+            _registration = cancellationToken.UnsafeRegister(static state => ((Waiter)state!).Owner.Cancel((Waiter)state!), this);
+            if (Task.IsCompleted)
+            {
+                _registration.Unregister(); // served before the registration was made
+            }
+        }
+
+        public void Finish()
+        {
+            TrySetResult(Result!);
+            _registration.Unregister();
+        }
+
+        public void Cancel() => TrySetCanceled(_token);
+
+        private InMemoryQueue Owner => queue;
+    }
+
+    internal sealed class Received(InMemoryQueue queue, Entry entry, long token, DateTimeOffset expiresAt) : IReceivedMessage
+    {
+        private DateTimeOffset _expiresAt = expiresAt;
+
+        public TransportMessage Message => entry.Message;
+
+        public string Queue => queue.Name;
+
+        public int ReceiveCount { get; } = entry.ReceiveCount + entry.PriorAttempts;
+
+        public DateTimeOffset LeaseExpiresAt => _expiresAt;
+
+        public Task<DateTimeOffset> RenewLeaseAsync(TimeSpan duration, CancellationToken cancellationToken)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(duration, TimeSpan.Zero);
+            _expiresAt = queue.Renew(entry, token, duration);
+            return Task.FromResult(_expiresAt);
+        }
+
+        public Task CompleteAsync(CancellationToken cancellationToken)
+        {
+            queue.Complete(entry, token);
+            return Task.CompletedTask;
+        }
+
+        public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken)
+        {
+            queue.Return(entry, token, delay, countAttempt: true);
+            return Task.CompletedTask;
+        }
+
+        public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken)
+        {
+            queue.Return(entry, token, delay, countAttempt: false);
+            return Task.CompletedTask;
+        }
+
+        public Task DeadLetterAsync(FailureDetails failure, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(failure);
+            queue.DeadLetter(entry, token, failure.AddTo(entry.Message));
+            return Task.CompletedTask;
+        }
+    }
 }

@@ -97,66 +97,7 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxMessages, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
-        var q = _broker.Queue(queue);
-
-        // Under load most receives find messages at once: then nothing is allocated for a wait (no timers, no tokens).
-        var leases = q.TakeVisible(maxMessages, leaseDuration);
-        return leases.Length > 0 ? Task.FromResult(Wrap(q, leases)) : LongPollAsync(q, maxMessages, leaseDuration, cancellationToken);
-    }
-
-    private async Task<IReadOnlyList<IReceivedMessage>> LongPollAsync(
-        InMemoryQueue q, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
-    {
-        var time = _broker.Time;
-        var pollEnds = time.GetUtcNow() + _options.LongPollTime;
-        while (true)
-        {
-            var (leases, arrival, nextVisibleAt) = q.TryTake(maxMessages, leaseDuration);
-            if (leases.Length > 0)
-            {
-                return Wrap(q, leases);
-            }
-
-            // The poll's end has whole-millisecond resolution (the runtime's timeout timers truncate to it): with less
-            // than a millisecond left the poll ends here instead of spinning on a zero timeout.
-            var left = pollEnds - time.GetUtcNow();
-            if (left < TimeSpan.FromMilliseconds(1))
-            {
-                return [];
-            }
-
-            if (nextVisibleAt is { } next && next < pollEnds)
-            {
-                // A delayed or leased message falls due before the poll ends: wake for it to the tick, or on an arrival.
-                await WaitForArrivalOrDueAsync(arrival, next, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-
-            try
-            {
-                // The common wait: one promise with one timer, no token sources.
-                await arrival.WaitAsync(left, time, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                return [];
-            }
-        }
-    }
-
-    private async Task WaitForArrivalOrDueAsync(Task arrival, DateTimeOffset dueAt, CancellationToken cancellationToken)
-    {
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        try
-        {
-            await Task.WhenAny(arrival, PreciseDelay.WaitUntilAsync(_broker.Time, dueAt, wait.Token)).ConfigureAwait(false);
-        }
-        finally
-        {
-            await wait.CancelAsync().ConfigureAwait(false); // frees the timer of the wait when the arrival came first
-        }
-
-        cancellationToken.ThrowIfCancellationRequested();
+        return _broker.Queue(queue).ReceiveAsync(maxMessages, leaseDuration, _options.LongPollTime, cancellationToken);
     }
 
     /// <summary>Whether the message fits the size limit even if every header character took 3 UTF-8 bytes (the most
@@ -175,17 +116,6 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
         }
 
         return message.Body.Length + (3 * characters) <= _options.MaxMessageSize;
-    }
-
-    private static IReadOnlyList<IReceivedMessage> Wrap(InMemoryQueue queue, InMemoryQueue.Lease[] leases)
-    {
-        var received = new IReceivedMessage[leases.Length];
-        for (var i = 0; i < leases.Length; i++)
-        {
-            received[i] = new Received(queue, leases[i]);
-        }
-
-        return received;
     }
 
     /// <inheritdoc />
@@ -227,49 +157,4 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
     /// <inheritdoc />
     [SuppressMessage("Design", "CA1816", Justification = "Nothing to finalize.")]
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-
-    private sealed class Received(InMemoryQueue queue, InMemoryQueue.Lease lease) : IReceivedMessage
-    {
-        private DateTimeOffset _expiresAt = lease.ExpiresAt;
-
-        public TransportMessage Message => lease.Entry.Message;
-
-        public string Queue => queue.Name;
-
-        public int ReceiveCount { get; } = lease.Entry.ReceiveCount + lease.Entry.PriorAttempts;
-
-        public DateTimeOffset LeaseExpiresAt => _expiresAt;
-
-        public Task<DateTimeOffset> RenewLeaseAsync(TimeSpan duration, CancellationToken cancellationToken)
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(duration, TimeSpan.Zero);
-            _expiresAt = queue.Renew(lease.Entry, lease.Token, duration);
-            return Task.FromResult(_expiresAt);
-        }
-
-        public Task CompleteAsync(CancellationToken cancellationToken)
-        {
-            queue.Complete(lease.Entry, lease.Token);
-            return Task.CompletedTask;
-        }
-
-        public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken)
-        {
-            queue.Return(lease.Entry, lease.Token, delay, countAttempt: true);
-            return Task.CompletedTask;
-        }
-
-        public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken)
-        {
-            queue.Return(lease.Entry, lease.Token, delay, countAttempt: false);
-            return Task.CompletedTask;
-        }
-
-        public Task DeadLetterAsync(FailureDetails failure, CancellationToken cancellationToken)
-        {
-            ArgumentNullException.ThrowIfNull(failure);
-            queue.DeadLetter(lease.Entry, lease.Token, failure.AddTo(lease.Entry.Message));
-            return Task.CompletedTask;
-        }
-    }
 }
