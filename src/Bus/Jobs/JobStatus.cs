@@ -56,11 +56,18 @@ internal sealed class JobStatusTracker : IJobStatusQuery
 
     public IReadOnlyList<JobStatus> Running() => _jobs.Values.Where(j => j.State == JobState.Running).ToList();
 
-    public void Report(JobStatus status) => _jobs[status.MessageId] = status;
+    private volatile bool _anyReported;
+
+    public void Report(JobStatus status)
+    {
+        _jobs[status.MessageId] = status;
+        _anyReported = true;
+    }
 
     public void Finish(string messageId, JobState state, DateTimeOffset at)
     {
-        if (_jobs.TryGetValue(messageId, out var status))
+        // Only jobs that reported progress are tracked: most messages never do, and skip the lookup.
+        if (_anyReported && _jobs.TryGetValue(messageId, out var status))
         {
             _jobs[messageId] = status with { State = state, UpdatedAt = at };
             _finished.Enqueue(messageId);

@@ -136,8 +136,15 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     }
 
     /// <summary>Stops heartbeats and the runtime clock; waits for a renewal in progress. Idempotent.</summary>
-    public async ValueTask StopAsync()
+    public ValueTask StopAsync()
     {
+        // Once stopped no loop can start, so a stopped renewer without a loop has nothing to wait for (settling calls
+        // this several times per message).
+        if (_stopped && Volatile.Read(ref _loop) is null)
+        {
+            return ValueTask.CompletedTask;
+        }
+
         Task? loop;
         CancellationTokenSource? stop;
         lock (this)
@@ -147,6 +154,11 @@ internal sealed class LeaseRenewer : IAsyncDisposable
             stop = _stop;
         }
 
+        return loop is null && stop is null ? ValueTask.CompletedTask : StopLoopAsync(loop, stop);
+    }
+
+    private static async ValueTask StopLoopAsync(Task? loop, CancellationTokenSource? stop)
+    {
         if (stop is not null && !stop.IsCancellationRequested)
         {
             await stop.CancelAsync().ConfigureAwait(false);

@@ -35,10 +35,7 @@ internal sealed class MessageContext : IMessageContext
         _stopping = stopping;
         Received = received;
         Type = type;
-        Headers = received.Message.Headers;
         MessageId = received.Message.MessageId ?? string.Empty;
-        CorrelationId = Headers.TryGetValue(MessageHeaders.CorrelationId, out var correlation) ? correlation : MessageId;
-        CausationId = Headers.TryGetValue(MessageHeaders.CausationId, out var causation) ? causation : null;
         CancellationToken = handlerToken;
     }
 
@@ -57,11 +54,12 @@ internal sealed class MessageContext : IMessageContext
 
     public string MessageType => Type.WireName;
 
-    public IReadOnlyDictionary<string, string> Headers { get; }
+    public IReadOnlyDictionary<string, string> Headers => Received.Message.Headers;
 
-    public string CorrelationId { get; }
+    /// <summary>Read from the headers when asked: most handlers never ask.</summary>
+    public string CorrelationId => Headers.TryGetValue(MessageHeaders.CorrelationId, out var correlation) ? correlation : MessageId;
 
-    public string? CausationId { get; }
+    public string? CausationId => Headers.TryGetValue(MessageHeaders.CausationId, out var causation) ? causation : null;
 
     public int Attempt => Received.ReceiveCount;
 

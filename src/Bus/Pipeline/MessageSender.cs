@@ -56,7 +56,7 @@ internal sealed class MessageSender(
                 : throw new ArgumentException("DeliveryOptions.Destination applies to commands only; events go to every subscriber.", nameof(options)))
             : Destination.Queue(options?.Destination ?? RouteOf(type));
 
-        var messageId = options?.MessageId ?? Guid.CreateVersion7(now).ToString();
+        var messageId = options?.MessageId ?? MessageIds.New(now);
         headers[MessageHeaders.MessageId] = messageId;
         headers[MessageHeaders.MessageType] = type.WireName;
         headers[MessageHeaders.MessageVersion] = type.Version.ToString(CultureInfo.InvariantCulture);
