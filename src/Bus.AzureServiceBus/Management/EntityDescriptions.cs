@@ -43,6 +43,37 @@ internal static class EntityDescriptions
             Element("EnableBatchedOperations", "true"),
             Element("ForwardTo", forwardToUri));
 
+    /// <summary>The settable elements of a subscription description, in schema order. What a read returns besides these
+    /// (message counts, timestamps, availability) is the service's to keep, not to be written back.</summary>
+    private static readonly string[] SettableSubscriptionElements =
+    [
+        "LockDuration", "RequiresSession", "DefaultMessageTimeToLive", "DeadLetteringOnMessageExpiration",
+        "DeadLetteringOnFilterEvaluationExceptions", "MaxDeliveryCount", "EnableBatchedOperations", "Status", "ForwardTo",
+        "AutoDeleteOnIdle", "UserMetadata", "ForwardDeadLetteredMessagesTo",
+    ];
+
+    /// <summary>An update of an existing subscription that makes it forward to <paramref name="forwardToUri"/> and keeps
+    /// every other setting it has (lock duration, delivery count, time to live, auto-delete, dead-letter forwarding...):
+    /// an update replaces the whole description, so what is left out would fall back to its default.</summary>
+    public static string ForwardingUpdate(XElement existing, string forwardToUri)
+    {
+        ArgumentNullException.ThrowIfNull(existing);
+        var elements = new List<XElement>();
+        foreach (var name in SettableSubscriptionElements)
+        {
+            if (name == "ForwardTo")
+            {
+                elements.Add(Element("ForwardTo", forwardToUri));
+            }
+            else if (existing.Element(ServiceBus + name) is { } kept && !kept.IsEmpty)
+            {
+                elements.Add(Element(name, kept.Value));
+            }
+        }
+
+        return Entry("SubscriptionDescription", [.. elements]);
+    }
+
     private static XElement Element(string name, string value) => new(ServiceBus + name, value);
 
     private static string Entry(string description, params XElement[] elements)

@@ -146,7 +146,8 @@ internal sealed class HttpServiceBusRestClient : IServiceBusRestClient
 
         string? Value(string name) => root.Descendants().FirstOrDefault(e => e.Name.LocalName == name)?.Value;
         var lockDuration = Value("LockDuration");
-        return new EntityInfo(lockDuration is null ? null : XmlConvert.ToTimeSpan(lockDuration), EntityPathOf(Value("ForwardTo")));
+        var description = root.Element(Atom + "content")?.Elements().FirstOrDefault();
+        return new EntityInfo(lockDuration is null ? null : XmlConvert.ToTimeSpan(lockDuration), EntityPathOf(Value("ForwardTo")), description);
     }
 
     public async Task<bool> CreateEntityAsync(string entityPath, string atomEntry, CancellationToken cancellationToken)

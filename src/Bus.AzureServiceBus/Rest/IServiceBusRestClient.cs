@@ -46,4 +46,6 @@ internal interface IServiceBusRestClient : IDisposable
 /// <summary>What the transport needs to know about an existing entity.</summary>
 /// <param name="LockDuration">The peek-lock duration, when the entity has one (queues, subscriptions).</param>
 /// <param name="ForwardTo">The path of the entity it forwards to (without the namespace), or null when it does not forward.</param>
-internal sealed record EntityInfo(TimeSpan? LockDuration, string? ForwardTo = null);
+/// <param name="Description">The entity's whole description element as read (e.g. <c>SubscriptionDescription</c>), for
+/// an update that changes one setting and keeps the others.</param>
+internal sealed record EntityInfo(TimeSpan? LockDuration, string? ForwardTo = null, System.Xml.Linq.XElement? Description = null);

@@ -51,6 +51,14 @@ internal sealed class TopologyProvisioner(IServiceBusRestClient client, EntityNa
             {
                 missing.Add($"{entity.Kind} '{entity.Path}'");
             }
+            else if (entity.Kind == "queue" && info.ForwardTo is { } elsewhere)
+            {
+                // A queue that forwards hands every message on before anyone can receive it: the endpoint would read
+                // nothing. Not changed here: someone set it on purpose. (An error queue that forwards its dead letters
+                // to a central one is a choice, not a fault: they are kept there, and redrive finds none here.)
+                problems.Add($"queue '{entity.Path}' forwards to '{elsewhere}', so the endpoint would never receive its " +
+                             "messages; remove its ForwardTo");
+            }
             else if (entity.Kind == "queue" && info.LockDuration is { } actual && actual < options.LockDuration)
             {
                 // The lease renewer plans by the configured LockDuration: a shorter real lock would expire before renewal.
@@ -61,7 +69,7 @@ internal sealed class TopologyProvisioner(IServiceBusRestClient client, EntityNa
             {
                 // A subscription made by hand (or for an older topology) that does not forward into the endpoint's queue
                 // keeps the events to itself: the endpoint would never see them.
-                if (await ForwardingProblemAsync(entity.Path, entity.Description, info.ForwardTo, queueTarget, cancellationToken).ConfigureAwait(false) is { } problem)
+                if (await ForwardingProblemAsync(entity.Path, entity.Description, info, queueTarget, cancellationToken).ConfigureAwait(false) is { } problem)
                 {
                     problems.Add(problem);
                 }
@@ -81,21 +89,31 @@ internal sealed class TopologyProvisioner(IServiceBusRestClient client, EntityNa
         }
     }
 
-    /// <summary>Verify-only reports a subscription that forwards elsewhere (or nowhere); provisioning replaces its
-    /// description with the one it would have created (<c>If-Match: *</c>), and reports a refusal (e.g. no Manage
-    /// right, or a session subscription that cannot be changed) naming the subscription.</summary>
-    private async Task<string?> ForwardingProblemAsync(string path, string description, string? actual, string queue, CancellationToken cancellationToken)
+    /// <summary>Verify-only reports a subscription that forwards elsewhere (or nowhere); provisioning sets its ForwardTo
+    /// (<c>If-Match: *</c>) and keeps its other settings, and reports a refusal (e.g. no Manage right) naming the
+    /// subscription. A subscription that requires sessions is reported, not changed: its sessions could not be
+    /// forwarded into the endpoint's queue, which has none.</summary>
+    private async Task<string?> ForwardingProblemAsync(string path, string description, EntityInfo existing, string queue, CancellationToken cancellationToken)
     {
-        var now = actual is null ? "does not forward" : $"forwards to '{actual}', not";
+        var now = existing.ForwardTo is null ? "does not forward" : $"forwards to '{existing.ForwardTo}', not";
         if (options.ProvisioningMode == ProvisioningMode.VerifyOnly)
         {
             return $"subscription '{path}' {now} into the endpoint's queue '{queue}'; set its ForwardTo to '{queue}' " +
                    "or use ProvisioningMode.CreateIfMissing to update it";
         }
 
+        if (string.Equals(existing.Description?.Element(EntityDescriptions.ServiceBus + "RequiresSession")?.Value, "true", StringComparison.OrdinalIgnoreCase))
+        {
+            return $"subscription '{path}' {now} into the endpoint's queue '{queue}', and it RequiresSession, which the queue " +
+                   "does not: delete it (provisioning then creates it) or point it at the queue by hand";
+        }
+
+        var update = existing.Description is { } read
+            ? EntityDescriptions.ForwardingUpdate(read, new Uri(namespaceUri, queue).AbsoluteUri)
+            : description;
         try
         {
-            await client.UpdateEntityAsync(path, description, cancellationToken).ConfigureAwait(false);
+            await client.UpdateEntityAsync(path, update, cancellationToken).ConfigureAwait(false);
             return null;
         }
         catch (ServiceBusRequestException e)

@@ -473,8 +473,12 @@ internal sealed class FakeServiceBus : HttpMessageHandler
                     new XElement(Atom + "content", new XAttribute("type", "application/xml"),
                         new XElement(Sb + (entity.Kind + "Description"),
                             new XElement(Sb + "LockDuration", System.Xml.XmlConvert.ToString(entity.LockDuration)),
+                            new XElement(Sb + "RequiresSession", entity.RequiresSession ? "true" : "false"),
+                            new XElement(Sb + "MessageCount", entity.Messages.Count),
                             new XElement(Sb + "MaxDeliveryCount", entity.MaxDeliveryCount),
-                            entity.ForwardTo is { } forward ? new XElement(Sb + "ForwardTo", $"https://{Host}/{forward}") : null)))
+                            entity.ForwardTo is { } forward ? new XElement(Sb + "ForwardTo", $"https://{Host}/{forward}") : null,
+                            new XElement(Sb + "CreatedAt", "2026-01-01T00:00:00Z"),
+                            entity.ForwardDeadLetteredMessagesTo is { } deadLetters ? new XElement(Sb + "ForwardDeadLetteredMessagesTo", $"https://{Host}/{deadLetters}") : null)))
                 : new XElement(Atom + "feed", new XElement(Atom + "title", "Publicly Listed Services"));
             return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(root.ToString(), Encoding.UTF8, "application/atom+xml") };
         }

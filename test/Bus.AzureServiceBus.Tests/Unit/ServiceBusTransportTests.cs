@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
+using System.Xml.Linq;
 using Bus.AzureServiceBus.Management;
 using Bus.AzureServiceBus.Tests.Fake;
 using Bus.Testing;
@@ -121,15 +122,64 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Provisioning_fails_naming_a_subscription_it_cannot_point_at_the_endpoint_queue()
+    public async Task Provisioning_reports_a_session_subscription_it_cannot_point_at_the_endpoint_queue_and_leaves_it_alone()
     {
         await SeedTopologyWithForeignSubscriptionAsync(null, requiresSession: true);
 
         var error = await Assert.ThrowsAsync<BusConfigurationException>(() => _transport.ProvisionAsync(new TransportTopology("orders", [], ["evt"]), default));
 
-        Assert.Contains("subscription 'evt/Subscriptions/orders' does not forward into the endpoint's queue 'orders', and updating it failed", error.Message, StringComparison.Ordinal);
-        Assert.Contains("RequiresSession", error.Message, StringComparison.Ordinal);
+        Assert.Contains("subscription 'evt/Subscriptions/orders' does not forward into the endpoint's queue 'orders', and it RequiresSession", error.Message, StringComparison.Ordinal);
         Assert.Null(_fake.ForwardTo("evt/Subscriptions/orders"));
+    }
+
+    [Fact]
+    public async Task Pointing_an_existing_subscription_at_the_endpoint_queue_keeps_its_other_settings()
+    {
+        await SeedTopologyWithForeignSubscriptionAsync("elsewhere", lockDuration: TimeSpan.FromSeconds(45), maxDeliveryCount: 7);
+
+        await _transport.ProvisionAsync(new TransportTopology("orders", [], ["evt"]), default);
+
+        Assert.Equal("orders", _fake.ForwardTo("evt/Subscriptions/orders"));
+        Assert.Equal(TimeSpan.FromSeconds(45), _fake.LockDurationOf("evt/Subscriptions/orders"));
+        Assert.Equal(7, _fake.MaxDeliveryCountOf("evt/Subscriptions/orders"));
+    }
+
+    [Fact]
+    public async Task A_subscription_update_writes_back_the_settable_settings_in_schema_order_and_not_what_the_service_counts()
+    {
+        var read = XElement.Parse(
+            "<SubscriptionDescription xmlns=\"http://schemas.microsoft.com/netservices/2010/10/servicebus/connect\">" +
+            "<LockDuration>PT45S</LockDuration><RequiresSession>false</RequiresSession><DefaultMessageTimeToLive>P14D</DefaultMessageTimeToLive>" +
+            "<MessageCount>12</MessageCount><MaxDeliveryCount>7</MaxDeliveryCount><Status>Active</Status>" +
+            "<ForwardTo>https://contoso.servicebus.windows.net/elsewhere</ForwardTo><CreatedAt>2026-01-01T00:00:00Z</CreatedAt>" +
+            "<AutoDeleteOnIdle>P30D</AutoDeleteOnIdle><ForwardDeadLetteredMessagesTo>https://contoso.servicebus.windows.net/errors</ForwardDeadLetteredMessagesTo>" +
+            "</SubscriptionDescription>");
+
+        var update = XElement.Parse(EntityDescriptions.ForwardingUpdate(read, "https://contoso.servicebus.windows.net/orders"))
+            .Descendants(EntityDescriptions.ServiceBus + "SubscriptionDescription").Single();
+
+        Assert.Equal(
+            ["LockDuration", "RequiresSession", "DefaultMessageTimeToLive", "MaxDeliveryCount", "Status", "ForwardTo", "AutoDeleteOnIdle", "ForwardDeadLetteredMessagesTo"],
+            update.Elements().Select(e => e.Name.LocalName));
+        Assert.Equal("https://contoso.servicebus.windows.net/orders", update.Element(EntityDescriptions.ServiceBus + "ForwardTo")!.Value);
+        Assert.Equal("P14D", update.Element(EntityDescriptions.ServiceBus + "DefaultMessageTimeToLive")!.Value);
+        Assert.Equal("https://contoso.servicebus.windows.net/errors", update.Element(EntityDescriptions.ServiceBus + "ForwardDeadLetteredMessagesTo")!.Value);
+    }
+
+    [Fact]
+    public async Task An_endpoint_queue_that_forwards_elsewhere_fails_provisioning_and_verification_and_is_left_alone()
+    {
+        const string path = "orders";
+        await _transport.ProvisionAsync(new TransportTopology("orders", [], []), default);
+        await PutWithForwardAsync(path, EntityDescriptions.Queue(TimeSpan.FromSeconds(10), 3), "elsewhere");
+
+        var provisioning = await Assert.ThrowsAsync<BusConfigurationException>(() => _transport.ProvisionAsync(new TransportTopology("orders", [], []), default));
+        await using var verifier = FakeTransports.Create(_fake, _time, o => o.ProvisioningMode = ProvisioningMode.VerifyOnly);
+        var verification = await Assert.ThrowsAsync<BusConfigurationException>(() => verifier.ProvisionAsync(new TransportTopology("orders", [], []), default));
+
+        Assert.Contains("queue 'orders' forwards to 'elsewhere', so the endpoint would never receive its messages", provisioning.Message, StringComparison.Ordinal);
+        Assert.Contains("queue 'orders' forwards to 'elsewhere'", verification.Message, StringComparison.Ordinal);
+        Assert.Equal("elsewhere", _fake.ForwardTo(path));
     }
 
     [Fact]
@@ -496,10 +546,11 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
 
     /// <summary>The queues and topic of endpoint "orders" subscribed to "evt", with a subscription made by someone else
     /// that forwards to <paramref name="forwardTo"/> (a queue it creates) or nowhere.</summary>
-    private async Task SeedTopologyWithForeignSubscriptionAsync(string? forwardTo, bool requiresSession = false)
+    private async Task SeedTopologyWithForeignSubscriptionAsync(
+        string? forwardTo, bool requiresSession = false, TimeSpan? lockDuration = null, int maxDeliveryCount = 3)
     {
         await _transport.ProvisionAsync(new TransportTopology("orders", ["evt"], []), default);
-        var subscription = EntityDescriptions.Subscription(TimeSpan.FromSeconds(10), 3, $"https://{FakeServiceBus.Host}/{forwardTo}")
+        var subscription = EntityDescriptions.Subscription(lockDuration ?? TimeSpan.FromSeconds(10), maxDeliveryCount, $"https://{FakeServiceBus.Host}/{forwardTo}")
             .Replace("<RequiresSession>false</RequiresSession>", $"<RequiresSession>{(requiresSession ? "true" : "false")}</RequiresSession>", StringComparison.Ordinal);
         using var http = new HttpClient(_fake, disposeHandler: false);
         var sas = new Authentication.SasTokenProvider(FakeServiceBus.KeyName, FakeServiceBus.Key, new Uri($"https://{FakeServiceBus.Host}/"), _time);
@@ -528,6 +579,19 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
         }
 
         await PutAsync("evt/Subscriptions/orders", subscription);
+    }
+
+    /// <summary>Makes the existing queue <paramref name="path"/> forward to <paramref name="forwardTo"/> (created first),
+    /// as someone editing it by hand would.</summary>
+    private async Task PutWithForwardAsync(string path, string queueDescription, string forwardTo)
+    {
+        var namespaceUri = new Uri($"https://{FakeServiceBus.Host}/");
+        using var client = new Rest.HttpServiceBusRestClient(
+            new HttpClient(_fake, disposeHandler: false), namespaceUri,
+            new Authentication.SasTokenProvider(FakeServiceBus.KeyName, FakeServiceBus.Key, namespaceUri, _time), _time, 0, TimeSpan.FromSeconds(1), 256 * 1024);
+        await client.CreateEntityAsync(forwardTo, EntityDescriptions.Queue(TimeSpan.FromSeconds(10), 3), default);
+        await client.UpdateEntityAsync(
+            path, queueDescription.Replace("</QueueDescription>", $"<ForwardTo>{namespaceUri}{forwardTo}</ForwardTo></QueueDescription>", StringComparison.Ordinal), default);
     }
 
     private Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(string queue) =>
