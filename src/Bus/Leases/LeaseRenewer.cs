@@ -28,6 +28,9 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private SemaphoreSlim? _renewing;
     private Task? _loop;
     private long _handlingStartedAtTicks; // UTC ticks; 0 until the handler starts
+
+    // The loop's start and stop lock on the renewer itself: it is internal and sealed, nothing else locks on it, and a
+    // separate lock object would cost an allocation per message.
     private volatile bool _stopped;
     private volatile bool _leaseLost;
     private volatile bool _runtimeExceeded;
