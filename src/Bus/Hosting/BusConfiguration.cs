@@ -220,11 +220,12 @@ public sealed partial class BusConfiguration
                 Messages.Register(messageType);
             }
 
-            Handlers.Add(messageType, HandlerRegistry.CreateInvoker(messageType, handlerType));
+            Handlers.Add(messageType, HandlerRegistry.CreateInvoker(messageType, handlerType, Services));
         }
 
         // Transient in the per-message scope: a new instance per message with the message's scoped dependencies, and
         // disposed with the scope if disposable; unlike Scoped, a plain handler costs the scope no resolved-services table.
+        // A handler that takes only singletons is made without a scope (ScopeFreeHandlerFactory).
         Services.AddTransient(handlerType);
         return this;
     }

@@ -57,7 +57,7 @@ public static class ServiceCollectionExtensions
             config,
             sp.GetRequiredService<ITransport>(),
             sp.GetRequiredService<IMessageSerializer>(),
-            sp.GetRequiredService<IServiceScopeFactory>(),
+            sp,
             sp.GetRequiredService<IStepStore>(),
             sp.GetRequiredService<JobStatusTracker>(),
             config.SystemMessages,

@@ -23,6 +23,7 @@ namespace Bus.Pipeline;
 internal sealed class MessagePipeline
 {
     private readonly BusConfiguration _config;
+    private readonly IServiceProvider _root;
     private readonly IServiceScopeFactory _scopes;
     private readonly SystemMessageMap _systemMessages;
 
@@ -30,7 +31,7 @@ internal sealed class MessagePipeline
         BusConfiguration config,
         ITransport transport,
         IMessageSerializer serializer,
-        IServiceScopeFactory scopes,
+        IServiceProvider root,
         IStepStore stepStore,
         JobStatusTracker jobs,
         SystemMessageMap systemMessages,
@@ -38,7 +39,8 @@ internal sealed class MessagePipeline
         ILoggerFactory loggers)
     {
         _config = config;
-        _scopes = scopes;
+        _root = root;
+        _scopes = root.GetRequiredService<IServiceScopeFactory>();
         _systemMessages = systemMessages;
         Transport = transport;
         Serializer = serializer;
@@ -179,11 +181,20 @@ internal sealed class MessagePipeline
         MessageContext.Current = context;
         try
         {
-            await using (var scope = _scopes.CreateAsyncScope())
+            if (NeedsScope(invokers))
             {
+                await using var scope = _scopes.CreateAsyncScope();
                 foreach (var invoker in invokers)
                 {
                     await invoker.InvokeAsync(message, context, scope.ServiceProvider).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                // Nothing any of them takes could live in a scope: a scope would change nothing but the cost.
+                foreach (var invoker in invokers)
+                {
+                    await invoker.InvokeAsync(message, context, _root).ConfigureAwait(false);
                 }
             }
 
@@ -209,6 +220,19 @@ internal sealed class MessagePipeline
         {
             MessageContext.Current = previous;
         }
+    }
+
+    private static bool NeedsScope(IHandlerInvoker[] invokers)
+    {
+        foreach (var invoker in invokers)
+        {
+            if (invoker.NeedsScope)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private async ValueTask<string> FailAsync(
