@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 
@@ -10,6 +11,9 @@ namespace Bus.Serialization;
 public sealed class SystemTextJsonMessageSerializer : IMessageSerializer
 {
     private readonly JsonSerializerOptions _options;
+
+    // JsonSerializerOptions.GetTypeInfo checks the type's shape on every call before its own cache: kept here instead.
+    private readonly ConcurrentDictionary<Type, JsonTypeInfo> _typeInfos = new();
 
     /// <summary>Creates the serializer.</summary>
     /// <param name="options">Serializer options; web defaults when null. Made read-only.</param>
@@ -24,10 +28,13 @@ public sealed class SystemTextJsonMessageSerializer : IMessageSerializer
     public string ContentType => "application/json";
 
     /// <inheritdoc />
-    public byte[] Serialize(object message, Type type) => JsonSerializer.SerializeToUtf8Bytes(message, _options.GetTypeInfo(type));
+    public byte[] Serialize(object message, Type type) => JsonSerializer.SerializeToUtf8Bytes(message, TypeInfo(type));
 
     /// <inheritdoc />
     public object Deserialize(ReadOnlySpan<byte> body, Type type) =>
-        JsonSerializer.Deserialize(body, _options.GetTypeInfo(type))
+        JsonSerializer.Deserialize(body, TypeInfo(type))
         ?? throw new JsonException($"The body is the JSON literal null, not a {type.Name}.");
+
+    private JsonTypeInfo TypeInfo(Type type) =>
+        _typeInfos.TryGetValue(type, out var info) ? info : _typeInfos.GetOrAdd(type, static (t, options) => options.GetTypeInfo(t), _options);
 }
