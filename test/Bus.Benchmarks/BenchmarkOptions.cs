@@ -1,7 +1,7 @@
 namespace Bus.Benchmarks;
 
 /// <summary>Command-line options and the sizes they imply.</summary>
-public sealed record BenchmarkOptions(bool Quick, bool SkipInMemory, bool SkipSqs, bool ProfileAllocations)
+public sealed record BenchmarkOptions(bool Quick, bool SkipInMemory, bool SkipSqs, bool ProfileAllocations, bool Isolated = false)
 {
     /// <summary>Messages per throughput run.</summary>
     public int ThroughputMessages => Quick ? 5_000 : 200_000;
@@ -27,12 +27,13 @@ public sealed record BenchmarkOptions(bool Quick, bool SkipInMemory, bool SkipSq
     /// <summary>Parses the arguments, or returns null when one is unknown.</summary>
     public static BenchmarkOptions? Parse(string[] args)
     {
-        var known = new HashSet<string>(StringComparer.Ordinal) { "--quick", "--skip-in-memory", "--skip-sqs", "--profile-allocations" };
+        var known = new HashSet<string>(StringComparer.Ordinal) { "--quick", "--skip-in-memory", "--skip-sqs", "--profile-allocations", "--isolated" };
         if (args.Any(a => !known.Contains(a)))
         {
             return null;
         }
 
-        return new BenchmarkOptions(args.Contains("--quick"), args.Contains("--skip-in-memory"), args.Contains("--skip-sqs"), args.Contains("--profile-allocations"));
+        return new BenchmarkOptions(
+            args.Contains("--quick"), args.Contains("--skip-in-memory"), args.Contains("--skip-sqs"), args.Contains("--profile-allocations"), args.Contains("--isolated"));
     }
 }

@@ -28,6 +28,15 @@ public sealed class BusUnderTest : IBenchmarkBus
     /// <summary>Builds and starts a bus endpoint named "bench" with the no-op handler.</summary>
     public static async Task<IBenchmarkBus> StartAsync(int? concurrency)
     {
+        var bus = Build(concurrency);
+        await bus.StartReceivingAsync().ConfigureAwait(false);
+        return bus;
+    }
+
+    /// <summary>Builds a bus endpoint named "bench" with the no-op handler that sends but does not receive until
+    /// <see cref="StartReceivingAsync"/>.</summary>
+    public static BusUnderTest Build(int? concurrency)
+    {
         var signal = new HandledSignal();
         var services = new ServiceCollection();
         services.AddSingleton(signal);
@@ -41,14 +50,16 @@ public sealed class BusUnderTest : IBenchmarkBus
                 bus.MaxConcurrency = limit;
             }
         });
-        var provider = services.BuildServiceProvider();
-        var started = new BusUnderTest(provider, signal);
-        foreach (var hosted in started._hosted)
+        return new BusUnderTest(services.BuildServiceProvider(), signal);
+    }
+
+    /// <summary>Starts the endpoint: it receives from then on.</summary>
+    public async Task StartReceivingAsync()
+    {
+        foreach (var hosted in _hosted)
         {
             await hosted.StartAsync(CancellationToken.None).ConfigureAwait(false);
         }
-
-        return started;
     }
 
     /// <inheritdoc />

@@ -3,11 +3,11 @@ using System.Runtime.InteropServices;
 using Bus.Benchmarks;
 
 // Bus vs MassTransit on their in-memory transports, then SQS request cost against fauxqs.
-// Usage: dotnet run -c Release --project test/Bus.Benchmarks -- [--quick] [--skip-in-memory] [--skip-sqs] [--profile-allocations]
+// Usage: dotnet run -c Release --project test/Bus.Benchmarks -- [--quick] [--skip-in-memory] [--skip-sqs] [--profile-allocations] [--isolated]
 var options = BenchmarkOptions.Parse(args);
 if (options is null)
 {
-    Console.Error.WriteLine("usage: Bus.Benchmarks [--quick] [--skip-in-memory] [--skip-sqs] [--profile-allocations]");
+    Console.Error.WriteLine("usage: Bus.Benchmarks [--quick] [--skip-in-memory] [--skip-sqs] [--profile-allocations] [--isolated]");
     return 2;
 }
 
@@ -17,6 +17,13 @@ var total = System.Diagnostics.Stopwatch.StartNew();
 if (options.ProfileAllocations)
 {
     Console.WriteLine(await AllocationProfile.RunAsync(options.ThroughputMessages, options.LatencyMessages).ConfigureAwait(false));
+    return 0;
+}
+
+if (options.Isolated)
+{
+    Console.WriteLine(await IsolatedCosts.RunAsync(options).ConfigureAwait(false));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done in {total.Elapsed.TotalSeconds:0} s"));
     return 0;
 }
 
