@@ -43,14 +43,18 @@ internal static class EntityDescriptions
             Element("EnableBatchedOperations", "true"),
             Element("ForwardTo", forwardToUri));
 
-    /// <summary>The settable elements of a subscription description, in schema order. What a read returns besides these
-    /// (message counts, timestamps, availability) is the service's to keep, not to be written back.</summary>
+    /// <summary>The settable elements of a subscription description, in the order the service expects them written (the
+    /// order the official SDK writes them in). What a read returns besides these (message counts, timestamps,
+    /// availability) is the service's to keep, not to be written back.</summary>
     private static readonly string[] SettableSubscriptionElements =
     [
         "LockDuration", "RequiresSession", "DefaultMessageTimeToLive", "DeadLetteringOnMessageExpiration",
         "DeadLetteringOnFilterEvaluationExceptions", "MaxDeliveryCount", "EnableBatchedOperations", "Status", "ForwardTo",
-        "AutoDeleteOnIdle", "UserMetadata", "ForwardDeadLetteredMessagesTo",
+        "UserMetadata", "ForwardDeadLetteredMessagesTo", "AutoDeleteOnIdle",
     ];
+
+    /// <summary>How a read shows "never" for a duration (TimeSpan.MaxValue): left out when written, as the SDK does.</summary>
+    private static readonly string Unlimited = XmlConvert.ToString(TimeSpan.MaxValue);
 
     /// <summary>An update of an existing subscription that makes it forward to <paramref name="forwardToUri"/> and keeps
     /// every other setting it has (lock duration, delivery count, time to live, auto-delete, dead-letter forwarding...):
@@ -65,7 +69,7 @@ internal static class EntityDescriptions
             {
                 elements.Add(Element("ForwardTo", forwardToUri));
             }
-            else if (existing.Element(ServiceBus + name) is { } kept && !kept.IsEmpty)
+            else if (existing.Element(ServiceBus + name) is { } kept && !kept.IsEmpty && kept.Value != Unlimited)
             {
                 elements.Add(Element(name, kept.Value));
             }

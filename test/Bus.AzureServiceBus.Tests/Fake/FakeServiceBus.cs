@@ -51,8 +51,8 @@ internal sealed class FakeServiceBus : HttpMessageHandler
         [
             "LockDuration", "RequiresSession", "DefaultMessageTimeToLive", "DeadLetteringOnMessageExpiration",
             "DeadLetteringOnFilterEvaluationExceptions", "DefaultRuleDescription", "MessageCount", "MaxDeliveryCount",
-            "EnableBatchedOperations", "Status", "ForwardTo", "CreatedAt", "UpdatedAt", "AccessedAt", "AutoDeleteOnIdle",
-            "UserMetadata", "ForwardDeadLetteredMessagesTo", "EntityAvailabilityStatus",
+            "EnableBatchedOperations", "Status", "ForwardTo", "UserMetadata", "ForwardDeadLetteredMessagesTo", "AutoDeleteOnIdle",
+            "CreatedAt", "UpdatedAt", "AccessedAt", "EntityAvailabilityStatus",
         ],
     };
 

@@ -104,6 +104,21 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
         Assert.Equal(forwardTo, _fake.ForwardTo("evt/Subscriptions/orders"));
     }
 
+    [Fact]
+    public void A_subscription_update_leaves_out_durations_that_read_as_never()
+    {
+        var never = System.Xml.XmlConvert.ToString(TimeSpan.MaxValue);
+        var read = XElement.Parse(
+            "<SubscriptionDescription xmlns=\"http://schemas.microsoft.com/netservices/2010/10/servicebus/connect\">" +
+            $"<LockDuration>PT45S</LockDuration><DefaultMessageTimeToLive>{never}</DefaultMessageTimeToLive>" +
+            $"<MaxDeliveryCount>7</MaxDeliveryCount><AutoDeleteOnIdle>{never}</AutoDeleteOnIdle></SubscriptionDescription>");
+
+        var update = XElement.Parse(EntityDescriptions.ForwardingUpdate(read, "https://contoso.servicebus.windows.net/orders"))
+            .Descendants(EntityDescriptions.ServiceBus + "SubscriptionDescription").Single();
+
+        Assert.Equal(["LockDuration", "MaxDeliveryCount", "ForwardTo"], update.Elements().Select(e => e.Name.LocalName));
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("elsewhere")]
@@ -152,17 +167,19 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
             "<LockDuration>PT45S</LockDuration><RequiresSession>false</RequiresSession><DefaultMessageTimeToLive>P14D</DefaultMessageTimeToLive>" +
             "<MessageCount>12</MessageCount><MaxDeliveryCount>7</MaxDeliveryCount><Status>Active</Status>" +
             "<ForwardTo>https://contoso.servicebus.windows.net/elsewhere</ForwardTo><CreatedAt>2026-01-01T00:00:00Z</CreatedAt>" +
-            "<AutoDeleteOnIdle>P30D</AutoDeleteOnIdle><ForwardDeadLetteredMessagesTo>https://contoso.servicebus.windows.net/errors</ForwardDeadLetteredMessagesTo>" +
+            "<AutoDeleteOnIdle>P30D</AutoDeleteOnIdle><EntityAvailabilityStatus>Available</EntityAvailabilityStatus>" +
+            "<ForwardDeadLetteredMessagesTo>https://contoso.servicebus.windows.net/errors</ForwardDeadLetteredMessagesTo>" +
             "</SubscriptionDescription>");
 
         var update = XElement.Parse(EntityDescriptions.ForwardingUpdate(read, "https://contoso.servicebus.windows.net/orders"))
             .Descendants(EntityDescriptions.ServiceBus + "SubscriptionDescription").Single();
 
         Assert.Equal(
-            ["LockDuration", "RequiresSession", "DefaultMessageTimeToLive", "MaxDeliveryCount", "Status", "ForwardTo", "AutoDeleteOnIdle", "ForwardDeadLetteredMessagesTo"],
+            ["LockDuration", "RequiresSession", "DefaultMessageTimeToLive", "MaxDeliveryCount", "Status", "ForwardTo", "ForwardDeadLetteredMessagesTo", "AutoDeleteOnIdle"],
             update.Elements().Select(e => e.Name.LocalName));
         Assert.Equal("https://contoso.servicebus.windows.net/orders", update.Element(EntityDescriptions.ServiceBus + "ForwardTo")!.Value);
         Assert.Equal("P14D", update.Element(EntityDescriptions.ServiceBus + "DefaultMessageTimeToLive")!.Value);
+        Assert.Equal("P30D", update.Element(EntityDescriptions.ServiceBus + "AutoDeleteOnIdle")!.Value);
         Assert.Equal("https://contoso.servicebus.windows.net/errors", update.Element(EntityDescriptions.ServiceBus + "ForwardDeadLetteredMessagesTo")!.Value);
     }
 
