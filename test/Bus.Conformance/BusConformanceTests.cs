@@ -327,6 +327,36 @@ public abstract class BusConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_newer_version_than_the_endpoint_knows_is_dead_lettered_and_an_older_or_equal_one_is_handled()
+    {
+        var endpoint = await StartEndpointAsync("versions", b => b.AddHandler<VersionedWorkHandler>());
+        string Body(string id) => $"{{\"test\":\"{TestId}\",\"id\":\"{id}\"}}";
+
+        await endpoint.Transport.SendAsync([Raw(endpoint.Name, "conformance.versioned-work", Body("newer"), version: "3")], default);
+        var dead = await SingleDeadLetterAsync(endpoint);
+        await endpoint.Transport.SendAsync(
+            [Raw(endpoint.Name, "conformance.versioned-work", Body("older"), version: "1"), Raw(endpoint.Name, "conformance.versioned-work", Body("same"), version: "2")],
+            default);
+        await WaitForAsync(all => all.Count(h => h.Message is VersionedWork w && w.Test == TestId) == 2);
+
+        Assert.Contains("Message type 'conformance.versioned-work' is version 3, newer than the version 2", dead.Failure.Reason);
+        Assert.Equal("3", dead.Message.Headers[MessageHeaders.MessageVersion]);
+        Assert.Equal(["older", "same"], Recorder.All.Select(h => h.Message).OfType<VersionedWork>().Where(w => w.Test == TestId).Select(w => w.Id).Order());
+    }
+
+    [Fact]
+    public async Task A_message_with_an_invalid_version_is_dead_lettered_with_the_reason()
+    {
+        var endpoint = await StartEndpointAsync("badversion", b => b.AddHandler<DoWorkHandler>());
+
+        await endpoint.Transport.SendAsync([Raw(endpoint.Name, "conformance.do-work", "{}", version: "two")], default);
+        var dead = await SingleDeadLetterAsync(endpoint);
+
+        Assert.Contains("Message type 'conformance.do-work' has an invalid version 'two'", dead.Failure.Reason);
+        Assert.Empty(Mine(Recorder.All));
+    }
+
+    [Fact]
     public async Task Message_with_no_handler_is_dead_lettered_with_the_reason()
     {
         var endpoint = await StartEndpointAsync("nohandler", b => b.AddHandler<WorkDoneHandler>().AddMessage<DoWork>());
@@ -540,14 +570,20 @@ public abstract class BusConformanceTests : IAsyncLifetime
     }
 
     /// <summary>A raw transport message with a bus type header and the given body.</summary>
-    protected static OutgoingMessage Raw(string queue, string wireName, string body) =>
-        new(Destination.Queue(queue), new TransportMessage(
-            new Dictionary<string, string>
-            {
-                [MessageHeaders.MessageId] = Guid.NewGuid().ToString(),
-                [MessageHeaders.MessageType] = wireName,
-            },
-            Encoding.UTF8.GetBytes(body)));
+    protected static OutgoingMessage Raw(string queue, string wireName, string body, string? version = null)
+    {
+        var headers = new Dictionary<string, string>
+        {
+            [MessageHeaders.MessageId] = Guid.NewGuid().ToString(),
+            [MessageHeaders.MessageType] = wireName,
+        };
+        if (version is not null)
+        {
+            headers[MessageHeaders.MessageVersion] = version;
+        }
+
+        return new(Destination.Queue(queue), new TransportMessage(headers, Encoding.UTF8.GetBytes(body)));
+    }
 
     private static async Task<IReceivedMessage?> ReceiveOneAsync(TestEndpoint endpoint)
     {

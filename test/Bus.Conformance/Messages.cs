@@ -6,6 +6,22 @@ namespace Bus.Conformance;
 [MessageName("conformance.do-work")]
 public sealed record DoWork(string Test, string Id, string Mode = "ok", int FailUntilAttempt = 0) : ICommand;
 
+/// <summary>A command at version 2 of its wire name, for the version rules: an older version is read into it, a newer
+/// one is kept for an endpoint that knows it.</summary>
+[MessageName("conformance.versioned-work", Version = 2)]
+public sealed record VersionedWork(string Test, string Id, string? Note = null) : ICommand;
+
+/// <summary>Records every <see cref="VersionedWork"/> it handles.</summary>
+public sealed class VersionedWorkHandler(Recorder recorder, TimeProvider time) : IHandleMessages<VersionedWork>
+{
+    /// <inheritdoc />
+    public Task HandleAsync(VersionedWork message, IMessageContext context)
+    {
+        recorder.Record(new Handled(nameof(VersionedWorkHandler), message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
+        return Task.CompletedTask;
+    }
+}
+
 /// <summary>An event published by <see cref="DoWorkHandler"/> in mode "publish".</summary>
 [MessageName("conformance.work-done")]
 public sealed record WorkDone(string Test, string Id) : IEvent;

@@ -308,13 +308,32 @@ internal sealed class MessagePipeline
         var headers = received.Message.Headers;
         if (headers.TryGetValue(MessageHeaders.MessageType, out var wireName))
         {
-            if (_config.Messages.TryResolve(wireName, out type))
+            if (!_config.Messages.TryResolve(wireName, out type))
             {
-                return true;
+                failure = Failure(received, $"Unknown message type '{wireName}': no type is registered under this wire name on endpoint '{_config.EndpointName}'.", null);
+                return false;
             }
 
-            failure = Failure(received, $"Unknown message type '{wireName}': no type is registered under this wire name on endpoint '{_config.EndpointName}'.", null);
-            return false;
+            // A message's identity is its wire name and version. An older version is read into the current type (a
+            // tolerant reader); a newer one is kept for an endpoint that knows it: deploy it, then redrive.
+            if (headers.TryGetValue(MessageHeaders.MessageVersion, out var versionText))
+            {
+                if (!int.TryParse(versionText, NumberStyles.None, CultureInfo.InvariantCulture, out var version) || version < 1)
+                {
+                    failure = Failure(received, $"Message type '{wireName}' has an invalid version '{versionText}': versions are whole numbers from 1.", null);
+                    return false;
+                }
+
+                if (version > type.Version)
+                {
+                    failure = Failure(received,
+                        $"Message type '{wireName}' is version {version}, newer than the version {type.Version} endpoint '{_config.EndpointName}' knows " +
+                        $"({type.ClrType.FullName}). Deploy a handler that knows version {version}, then redrive it.", null);
+                    return false;
+                }
+            }
+
+            return true;
         }
 
         if (_systemMessages.TryRecognize(received.Message.Body, out var systemType, out var systemMessage, out var error))
