@@ -29,8 +29,8 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private Task? _loop;
     private long _handlingStartedAtTicks; // UTC ticks; 0 until the handler starts
 
-    // The loop's start and stop lock on the renewer itself: it is internal and sealed, nothing else locks on it, and a
-    // separate lock object would cost an allocation per message.
+    // Starting and stopping the loop lock on the renewer itself: it is internal and sealed, nothing else locks on it,
+    // and a separate lock object would cost an allocation per message.
     private volatile bool _stopped;
     private volatile bool _leaseLost;
     private volatile bool _runtimeExceeded;
@@ -119,13 +119,12 @@ internal sealed class LeaseRenewer : IAsyncDisposable
             duration = duration < bound ? duration : bound;
         }
 
-        if (_leases.Capabilities.MaxTotalLeaseTime is { } max)
+        if (TotalLeaseLeft(now) is { } totalLeft)
         {
-            var totalLeft = max - (now - ReceivedAt);
             if (totalLeft <= TimeSpan.Zero)
             {
                 throw new InvalidOperationException(
-                    $"Message '{_message.Message.MessageId}' has been leased for the {_leases.Capabilities.Name} transport's maximum of {max}; its lease cannot be extended.");
+                    $"Message '{_message.Message.MessageId}' has been leased for the {_leases.Capabilities.Name} transport's maximum of {_leases.Capabilities.MaxTotalLeaseTime}; its lease cannot be extended.");
             }
 
             duration = duration < totalLeft ? duration : totalLeft;
@@ -270,7 +269,10 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         }
     }
 
-    private DateTimeOffset ReceivedAt => new(_receivedAtTicks, TimeSpan.Zero);
+    /// <summary>What is left of the transport's maximum total lease time (SQS: 12 hours from receipt), or null when it
+    /// has none.</summary>
+    private TimeSpan? TotalLeaseLeft(DateTimeOffset now) =>
+        _leases.Capabilities.MaxTotalLeaseTime is { } max ? max - (now - new DateTimeOffset(_receivedAtTicks, TimeSpan.Zero)) : null;
 
     private TimeSpan NextWait(DateTimeOffset now)
     {
@@ -289,21 +291,10 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private TimeSpan? RenewalDuration(DateTimeOffset now)
     {
         var duration = _leases.Capabilities.LeaseDurationIsFixed ? _leases.Capabilities.MaxLeaseDuration : _profile.LeaseDuration;
-        if (_leases.Capabilities.MaxTotalLeaseTime is { } max)
-        {
-            var left = max - (now - ReceivedAt);
-            if (left <= TimeSpan.Zero)
-            {
-                return null;
-            }
-
-            if (left < duration)
-            {
-                duration = left;
-            }
-        }
-
-        return duration;
+        return TotalLeaseLeft(now) is not { } left ? duration
+            : left <= TimeSpan.Zero ? null
+            : left < duration ? left
+            : duration;
     }
 
     private async Task<DateTimeOffset?> RenewAsync(TimeSpan duration, CancellationToken cancellationToken)

@@ -181,20 +181,21 @@ internal sealed class MessagePipeline
         MessageContext.Current = context;
         try
         {
-            if (NeedsScope(invokers))
+            // A scope only when a handler could take something from one; otherwise it would change nothing but the cost.
+            AsyncServiceScope? scope = NeedsScope(invokers) ? _scopes.CreateAsyncScope() : null;
+            try
             {
-                await using var scope = _scopes.CreateAsyncScope();
+                var services = scope?.ServiceProvider ?? _root;
                 foreach (var invoker in invokers)
                 {
-                    await invoker.InvokeAsync(message, context, scope.ServiceProvider).ConfigureAwait(false);
+                    await invoker.InvokeAsync(message, context, services).ConfigureAwait(false);
                 }
             }
-            else
+            finally
             {
-                // Nothing any of them takes could live in a scope: a scope would change nothing but the cost.
-                foreach (var invoker in invokers)
+                if (scope is { } made)
                 {
-                    await invoker.InvokeAsync(message, context, _root).ConfigureAwait(false);
+                    await made.DisposeAsync().ConfigureAwait(false);
                 }
             }
 

@@ -138,6 +138,30 @@ public sealed class LeaseDeadlinesTests
     }
 
     [Fact]
+    public async Task Renewals_never_reach_past_the_transports_total_lease_time_and_an_extension_after_it_is_refused()
+    {
+        using var deadlines = new LeaseDeadlines(_time);
+        var capped = Capabilities with { Name = "sqs-like", MaxTotalLeaseTime = TimeSpan.FromMinutes(10) };
+        var message = new RecordingMessage("capped", _time);
+        var start = _time.GetUtcNow();
+        await using var renewer = new LeaseRenewer(message, Profile, new EndpointLeases(capped, _time, deadlines, NullLogger.Instance, new("bus.endpoint", "test")));
+        renewer.Start();
+        renewer.BeginHandling(CancellationToken.None);
+
+        // Off the test framework's synchronization context: there each heartbeat's continuation would be queued instead
+        // of running at its own time inside Advance, as it does on a plain thread.
+        await Task.Run(() => _time.Advance(TimeSpan.FromMinutes(12)));
+
+        var cap = start + TimeSpan.FromMinutes(10);
+        Assert.Equal(Enumerable.Repeat(Profile.LeaseDuration, 5), message.Durations.Take(5)); // full leases while they fit
+        Assert.Equal(TimeSpan.FromMinutes(4), message.Durations[5]); // then only what is left
+        Assert.All(message.Renewals.Zip(message.Durations), r => Assert.True(r.First + r.Second <= cap, $"renewed past the cap at {r.First}"));
+        Assert.True(message.Renewals[^1] < cap);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => renewer.ExtendAsync(TimeSpan.FromMinutes(1), default));
+        Assert.Contains("has been leased for the sqs-like transport's maximum of 00:10:00", refused.Message);
+    }
+
+    [Fact]
     public async Task A_deadline_scheduled_after_disposal_never_fires()
     {
         var deadlines = new LeaseDeadlines(_time);
@@ -162,6 +186,8 @@ public sealed class LeaseDeadlinesTests
 
         public List<DateTimeOffset> Renewals { get; } = [];
 
+        public List<TimeSpan> Durations { get; } = [];
+
         public TransportMessage Message { get; } = new(new Dictionary<string, string> { [MessageHeaders.MessageId] = id }, Array.Empty<byte>());
 
         public string Queue => "q";
@@ -178,6 +204,7 @@ public sealed class LeaseDeadlinesTests
             lock (Renewals)
             {
                 Renewals.Add(time.GetUtcNow());
+                Durations.Add(duration);
             }
 
             if (Hold is { } hold)

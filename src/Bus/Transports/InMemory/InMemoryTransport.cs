@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using Bus.Timing;
 
 namespace Bus.Transports.InMemory;
 
