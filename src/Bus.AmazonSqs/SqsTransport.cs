@@ -117,7 +117,7 @@ public sealed class SqsTransport : ITransport
     /// messages to the dropped request, leaving them invisible for the lease with their receive count raised. The poll
     /// runs to its end in the background and whatever it received is released (as with
     /// <see cref="IReceivedMessage.ReleaseAsync"/>: not counted as an attempt).</remarks>
-    public async Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(
+    public async ValueTask<IReadOnlyList<IReceivedMessage>> ReceiveAsync(
         string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);

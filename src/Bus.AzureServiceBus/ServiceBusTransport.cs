@@ -110,7 +110,7 @@ public sealed class ServiceBusTransport : ITransport
     /// <remarks>Service Bus fixes the lease at the entity's LockDuration, so <paramref name="leaseDuration"/> is not used.
     /// The first request long-polls for <see cref="ServiceBusTransportOptions.ReceiveTimeout"/>; once a message came,
     /// up to <paramref name="maxMessages"/> - 1 more are fetched at once without waiting.</remarks>
-    public async Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(
+    public async ValueTask<IReadOnlyList<IReceivedMessage>> ReceiveAsync(
         string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);

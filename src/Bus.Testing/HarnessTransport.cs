@@ -84,7 +84,7 @@ internal sealed class HarnessTransport(ITransport inner, TimeProvider time) : IT
         }
     }
 
-    public async Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    public async ValueTask<IReadOnlyList<IReceivedMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         var received = await inner.ReceiveAsync(queue, maxMessages, leaseDuration, cancellationToken).ConfigureAwait(false);
         if (received.Count == 0)

@@ -337,7 +337,7 @@ public sealed class FauxqsProtocolTests : IAsyncLifetime
     {
         var queue = await NewQueueAsync("abandon");
         using var cancel = new CancellationTokenSource();
-        var abandoned = _transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(5), cancel.Token);
+        var abandoned = _transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(5), cancel.Token).AsTask();
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
 

@@ -374,7 +374,7 @@ public abstract class TransportContractTests : IAsyncLifetime
         var deadline = Time.GetUtcNow() + within;
         do
         {
-            var received = await AwaitLettingTimePassAsync(Transport.ReceiveAsync(queue, 1, lease, default), deadline);
+            var received = await AwaitLettingTimePassAsync(Transport.ReceiveAsync(queue, 1, lease, default).AsTask(), deadline);
             if (received is { Count: > 0 })
             {
                 return received[0];

@@ -102,7 +102,7 @@ public sealed class SqliteTransportTests : IAsyncLifetime
         Assert.Equal(sent.Select(m => m.MessageId!).Order(), deliveries.Keys.Order());
         Assert.All(deliveries.Values, n => Assert.Equal(1, n));
         Assert.All(held, r => Assert.Equal(1, r.ReceiveCount));
-        Assert.Empty(await AdvanceUntilDoneAsync(two.ReceiveAsync(queue, 10, LongLease, default), TimeSpan.FromSeconds(2)));
+        Assert.Empty(await AdvanceUntilDoneAsync(two.ReceiveAsync(queue, 10, LongLease, default).AsTask(), TimeSpan.FromSeconds(2)));
 
         var settled = 0;
         foreach (var received in held)
@@ -140,7 +140,7 @@ public sealed class SqliteTransportTests : IAsyncLifetime
     public async Task A_send_in_this_process_wakes_a_waiting_receiver_without_time_passing()
     {
         var transport = NewTransport();
-        var receive = transport.ReceiveAsync("wake", 1, LongLease, default);
+        var receive = transport.ReceiveAsync("wake", 1, LongLease, default).AsTask();
         await UntilAsync(() => _time.PendingTimers > 0 || receive.IsCompleted);
 
         await transport.SendAsync([new OutgoingMessage(Destination.Queue("wake"), Message("now"))], default);
@@ -154,7 +154,7 @@ public sealed class SqliteTransportTests : IAsyncLifetime
     {
         var receiver = NewProcess(pollInterval: TimeSpan.FromSeconds(5));
         var sender = NewProcess();
-        var receive = receiver.ReceiveAsync("poll", 1, LongLease, default);
+        var receive = receiver.ReceiveAsync("poll", 1, LongLease, default).AsTask();
         await UntilAsync(() => _time.PendingTimers > 0);
 
         await sender.SendAsync([new OutgoingMessage(Destination.Queue("poll"), Message("from elsewhere"))], default);
@@ -213,7 +213,7 @@ public sealed class SqliteTransportTests : IAsyncLifetime
         await first.AbandonAsync(TimeSpan.Zero, default);
         var second = Assert.Single(await transport.ReceiveAsync("counts", 1, LongLease, default));
         await second.ReleaseAsync(TimeSpan.FromMinutes(5), default);
-        Assert.Empty(await AdvanceUntilDoneAsync(transport.ReceiveAsync("counts", 1, LongLease, default), TimeSpan.FromSeconds(2)));
+        Assert.Empty(await AdvanceUntilDoneAsync(transport.ReceiveAsync("counts", 1, LongLease, default).AsTask(), TimeSpan.FromSeconds(2)));
         _time.Advance(TimeSpan.FromMinutes(5));
         var third = Assert.Single(await transport.ReceiveAsync("counts", 1, LongLease, default));
 
@@ -313,13 +313,13 @@ public sealed class SqliteTransportTests : IAsyncLifetime
     public async Task Disposing_ends_a_waiting_receive_empty_and_later_calls_fail()
     {
         var transport = NewTransport();
-        var receive = transport.ReceiveAsync("dispose", 1, LongLease, default);
+        var receive = transport.ReceiveAsync("dispose", 1, LongLease, default).AsTask();
         await UntilAsync(() => _time.PendingTimers > 0 || receive.IsCompleted);
 
         await transport.DisposeAsync();
 
         Assert.Empty(await receive.WaitAsync(TimeSpan.FromSeconds(30)));
-        await Assert.ThrowsAsync<ObjectDisposedException>(() => transport.ReceiveAsync("dispose", 1, LongLease, default));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => transport.ReceiveAsync("dispose", 1, LongLease, default).AsTask());
     }
 
     [Fact]
@@ -327,7 +327,7 @@ public sealed class SqliteTransportTests : IAsyncLifetime
     {
         var transport = NewTransport();
         using var cancel = new CancellationTokenSource();
-        var receive = transport.ReceiveAsync("cancel", 1, LongLease, cancel.Token);
+        var receive = transport.ReceiveAsync("cancel", 1, LongLease, cancel.Token).AsTask();
         await UntilAsync(() => _time.PendingTimers > 0 || receive.IsCompleted);
 
         await cancel.CancelAsync();
@@ -340,10 +340,10 @@ public sealed class SqliteTransportTests : IAsyncLifetime
     {
         var transport = NewTransport();
 
-        await Assert.ThrowsAnyAsync<ArgumentException>(() => transport.ReceiveAsync(" ", 1, LongLease, default));
-        await Assert.ThrowsAnyAsync<ArgumentException>(() => transport.ReceiveAsync("q", 0, LongLease, default));
-        await Assert.ThrowsAnyAsync<ArgumentException>(() => transport.ReceiveAsync("q", 1, TimeSpan.Zero, default));
-        await Assert.ThrowsAnyAsync<ArgumentException>(() => transport.ReceiveAsync("q", 1, TimeSpan.FromDays(30), default));
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => transport.ReceiveAsync(" ", 1, LongLease, default).AsTask());
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => transport.ReceiveAsync("q", 0, LongLease, default).AsTask());
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => transport.ReceiveAsync("q", 1, TimeSpan.Zero, default).AsTask());
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => transport.ReceiveAsync("q", 1, TimeSpan.FromDays(30), default).AsTask());
         await Assert.ThrowsAnyAsync<ArgumentException>(() => transport.DeadLetters.PeekAsync("q", 0, default));
     }
 

@@ -110,7 +110,7 @@ public sealed class SqliteTransport : ITransport
     /// <inheritdoc />
     /// <remarks>Waits up to <see cref="SqliteTransportOptions.PollInterval"/> when the queue is empty; a send by this
     /// process or a message falling due (a delay or an expired lease) ends the wait early.</remarks>
-    public async Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(
+    public async ValueTask<IReadOnlyList<IReceivedMessage>> ReceiveAsync(
         string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);

@@ -58,6 +58,9 @@ internal sealed class JobStatusTracker : IJobStatusQuery
 
     private volatile bool _anyReported;
 
+    /// <summary>Whether any job reported progress here: until one does, there is nothing to finish.</summary>
+    public bool IsTracking => _anyReported;
+
     public void Report(JobStatus status)
     {
         _jobs[status.MessageId] = status;

@@ -15,6 +15,9 @@ public sealed record ExecutionProfile
     /// <summary>The handler is cancelled and the attempt counted as failed when it runs longer than this.</summary>
     public required TimeSpan MaxRuntime { get; init; }
 
+    /// <summary>The longest <see cref="MaxRuntime"/> allowed: a year (a runtime is a bound, never "forever").</summary>
+    public static TimeSpan MaxRuntimeLimit { get; } = TimeSpan.FromDays(365);
+
     /// <summary>Whether the lease is renewed automatically while the handler runs. Default true.</summary>
     public bool AutomaticRenewal { get; init; } = true;
 
@@ -48,9 +51,9 @@ public sealed record ExecutionProfile
                 $"{owner}: HeartbeatInterval ({HeartbeatInterval}) must be more than zero and shorter than LeaseDuration ({LeaseDuration}), or the lease expires between heartbeats.");
         }
 
-        if (MaxRuntime <= TimeSpan.Zero)
+        if (MaxRuntime <= TimeSpan.Zero || MaxRuntime > MaxRuntimeLimit)
         {
-            throw new BusConfigurationException($"{owner}: MaxRuntime must be more than zero (was {MaxRuntime}).");
+            throw new BusConfigurationException($"{owner}: MaxRuntime must be more than zero and at most {MaxRuntimeLimit.TotalDays:0} days (was {MaxRuntime}).");
         }
     }
 }

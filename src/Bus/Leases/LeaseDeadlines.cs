@@ -14,6 +14,7 @@ internal sealed class LeaseDeadlines : IDisposable
     private readonly PriorityQueue<(LeaseRenewer Renewer, LeaseDeadline Kind), (DateTimeOffset At, long Sequence)> _queue = new();
     private readonly ITimer _timer;
     private readonly List<(LeaseRenewer Renewer, LeaseDeadline Kind)> _due = [];
+    private readonly List<((LeaseRenewer Renewer, LeaseDeadline Kind) Element, (DateTimeOffset At, long Sequence) Priority)> _compacting = [];
     private DateTimeOffset? _armedFor;
     private long _sequence;
     private int _liveAfterCompaction;
@@ -26,9 +27,9 @@ internal sealed class LeaseDeadlines : IDisposable
         _timer = time.CreateTimer(static state => ((LeaseDeadlines)state!).Fire(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
-    /// <summary>Calls <paramref name="renewer"/> back with <paramref name="kind"/> after <paramref name="dueIn"/>,
-    /// unless it has stopped by then.</summary>
-    public void Schedule(LeaseRenewer renewer, LeaseDeadline kind, TimeSpan dueIn)
+    /// <summary>Calls <paramref name="renewer"/> back with <paramref name="kind"/> at <paramref name="at"/>, unless it
+    /// has stopped by then. The clock is read only when the timer has to be armed earlier than it is.</summary>
+    public void Schedule(LeaseRenewer renewer, LeaseDeadline kind, DateTimeOffset at)
     {
         bool fireNow;
         lock (_gate)
@@ -38,7 +39,6 @@ internal sealed class LeaseDeadlines : IDisposable
                 return;
             }
 
-            var at = _time.GetUtcNow() + (dueIn > TimeSpan.Zero ? dueIn : TimeSpan.Zero);
             _queue.Enqueue((renewer, kind), (at, ++_sequence));
             if (_queue.Count > (2 * _liveAfterCompaction) + CompactionSlack)
             {
@@ -136,10 +136,18 @@ internal sealed class LeaseDeadlines : IDisposable
 
     private void Compact()
     {
-        var live = _queue.UnorderedItems.Where(item => !item.Element.Renewer.IsStopped).ToList();
+        foreach (var item in _queue.UnorderedItems)
+        {
+            if (!item.Element.Renewer.IsStopped)
+            {
+                _compacting.Add(item);
+            }
+        }
+
         _queue.Clear();
-        _queue.EnqueueRange(live);
-        _liveAfterCompaction = live.Count;
+        _queue.EnqueueRange(_compacting);
+        _liveAfterCompaction = _compacting.Count;
+        _compacting.Clear();
     }
 }
 

@@ -13,8 +13,9 @@ namespace Bus.Leases;
 /// <remarks>
 /// Short handlers cost no timer of their own: the first heartbeat and the max runtime are deadlines on the endpoint's
 /// <see cref="LeaseDeadlines"/>, the renewal loop starts only when the first heartbeat falls due, and the handler has
-/// one cancellation source that a lost lease, the max runtime and a hard stop all cancel (the receiver cancels the
-/// handlers it runs at a hard stop: no registration per message on a shared token). What every renewer of an endpoint
+/// one cancellation source, made only when the handler reads its token, that a lost lease, the max runtime and a hard
+/// stop all cancel (the receiver cancels the handlers it runs at a hard stop: no registration per message on a shared
+/// token). What every renewer of an endpoint
 /// shares lives once in <see cref="EndpointLeases"/>.
 /// </remarks>
 internal sealed class LeaseRenewer : IAsyncDisposable
@@ -34,6 +35,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private volatile bool _stopped;
     private volatile bool _leaseLost;
     private volatile bool _runtimeExceeded;
+    private bool _handlerCancelled; // under the lock: the handler's token is (to be made) cancelled
 
     public LeaseRenewer(IReceivedMessage message, ExecutionProfile profile, EndpointLeases leases)
     {
@@ -62,29 +64,57 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     {
         if (_leases.Capabilities.CanRenewLease && _profile.AutomaticRenewal)
         {
-            _leases.Deadlines.Schedule(this, LeaseDeadline.FirstHeartbeat, NextWait(_leases.Time.GetUtcNow()));
+            // Counted from when it was received (the renewer is started then): no need to read the clock again.
+            var now = new DateTimeOffset(_receivedAtTicks, TimeSpan.Zero);
+            _leases.Deadlines.Schedule(this, LeaseDeadline.FirstHeartbeat, now + NextWait(now));
         }
     }
 
-    /// <summary>The handler starts: its max runtime starts counting. Returns the handler's token, cancelled by a lost
-    /// lease, the max runtime or <paramref name="hardStop"/>.</summary>
-    /// <remarks>A hard stop that comes later is passed on by the receiver (<see cref="CancelHandling"/>); one that came
-    /// already cancels the handler at once.</remarks>
-    public CancellationToken BeginHandling(CancellationToken hardStop)
+    /// <summary>The handler starts: its max runtime starts counting. A hard stop that came already
+    /// (<paramref name="hardStop"/>) cancels the handler's token at once; one that comes later is passed on by the
+    /// receiver (<see cref="CancelHandling"/>).</summary>
+    public void BeginHandling(CancellationToken hardStop)
     {
-        var handler = new CancellationTokenSource();
-        Volatile.Write(ref _handler, handler);
-        _handlingStartedAtTicks = _leases.Time.GetUtcNow().UtcTicks;
-        if (_leaseLost || hardStop.IsCancellationRequested)
+        var now = _leases.Time.GetUtcNow();
+        _handlingStartedAtTicks = now.UtcTicks;
+        if (hardStop.IsCancellationRequested)
         {
-            handler.Cancel();
+            CancelHandler();
         }
 
-        _leases.Deadlines.Schedule(this, LeaseDeadline.MaxRuntime, _profile.MaxRuntime);
-        return handler.Token;
+        _leases.Deadlines.Schedule(this, LeaseDeadline.MaxRuntime, now + _profile.MaxRuntime);
     }
 
-    /// <summary>Cancels the handler's token (a hard stop); nothing when the handler has not started or has ended.</summary>
+    /// <summary>The handler's token, cancelled by a lost lease, the max runtime or a hard stop. Its source is made on
+    /// first read (most handlers never read it), already cancelled when one of those came first.</summary>
+    public CancellationToken HandlerToken
+    {
+        get
+        {
+            if (Volatile.Read(ref _handler) is { } made)
+            {
+                return made.Token;
+            }
+
+            lock (this)
+            {
+                if (_handler is null)
+                {
+                    var handler = new CancellationTokenSource();
+                    if (_handlerCancelled)
+                    {
+                        handler.Cancel(); // nobody else holds its token yet: no callbacks run under the lock
+                    }
+
+                    Volatile.Write(ref _handler, handler);
+                }
+
+                return _handler.Token;
+            }
+        }
+    }
+
+    /// <summary>Cancels the handler's token (a hard stop); nothing when the handler has ended.</summary>
     public void CancelHandling() => CancelHandler();
 
     public async Task<DateTimeOffset> ExtendAsync(TimeSpan duration, CancellationToken cancellationToken)
@@ -344,9 +374,16 @@ internal sealed class LeaseRenewer : IAsyncDisposable
 
     private void CancelHandler()
     {
+        CancellationTokenSource? handler;
+        lock (this)
+        {
+            _handlerCancelled = true;
+            handler = _handler;
+        }
+
         try
         {
-            Volatile.Read(ref _handler)?.Cancel();
+            handler?.Cancel(); // outside the lock: cancelling runs the token's callbacks
         }
         catch (ObjectDisposedException)
         {

@@ -8,8 +8,8 @@ namespace Bus;
 /// </summary>
 internal static class MessageIds
 {
-    /// <summary>A new id made at <paramref name="now"/>, formatted as a GUID ("D").</summary>
-    public static string New(DateTimeOffset now)
+    /// <summary>A new id made at <paramref name="now"/> (formatted "D" on the wire).</summary>
+    public static Guid New(DateTimeOffset now)
     {
         Span<byte> bytes = stackalloc byte[16];
         Random.Shared.NextBytes(bytes);
@@ -22,6 +22,6 @@ internal static class MessageIds
         bytes[5] = (byte)milliseconds;
         bytes[6] = (byte)(0x70 | (bytes[6] & 0x0F)); // version 7
         bytes[8] = (byte)(0x80 | (bytes[8] & 0x3F)); // RFC 9562 variant
-        return new Guid(bytes, bigEndian: true).ToString();
+        return new Guid(bytes, bigEndian: true);
     }
 }

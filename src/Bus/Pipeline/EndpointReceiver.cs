@@ -17,8 +17,8 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     private readonly string _queue;
     private readonly int _concurrency;
     private readonly TimeSpan _shutdownTimeout;
-    private readonly SemaphoreSlim _capacity;
-    private readonly ReceivedBuffer _buffer = new();
+    private readonly ReceiveCapacity _capacity;
+    private readonly ReceivedBuffer _buffer;
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _hardStop = new();
     private readonly LeaseDeadlines _deadlines;
@@ -37,7 +37,10 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         _deadlines = new LeaseDeadlines(pipeline.Time);
         _leases = new EndpointLeases(pipeline.Transport.Capabilities, pipeline.Time, _deadlines, pipeline.Log, pipeline.EndpointTag);
         _handling = new LeaseRenewer?[concurrency];
-        _capacity = new SemaphoreSlim(concurrency + prefetch, concurrency + prefetch);
+        // Woken for a batch of up to half the places (or one place as soon as a worker is idle).
+        var size = concurrency + prefetch;
+        _buffer = new ReceivedBuffer(() => _capacity!.OnWorkerIdle());
+        _capacity = new ReceiveCapacity(size, Math.Clamp(size / 2, 1, MaxReceiveBatch), () => _buffer.HasIdleWorker, _stopping.Token);
     }
 
     public void Start()
@@ -88,9 +91,9 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        _capacity.Dispose();
         _stopping.Dispose();
         _hardStop.Dispose();
-        _capacity.Dispose();
         _deadlines.Dispose();
     }
 
@@ -103,12 +106,8 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         {
             while (!token.IsCancellationRequested)
             {
-                await _capacity.WaitAsync(token).ConfigureAwait(false);
-                var wanted = 1;
-                while (wanted < MaxReceiveBatch && _capacity.Wait(0))
-                {
-                    wanted++;
-                }
+                await _capacity.TakeAsync().ConfigureAwait(false);
+                var wanted = 1 + _capacity.TakeUpTo(MaxReceiveBatch - 1);
 
                 IReadOnlyList<IReceivedMessage> received;
                 try

@@ -26,7 +26,6 @@ internal sealed class MessageContext : IMessageContext
         MessageType type,
         LeaseRenewer renewer,
         TimeWindow? window,
-        CancellationToken handlerToken,
         CancellationToken stopping)
     {
         _pipeline = pipeline;
@@ -35,8 +34,6 @@ internal sealed class MessageContext : IMessageContext
         _stopping = stopping;
         Received = received;
         Type = type;
-        MessageId = received.Message.MessageId ?? string.Empty;
-        CancellationToken = handlerToken;
     }
 
     /// <summary>The context of the message being handled on this async flow, if any.</summary>
@@ -50,7 +47,8 @@ internal sealed class MessageContext : IMessageContext
 
     public MessageType Type { get; }
 
-    public string MessageId { get; }
+    /// <summary>Read from the headers when asked: a message the bus made in this process formats its id then.</summary>
+    public string MessageId => Received.Message.MessageId ?? string.Empty;
 
     public string MessageType => Type.WireName;
 
@@ -67,7 +65,8 @@ internal sealed class MessageContext : IMessageContext
 
     public IBus Bus => _pipeline.Bus;
 
-    public CancellationToken CancellationToken { get; }
+    /// <summary>The handler's token; its source is made when first read.</summary>
+    public CancellationToken CancellationToken => _renewer.HandlerToken;
 
     /// <summary>Made on first use: most handlers run no steps.</summary>
     public IStepRunner Steps => _steps ??= new StepRunner(this, _pipeline.StepStore, _pipeline.Json);
@@ -88,13 +87,13 @@ internal sealed class MessageContext : IMessageContext
 
     public void DiscardPending() => _pending = null;
 
-    /// <summary>Sends what the handler sent so far.</summary>
-    public async Task FlushAsync(CancellationToken cancellationToken)
+    /// <summary>Sends what the handler sent so far, under the handler's token.</summary>
+    public async Task FlushAsync()
     {
         if (_pending is { Count: > 0 } pending)
         {
             _pending = null;
-            await _pipeline.Sender.SendAsync(pending, cancellationToken).ConfigureAwait(false);
+            await _pipeline.Sender.SendAsync(pending, CancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -180,7 +179,7 @@ internal sealed class StepRunner(MessageContext context, IStepStore store, Syste
 
         await context.CheckpointAsync().ConfigureAwait(false);
         var result = await step(token).ConfigureAwait(false);
-        await context.FlushAsync(token).ConfigureAwait(false);
+        await context.FlushAsync().ConfigureAwait(false);
         await store.SaveAsync(context.MessageId, name, System.Text.Json.JsonSerializer.Serialize(result, json), token).ConfigureAwait(false);
         return result;
     }

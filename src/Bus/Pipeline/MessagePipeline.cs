@@ -90,7 +90,8 @@ internal sealed class MessagePipeline
         BusTelemetry.Received.Add(1, EndpointTag);
         var headers = received.Message.Headers;
         using var activity = StartActivity(received);
-        var started = Time.GetTimestamp();
+        var timed = BusTelemetry.HandlerDuration.Enabled; // the clock is read only for a listener
+        var started = timed ? Time.GetTimestamp() : 0;
         var outcome = "unknown";
         if (Log.IsEnabled(LogLevel.Debug))
         {
@@ -122,8 +123,7 @@ internal sealed class MessagePipeline
 
             var options = _config.OptionsFor(type.ClrType);
             var window = options?.Window;
-            var now = Time.GetUtcNow();
-            if (window is not null && !window.IsOpen(now))
+            if (window is not null && Time.GetUtcNow() is var now && !window.IsOpen(now))
             {
                 outcome = "deferred";
                 var opens = window.NextOpening(now);
@@ -159,8 +159,12 @@ internal sealed class MessagePipeline
                 Log.LogDebug("Message {MessageId}: {Outcome}.", received.Message.MessageId, outcome);
             }
 
-            var elapsed = Time.GetElapsedTime(started);
-            BusTelemetry.HandlerDuration.Record(elapsed.TotalMilliseconds, EndpointTag, new KeyValuePair<string, object?>("bus.outcome", outcome));
+            if (timed)
+            {
+                var elapsed = Time.GetElapsedTime(started);
+                BusTelemetry.HandlerDuration.Record(elapsed.TotalMilliseconds, EndpointTag, new KeyValuePair<string, object?>("bus.outcome", outcome));
+            }
+
             activity?.SetTag("bus.outcome", outcome);
         }
     }
@@ -175,8 +179,8 @@ internal sealed class MessagePipeline
         CancellationToken stopping,
         CancellationToken hardStop)
     {
-        var handlerToken = renewer.BeginHandling(hardStop);
-        var context = new MessageContext(this, received, type, renewer, options?.Window, handlerToken, stopping);
+        renewer.BeginHandling(hardStop);
+        var context = new MessageContext(this, received, type, renewer, options?.Window, stopping);
         var previous = MessageContext.Current;
         MessageContext.Current = context;
         try
@@ -200,11 +204,11 @@ internal sealed class MessagePipeline
             }
 
             context.IsOpenForSends = false;
-            await context.FlushAsync(handlerToken).ConfigureAwait(false);
+            await context.FlushAsync().ConfigureAwait(false);
             await renewer.StopAsync().ConfigureAwait(false);
             if (await SettleAsync(received, renewer, Settlement.Complete).ConfigureAwait(false))
             {
-                Jobs.Finish(context.MessageId, JobState.Completed, Time.GetUtcNow());
+                FinishJob(context, JobState.Completed);
                 BusTelemetry.Completed.Add(1, EndpointTag);
             }
 
@@ -220,6 +224,15 @@ internal sealed class MessagePipeline
         finally
         {
             MessageContext.Current = previous;
+        }
+    }
+
+    /// <summary>Records how a job ended, when any job on this host reported progress (the id is not read otherwise).</summary>
+    private void FinishJob(MessageContext context, JobState state)
+    {
+        if (Jobs.IsTracking)
+        {
+            Jobs.Finish(context.MessageId, state, Time.GetUtcNow());
         }
     }
 
@@ -250,21 +263,21 @@ internal sealed class MessagePipeline
         switch (ex)
         {
             case FailNowException failNow:
-                Jobs.Finish(context.MessageId, JobState.DeadLettered, Time.GetUtcNow());
+                FinishJob(context, JobState.DeadLettered);
                 await DeadLetterAsync(received, Failure(received, failNow.Message, null), renewer).ConfigureAwait(false);
                 return "dead-lettered";
 
             case CheckpointReleaseException checkpoint:
                 Log.LogInformation("Job {MessageId} ({MessageType}) {Reason}; it resumes in {ResumeAfter}.",
                     context.MessageId, type.WireName, checkpoint.Message, checkpoint.ResumeAfter);
-                Jobs.Finish(context.MessageId, JobState.Released, Time.GetUtcNow());
+                FinishJob(context, JobState.Released);
                 await SettleAsync(received, renewer, Settlement.Release, Cap(checkpoint.ResumeAfter)).ConfigureAwait(false);
                 BusTelemetry.Released.Add(1, EndpointTag);
                 return "released";
 
             case OperationCanceledException when hardStop.IsCancellationRequested && !renewer.IsRuntimeExceeded:
                 Log.LogWarning("Handler of {MessageId} ({MessageType}) was cancelled by shutdown; released for another worker.", context.MessageId, type.WireName);
-                Jobs.Finish(context.MessageId, JobState.Released, Time.GetUtcNow());
+                FinishJob(context, JobState.Released);
                 await SettleAsync(received, renewer, Settlement.Release, TimeSpan.Zero).ConfigureAwait(false);
                 BusTelemetry.Released.Add(1, EndpointTag);
                 return "released";
@@ -273,7 +286,7 @@ internal sealed class MessagePipeline
         var reason = renewer.IsRuntimeExceeded
             ? $"Exceeded its max runtime of {renewer.Profile.MaxRuntime}"
             : null;
-        Jobs.Finish(context.MessageId, JobState.Failed, Time.GetUtcNow());
+        FinishJob(context, JobState.Failed);
         if (reason is null && !retry.IsRetryable(ex))
         {
             Log.LogError(ex, "Handler of {MessageId} ({MessageType}) failed with a non-retryable {ExceptionType}; dead-lettering.",

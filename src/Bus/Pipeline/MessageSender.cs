@@ -56,18 +56,10 @@ internal sealed class MessageSender(
                 : throw new ArgumentException("DeliveryOptions.Destination applies to commands only; events go to every subscriber.", nameof(options)))
             : Destination.Queue(options?.Destination ?? RouteOf(type));
 
-        var messageId = options?.MessageId ?? MessageIds.New(now);
-        headers[MessageHeaders.MessageId] = messageId;
-        headers[MessageHeaders.MessageType] = type.WireName;
-        headers[MessageHeaders.MessageVersion] = type.Version.ToString(CultureInfo.InvariantCulture);
-        headers[MessageHeaders.ContentType] = serializer.ContentType;
-        headers[MessageHeaders.SentAt] = now.ToString("O", CultureInfo.InvariantCulture);
-        headers[MessageHeaders.CorrelationId] = options?.CorrelationId ?? handling?.CorrelationId ?? messageId;
-        if (handling is not null)
-        {
-            headers[MessageHeaders.CausationId] = handling.MessageId;
-        }
-
+        // The standard headers are fields of BusHeaders (the id and sent-at formatted only when read); the scratch
+        // dictionary collects the others.
+        var id = MessageIds.New(now);
+        var givenId = options?.MessageId;
         AddSticky(headers, handling, options?.StickyOrNull);
         if (options?.HeadersOrNull is { } custom)
         {
@@ -83,7 +75,7 @@ internal sealed class MessageSender(
         using var create = BusTelemetry.Source.HasListeners()
             ? BusTelemetry.Source.StartActivity($"create {destination.Name}", ActivityKind.Producer)
             : null;
-        create?.SetTag("messaging.message.id", messageId);
+        create?.SetTag("messaging.message.id", givenId ?? id.ToString());
         if ((create ?? Activity.Current) is { } activity)
         {
             headers[MessageHeaders.TraceParent] = activity.Id!;
@@ -100,8 +92,18 @@ internal sealed class MessageSender(
             visibleAt = now + transport.Capabilities.MaxDelay;
         }
 
+        var standard = new BusHeaders(
+            id,
+            givenId,
+            now,
+            type.WireName,
+            type.Version.ToString(CultureInfo.InvariantCulture), // small numbers are cached strings
+            serializer.ContentType,
+            correlationId: options?.CorrelationId ?? handling?.CorrelationId,
+            causationId: handling?.MessageId,
+            headers);
         var body = serializer.Serialize(message, type.ClrType);
-        return new OutgoingMessage(destination, new TransportMessage(headers, body), visibleAt);
+        return new OutgoingMessage(destination, new TransportMessage(standard, body), visibleAt);
     }
 
     public async Task SendAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken cancellationToken)
@@ -163,7 +165,9 @@ internal sealed class MessageSender(
         {
             foreach (var name in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
-                if (handling.Headers.TryGetValue(name, out var value))
+                // A sticky list naming a standard header (the id, the type, ...) cannot make it ride along: each message
+                // has its own.
+                if (!BusHeaders.IsStandard(name) && handling.Headers.TryGetValue(name, out var value))
                 {
                     headers[name] = value;
                     (names ??= []).Add(name);

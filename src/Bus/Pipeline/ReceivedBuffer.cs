@@ -14,8 +14,16 @@ internal sealed class ReceivedBuffer
     private readonly object _gate = new();
     private readonly Queue<(IReceivedMessage Message, LeaseRenewer Renewer)> _items = new();
     private readonly Stack<Worker> _idle = new();
+    private readonly Action _onIdle;
+    private int _idleCount; // _idle.Count, readable without the lock
     private bool _completed;
 
+    /// <summary>Creates the buffer; <paramref name="onIdle"/> is called (outside its lock) whenever a worker starts
+    /// waiting for a message.</summary>
+    public ReceivedBuffer(Action onIdle) => _onIdle = onIdle;
+
+    /// <summary>Whether a worker is waiting for a message.</summary>
+    public bool HasIdleWorker => Volatile.Read(ref _idleCount) > 0;
     /// <summary>A reader for one worker loop.</summary>
     public Worker NewWorker() => new(this);
 
@@ -30,7 +38,11 @@ internal sealed class ReceivedBuffer
                 throw new InvalidOperationException("The buffer is complete: nothing more may be added.");
             }
 
-            if (!_idle.TryPop(out idle))
+            if (_idle.TryPop(out idle))
+            {
+                _idleCount--;
+            }
+            else
             {
                 _items.Enqueue((message, renewer));
             }
@@ -57,6 +69,7 @@ internal sealed class ReceivedBuffer
             _completed = true;
             idle = [.. _idle];
             _idle.Clear();
+            _idleCount = 0;
         }
 
         foreach (var worker in idle)
@@ -91,8 +104,10 @@ internal sealed class ReceivedBuffer
 
                 _signal.Reset();
                 buffer._idle.Push(this);
+                buffer._idleCount++;
             }
 
+            buffer._onIdle();
             return new ValueTask<bool>(this, _signal.Version);
         }
 

@@ -25,6 +25,6 @@ public interface ITransport : IAsyncDisposable
     /// <paramref name="leaseDuration"/> (or the entity's fixed lease). Waits (long-polls) a transport-defined time and
     /// returns an empty list when nothing arrived.
     /// </summary>
-    Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(
+    ValueTask<IReadOnlyList<IReceivedMessage>> ReceiveAsync(
         string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken);
 }

@@ -129,7 +129,7 @@ internal sealed class WorkflowInvoker<TWorkflow, TState>(
         // Send what the handler sent before the message is recorded as handled. If sending fails, the message is retried
         // and nothing is lost; if the save then fails (a concurrent update), the retry may send again: at-least-once,
         // never lost.
-        await context.FlushAsync(token).ConfigureAwait(false);
+        await context.FlushAsync().ConfigureAwait(false);
 
         var now = time.GetUtcNow();
         var entry = new WorkflowHistoryEntry(now, context.MessageType, handledKey, workflowContext.Note);

@@ -458,7 +458,7 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
         await transport.ProvisionAsync(new TransportTopology("q", [], []), default);
         var sent = Message("poison");
         await transport.SendAsync([new OutgoingMessage(Destination.Queue("q"), sent)], default);
-        var received = Assert.Single(await FakeTransports.RunAsync(_time, transport.ReceiveAsync("q", 1, TimeSpan.FromSeconds(30), default)));
+        var received = Assert.Single(await FakeTransports.RunAsync(_time, transport.ReceiveAsync("q", 1, TimeSpan.FromSeconds(30), default).AsTask()));
         await received.DeadLetterAsync(FailureDetails.From("bad", null, 1, "q", _time.GetUtcNow()), default);
         failsAgain.Armed = true;
 
@@ -612,7 +612,7 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
     }
 
     private Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(string queue) =>
-        FakeTransports.RunAsync(_time, _transport.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default));
+        FakeTransports.RunAsync(_time, _transport.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default).AsTask());
 
     /// <summary>Once armed, copies each of up to <paramref name="times"/> messages sent to <paramref name="queue"/> into
     /// <paramref name="errorQueue"/> right away, as a handler that fails it at once would.</summary>

@@ -60,6 +60,7 @@ public sealed class ConfigurationTests : IAsyncLifetime
         Assert.Contains("Retry policy: MaxAttempts", Invalid(b => b.Retry.MaxAttempts = 0));
         Assert.Contains("StepRetention", Invalid(b => b.StepRetention = TimeSpan.FromSeconds(5)));
         Assert.Contains("Profile of LongJob", Invalid(b => b.ConfigureHandling<LongJob>(h => h.Profile = ExecutionProfile.LongRunning(TimeSpan.Zero))));
+        Assert.Contains("at most 365 days", Invalid(b => b.Profile = b.Profile with { MaxRuntime = TimeSpan.MaxValue }));
     }
 
     [Fact]

@@ -69,7 +69,8 @@ public sealed class LeaseDeadlinesTests
         await using var running = Renewer(live, deadlines);
         var start = _time.GetUtcNow();
         running.Start();
-        var token = running.BeginHandling(CancellationToken.None);
+        running.BeginHandling(CancellationToken.None);
+        var token = running.HandlerToken;
 
         _time.Advance(Profile.MaxRuntime - TimeSpan.FromTicks(1));
         Assert.False(token.IsCancellationRequested);
@@ -79,6 +80,32 @@ public sealed class LeaseDeadlinesTests
         Assert.True(running.IsRuntimeExceeded);
         Assert.All(stopped, m => Assert.Empty(m.Renewals));
         Assert.Equal(start + TimeSpan.FromMinutes(1), live.Renewals[0]);
+    }
+
+    [Fact]
+    public async Task A_handler_token_first_read_after_the_max_runtime_or_a_hard_stop_is_already_cancelled()
+    {
+        using var deadlines = new LeaseDeadlines(_time);
+        await using var late = Renewer(new RecordingMessage("late", _time), deadlines);
+        late.Start();
+        late.BeginHandling(CancellationToken.None);
+        _time.Advance(Profile.MaxRuntime);
+        Assert.True(late.IsRuntimeExceeded);
+        Assert.True(late.HandlerToken.IsCancellationRequested); // made on this read, cancelled already
+
+        using var hardStop = new CancellationTokenSource();
+        await hardStop.CancelAsync();
+        await using var stopped = Renewer(new RecordingMessage("stopped", _time), deadlines);
+        stopped.BeginHandling(hardStop.Token);
+        Assert.True(stopped.HandlerToken.IsCancellationRequested);
+
+        await using var handling = Renewer(new RecordingMessage("handling", _time), deadlines);
+        handling.BeginHandling(CancellationToken.None);
+        var token = handling.HandlerToken;
+        Assert.False(token.IsCancellationRequested);
+        handling.CancelHandling();
+        Assert.True(token.IsCancellationRequested);
+        Assert.Equal(token, handling.HandlerToken); // one source per handler
     }
 
     [Fact]

@@ -28,7 +28,7 @@ public sealed class FaultyTransport(ITransport inner) : ITransport
         return inner.SendAsync(messages, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    public async ValueTask<IReadOnlyList<IReceivedMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         ThrowIfCrashed();
         var received = await inner.ReceiveAsync(queue, maxMessages, leaseDuration, cancellationToken);
@@ -105,7 +105,7 @@ public sealed class CapabilityOverride(ITransport inner, Func<TransportCapabilit
 
     public Task SendAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken cancellationToken) => inner.SendAsync(messages, cancellationToken);
 
-    public Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken) =>
+    public ValueTask<IReadOnlyList<IReceivedMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken) =>
         inner.ReceiveAsync(queue, maxMessages, leaseDuration, cancellationToken);
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();

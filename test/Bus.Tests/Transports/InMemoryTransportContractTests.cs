@@ -26,7 +26,7 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
         var headers = new Dictionary<string, string> { [MessageHeaders.MessageId] = "exact-1" };
         await Transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), new TransportMessage(headers, Encoding.UTF8.GetBytes("x")), _time.GetUtcNow() + due)], default);
 
-        var receive = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default);
+        var receive = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default).AsTask();
         _time.Advance(due - TimeSpan.FromTicks(1));
         Assert.False(receive.IsCompleted);
         _time.Advance(TimeSpan.FromTicks(1));
@@ -48,7 +48,7 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
         var headers = new Dictionary<string, string> { [MessageHeaders.MessageId] = "racing-1" };
         await transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), new TransportMessage(headers, Encoding.UTF8.GetBytes("x")), _time.GetUtcNow() + due)], default);
 
-        var received = Assert.Single(await transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default).WaitAsync(TimeSpan.FromSeconds(10)));
+        var received = Assert.Single(await transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
 
         Assert.Equal("racing-1", received.Message.MessageId);
     }
@@ -58,19 +58,19 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
     {
         var queue = await NewQueueAsync("poll");
 
-        var empty = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default);
+        var empty = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default).AsTask();
         _time.Advance(new InMemoryTransportOptions().LongPollTime - TimeSpan.FromMilliseconds(1));
         Assert.False(empty.IsCompleted);
         _time.Advance(TimeSpan.FromMilliseconds(1));
         Assert.Empty(await empty.WaitAsync(TimeSpan.FromSeconds(10)));
 
         using var cancel = new CancellationTokenSource();
-        var cancelled = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), cancel.Token);
+        var cancelled = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), cancel.Token).AsTask();
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WaitAsync(TimeSpan.FromSeconds(10)));
 
         // The queue still works: a message sent now reaches the next receive.
-        var next = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default);
+        var next = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default).AsTask();
         var headers = new Dictionary<string, string> { [MessageHeaders.MessageId] = "after-cancel" };
         await Transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), new TransportMessage(headers, Encoding.UTF8.GetBytes("x")))], default);
         Assert.Equal("after-cancel", Assert.Single(await next.WaitAsync(TimeSpan.FromSeconds(10))).Message.MessageId);
@@ -80,8 +80,8 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
     public async Task Waiting_receivers_are_handed_each_message_once_in_the_order_they_started_waiting()
     {
         var queue = await NewQueueAsync("handoff");
-        var first = Transport.ReceiveAsync(queue, 10, TimeSpan.FromMinutes(1), default);
-        var second = Transport.ReceiveAsync(queue, 10, TimeSpan.FromMinutes(1), default);
+        var first = Transport.ReceiveAsync(queue, 10, TimeSpan.FromMinutes(1), default).AsTask();
+        var second = Transport.ReceiveAsync(queue, 10, TimeSpan.FromMinutes(1), default).AsTask();
 
         await SendAsync(queue, "handoff-1");
         var toFirst = Assert.Single(await first.WaitAsync(TimeSpan.FromSeconds(10)));
@@ -93,7 +93,7 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
         Assert.Equal(1, toFirst.ReceiveCount);
         await toFirst.CompleteAsync(default);
         await toSecond.CompleteAsync(default);
-        var after = Transport.ReceiveAsync(queue, 10, TimeSpan.FromMinutes(1), default);
+        var after = Transport.ReceiveAsync(queue, 10, TimeSpan.FromMinutes(1), default).AsTask();
         _time.Advance(new InMemoryTransportOptions().LongPollTime);
         Assert.Empty(await after.WaitAsync(TimeSpan.FromSeconds(10)));
     }
@@ -109,7 +109,7 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
         await transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), new TransportMessage(headers, Encoding.UTF8.GetBytes("x")))], default);
         var held = Assert.Single(await transport.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default));
 
-        var waiting = transport.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default);
+        var waiting = transport.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default).AsTask();
         _time.Advance(TimeSpan.FromSeconds(30) - TimeSpan.FromTicks(1));
         Assert.False(waiting.IsCompleted);
         _time.Advance(TimeSpan.FromTicks(1));
@@ -118,6 +118,80 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
         Assert.Equal("expiry-1", again.Message.MessageId);
         Assert.Equal(2, again.ReceiveCount);
         await Assert.ThrowsAsync<LeaseLostException>(() => held.CompleteAsync(default));
+    }
+
+    [Fact]
+    public async Task A_reused_long_poll_is_not_cancelled_by_the_token_of_an_earlier_wait()
+    {
+        // A finished wait is reused by the next one: the token of the earlier wait must reach nothing after it.
+        var queue = await NewQueueAsync("reuse");
+        using var earlier = new CancellationTokenSource();
+        var served = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), earlier.Token);
+        Assert.False(served.IsCompleted);
+        await SendAsync(queue, "reuse-1");
+        var first = Assert.Single(await served.AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        await first.CompleteAsync(default);
+
+        for (var round = 2; round <= 4; round++)
+        {
+            var waiting = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default);
+            if (round == 2)
+            {
+                await earlier.CancelAsync(); // the earlier wait's token, while its waiter serves this wait
+            }
+
+            Assert.False(waiting.IsCompleted);
+            await SendAsync(queue, $"reuse-{round}");
+            var next = Assert.Single(await waiting.AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.Equal($"reuse-{round}", next.Message.MessageId);
+            await next.CompleteAsync(default);
+        }
+
+        // A poll that ends empty and one that is cancelled leave the next wait working as well.
+        var ending = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default).AsTask();
+        _time.Advance(new InMemoryTransportOptions().LongPollTime);
+        Assert.Empty(await ending.WaitAsync(TimeSpan.FromSeconds(10)));
+        using var cancel = new CancellationTokenSource();
+        var cancelled = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), cancel.Token).AsTask();
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WaitAsync(TimeSpan.FromSeconds(10)));
+        var last = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default);
+        await SendAsync(queue, "reuse-last");
+        Assert.Equal("reuse-last", Assert.Single(await last.AsTask().WaitAsync(TimeSpan.FromSeconds(10))).Message.MessageId);
+    }
+
+    [Fact]
+    public async Task A_settled_message_is_not_kept_alive_by_its_lease_until_the_lease_would_have_ended()
+    {
+        // Each delivery's lease is a record ordered by expiry; a settled message's record must not keep it (body and
+        // all) reachable for the minutes its lease would have run, or every handled message outlives the young
+        // generation of the collector.
+        var queue = await NewQueueAsync("settled");
+        await SendAsync(queue, "long-job");
+        var longJob = Assert.Single(await Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default)); // in flight throughout
+        var first = await SendReceiveAndCompleteAsync(queue, "settled-0");
+        for (var i = 1; i < 200; i++)
+        {
+            await SendReceiveAndCompleteAsync(queue, $"settled-{i}");
+        }
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+
+        Assert.False(first.IsAlive, "the first settled message is still reachable");
+        await longJob.CompleteAsync(default);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private async Task<WeakReference> SendReceiveAndCompleteAsync(string queue, string id)
+    {
+        var message = new TransportMessage(new Dictionary<string, string> { [MessageHeaders.MessageId] = id }, new byte[1024]);
+        await Transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), message)], default);
+        var received = Assert.Single(await Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(5), default));
+        Assert.Equal(id, received.Message.MessageId);
+        await received.CompleteAsync(default);
+        return new WeakReference(message);
     }
 
     private Task SendAsync(string queue, string id) => Transport.SendAsync(

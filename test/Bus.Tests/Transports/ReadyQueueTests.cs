@@ -59,5 +59,5 @@ public sealed class ReadyQueueTests
         return taken;
     }
 
-    private static InMemoryQueue.Entry Entry(int n) => new(new TransportMessage(null, new[] { (byte)n }), n);
+    private static InMemoryQueue.Entry Entry(int n) => new(new InMemoryQueue("ready", TimeProvider.System), new TransportMessage(null, new[] { (byte)n }));
 }

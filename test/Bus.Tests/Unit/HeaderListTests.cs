@@ -43,4 +43,55 @@ public sealed class HeaderListTests
         Assert.Empty(new TransportMessage(null, Array.Empty<byte>()).Headers);
         Assert.Null(new TransportMessage(new Dictionary<string, string>(), Array.Empty<byte>()).MessageId);
     }
+
+    [Fact]
+    public void A_bus_messages_standard_headers_read_as_the_strings_they_stand_for_in_one_order()
+    {
+        var id = Guid.CreateVersion7();
+        var sentAt = new DateTimeOffset(2026, 12, 2, 4, 55, 14, TimeSpan.Zero).AddTicks(1234567);
+        var others = new Dictionary<string, string> { ["traceparent"] = "00-abc-def-01", ["tenant"] = "t-1" };
+        var headers = new BusHeaders(id, null, sentAt, "orders.place", "2", "application/json", null, null, others);
+
+        Assert.True(headers.ContainsKey(MessageHeaders.SentAt));
+        Assert.False(headers.ContainsKey(MessageHeaders.CausationId)); // none: not listed
+        Assert.False(headers.ContainsKey("missing"));
+        var expected = new Dictionary<string, string>
+        {
+            [MessageHeaders.MessageId] = id.ToString(),
+            [MessageHeaders.MessageType] = "orders.place",
+            [MessageHeaders.MessageVersion] = "2",
+            [MessageHeaders.ContentType] = "application/json",
+            [MessageHeaders.SentAt] = sentAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            [MessageHeaders.CorrelationId] = id.ToString(), // a conversation's first message is its own correlation
+            ["traceparent"] = "00-abc-def-01",
+            ["tenant"] = "t-1",
+        };
+        Assert.Equal(expected.Count, headers.Count);
+        Assert.Equal(expected.OrderBy(p => p.Key), headers.OrderBy(p => p.Key));
+        Assert.Equal(headers.Select(p => p.Key), headers.Keys);
+        Assert.Equal(headers.Select(p => p.Value), headers.Values);
+        Assert.All(expected, p => Assert.Equal(p.Value, headers[p.Key]));
+        Assert.Same(headers.MessageId, headers[MessageHeaders.MessageId]); // formatted once
+        Assert.Equal(expected.Sum(p => (long)p.Key.Length + p.Value.Length), headers.CharacterCount());
+        Assert.True(headers.AnyName(name => name == "tenant"));
+        Assert.True(headers.AnyName(name => name == MessageHeaders.SentAt));
+        Assert.False(headers.AnyName(name => name == MessageHeaders.CausationId));
+    }
+
+    [Fact]
+    public void A_given_id_correlation_and_causation_are_kept_as_given_and_standard_names_are_not_others()
+    {
+        var headers = new BusHeaders(Guid.NewGuid(), "order-42", DateTimeOffset.UnixEpoch, "t", "1", "application/json", "conversation-7", "cause-3",
+            new Dictionary<string, string>());
+
+        Assert.Equal("order-42", headers[MessageHeaders.MessageId]);
+        Assert.Equal("conversation-7", headers[MessageHeaders.CorrelationId]);
+        Assert.Equal("cause-3", headers[MessageHeaders.CausationId]);
+        Assert.Equal(7, headers.Count);
+        Assert.Equal(headers.Sum(p => (long)p.Key.Length + p.Value.Length), headers.CharacterCount());
+        Assert.Equal("order-42", new TransportMessage(headers, Array.Empty<byte>()).MessageId);
+        var clash = Assert.Throws<ArgumentException>(() => new BusHeaders(Guid.NewGuid(), null, DateTimeOffset.UnixEpoch, "t", "1", "application/json", null, null,
+            new Dictionary<string, string> { [MessageHeaders.MessageType] = "other" }));
+        Assert.Contains(MessageHeaders.MessageType, clash.Message);
+    }
 }

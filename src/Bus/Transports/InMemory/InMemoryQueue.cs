@@ -1,3 +1,5 @@
+using System.Threading.Tasks.Sources;
+
 namespace Bus.Transports.InMemory;
 
 /// <summary>One queue: ready messages in arrival order, delayed and leased messages ordered by when they become
@@ -5,21 +7,29 @@ namespace Bus.Transports.InMemory;
 /// <remarks>
 /// A waiting receiver is handed its messages by whoever makes them visible (a send, a release, the queue's timer), so
 /// it does not poll again. The queue has one timer, armed for the earliest of the waiters' poll ends and, while anyone
-/// waits, the next delayed or leased message's visibility: a long poll costs one promise, no timer or token source of
-/// its own.
+/// waits, the next delayed or leased message's visibility. A long poll allocates nothing: its waiter is reused, and
+/// it has no timer or token source of its own.
 /// </remarks>
 internal sealed class InMemoryQueue(string name, TimeProvider time)
 {
     /// <summary>A poll with less than this left ends: real timers have whole-millisecond resolution.</summary>
     private static readonly TimeSpan PollEndSlack = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Stale records the invisible ones may hold beyond twice the live ones before they are dropped.</summary>
+    private const int CompactionSlack = 64;
+
+    /// <summary>Finished waiters kept for reuse: one per receive loop that polls this queue is plenty.</summary>
+    private const int MaxSpareWaiters = 16;
     private readonly object _gate = new();
     private readonly ReadyQueue _ready = new();
     private readonly PriorityQueue<(Entry Entry, long Version), DateTimeOffset> _invisible = new();
+    private readonly List<((Entry Entry, long Version) Element, DateTimeOffset Priority)> _compacting = [];
+    private int _invisibleLive; // entries whose current record is in _invisible; the rest of it is stale
     private readonly List<TransportMessage> _deadLetters = [];
     private readonly List<Waiter> _waiters = [];
+    private readonly Stack<Waiter> _spareWaiters = new(); // finished waits, for the next one to reuse
     private ITimer? _timer;
     private DateTimeOffset? _armedFor;
-    private long _sequence;
     private int _count;
 
     public string Name { get; } = name;
@@ -52,22 +62,33 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         bool fire;
         lock (_gate)
         {
-            var entry = new Entry(message, ++_sequence) { PriorAttempts = priorAttempts };
+            var entry = new Entry(this, message) { PriorAttempts = priorAttempts };
             _count++;
-            var now = time.GetUtcNow();
-            if (visibleAt is { } at && at > now)
+
+            // The clock is read only when something depends on it: a delay, or a receiver waiting for messages.
+            if (visibleAt is null && _waiters.Count == 0)
             {
-                MakeInvisible(entry, at);
+                _ready.AddLast(entry);
+                served = null;
+                fire = false;
             }
             else
             {
-                _ready.AddLast(entry);
+                var now = time.GetUtcNow();
+                if (visibleAt is { } at && at > now)
+                {
+                    MakeInvisible(entry, at);
+                }
+                else
+                {
+                    _ready.AddLast(entry);
+                }
+
+                served = ServeLocked(now);
+
+                // A delayed message may become visible before a waiter's poll ends.
+                fire = _waiters.Count > 0 && ArmLocked(now);
             }
-
-            served = ServeLocked(now);
-
-            // A delayed message may become visible before a waiter's poll ends.
-            fire = _waiters.Count > 0 && ArmLocked(now);
         }
 
         Complete(served);
@@ -79,11 +100,11 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
     /// <summary>Takes up to <paramref name="max"/> visible messages under a lease of <paramref name="leaseDuration"/>.
     /// When none is visible, waits up to <paramref name="longPoll"/> for one (returning none then).</summary>
-    public Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(int max, TimeSpan leaseDuration, TimeSpan longPoll, CancellationToken cancellationToken)
+    public ValueTask<IReadOnlyList<IReceivedMessage>> ReceiveAsync(int max, TimeSpan leaseDuration, TimeSpan longPoll, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
         {
-            return Task.FromCanceled<IReadOnlyList<IReceivedMessage>>(cancellationToken);
+            return ValueTask.FromCanceled<IReadOnlyList<IReceivedMessage>>(cancellationToken);
         }
 
         // Made before the first wait and outside the lock: a test clock may move, and fire timers, as a timer is made.
@@ -105,21 +126,45 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             if (taken.Length > 0)
             {
                 // Under load most receives find messages at once: nothing is allocated for a wait.
-                return Task.FromResult<IReadOnlyList<IReceivedMessage>>(taken);
+                return new ValueTask<IReadOnlyList<IReceivedMessage>>(taken);
             }
 
-            waiter = new Waiter(this, max, leaseDuration, now + longPoll);
+            waiter = _spareWaiters.TryPop(out var spare) ? spare : new Waiter(this);
+            waiter.Prepare(max, leaseDuration, now + longPoll);
             _waiters.Add(waiter);
             fire = ArmLocked(now);
         }
 
-        waiter.CancelWith(cancellationToken);
+        var wait = waiter.CancelWith(cancellationToken);
         if (fire)
         {
             Fire();
         }
 
-        return waiter.Task;
+        return wait;
+    }
+
+    /// <summary>Settles the delivery of <paramref name="entry"/> that holds lease <paramref name="token"/>.</summary>
+    private Task Settle(Entry entry, long token, Settlement settlement, TimeSpan delay = default, FailureDetails? failure = null)
+    {
+        switch (settlement)
+        {
+            case Settlement.Complete:
+                Complete(entry, token);
+                break;
+            case Settlement.Abandon:
+                Return(entry, token, delay, countAttempt: true);
+                break;
+            case Settlement.Release:
+                Return(entry, token, delay, countAttempt: false);
+                break;
+            default:
+                ArgumentNullException.ThrowIfNull(failure);
+                DeadLetter(entry, token, failure.AddTo(entry.Message));
+                break;
+        }
+
+        return Task.CompletedTask;
     }
 
     public DateTimeOffset Renew(Entry entry, long token, TimeSpan duration)
@@ -133,7 +178,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         }
     }
 
-    public void Complete(Entry entry, long token)
+    private void Complete(Entry entry, long token)
     {
         lock (_gate)
         {
@@ -142,7 +187,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         }
     }
 
-    public void Return(Entry entry, long token, TimeSpan delay, bool countAttempt)
+    private void Return(Entry entry, long token, TimeSpan delay, bool countAttempt)
     {
         Waiter? served;
         bool fire;
@@ -161,6 +206,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             }
             else
             {
+                LeaveInvisible(entry);
                 entry.Version++;
                 _ready.AddFirst(entry);
             }
@@ -177,7 +223,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         }
     }
 
-    public void DeadLetter(Entry entry, long token, TransportMessage deadLettered)
+    private void DeadLetter(Entry entry, long token, TransportMessage deadLettered)
     {
         lock (_gate)
         {
@@ -226,7 +272,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             entry.ReceiveCount++;
             entry.LeaseToken++;
             MakeInvisible(entry, expiry);
-            taken[i] = new Received(this, entry, entry.LeaseToken, expiry);
+            taken[i] = entry.LeaseToken == Entry.FirstLease ? entry.FirstDelivery(expiry) : new Received(this, entry, entry.LeaseToken, expiry);
         }
 
         return taken;
@@ -326,17 +372,24 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         return time.GetUtcNow() >= next;
     }
 
-    private void Cancel(Waiter waiter)
+    /// <summary>Takes a cancelled waiter out of the line; false when it was served (or ended) first.</summary>
+    private bool Withdraw(Waiter waiter)
     {
-        bool removed;
         lock (_gate)
         {
-            removed = _waiters.Remove(waiter);
+            return _waiters.Remove(waiter);
         }
+    }
 
-        if (removed)
+    /// <summary>A finished wait, back for reuse (its receiver has its result).</summary>
+    private void Recycle(Waiter waiter)
+    {
+        lock (_gate)
         {
-            waiter.Cancel();
+            if (_spareWaiters.Count < MaxSpareWaiters)
+            {
+                _spareWaiters.Push(waiter);
+            }
         }
     }
 
@@ -362,6 +415,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
     private void Remove(Entry entry)
     {
+        LeaveInvisible(entry);
         entry.Removed = true;
         entry.Version++;
         entry.LeaseToken++;
@@ -372,8 +426,46 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     private void MakeInvisible(Entry entry, DateTimeOffset until)
     {
         _ready.Withdraw(entry);
-        entry.Version++;
+        if (!entry.IsInvisible)
+        {
+            entry.IsInvisible = true;
+            _invisibleLive++;
+        }
+
+        entry.Version++; // a record of it already there goes stale
         _invisible.Enqueue((entry, entry.Version), until);
+        if (_invisible.Count > (2 * _invisibleLive) + CompactionSlack)
+        {
+            CompactInvisible();
+        }
+    }
+
+    /// <summary>The entry is no longer invisible (settled, or ready again): its record goes stale.</summary>
+    private void LeaveInvisible(Entry entry)
+    {
+        if (entry.IsInvisible)
+        {
+            entry.IsInvisible = false;
+            _invisibleLive--;
+        }
+    }
+
+    /// <summary>Drops the stale records. Without this a settled message would stay reachable from its lease's record,
+    /// body and all, until the lease would have expired (minutes): every handled message would outlive the collector's
+    /// youngest generation.</summary>
+    private void CompactInvisible()
+    {
+        foreach (var item in _invisible.UnorderedItems)
+        {
+            if (item.Element.Entry.Version == item.Element.Version)
+            {
+                _compacting.Add(item);
+            }
+        }
+
+        _invisible.Clear();
+        _invisible.EnqueueRange(_compacting);
+        _compacting.Clear();
     }
 
     private void PromoteDue(DateTimeOffset now)
@@ -392,6 +484,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             }
 
             _invisible.Dequeue();
+            LeaveInvisible(item.Entry);
             item.Entry.Version++;
             _ready.AddLast(item.Entry);
         }
@@ -412,12 +505,18 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         return null;
     }
 
-    internal sealed class Entry(TransportMessage message, long sequence)
+    /// <summary>A message in the queue, from its send until it is settled. It is also the handle of its first delivery
+    /// (most messages have only one): later deliveries get a <see cref="Received"/> of their own.</summary>
+    internal sealed class Entry(InMemoryQueue queue, TransportMessage message) : IReceivedMessage
     {
+        /// <summary>The lease token of a message's first delivery.</summary>
+        public const long FirstLease = 1;
+
+        private long _firstExpiresAtTicks; // UTC
+
         public TransportMessage Message { get; } = message;
 
-        public long Sequence { get; } = sequence;
-
+        /// <summary>Deliveries that counted as attempts so far.</summary>
         public int ReceiveCount { get; set; }
 
         public int PriorAttempts { get; set; }
@@ -428,26 +527,63 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
         public bool Removed { get; set; }
 
+        /// <summary>Whether its current record is among the invisible ones (delayed or leased).</summary>
+        public bool IsInvisible { get; set; }
+
         /// <summary>Whether it waits among the ready entries (<see cref="ReadyQueue"/>).</summary>
         public bool IsReady { get; set; }
 
         /// <summary>Which of its slots in the <see cref="ReadyQueue"/> is the live one.</summary>
         public long ReadyStamp { get; set; }
+
+        string IReceivedMessage.Queue => queue.Name;
+
+        int IReceivedMessage.ReceiveCount => 1 + PriorAttempts;
+
+        DateTimeOffset IReceivedMessage.LeaseExpiresAt => new(Volatile.Read(ref _firstExpiresAtTicks), TimeSpan.Zero);
+
+        /// <summary>Its first delivery, leased until <paramref name="expiresAt"/> (under the queue's lock).</summary>
+        public IReceivedMessage FirstDelivery(DateTimeOffset expiresAt)
+        {
+            _firstExpiresAtTicks = expiresAt.UtcTicks;
+            return this;
+        }
+
+        Task<DateTimeOffset> IReceivedMessage.RenewLeaseAsync(TimeSpan duration, CancellationToken cancellationToken)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(duration, TimeSpan.Zero);
+            var expiry = queue.Renew(this, FirstLease, duration);
+            Volatile.Write(ref _firstExpiresAtTicks, expiry.UtcTicks);
+            return Task.FromResult(expiry);
+        }
+
+        Task IReceivedMessage.CompleteAsync(CancellationToken cancellationToken) => queue.Settle(this, FirstLease, Settlement.Complete);
+
+        Task IReceivedMessage.AbandonAsync(TimeSpan delay, CancellationToken cancellationToken) => queue.Settle(this, FirstLease, Settlement.Abandon, delay);
+
+        Task IReceivedMessage.ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken) => queue.Settle(this, FirstLease, Settlement.Release, delay);
+
+        Task IReceivedMessage.DeadLetterAsync(FailureDetails failure, CancellationToken cancellationToken) =>
+            queue.Settle(this, FirstLease, Settlement.DeadLetter, failure: failure);
     }
 
-    /// <summary>A receiver waiting in a long poll: completed with the messages handed to it, with none when its poll
-    /// ends, or cancelled with its token. Its continuation runs asynchronously, never on the sender's thread.</summary>
-    private sealed class Waiter(InMemoryQueue queue, int max, TimeSpan leaseDuration, DateTimeOffset pollEndsAt)
-        : TaskCompletionSource<IReadOnlyList<IReceivedMessage>>(TaskCreationOptions.RunContinuationsAsynchronously)
+    /// <summary>
+    /// A receiver waiting in a long poll: completed with the messages handed to it, with none when its poll ends, or
+    /// cancelled with its token. Its continuation runs asynchronously, never on the sender's thread. Once its receiver
+    /// has the result it goes back to the queue for the next wait, so a long poll allocates nothing.
+    /// </summary>
+    private sealed class Waiter(InMemoryQueue queue) : IValueTaskSource<IReadOnlyList<IReceivedMessage>>
     {
+        private ManualResetValueTaskSourceCore<IReadOnlyList<IReceivedMessage>> _core = new() { RunContinuationsAsynchronously = true };
         private CancellationToken _token;
         private CancellationTokenRegistration _registration;
+        private int _completed; // 1 once served, ended or cancelled: exactly one of them completes a wait
 
-        public int Max => max;
+        public int Max { get; private set; }
 
-        public TimeSpan LeaseDuration => leaseDuration;
+        public TimeSpan LeaseDuration { get; private set; }
 
-        public DateTimeOffset PollEndsAt => pollEndsAt;
+        public DateTimeOffset PollEndsAt { get; private set; }
 
         /// <summary>What it was handed (set under the queue's lock).</summary>
         public IReceivedMessage[]? Result { get; set; }
@@ -455,32 +591,69 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         /// <summary>The next waiter served in the same round (a chain, so serving allocates no list).</summary>
         public Waiter? NextServed { get; set; }
 
-        public void CancelWith(CancellationToken cancellationToken)
+        /// <summary>Sets up a new wait (under the queue's lock).</summary>
+        public void Prepare(int max, TimeSpan leaseDuration, DateTimeOffset pollEndsAt)
         {
-            if (!cancellationToken.CanBeCanceled)
+            Max = max;
+            LeaseDuration = leaseDuration;
+            PollEndsAt = pollEndsAt;
+        }
+
+        /// <summary>Registers for cancellation and returns the wait.</summary>
+        public ValueTask<IReadOnlyList<IReceivedMessage>> CancelWith(CancellationToken cancellationToken)
+        {
+            var wait = new ValueTask<IReadOnlyList<IReceivedMessage>>(this, _core.Version);
+            if (cancellationToken.CanBeCanceled)
             {
-                return;
+                _token = cancellationToken;
+                _registration = cancellationToken.UnsafeRegister(static state => ((Waiter)state!).OnCancelled(), this);
             }
 
-            _token = cancellationToken;
-            _registration = cancellationToken.UnsafeRegister(static state => ((Waiter)state!).Owner.Cancel((Waiter)state!), this);
-            if (Task.IsCompleted)
-            {
-                _registration.Unregister(); // served before the registration was made
-            }
+            return wait;
         }
 
         public void Finish()
         {
-            TrySetResult(Result!);
-            _registration.Unregister();
+            if (Interlocked.Exchange(ref _completed, 1) == 0)
+            {
+                _core.SetResult(Result!);
+            }
         }
 
-        public void Cancel() => TrySetCanceled(_token);
+        public IReadOnlyList<IReceivedMessage> GetResult(short token)
+        {
+            try
+            {
+                return _core.GetResult(token);
+            }
+            finally
+            {
+                // Dispose waits for a cancellation callback that is running, so none can reach the next wait.
+                _registration.Dispose();
+                _registration = default;
+                _token = default;
+                Result = null;
+                _core.Reset();
+                Volatile.Write(ref _completed, 0);
+                queue.Recycle(this);
+            }
+        }
 
-        private InMemoryQueue Owner => queue;
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
+
+        private void OnCancelled()
+        {
+            if (queue.Withdraw(this) && Interlocked.Exchange(ref _completed, 1) == 0)
+            {
+                _core.SetException(new OperationCanceledException(_token));
+            }
+        }
     }
 
+    /// <summary>A delivery after the first (the first one's handle is its <see cref="Entry"/>).</summary>
     internal sealed class Received(InMemoryQueue queue, Entry entry, long token, DateTimeOffset expiresAt) : IReceivedMessage
     {
         private DateTimeOffset _expiresAt = expiresAt;
@@ -500,29 +673,22 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             return Task.FromResult(_expiresAt);
         }
 
-        public Task CompleteAsync(CancellationToken cancellationToken)
-        {
-            queue.Complete(entry, token);
-            return Task.CompletedTask;
-        }
+        public Task CompleteAsync(CancellationToken cancellationToken) => queue.Settle(entry, token, Settlement.Complete);
 
-        public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken)
-        {
-            queue.Return(entry, token, delay, countAttempt: true);
-            return Task.CompletedTask;
-        }
+        public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken) => queue.Settle(entry, token, Settlement.Abandon, delay);
 
-        public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken)
-        {
-            queue.Return(entry, token, delay, countAttempt: false);
-            return Task.CompletedTask;
-        }
+        public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken) => queue.Settle(entry, token, Settlement.Release, delay);
 
-        public Task DeadLetterAsync(FailureDetails failure, CancellationToken cancellationToken)
-        {
-            ArgumentNullException.ThrowIfNull(failure);
-            queue.DeadLetter(entry, token, failure.AddTo(entry.Message));
-            return Task.CompletedTask;
-        }
+        public Task DeadLetterAsync(FailureDetails failure, CancellationToken cancellationToken) =>
+            queue.Settle(entry, token, Settlement.DeadLetter, failure: failure);
+    }
+
+    /// <summary>How a delivery is settled.</summary>
+    private enum Settlement
+    {
+        Complete,
+        Abandon,
+        Release,
+        DeadLetter,
     }
 }

@@ -70,7 +70,7 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
         {
             // Every received message carries a message id: a foreign payload gets one here, as a broker would assign it.
             var outgoing = messages[i];
-            var message = outgoing.Message.MessageId is null
+            var message = !outgoing.Message.Headers.ContainsKey(MessageHeaders.MessageId)
                 ? outgoing with { Message = outgoing.Message.WithHeaders([new(MessageHeaders.MessageId, Guid.NewGuid().ToString())]) }
                 : outgoing;
             if (message.Destination.Kind == DestinationKind.Queue)
@@ -90,7 +90,7 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<IReceivedMessage>> ReceiveAsync(
+    public ValueTask<IReadOnlyList<IReceivedMessage>> ReceiveAsync(
         string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
@@ -103,18 +103,7 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
     /// a UTF-16 code unit takes): then the exact count is not needed. Walks the headers without allocating.</summary>
     private bool SurelyFits(TransportMessage message)
     {
-        if (message.Headers is not HeaderList headers)
-        {
-            return false;
-        }
-
-        long characters = 0;
-        foreach (var item in headers.Items)
-        {
-            characters += item.Length;
-        }
-
-        return message.Body.Length + (3 * characters) <= _options.MaxMessageSize;
+        return message.Headers is HeaderList headers && message.Body.Length + (3 * headers.CharacterCount()) <= _options.MaxMessageSize;
     }
 
     /// <inheritdoc />

@@ -1,0 +1,153 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+
+namespace Bus.Transports;
+
+/// <summary>
+/// The headers of a message the bus made. Its standard headers (id, type, version, content type, sent-at,
+/// correlation and causation ids) are fields, the others names and values side by side in one array. The id and the
+/// sent-at time are kept as a <see cref="Guid"/> and ticks and formatted on first read: a transport that writes them to
+/// the wire reads them, an in-memory delivery whose handler never asks does not, and a queued message keeps less alive.
+/// </summary>
+internal sealed class BusHeaders : HeaderList
+{
+    /// <summary>The length of a UTC time in round-trip format ("O"): 2026-12-02T04:55:14.1234567+00:00.</summary>
+    private const int SentAtLength = 33;
+
+    /// <summary>The length of a GUID in "D" format.</summary>
+    private const int GuidLength = 36;
+
+    /// <summary>The standard headers, in the order they are listed.</summary>
+    private static readonly string[] StandardNames =
+    [
+        MessageHeaders.MessageId, MessageHeaders.MessageType, MessageHeaders.MessageVersion, MessageHeaders.ContentType,
+        MessageHeaders.SentAt, MessageHeaders.CorrelationId, MessageHeaders.CausationId,
+    ];
+
+    private readonly Guid _id;
+    private readonly long _sentAtTicks;
+    private readonly string _messageType;
+    private readonly string _version;
+    private readonly string _contentType;
+    private readonly string? _correlationId;
+    private readonly string? _causationId;
+    private readonly string[] _others;
+    private string? _messageId;
+    private string? _sentAt;
+
+    /// <summary>Creates the headers of a message the bus made.</summary>
+    /// <param name="id">The generated message id (used when <paramref name="givenId"/> is null).</param>
+    /// <param name="givenId">A message id the sender chose, or null.</param>
+    /// <param name="sentAt">When it was sent.</param>
+    /// <param name="messageType">The wire name.</param>
+    /// <param name="version">The contract version, formatted.</param>
+    /// <param name="contentType">The body's content type.</param>
+    /// <param name="correlationId">The conversation's correlation id, or null when it is this message's own id.</param>
+    /// <param name="causationId">The id of the message being handled when this one was sent, or null.</param>
+    /// <param name="others">Any other headers; none may be a standard one.</param>
+    public BusHeaders(
+        Guid id, string? givenId, DateTimeOffset sentAt, string messageType, string version, string contentType,
+        string? correlationId, string? causationId, IReadOnlyDictionary<string, string> others)
+    {
+        _id = id;
+        _messageId = givenId;
+        _sentAtTicks = sentAt.UtcTicks;
+        _messageType = messageType;
+        _version = version;
+        _contentType = contentType;
+        _correlationId = correlationId;
+        _causationId = causationId;
+        foreach (var name in others.Keys)
+        {
+            if (IsStandard(name))
+            {
+                throw new ArgumentException($"Header '{name}' is a standard header; it cannot be given as another one.", nameof(others));
+            }
+        }
+
+        _others = others.Count == 0 ? [] : Flatten(others);
+    }
+
+    public override int Count => StandardCount + (_others.Length / 2);
+
+    /// <summary>The message id; a generated one is formatted ("D") once, on first read.</summary>
+    public string MessageId => _messageId ??= _id.ToString();
+
+    /// <summary>When it was sent, UTC, in round-trip format; formatted once, on first read.</summary>
+    public string SentAt => _sentAt ??= new DateTimeOffset(_sentAtTicks, TimeSpan.Zero).ToString("O", CultureInfo.InvariantCulture);
+
+    private int StandardCount => _causationId is null ? StandardNames.Length - 1 : StandardNames.Length;
+
+    /// <summary>Whether <paramref name="name"/> is one of the standard headers kept in fields.</summary>
+    public static bool IsStandard(string name) => Array.IndexOf(StandardNames, name) >= 0;
+
+    public override bool TryGetValue(string key, [MaybeNullWhen(false)] out string value)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        value = Standard(key);
+        return value is not null || TryFind(_others, key, out value);
+    }
+
+    /// <summary>Whether the header is there, without formatting its value.</summary>
+    public override bool ContainsKey(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var index = Array.IndexOf(StandardNames, key);
+        return index >= 0 ? index < StandardCount : TryFind(_others, key, out _);
+    }
+
+    public override bool AnyName(Func<string, bool> match)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        var count = StandardCount;
+        for (var i = 0; i < count; i++)
+        {
+            if (match(StandardNames[i]))
+            {
+                return true;
+            }
+        }
+
+        return AnyName(_others, match);
+    }
+
+    public override long CharacterCount()
+    {
+        long characters = 0;
+        var count = StandardCount;
+        for (var i = 0; i < count; i++)
+        {
+            characters += StandardNames[i].Length;
+        }
+
+        var idLength = _messageId?.Length ?? GuidLength;
+        return characters + idLength + _messageType.Length + _version.Length + _contentType.Length + SentAtLength
+            + (_correlationId?.Length ?? idLength) + (_causationId?.Length ?? 0) + CharacterCount(_others);
+    }
+
+    public override IEnumerator<KeyValuePair<string, string>> GetEnumerator()
+    {
+        var count = StandardCount;
+        for (var i = 0; i < count; i++)
+        {
+            yield return new KeyValuePair<string, string>(StandardNames[i], Standard(StandardNames[i])!);
+        }
+
+        for (var i = 0; i < _others.Length; i += 2)
+        {
+            yield return new KeyValuePair<string, string>(_others[i], _others[i + 1]);
+        }
+    }
+
+    private string? Standard(string key) => key switch
+    {
+        MessageHeaders.MessageId => MessageId,
+        MessageHeaders.MessageType => _messageType,
+        MessageHeaders.MessageVersion => _version,
+        MessageHeaders.ContentType => _contentType,
+        MessageHeaders.SentAt => SentAt,
+        MessageHeaders.CorrelationId => _correlationId ?? MessageId,
+        MessageHeaders.CausationId => _causationId,
+        _ => null,
+    };
+}
