@@ -12,11 +12,11 @@ namespace Bus.Leases;
 /// </summary>
 /// <remarks>
 /// Short handlers cost no timer of their own: the first heartbeat and the max runtime are deadlines on the endpoint's
-/// <see cref="LeaseDeadlines"/>, the renewal loop starts only when the first heartbeat falls due, and the handler has
-/// one cancellation source, made only when the handler reads its token, that a lost lease, the max runtime and a hard
-/// stop all cancel (the receiver cancels the handlers it runs at a hard stop: no registration per message on a shared
-/// token). What every renewer of an endpoint
-/// shares lives once in <see cref="EndpointLeases"/>.
+/// <see cref="LeaseDeadlines"/> (a max runtime later than the first heartbeat is put there by that heartbeat), the
+/// renewal loop starts only when the first heartbeat falls due, and the handler has one cancellation source, made only
+/// when the handler reads its token, that a lost lease, the max runtime and a hard stop all cancel (the receiver
+/// cancels the handlers it runs at a hard stop: no registration per message on a shared token). What every renewer of
+/// an endpoint shares lives once in <see cref="EndpointLeases"/>.
 /// </remarks>
 internal sealed class LeaseRenewer : IAsyncDisposable
 {
@@ -24,11 +24,10 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private readonly ExecutionProfile _profile;
     private readonly EndpointLeases _leases;
     private readonly long _receivedAtTicks;
-    private CancellationTokenSource? _stop;
     private CancellationTokenSource? _handler;
-    private SemaphoreSlim? _renewing;
-    private Task? _loop;
+    private Renewal? _renewal; // made at the first renewal: most messages are settled before one
     private long _handlingStartedAtTicks; // UTC ticks; 0 until the handler starts
+    private long _firstHeartbeatAtTicks; // under the lock: UTC ticks of the first heartbeat while it is pending, else 0
 
     // Starting and stopping the loop lock on the renewer itself: it is internal and sealed, nothing else locks on it,
     // and a separate lock object would cost an allocation per message.
@@ -36,6 +35,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private volatile bool _leaseLost;
     private volatile bool _runtimeExceeded;
     private bool _handlerCancelled; // under the lock: the handler's token is (to be made) cancelled
+    private bool _maxRuntimeDeferred; // under the lock: the first heartbeat is to schedule the max runtime
 
     public LeaseRenewer(IReceivedMessage message, ExecutionProfile profile, EndpointLeases leases)
     {
@@ -54,9 +54,6 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     /// <summary>Whether heartbeats and the runtime clock have stopped (the message is settled or released).</summary>
     public bool IsStopped => _stopped;
 
-    /// <summary>Renewals made so far.</summary>
-    public int Renewals { get; private set; }
-
     public ExecutionProfile Profile => _profile;
 
     /// <summary>Arms the first heartbeat (when the transport can renew and the profile asks for it).</summary>
@@ -66,7 +63,13 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         {
             // Counted from when it was received (the renewer is started then): no need to read the clock again.
             var now = new DateTimeOffset(_receivedAtTicks, TimeSpan.Zero);
-            _leases.Deadlines.Schedule(this, LeaseDeadline.FirstHeartbeat, now + NextWait(now));
+            var at = now + NextWait(now);
+            lock (this)
+            {
+                _firstHeartbeatAtTicks = at.UtcTicks;
+            }
+
+            _leases.Deadlines.Schedule(this, LeaseDeadline.FirstHeartbeat, at);
         }
     }
 
@@ -82,7 +85,21 @@ internal sealed class LeaseRenewer : IAsyncDisposable
             CancelHandler();
         }
 
-        _leases.Deadlines.Schedule(this, LeaseDeadline.MaxRuntime, now + _profile.MaxRuntime);
+        // The max runtime goes on the endpoint's deadlines now only when it comes before the first heartbeat, or that
+        // heartbeat has come (or none is due). Otherwise the first heartbeat puts it there: most messages are settled
+        // before either, and then cost one deadline instead of two.
+        var maxAt = now + _profile.MaxRuntime;
+        bool scheduleNow;
+        lock (this)
+        {
+            scheduleNow = _firstHeartbeatAtTicks == 0 || maxAt.UtcTicks <= _firstHeartbeatAtTicks;
+            _maxRuntimeDeferred = !scheduleNow;
+        }
+
+        if (scheduleNow)
+        {
+            _leases.Deadlines.Schedule(this, LeaseDeadline.MaxRuntime, maxAt);
+        }
     }
 
     /// <summary>The handler's token, cancelled by a lost lease, the max runtime or a hard stop. Its source is made on
@@ -172,7 +189,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     {
         // Once stopped no loop can start, so a stopped renewer without a loop has nothing to wait for (settling calls
         // this several times per message).
-        if (_stopped && Volatile.Read(ref _loop) is null)
+        if (_stopped && Volatile.Read(ref _renewal)?.Loop is null)
         {
             return ValueTask.CompletedTask;
         }
@@ -182,8 +199,8 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         lock (this)
         {
             _stopped = true;
-            loop = _loop;
-            stop = _stop;
+            loop = _renewal?.Loop;
+            stop = _renewal?.Stop;
         }
 
         return loop is null && stop is null ? ValueTask.CompletedTask : StopLoopAsync(loop, stop);
@@ -205,9 +222,8 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
-        _stop?.Dispose();
         _handler?.Dispose();
-        _renewing?.Dispose();
+        _renewal?.Dispose();
     }
 
     /// <summary>A deadline of this lease fell due (called by <see cref="LeaseDeadlines"/>).</summary>
@@ -217,6 +233,20 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         {
             if (kind == LeaseDeadline.FirstHeartbeat)
             {
+                bool deferred;
+                lock (this)
+                {
+                    _firstHeartbeatAtTicks = 0;
+                    deferred = _maxRuntimeDeferred;
+                    _maxRuntimeDeferred = false;
+                }
+
+                if (deferred)
+                {
+                    var started = new DateTimeOffset(Volatile.Read(ref _handlingStartedAtTicks), TimeSpan.Zero);
+                    _leases.Deadlines.Schedule(this, LeaseDeadline.MaxRuntime, started + _profile.MaxRuntime);
+                }
+
                 StartLoop();
             }
             else if (!_stopped)
@@ -236,15 +266,16 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         CancellationToken token;
         lock (this)
         {
-            if (_stopped || _loop is not null)
+            var renewal = EnsureRenewal();
+            if (_stopped || renewal.Loop is not null)
             {
                 return;
             }
 
-            _stop = new CancellationTokenSource();
-            token = _stop.Token;
+            renewal.Stop = new CancellationTokenSource();
+            token = renewal.Stop.Token;
             done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _loop = done.Task;
+            renewal.Loop = done.Task;
         }
 
         // Runs on the timer's thread up to the first real wait, so the first renewal happens when it falls due.
@@ -334,12 +365,11 @@ internal sealed class LeaseRenewer : IAsyncDisposable
             return null;
         }
 
-        var renewing = LazyInitializer.EnsureInitialized(ref _renewing, static () => new SemaphoreSlim(1, 1));
+        var renewing = EnsureRenewal().Gate;
         await renewing.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var expiry = await _message.RenewLeaseAsync(duration, cancellationToken).ConfigureAwait(false);
-            Renewals++;
             BusTelemetry.LeaseRenewals.Add(1, _leases.Tag);
             return expiry;
         }
@@ -388,6 +418,26 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         catch (ObjectDisposedException)
         {
             // The handler already finished.
+        }
+    }
+
+    private Renewal EnsureRenewal() => LazyInitializer.EnsureInitialized(ref _renewal, static () => new Renewal());
+
+    /// <summary>What renewing takes: one renewal at a time (heartbeat or extension), and the heartbeat loop once it runs.</summary>
+    private sealed class Renewal : IDisposable
+    {
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        /// <summary>Stops the heartbeat loop (set with <see cref="Loop"/>, under the renewer's lock).</summary>
+        public CancellationTokenSource? Stop { get; set; }
+
+        /// <summary>The heartbeat loop, once it runs.</summary>
+        public Task? Loop { get; set; }
+
+        public void Dispose()
+        {
+            Stop?.Dispose();
+            Gate.Dispose();
         }
     }
 }

@@ -12,6 +12,7 @@ internal sealed partial class MessageTypeRegistry
 {
     private readonly ConcurrentDictionary<Type, MessageType> _byType = new();
     private readonly ConcurrentDictionary<string, MessageType> _byName = new(StringComparer.Ordinal);
+    private MessageType? _lastResolved;
     private readonly object _gate = new();
 
     public IEnumerable<MessageType> All => _byType.Values;
@@ -42,6 +43,7 @@ internal sealed partial class MessageTypeRegistry
 
             _byType[type] = described;
             _byName[described.WireName] = described;
+            _lastResolved = null;
             return described;
         }
     }
@@ -49,8 +51,25 @@ internal sealed partial class MessageTypeRegistry
     /// <summary>The registration of <paramref name="type"/>, registering it on first use.</summary>
     public MessageType Get(Type type) => _byType.TryGetValue(type, out var found) ? found : Register(type);
 
-    /// <summary>The type registered under <paramref name="wireName"/>, if any.</summary>
-    public bool TryResolve(string wireName, out MessageType messageType) => _byName.TryGetValue(wireName, out messageType!);
+    /// <summary>The type registered under <paramref name="wireName"/>, if any. The last one found is checked first: an
+    /// endpoint mostly receives runs of one type, and comparing a name is cheaper than hashing it.</summary>
+    public bool TryResolve(string wireName, out MessageType messageType)
+    {
+        ArgumentNullException.ThrowIfNull(wireName);
+        if (Volatile.Read(ref _lastResolved) is { } last && string.Equals(last.WireName, wireName, StringComparison.Ordinal))
+        {
+            messageType = last;
+            return true;
+        }
+
+        if (_byName.TryGetValue(wireName, out messageType!))
+        {
+            Volatile.Write(ref _lastResolved, messageType);
+            return true;
+        }
+
+        return false;
+    }
 
     private static MessageType Describe(Type type, MessageKind? kind)
     {

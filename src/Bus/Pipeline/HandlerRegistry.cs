@@ -63,7 +63,7 @@ internal sealed class HandlerRegistry
         where TMessage : class
         where THandler : class, IHandleMessages<TMessage>
     {
-        private readonly Lazy<ObjectFactory?> _scopeFree = new(() => ScopeFreeHandlerFactory.TryCreate(typeof(THandler), services));
+        private readonly Lazy<ScopeFreeHandler?> _scopeFree = new(() => ScopeFreeHandlerFactory.TryCreate(typeof(THandler), services));
 
         public string Name { get; } = typeof(THandler).FullName ?? typeof(THandler).Name;
 
@@ -71,7 +71,7 @@ internal sealed class HandlerRegistry
 
         public Task InvokeAsync(object message, MessageContext context, IServiceProvider services)
         {
-            var handler = _scopeFree.Value is { } create ? (THandler)create(services, null) : services.GetRequiredService<THandler>();
+            var handler = _scopeFree.Value is { } scopeFree ? (THandler)scopeFree.Create(services) : services.GetRequiredService<THandler>();
             return handler.HandleAsync((TMessage)message, context);
         }
     }

@@ -15,22 +15,18 @@ internal sealed class MessageContext : IMessageContext
     private static readonly AsyncLocal<MessageContext?> Ambient = new();
     private readonly MessagePipeline _pipeline;
     private readonly LeaseRenewer _renewer;
-    private readonly TimeWindow? _window;
     private readonly CancellationToken _stopping;
     private List<OutgoingMessage>? _pending;
-    private StepRunner? _steps;
 
     public MessageContext(
         MessagePipeline pipeline,
         IReceivedMessage received,
         MessageType type,
         LeaseRenewer renewer,
-        TimeWindow? window,
         CancellationToken stopping)
     {
         _pipeline = pipeline;
         _renewer = renewer;
-        _window = window;
         _stopping = stopping;
         Received = received;
         Type = type;
@@ -68,8 +64,8 @@ internal sealed class MessageContext : IMessageContext
     /// <summary>The handler's token; its source is made when first read.</summary>
     public CancellationToken CancellationToken => _renewer.HandlerToken;
 
-    /// <summary>Made on first use: most handlers run no steps.</summary>
-    public IStepRunner Steps => _steps ??= new StepRunner(this, _pipeline.StepStore, _pipeline.Json);
+    /// <summary>A small runner made when asked (most handlers run no steps; one that does keeps no state of its own).</summary>
+    public IStepRunner Steps => new StepRunner(this, _pipeline.StepStore, _pipeline.Json);
 
     /// <summary>Sticky headers added while handling (e.g. the workflow id), carried by everything sent.</summary>
     public Dictionary<string, string>? AddedSticky { get; private set; }
@@ -141,10 +137,10 @@ internal sealed class MessageContext : IMessageContext
         }
 
         var now = _pipeline.Time.GetUtcNow();
-        if (_window is not null && !_window.IsOpen(now))
+        if (_pipeline.WindowFor(Type) is { } window && !window.IsOpen(now))
         {
-            resumeAfter = _window.NextOpening(now) - now;
-            why = $"its time window {_window} has closed";
+            resumeAfter = window.NextOpening(now) - now;
+            why = $"its time window {window} has closed";
             return true;
         }
 

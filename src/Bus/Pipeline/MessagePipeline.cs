@@ -81,6 +81,9 @@ internal sealed class MessagePipeline
             ? _config.OptionsFor(type.ClrType)?.Profile ?? _config.Profile
             : _config.Profile;
 
+    /// <summary>The time window the handlers of <paramref name="type"/> run in, if any.</summary>
+    public TimeWindow? WindowFor(MessageType type) => _config.OptionsFor(type.ClrType)?.Window;
+
     /// <summary>The lease asked for at receive: the longest any handler's profile wants.</summary>
     public TimeSpan ReceiveLease =>
         _config.AllHandlerOptions.Values.Select(o => o.Profile?.LeaseDuration ?? TimeSpan.Zero).Append(_config.Profile.LeaseDuration).Max();
@@ -180,7 +183,7 @@ internal sealed class MessagePipeline
         CancellationToken hardStop)
     {
         renewer.BeginHandling(hardStop);
-        var context = new MessageContext(this, received, type, renewer, options?.Window, stopping);
+        var context = new MessageContext(this, received, type, renewer, stopping);
         var previous = MessageContext.Current;
         MessageContext.Current = context;
         try

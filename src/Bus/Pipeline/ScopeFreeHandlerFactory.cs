@@ -14,8 +14,8 @@ namespace Bus.Pipeline;
 /// </summary>
 internal static class ScopeFreeHandlerFactory
 {
-    /// <summary>A factory for <paramref name="handlerType"/> that needs no scope, or null when it needs one.</summary>
-    public static ObjectFactory? TryCreate(Type handlerType, IServiceCollection services)
+    /// <summary>A maker of <paramref name="handlerType"/> that needs no scope, or null when it needs one.</summary>
+    public static ScopeFreeHandler? TryCreate(Type handlerType, IServiceCollection services)
     {
         if (typeof(IDisposable).IsAssignableFrom(handlerType) || typeof(IAsyncDisposable).IsAssignableFrom(handlerType))
         {
@@ -34,7 +34,8 @@ internal static class ScopeFreeHandlerFactory
             return null;
         }
 
-        foreach (var parameter in constructors[0].GetParameters())
+        var parameters = constructors[0].GetParameters();
+        foreach (var parameter in parameters)
         {
             if (!IsSingleton(parameter, services))
             {
@@ -42,7 +43,8 @@ internal static class ScopeFreeHandlerFactory
             }
         }
 
-        return ActivatorUtilities.CreateFactory(handlerType, Type.EmptyTypes);
+        var parameterTypes = parameters.Select(p => p.ParameterType).ToArray();
+        return new ScopeFreeHandler(ActivatorUtilities.CreateFactory(handlerType, parameterTypes), parameterTypes);
     }
 
     private static bool IsSingleton(ParameterInfo parameter, IServiceCollection services)
@@ -71,4 +73,32 @@ internal static class ScopeFreeHandlerFactory
 
         return null;
     }
+}
+
+/// <summary>Makes a handler whose constructor takes only singletons: they are resolved once per root provider, on first
+/// use, and passed to every new handler (the same instances that provider would give each time).</summary>
+internal sealed class ScopeFreeHandler(ObjectFactory factory, Type[] parameterTypes)
+{
+    private Resolved? _resolved;
+
+    public object Create(IServiceProvider root)
+    {
+        var resolved = Volatile.Read(ref _resolved);
+        if (resolved is null || !ReferenceEquals(resolved.Root, root))
+        {
+            resolved = Resolve(root);
+        }
+
+        return factory(root, resolved.Arguments);
+    }
+
+    /// <summary>Apart from <see cref="Create"/>: a lambda capturing the provider there would cost a closure per call.</summary>
+    private Resolved Resolve(IServiceProvider root)
+    {
+        var resolved = new Resolved(root, Array.ConvertAll(parameterTypes, type => (object?)root.GetRequiredService(type)));
+        Volatile.Write(ref _resolved, resolved);
+        return resolved;
+    }
+
+    private sealed record Resolved(IServiceProvider Root, object?[] Arguments);
 }

@@ -74,9 +74,15 @@ public sealed class ScopeFreeHandlerTests
 
         Assert.NotNull(factory);
         using var root = services.BuildServiceProvider(validateScopes: true);
-        var handler = Assert.IsType<SingletonsOnlyHandler>(factory(root, null));
+        var handler = Assert.IsType<SingletonsOnlyHandler>(factory.Create(root));
         Assert.Same(root.GetRequiredService<Clock>(), handler.Clock);
-        Assert.NotSame(handler, factory(root, null)); // a new handler per message, as before
+        var next = Assert.IsType<SingletonsOnlyHandler>(factory.Create(root));
+        Assert.NotSame(handler, next); // a new handler per message, as before
+        Assert.Same(handler.Clock, next.Clock); // with the same singletons
+        using var otherRoot = services.BuildServiceProvider(validateScopes: true);
+        var fromOther = Assert.IsType<SingletonsOnlyHandler>(factory.Create(otherRoot));
+        Assert.Same(otherRoot.GetRequiredService<Clock>(), fromOther.Clock); // each provider's own singletons
+        Assert.NotSame(handler.Clock, fromOther.Clock);
     }
 
     [Theory]

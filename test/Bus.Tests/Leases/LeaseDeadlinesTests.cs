@@ -108,6 +108,30 @@ public sealed class LeaseDeadlinesTests
         Assert.Equal(token, handling.HandlerToken); // one source per handler
     }
 
+    [Theory]
+    [InlineData(10, 0)] // the max runtime comes before the first heartbeat (at 1 min)
+    [InlineData(150, 0)] // after it: the first heartbeat puts it on the deadlines
+    [InlineData(150, 90)] // handling starts after the first heartbeat came
+    public async Task The_max_runtime_cancels_the_handler_at_its_exact_time_whether_before_or_after_the_first_heartbeat(int maxRuntimeSeconds, int bufferedSeconds)
+    {
+        using var deadlines = new LeaseDeadlines(_time);
+        var message = new RecordingMessage("runtime", _time);
+        await using var renewer = Renewer(message, deadlines, Profile with { MaxRuntime = TimeSpan.FromSeconds(maxRuntimeSeconds) });
+        renewer.Start();
+        await Task.Run(() => _time.Advance(TimeSpan.FromSeconds(bufferedSeconds)));
+
+        renewer.BeginHandling(CancellationToken.None);
+        var token = renewer.HandlerToken;
+        await Task.Run(() => _time.Advance(TimeSpan.FromSeconds(maxRuntimeSeconds) - TimeSpan.FromTicks(1)));
+        Assert.False(token.IsCancellationRequested);
+        Assert.False(renewer.IsRuntimeExceeded);
+        await Task.Run(() => _time.Advance(TimeSpan.FromTicks(1)));
+
+        Assert.True(token.IsCancellationRequested);
+        Assert.True(renewer.IsRuntimeExceeded);
+        Assert.Equal(bufferedSeconds + maxRuntimeSeconds >= 60, message.Renewals.Count > 0); // heartbeats ran meanwhile
+    }
+
     [Fact]
     public async Task A_slow_renewal_does_not_push_later_heartbeats_back()
     {
@@ -203,8 +227,8 @@ public sealed class LeaseDeadlinesTests
         Assert.Equal(0, _time.PendingTimers);
     }
 
-    private LeaseRenewer Renewer(IReceivedMessage message, LeaseDeadlines deadlines) =>
-        new(message, Profile, new EndpointLeases(Capabilities, _time, deadlines, NullLogger.Instance, new("bus.endpoint", "test")));
+    private LeaseRenewer Renewer(IReceivedMessage message, LeaseDeadlines deadlines, ExecutionProfile? profile = null) =>
+        new(message, profile ?? Profile, new EndpointLeases(Capabilities, _time, deadlines, NullLogger.Instance, new("bus.endpoint", "test")));
 
     private sealed class RecordingMessage(string id, TimeProvider time) : IReceivedMessage
     {

@@ -47,13 +47,33 @@ public sealed class ReadyQueueTests
         Assert.False(queue.TryTakeFirst(out _));
     }
 
+    [Fact]
+    public void A_fresh_message_waits_as_itself_in_line_with_entries()
+    {
+        var queue = new ReadyQueue();
+        var fresh = new TransportMessage(null, new byte[] { 9 });
+        var (a, b) = (Entry(1), Entry(2));
+        queue.AddLast(a);
+        queue.AddFresh(fresh);
+        queue.AddLast(b);
+        queue.Withdraw(a);
+        Assert.Equal(2, queue.Count);
+
+        Assert.True(queue.TryTakeFirst(out var first));
+        Assert.Same(fresh, first);
+        Assert.True(queue.TryTakeFirst(out var second));
+        Assert.Same(b, second);
+        Assert.Equal(0, queue.Count);
+        Assert.False(queue.TryTakeFirst(out _));
+    }
+
     private static List<InMemoryQueue.Entry> Take(ReadyQueue queue, int count)
     {
         var taken = new List<InMemoryQueue.Entry>();
         for (var i = 0; i < count; i++)
         {
-            Assert.True(queue.TryTakeFirst(out var entry));
-            taken.Add(entry);
+            Assert.True(queue.TryTakeFirst(out var item));
+            taken.Add(Assert.IsType<InMemoryQueue.Entry>(item));
         }
 
         return taken;

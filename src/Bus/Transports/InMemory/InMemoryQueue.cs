@@ -62,19 +62,18 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         bool fire;
         lock (_gate)
         {
-            var entry = new Entry(this, message) { PriorAttempts = priorAttempts };
             _count++;
 
             // The clock is read only when something depends on it: a delay, or a receiver waiting for messages.
-            if (visibleAt is null && _waiters.Count == 0)
+            DateTimeOffset? now = null;
+            if (visibleAt is null && priorAttempts == 0)
             {
-                _ready.AddLast(entry);
-                served = null;
-                fire = false;
+                _ready.AddFresh(message); // its entry is made when it is taken
             }
             else
             {
-                var now = time.GetUtcNow();
+                var entry = new Entry(this, message) { PriorAttempts = priorAttempts };
+                now = time.GetUtcNow();
                 if (visibleAt is { } at && at > now)
                 {
                     MakeInvisible(entry, at);
@@ -83,11 +82,20 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
                 {
                     _ready.AddLast(entry);
                 }
+            }
 
-                served = ServeLocked(now);
+            if (_waiters.Count == 0)
+            {
+                served = null;
+                fire = false;
+            }
+            else
+            {
+                now ??= time.GetUtcNow();
+                served = ServeLocked(now.Value);
 
                 // A delayed message may become visible before a waiter's poll ends.
-                fire = _waiters.Count > 0 && ArmLocked(now);
+                fire = _waiters.Count > 0 && ArmLocked(now.Value);
             }
         }
 
@@ -268,7 +276,8 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         var expiry = now + leaseDuration;
         for (var i = 0; i < count; i++)
         {
-            _ready.TryTakeFirst(out var entry);
+            _ready.TryTakeFirst(out var item);
+            var entry = item as Entry ?? new Entry(this, (TransportMessage)item!);
             entry.ReceiveCount++;
             entry.LeaseToken++;
             MakeInvisible(entry, expiry);
@@ -510,7 +519,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     internal sealed class Entry(InMemoryQueue queue, TransportMessage message) : IReceivedMessage
     {
         /// <summary>The lease token of a message's first delivery.</summary>
-        public const long FirstLease = 1;
+        public const int FirstLease = 1;
 
         private long _firstExpiresAtTicks; // UTC
 
@@ -521,9 +530,11 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
         public int PriorAttempts { get; set; }
 
-        public long LeaseToken { get; set; }
+        /// <summary>Which delivery's lease is the live one (a handle holding another is stale).</summary>
+        public int LeaseToken { get; set; }
 
-        public long Version { get; set; }
+        /// <summary>Which of its records among the invisible ones is the live one.</summary>
+        public int Version { get; set; }
 
         public bool Removed { get; set; }
 

@@ -1,10 +1,13 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Bus.Transports.InMemory;
 
 /// <summary>
 /// The visible messages of an <see cref="InMemoryQueue"/> in delivery order: a ring buffer that adds at either end and
-/// takes from the front, without a node object per message (a queue's backlog stays small for the collector to copy).
-/// An entry withdrawn while waiting (it became invisible) leaves its slot behind, recognised as stale by a stamp and
-/// skipped when it reaches the front. Not thread-safe: the queue's lock guards it.
+/// takes from the front, without a node object per message. A message never delivered waits as itself, without an
+/// entry: its entry is made when it is taken, so a backlog keeps fewer and smaller objects alive for the collector to
+/// copy. An entry withdrawn while waiting (it became invisible) leaves its slot behind, recognised as stale by a stamp
+/// and skipped when it reaches the front. Not thread-safe: the queue's lock guards it.
 /// </summary>
 internal sealed class ReadyQueue
 {
@@ -16,6 +19,15 @@ internal sealed class ReadyQueue
 
     /// <summary>How many entries are ready (stale slots not counted).</summary>
     public int Count { get; private set; }
+
+    /// <summary>Adds a message that was never delivered (no delay, no earlier attempts) at the end.</summary>
+    public void AddFresh(TransportMessage message)
+    {
+        GrowIfFull();
+        _slots[(_head + _size) % _slots.Length] = new Slot(message, 0);
+        _size++;
+        Count++;
+    }
 
     public void AddLast(InMemoryQueue.Entry entry)
     {
@@ -42,8 +54,9 @@ internal sealed class ReadyQueue
         }
     }
 
-    /// <summary>Takes the first ready entry; false when none is ready.</summary>
-    public bool TryTakeFirst(out InMemoryQueue.Entry entry)
+    /// <summary>Takes the first ready message: an <see cref="InMemoryQueue.Entry"/>, or a
+    /// <see cref="TransportMessage"/> that was never delivered. False when none is ready.</summary>
+    public bool TryTakeFirst([NotNullWhen(true)] out object? item)
     {
         while (_size > 0)
         {
@@ -51,18 +64,24 @@ internal sealed class ReadyQueue
             _slots[_head] = default;
             _head = (_head + 1) % _slots.Length;
             _size--;
-            if (slot.Entry.IsReady && slot.Entry.ReadyStamp == slot.Stamp)
+            if (slot.Item is InMemoryQueue.Entry entry)
             {
-                slot.Entry.IsReady = false;
-                Count--;
-                ShrinkIfDrained();
-                entry = slot.Entry;
-                return true;
+                if (!entry.IsReady || entry.ReadyStamp != slot.Stamp)
+                {
+                    continue; // stale
+                }
+
+                entry.IsReady = false;
             }
+
+            Count--;
+            ShrinkIfDrained();
+            item = slot.Item;
+            return true;
         }
 
         ShrinkIfDrained();
-        entry = null!;
+        item = null;
         return false;
     }
 
@@ -102,5 +121,6 @@ internal sealed class ReadyQueue
         }
     }
 
-    private readonly record struct Slot(InMemoryQueue.Entry Entry, long Stamp);
+    /// <summary>An entry (with the stamp that says whether the slot is its live one) or a fresh message.</summary>
+    private readonly record struct Slot(object Item, long Stamp);
 }
