@@ -20,6 +20,9 @@ namespace Bus.Leases;
 /// </remarks>
 internal sealed class LeaseRenewer : IAsyncDisposable
 {
+    private const int FirstHeartbeatPending = 0;
+    private const int FirstHeartbeatCame = 1;
+    private const int MaxRuntimeDeferred = 2;
     private readonly IReceivedMessage _message;
     private readonly ExecutionProfile _profile;
     private readonly EndpointLeases _leases;
@@ -27,7 +30,8 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private CancellationTokenSource? _handler;
     private Renewal? _renewal; // made at the first renewal: most messages are settled before one
     private long _handlingStartedAtTicks; // UTC ticks; 0 until the handler starts
-    private long _firstHeartbeatAtTicks; // under the lock: UTC ticks of the first heartbeat while it is pending, else 0
+    private long _firstHeartbeatAtTicks; // UTC ticks of the first heartbeat, 0 when none is scheduled
+    private int _firstHeartbeat; // FirstHeartbeatPending, Came, or MaxRuntimeDeferred (it is to schedule the max runtime)
 
     // Starting and stopping the loop lock on the renewer itself: it is internal and sealed, nothing else locks on it,
     // and a separate lock object would cost an allocation per message.
@@ -35,7 +39,6 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private volatile bool _leaseLost;
     private volatile bool _runtimeExceeded;
     private bool _handlerCancelled; // under the lock: the handler's token is (to be made) cancelled
-    private bool _maxRuntimeDeferred; // under the lock: the first heartbeat is to schedule the max runtime
 
     public LeaseRenewer(IReceivedMessage message, ExecutionProfile profile, EndpointLeases leases)
     {
@@ -64,10 +67,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
             // Counted from when it was received (the renewer is started then): no need to read the clock again.
             var now = new DateTimeOffset(_receivedAtTicks, TimeSpan.Zero);
             var at = now + NextWait(now);
-            lock (this)
-            {
-                _firstHeartbeatAtTicks = at.UtcTicks;
-            }
+            _firstHeartbeatAtTicks = at.UtcTicks; // no other thread has the renewer before it is scheduled
 
             _leases.Deadlines.Schedule(this, LeaseDeadline.FirstHeartbeat, at);
         }
@@ -89,14 +89,9 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         // heartbeat has come (or none is due). Otherwise the first heartbeat puts it there: most messages are settled
         // before either, and then cost one deadline instead of two.
         var maxAt = now + _profile.MaxRuntime;
-        bool scheduleNow;
-        lock (this)
-        {
-            scheduleNow = _firstHeartbeatAtTicks == 0 || maxAt.UtcTicks <= _firstHeartbeatAtTicks;
-            _maxRuntimeDeferred = !scheduleNow;
-        }
-
-        if (scheduleNow)
+        var deferred = _firstHeartbeatAtTicks != 0 && maxAt.UtcTicks > _firstHeartbeatAtTicks
+            && Interlocked.CompareExchange(ref _firstHeartbeat, MaxRuntimeDeferred, FirstHeartbeatPending) == FirstHeartbeatPending;
+        if (!deferred)
         {
             _leases.Deadlines.Schedule(this, LeaseDeadline.MaxRuntime, maxAt);
         }
@@ -219,9 +214,27 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        await StopAsync().ConfigureAwait(false);
+        var stopping = StopAsync();
+        if (!stopping.IsCompletedSuccessfully)
+        {
+            return DisposeAfterAsync(stopping);
+        }
+
+        stopping.GetAwaiter().GetResult();
+        DisposeSources();
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask DisposeAfterAsync(ValueTask stopping)
+    {
+        await stopping.ConfigureAwait(false);
+        DisposeSources();
+    }
+
+    private void DisposeSources()
+    {
         _handler?.Dispose();
         _renewal?.Dispose();
     }
@@ -233,15 +246,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         {
             if (kind == LeaseDeadline.FirstHeartbeat)
             {
-                bool deferred;
-                lock (this)
-                {
-                    _firstHeartbeatAtTicks = 0;
-                    deferred = _maxRuntimeDeferred;
-                    _maxRuntimeDeferred = false;
-                }
-
-                if (deferred)
+                if (Interlocked.Exchange(ref _firstHeartbeat, FirstHeartbeatCame) == MaxRuntimeDeferred)
                 {
                     var started = new DateTimeOffset(Volatile.Read(ref _handlingStartedAtTicks), TimeSpan.Zero);
                     _leases.Deadlines.Schedule(this, LeaseDeadline.MaxRuntime, started + _profile.MaxRuntime);

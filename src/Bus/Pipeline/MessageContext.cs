@@ -84,13 +84,15 @@ internal sealed class MessageContext : IMessageContext
     public void DiscardPending() => _pending = null;
 
     /// <summary>Sends what the handler sent so far, under the handler's token.</summary>
-    public async Task FlushAsync()
+    public Task FlushAsync()
     {
-        if (_pending is { Count: > 0 } pending)
+        if (_pending is not { Count: > 0 } pending)
         {
-            _pending = null;
-            await _pipeline.Sender.SendAsync(pending, CancellationToken).ConfigureAwait(false);
+            return Task.CompletedTask;
         }
+
+        _pending = null;
+        return _pipeline.Sender.SendAsync(pending, CancellationToken);
     }
 
     public Task FailAsync(string reason)

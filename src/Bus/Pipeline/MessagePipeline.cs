@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -26,6 +27,8 @@ internal sealed class MessagePipeline
     private readonly IServiceProvider _root;
     private readonly IServiceScopeFactory _scopes;
     private readonly SystemMessageMap _systemMessages;
+    private readonly ConcurrentDictionary<MessageType, TypeHandling> _handling = new(ReferenceEqualityComparer.Instance);
+    private TypeHandling? _lastHandling;
 
     public MessagePipeline(
         BusConfiguration config,
@@ -78,11 +81,31 @@ internal sealed class MessagePipeline
     /// <summary>The profile for a received message, from its type header (before it is deserialized).</summary>
     public ExecutionProfile ProfileFor(IReceivedMessage received) =>
         received.Message.Headers.TryGetValue(MessageHeaders.MessageType, out var name) && _config.Messages.TryResolve(name, out var type)
-            ? _config.OptionsFor(type.ClrType)?.Profile ?? _config.Profile
+            ? HandlingOf(type).Profile
             : _config.Profile;
 
     /// <summary>The time window the handlers of <paramref name="type"/> run in, if any.</summary>
-    public TimeWindow? WindowFor(MessageType type) => _config.OptionsFor(type.ClrType)?.Window;
+    public TimeWindow? WindowFor(MessageType type) => HandlingOf(type).Options?.Window;
+
+    /// <summary>How messages of <paramref name="type"/> are handled here, found once per type (the last one found is
+    /// checked first: an endpoint mostly receives runs of one type).</summary>
+    private TypeHandling HandlingOf(MessageType type)
+    {
+        if (Volatile.Read(ref _lastHandling) is { } last && ReferenceEquals(last.Type, type))
+        {
+            return last;
+        }
+
+        var found = _handling.TryGetValue(type, out var known) ? known : _handling.GetOrAdd(type, NewHandling);
+        Volatile.Write(ref _lastHandling, found);
+        return found;
+    }
+
+    private TypeHandling NewHandling(MessageType type)
+    {
+        var options = _config.OptionsFor(type.ClrType);
+        return new TypeHandling(type, _config.Handlers.For(type.ClrType), options, options?.Profile ?? _config.Profile);
+    }
 
     /// <summary>The lease asked for at receive: the longest any handler's profile wants.</summary>
     public TimeSpan ReceiveLease =>
@@ -103,7 +126,8 @@ internal sealed class MessagePipeline
 
         try
         {
-            if (await DelayHopAsync(received).ConfigureAwait(false))
+            // Most messages carry no deliver-at time: checked here, the async hop is not entered for them.
+            if (received.Message.Headers.ContainsKey(MessageHeaders.DeliverAt) && await DelayHopAsync(received).ConfigureAwait(false))
             {
                 outcome = "delayed";
                 return;
@@ -116,7 +140,8 @@ internal sealed class MessagePipeline
                 return;
             }
 
-            var invokers = _config.Handlers.For(type.ClrType);
+            var handling = HandlingOf(type);
+            var invokers = handling.Invokers;
             if (invokers.Length == 0)
             {
                 outcome = "dead-lettered";
@@ -124,7 +149,7 @@ internal sealed class MessagePipeline
                 return;
             }
 
-            var options = _config.OptionsFor(type.ClrType);
+            var options = handling.Options;
             var window = options?.Window;
             if (window is not null && Time.GetUtcNow() is var now && !window.IsOpen(now))
             {
@@ -152,7 +177,7 @@ internal sealed class MessagePipeline
                 }
             }
 
-            outcome = await HandleAsync(received, type, message, invokers, options, renewer, stopping, hardStop).ConfigureAwait(false);
+            outcome = await HandleAsync(received, type, message, handling, renewer, stopping, hardStop).ConfigureAwait(false);
         }
         finally
         {
@@ -176,8 +201,7 @@ internal sealed class MessagePipeline
         IReceivedMessage received,
         MessageType type,
         object message,
-        IHandlerInvoker[] invokers,
-        HandlerOptions? options,
+        TypeHandling handling,
         LeaseRenewer renewer,
         CancellationToken stopping,
         CancellationToken hardStop)
@@ -189,11 +213,11 @@ internal sealed class MessagePipeline
         try
         {
             // A scope only when a handler could take something from one; otherwise it would change nothing but the cost.
-            AsyncServiceScope? scope = NeedsScope(invokers) ? _scopes.CreateAsyncScope() : null;
+            AsyncServiceScope? scope = handling.NeedsScope ? _scopes.CreateAsyncScope() : null;
             try
             {
                 var services = scope?.ServiceProvider ?? _root;
-                foreach (var invoker in invokers)
+                foreach (var invoker in handling.Invokers)
                 {
                     await invoker.InvokeAsync(message, context, services).ConfigureAwait(false);
                 }
@@ -222,7 +246,7 @@ internal sealed class MessagePipeline
             context.IsOpenForSends = false;
             context.DiscardPending();
             await renewer.StopAsync().ConfigureAwait(false);
-            return await FailAsync(received, type, ex, context, options?.Retry ?? _config.Retry, renewer, hardStop).ConfigureAwait(false);
+            return await FailAsync(received, type, ex, context, handling.Options?.Retry ?? _config.Retry, renewer, hardStop).ConfigureAwait(false);
         }
         finally
         {
@@ -239,18 +263,6 @@ internal sealed class MessagePipeline
         }
     }
 
-    private static bool NeedsScope(IHandlerInvoker[] invokers)
-    {
-        foreach (var invoker in invokers)
-        {
-            if (invoker.NeedsScope)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
 
     private async ValueTask<string> FailAsync(
         IReceivedMessage received, MessageType type, Exception ex, MessageContext context, RetryPolicy retry, LeaseRenewer renewer, CancellationToken hardStop)
@@ -407,9 +419,41 @@ internal sealed class MessagePipeline
     }
 
     /// <summary>Settles once; a lost lease is logged and counted, never settled again. Returns whether it settled.
-    /// The settlement is named, not passed as a lambda: a lambda capturing a delay would cost a closure per message.</summary>
-    private async ValueTask<bool> SettleAsync(
+    /// The settlement is named, not passed as a lambda: a lambda capturing a delay would cost a closure per message.
+    /// A settlement the transport completes at once (in memory) returns without entering an async method.</summary>
+    private ValueTask<bool> SettleAsync(
         IReceivedMessage received, LeaseRenewer? renewer, Settlement settlement, TimeSpan delay = default, FailureDetails? failure = null)
+    {
+        if (renewer is not null && (!renewer.StopAsync().IsCompletedSuccessfully || renewer.IsLeaseLost))
+        {
+            return SettleSlowAsync(received, renewer, settlement, delay, failure);
+        }
+
+        Task settled;
+        try
+        {
+            settled = Settle(received, settlement, delay, failure);
+        }
+        catch (Exception ex)
+        {
+            settled = Task.FromException(ex);
+        }
+
+        return settled.IsCompletedSuccessfully ? new ValueTask<bool>(true) : SettleSlowAsync(received, null, settlement, delay, failure, settled);
+    }
+
+    private static Task Settle(IReceivedMessage received, Settlement settlement, TimeSpan delay, FailureDetails? failure) => settlement switch
+    {
+        Settlement.Complete => received.CompleteAsync(CancellationToken.None),
+        Settlement.Abandon => received.AbandonAsync(delay, CancellationToken.None),
+        Settlement.Release => received.ReleaseAsync(delay, CancellationToken.None),
+        _ => received.DeadLetterAsync(failure!, CancellationToken.None),
+    };
+
+    /// <summary>Settles, waiting for the renewer and the transport; <paramref name="started"/> is a settlement already
+    /// under way.</summary>
+    private async ValueTask<bool> SettleSlowAsync(
+        IReceivedMessage received, LeaseRenewer? renewer, Settlement settlement, TimeSpan delay, FailureDetails? failure, Task? started = null)
     {
         var action = settlement switch
         {
@@ -430,14 +474,7 @@ internal sealed class MessagePipeline
 
         try
         {
-            var settled = settlement switch
-            {
-                Settlement.Complete => received.CompleteAsync(CancellationToken.None),
-                Settlement.Abandon => received.AbandonAsync(delay, CancellationToken.None),
-                Settlement.Release => received.ReleaseAsync(delay, CancellationToken.None),
-                _ => received.DeadLetterAsync(failure!, CancellationToken.None),
-            };
-            await settled.ConfigureAwait(false);
+            await (started ?? Settle(received, settlement, delay, failure)).ConfigureAwait(false);
             return true;
         }
         catch (LeaseLostException ex)
@@ -475,6 +512,23 @@ internal sealed class MessagePipeline
         activity?.SetTag("messaging.destination.name", received.Queue);
         return activity;
     }
+}
+
+/// <summary>How messages of one type are handled on an endpoint: its handlers (whether any needs a DI scope), options
+/// and execution profile.</summary>
+internal sealed class TypeHandling(MessageType type, IHandlerInvoker[] invokers, HandlerOptions? options, ExecutionProfile profile)
+{
+    public MessageType Type => type;
+
+    public IHandlerInvoker[] Invokers => invokers;
+
+    public HandlerOptions? Options => options;
+
+    public ExecutionProfile Profile => profile;
+
+    /// <summary>Whether any handler could take something from a per-message scope (decided once the application's
+    /// registrations are complete: this is made at the first message of the type).</summary>
+    public bool NeedsScope { get; } = invokers.Any(invoker => invoker.NeedsScope);
 }
 
 /// <summary>How a delivery is settled.</summary>

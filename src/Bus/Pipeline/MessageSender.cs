@@ -96,8 +96,7 @@ internal sealed class MessageSender(
             id,
             givenId,
             now,
-            type.WireName,
-            type.Version.ToString(CultureInfo.InvariantCulture), // small numbers are cached strings
+            type,
             serializer.ContentType,
             correlationId: options?.CorrelationId ?? handling?.CorrelationId,
             causationId: handling?.MessageId,

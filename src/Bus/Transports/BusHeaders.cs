@@ -26,34 +26,30 @@ internal sealed class BusHeaders : HeaderList
 
     private readonly Guid _id;
     private readonly long _sentAtTicks;
-    private readonly string _messageType;
-    private readonly string _version;
+    private readonly MessageType _type;
     private readonly string _contentType;
     private readonly string? _correlationId;
     private readonly string? _causationId;
     private readonly string[] _others;
-    private string? _messageId;
-    private string? _sentAt;
+    private string? _messageId; // a given id, or the generated one once formatted
 
     /// <summary>Creates the headers of a message the bus made.</summary>
     /// <param name="id">The generated message id (used when <paramref name="givenId"/> is null).</param>
     /// <param name="givenId">A message id the sender chose, or null.</param>
     /// <param name="sentAt">When it was sent.</param>
-    /// <param name="messageType">The wire name.</param>
-    /// <param name="version">The contract version, formatted.</param>
+    /// <param name="type">The message type: its wire name and version.</param>
     /// <param name="contentType">The body's content type.</param>
     /// <param name="correlationId">The conversation's correlation id, or null when it is this message's own id.</param>
     /// <param name="causationId">The id of the message being handled when this one was sent, or null.</param>
     /// <param name="others">Any other headers; none may be a standard one.</param>
     public BusHeaders(
-        Guid id, string? givenId, DateTimeOffset sentAt, string messageType, string version, string contentType,
+        Guid id, string? givenId, DateTimeOffset sentAt, MessageType type, string contentType,
         string? correlationId, string? causationId, IReadOnlyDictionary<string, string> others)
     {
         _id = id;
         _messageId = givenId;
         _sentAtTicks = sentAt.UtcTicks;
-        _messageType = messageType;
-        _version = version;
+        _type = type;
         _contentType = contentType;
         _correlationId = correlationId;
         _causationId = causationId;
@@ -73,8 +69,12 @@ internal sealed class BusHeaders : HeaderList
     /// <summary>The message id; a generated one is formatted ("D") once, on first read.</summary>
     public string MessageId => _messageId ??= _id.ToString();
 
-    /// <summary>When it was sent, UTC, in round-trip format; formatted once, on first read.</summary>
-    public string SentAt => _sentAt ??= new DateTimeOffset(_sentAtTicks, TimeSpan.Zero).ToString("O", CultureInfo.InvariantCulture);
+    /// <summary>When it was sent, UTC, in round-trip format; formatted when read (a transport that writes it to the wire
+    /// reads it once, a handler seldom).</summary>
+    public string SentAt => new DateTimeOffset(_sentAtTicks, TimeSpan.Zero).ToString("O", CultureInfo.InvariantCulture);
+
+    /// <summary>The contract version, formatted (small numbers are cached strings: no allocation).</summary>
+    private string Version => _type.Version.ToString(CultureInfo.InvariantCulture);
 
     private int StandardCount => _causationId is null ? StandardNames.Length - 1 : StandardNames.Length;
 
@@ -121,7 +121,7 @@ internal sealed class BusHeaders : HeaderList
         }
 
         var idLength = _messageId?.Length ?? GuidLength;
-        return characters + idLength + _messageType.Length + _version.Length + _contentType.Length + SentAtLength
+        return characters + idLength + _type.WireName.Length + Version.Length + _contentType.Length + SentAtLength
             + (_correlationId?.Length ?? idLength) + (_causationId?.Length ?? 0) + CharacterCount(_others);
     }
 
@@ -142,8 +142,8 @@ internal sealed class BusHeaders : HeaderList
     private string? Standard(string key) => key switch
     {
         MessageHeaders.MessageId => MessageId,
-        MessageHeaders.MessageType => _messageType,
-        MessageHeaders.MessageVersion => _version,
+        MessageHeaders.MessageType => _type.WireName,
+        MessageHeaders.MessageVersion => Version,
         MessageHeaders.ContentType => _contentType,
         MessageHeaders.SentAt => SentAt,
         MessageHeaders.CorrelationId => _correlationId ?? MessageId,

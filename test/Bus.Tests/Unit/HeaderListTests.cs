@@ -50,7 +50,7 @@ public sealed class HeaderListTests
         var id = Guid.CreateVersion7();
         var sentAt = new DateTimeOffset(2026, 12, 2, 4, 55, 14, TimeSpan.Zero).AddTicks(1234567);
         var others = new Dictionary<string, string> { ["traceparent"] = "00-abc-def-01", ["tenant"] = "t-1" };
-        var headers = new BusHeaders(id, null, sentAt, "orders.place", "2", "application/json", null, null, others);
+        var headers = new BusHeaders(id, null, sentAt, new MessageType(typeof(object), "orders.place", 2, MessageKind.Command), "application/json", null, null, others);
 
         Assert.True(headers.ContainsKey(MessageHeaders.SentAt));
         Assert.False(headers.ContainsKey(MessageHeaders.CausationId)); // none: not listed
@@ -72,6 +72,7 @@ public sealed class HeaderListTests
         Assert.Equal(headers.Select(p => p.Value), headers.Values);
         Assert.All(expected, p => Assert.Equal(p.Value, headers[p.Key]));
         Assert.Same(headers.MessageId, headers[MessageHeaders.MessageId]); // formatted once
+        Assert.Same(headers[MessageHeaders.MessageVersion], headers[MessageHeaders.MessageVersion]); // a cached string
         Assert.Equal(expected.Sum(p => (long)p.Key.Length + p.Value.Length), headers.CharacterCount());
         Assert.True(headers.AnyName(name => name == "tenant"));
         Assert.True(headers.AnyName(name => name == MessageHeaders.SentAt));
@@ -81,7 +82,7 @@ public sealed class HeaderListTests
     [Fact]
     public void A_given_id_correlation_and_causation_are_kept_as_given_and_standard_names_are_not_others()
     {
-        var headers = new BusHeaders(Guid.NewGuid(), "order-42", DateTimeOffset.UnixEpoch, "t", "1", "application/json", "conversation-7", "cause-3",
+        var headers = new BusHeaders(Guid.NewGuid(), "order-42", DateTimeOffset.UnixEpoch, Type("t"), "application/json", "conversation-7", "cause-3",
             new Dictionary<string, string>());
 
         Assert.Equal("order-42", headers[MessageHeaders.MessageId]);
@@ -90,8 +91,10 @@ public sealed class HeaderListTests
         Assert.Equal(7, headers.Count);
         Assert.Equal(headers.Sum(p => (long)p.Key.Length + p.Value.Length), headers.CharacterCount());
         Assert.Equal("order-42", new TransportMessage(headers, Array.Empty<byte>()).MessageId);
-        var clash = Assert.Throws<ArgumentException>(() => new BusHeaders(Guid.NewGuid(), null, DateTimeOffset.UnixEpoch, "t", "1", "application/json", null, null,
+        var clash = Assert.Throws<ArgumentException>(() => new BusHeaders(Guid.NewGuid(), null, DateTimeOffset.UnixEpoch, Type("t"), "application/json", null, null,
             new Dictionary<string, string> { [MessageHeaders.MessageType] = "other" }));
         Assert.Contains(MessageHeaders.MessageType, clash.Message);
     }
+
+    private static MessageType Type(string wireName) => new(typeof(object), wireName, 1, MessageKind.Command);
 }

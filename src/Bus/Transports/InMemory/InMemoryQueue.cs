@@ -15,16 +15,11 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     /// <summary>A poll with less than this left ends: real timers have whole-millisecond resolution.</summary>
     private static readonly TimeSpan PollEndSlack = TimeSpan.FromMilliseconds(1);
 
-    /// <summary>Stale records the invisible ones may hold beyond twice the live ones before they are dropped.</summary>
-    private const int CompactionSlack = 64;
-
     /// <summary>Finished waiters kept for reuse: one per receive loop that polls this queue is plenty.</summary>
     private const int MaxSpareWaiters = 16;
     private readonly object _gate = new();
     private readonly ReadyQueue _ready = new();
-    private readonly PriorityQueue<(Entry Entry, long Version), DateTimeOffset> _invisible = new();
-    private readonly List<((Entry Entry, long Version) Element, DateTimeOffset Priority)> _compacting = [];
-    private int _invisibleLive; // entries whose current record is in _invisible; the rest of it is stale
+    private readonly InvisibleEntries _invisible = new();
     private readonly List<TransportMessage> _deadLetters = [];
     private readonly List<Waiter> _waiters = [];
     private readonly Stack<Waiter> _spareWaiters = new(); // finished waits, for the next one to reuse
@@ -435,84 +430,22 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     private void MakeInvisible(Entry entry, DateTimeOffset until)
     {
         _ready.Withdraw(entry);
-        if (!entry.IsInvisible)
-        {
-            entry.IsInvisible = true;
-            _invisibleLive++;
-        }
-
-        entry.Version++; // a record of it already there goes stale
-        _invisible.Enqueue((entry, entry.Version), until);
-        if (_invisible.Count > (2 * _invisibleLive) + CompactionSlack)
-        {
-            CompactInvisible();
-        }
+        _invisible.Add(entry, until);
     }
 
     /// <summary>The entry is no longer invisible (settled, or ready again): its record goes stale.</summary>
-    private void LeaveInvisible(Entry entry)
-    {
-        if (entry.IsInvisible)
-        {
-            entry.IsInvisible = false;
-            _invisibleLive--;
-        }
-    }
-
-    /// <summary>Drops the stale records. Without this a settled message would stay reachable from its lease's record,
-    /// body and all, until the lease would have expired (minutes): every handled message would outlive the collector's
-    /// youngest generation.</summary>
-    private void CompactInvisible()
-    {
-        foreach (var item in _invisible.UnorderedItems)
-        {
-            if (item.Element.Entry.Version == item.Element.Version)
-            {
-                _compacting.Add(item);
-            }
-        }
-
-        _invisible.Clear();
-        _invisible.EnqueueRange(_compacting);
-        _compacting.Clear();
-    }
+    private void LeaveInvisible(Entry entry) => _invisible.Leave(entry);
 
     private void PromoteDue(DateTimeOffset now)
     {
-        while (_invisible.TryPeek(out var item, out var at))
+        while (_invisible.TryTakeDue(now, out var entry))
         {
-            if (item.Entry.Version != item.Version)
-            {
-                _invisible.Dequeue(); // stale: the entry moved since
-                continue;
-            }
-
-            if (at > now)
-            {
-                return;
-            }
-
-            _invisible.Dequeue();
-            LeaveInvisible(item.Entry);
-            item.Entry.Version++;
-            _ready.AddLast(item.Entry);
+            entry.Version++;
+            _ready.AddLast(entry);
         }
     }
 
-    private DateTimeOffset? NextVisibleAt()
-    {
-        while (_invisible.TryPeek(out var item, out var at))
-        {
-            if (item.Entry.Version == item.Version)
-            {
-                return at;
-            }
-
-            _invisible.Dequeue();
-        }
-
-        return null;
-    }
+    private DateTimeOffset? NextVisibleAt() => _invisible.NextAt();
 
     /// <summary>A message in the queue, from its send until it is settled. It is also the handle of its first delivery
     /// (most messages have only one): later deliveries get a <see cref="Received"/> of their own.</summary>
