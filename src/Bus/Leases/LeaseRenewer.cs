@@ -40,12 +40,13 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private volatile bool _runtimeExceeded;
     private bool _handlerCancelled; // under the lock: the handler's token is (to be made) cancelled
 
-    public LeaseRenewer(IReceivedMessage message, ExecutionProfile profile, EndpointLeases leases)
+    /// <summary>Creates the renewer of a message received at <paramref name="receivedAt"/> (now when not given).</summary>
+    public LeaseRenewer(IReceivedMessage message, ExecutionProfile profile, EndpointLeases leases, DateTimeOffset? receivedAt = null)
     {
         _message = message;
         _profile = profile;
         _leases = leases;
-        _receivedAtTicks = leases.Time.GetUtcNow().UtcTicks;
+        _receivedAtTicks = (receivedAt ?? leases.Time.GetUtcNow()).UtcTicks;
     }
 
     /// <summary>Whether a renewal found the lease lost.</summary>

@@ -140,10 +140,11 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                     _capacity.Release(wanted - received.Count);
                 }
 
+                var receivedAt = received.Count > 0 ? _pipeline.Time.GetUtcNow() : default; // once for the batch
                 for (var i = 0; i < received.Count; i++)
                 {
                     var message = received[i];
-                    var renewer = new LeaseRenewer(message, _pipeline.ProfileFor(message), _leases);
+                    var renewer = new LeaseRenewer(message, _pipeline.ProfileFor(message), _leases, receivedAt);
                     renewer.Start();
                     _buffer.Add(message, renewer);
                 }

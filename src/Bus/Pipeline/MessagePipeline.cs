@@ -114,7 +114,6 @@ internal sealed class MessagePipeline
     public async Task ProcessAsync(IReceivedMessage received, LeaseRenewer renewer, CancellationToken stopping, CancellationToken hardStop)
     {
         BusTelemetry.Received.Add(1, EndpointTag);
-        var headers = received.Message.Headers;
         using var activity = StartActivity(received);
         var timed = BusTelemetry.HandlerDuration.Enabled; // the clock is read only for a listener
         var started = timed ? Time.GetTimestamp() : 0;
@@ -262,7 +261,6 @@ internal sealed class MessagePipeline
             Jobs.Finish(context.MessageId, state, Time.GetUtcNow());
         }
     }
-
 
     private async ValueTask<string> FailAsync(
         IReceivedMessage received, MessageType type, Exception ex, MessageContext context, RetryPolicy retry, LeaseRenewer renewer, CancellationToken hardStop)
