@@ -159,6 +159,31 @@ public abstract class BusConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_sticky_list_naming_the_buss_own_headers_does_not_make_them_ride_along()
+    {
+        // Each message has its own id, type and sent-at time: a received sticky list that names them (from another
+        // sender) carries only the headers that may ride along.
+        var endpoint = await StartEndpointAsync("sticky-own", b => b.AddHandler<DoWorkHandler>());
+        var raw = Raw(endpoint.Name, "conformance.do-work", $"{{\"test\":\"{TestId}\",\"id\":\"s1\",\"mode\":\"send-next\"}}");
+        var headers = raw.Message.Headers.ToDictionary(h => h.Key, h => h.Value);
+        headers[MessageHeaders.StickyHeaders] = $"{MessageHeaders.MessageId},{MessageHeaders.MessageType},{MessageHeaders.SentAt},trace-tag";
+        headers["trace-tag"] = "t-1";
+        headers[MessageHeaders.SentAt] = "2020-01-01T00:00:00.0000000+00:00";
+
+        await endpoint.Transport.SendAsync([raw with { Message = new TransportMessage(headers, raw.Message.Body) }], default);
+        await WaitForAsync(all => Mine(all).Count() >= 2);
+
+        var first = Mine(Recorder.All).Single(h => ((DoWork)h.Message).Id == "s1");
+        var next = Mine(Recorder.All).Single(h => ((DoWork)h.Message).Id == "s1.next");
+        Assert.NotEqual(first.MessageId, next.MessageId);
+        Assert.Equal("conformance.do-work", next.Headers[MessageHeaders.MessageType]);
+        Assert.NotEqual("2020-01-01T00:00:00.0000000+00:00", next.Headers[MessageHeaders.SentAt]);
+        Assert.Equal("t-1", next.Headers["trace-tag"]);
+        Assert.Equal(first.MessageId, next.Headers[MessageHeaders.CausationId]);
+        Assert.Empty(await endpoint.Transport.DeadLetters.PeekAsync(endpoint.Name, 10, default));
+    }
+
+    [Fact]
     public async Task Without_a_correlation_id_a_new_conversation_starts_with_the_message_id()
     {
         var endpoint = await StartEndpointAsync("corr", b => b.AddHandler<DoWorkHandler>());

@@ -207,7 +207,9 @@ internal sealed class MessagePipeline
     {
         renewer.BeginHandling(hardStop);
         var context = new MessageContext(this, received, type, renewer, stopping);
-        var previous = MessageContext.Current;
+
+        // The ambient context lets an IBus injected anywhere enlist its sends. It is not set back afterwards: an async
+        // method's changes to the execution context never reach its caller.
         MessageContext.Current = context;
         try
         {
@@ -246,10 +248,6 @@ internal sealed class MessagePipeline
             context.DiscardPending();
             await renewer.StopAsync().ConfigureAwait(false);
             return await FailAsync(received, type, ex, context, handling.Options?.Retry ?? _config.Retry, renewer, hardStop).ConfigureAwait(false);
-        }
-        finally
-        {
-            MessageContext.Current = previous;
         }
     }
 
