@@ -340,6 +340,35 @@ public abstract class BusConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Messages_read_ahead_while_the_worker_is_busy_are_handled_or_dead_lettered_like_any_other()
+    {
+        // With one worker busy, the receive loop reads the next messages ahead (in memory: deterministically, as they
+        // arrive in one send). A body read ahead that does not deserialize is dead-lettered with the same reason.
+        var endpoint = await StartEndpointAsync("read-ahead", b =>
+        {
+            b.MaxConcurrency = 1;
+            b.AddHandler<DoWorkHandler>();
+        });
+        string Json(string id, string mode) => $"{{\"test\":\"{TestId}\",\"id\":\"{id}\",\"mode\":\"{mode}\"}}";
+
+        await endpoint.Transport.SendAsync(
+            [
+                Raw(endpoint.Name, "conformance.do-work", Json("busy", "block")),
+                Raw(endpoint.Name, "conformance.do-work", "{ this is not json"),
+                Raw(endpoint.Name, "conformance.do-work", Json("after", "ok")),
+            ],
+            default);
+        await WaitForAsync(all => Mine(all).Any(h => ((DoWork)h.Message).Id == "busy"));
+        Recorder.Open("busy");
+        var dead = await SingleDeadLetterAsync(endpoint);
+        await WaitForAsync(all => Mine(all).Any(h => ((DoWork)h.Message).Id == "after"));
+
+        Assert.Contains("could not be deserialized as 'conformance.do-work'", dead.Failure.Reason);
+        Assert.Equal("{ this is not json", Encoding.UTF8.GetString(dead.Message.Body.Span));
+        Assert.Equal(["after", "busy"], Mine(Recorder.All).Select(h => ((DoWork)h.Message).Id).Order());
+    }
+
+    [Fact]
     public async Task Unknown_wire_name_is_dead_lettered_with_the_reason()
     {
         var endpoint = await StartEndpointAsync("unknown", b => b.AddHandler<DoWorkHandler>());

@@ -13,6 +13,10 @@ namespace Bus.Pipeline;
 internal sealed class EndpointReceiver : IAsyncDisposable
 {
     private const int MaxReceiveBatch = 10;
+
+    /// <summary>The largest body the receive loop deserializes ahead of a worker: small enough to take microseconds,
+    /// so the loop never keeps a worker waiting for long.</summary>
+    private const int ReadAheadBodyLimit = 16 * 1024;
     private readonly MessagePipeline _pipeline;
     private readonly string _queue;
     private readonly int _concurrency;
@@ -146,7 +150,10 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                     var message = received[i];
                     var renewer = new LeaseRenewer(message, _pipeline.ProfileFor(message), _leases, receivedAt);
                     renewer.Start();
-                    _buffer.Add(message, renewer);
+                    // A small message that will wait for a busy worker is read here meanwhile (the loop has the time; a
+                    // single worker then does not also deserialize). One an idle worker takes at once is read by it.
+                    var prepared = !_buffer.HasIdleWorker && message.Message.Body.Length <= ReadAheadBodyLimit ? _pipeline.Prepare(message) : default;
+                    _buffer.Add(new BufferedMessage(message, renewer, prepared));
                 }
             }
         }
@@ -164,7 +171,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         var next = _buffer.NewWorker();
         while (await next.NextAsync().ConfigureAwait(false))
         {
-            var (message, renewer) = next.Current;
+            var (message, renewer, prepared) = next.Current;
             try
             {
                 if (_stopping.IsCancellationRequested)
@@ -175,7 +182,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
 
                 // A full fence: a hard stop either sees this renewer or is seen by it (BeginHandling checks the token).
                 Interlocked.Exchange(ref _handling[worker], renewer);
-                await _pipeline.ProcessAsync(message, renewer, _stopping.Token, _hardStop.Token).ConfigureAwait(false);
+                await _pipeline.ProcessAsync(message, renewer, prepared, _stopping.Token, _hardStop.Token).ConfigureAwait(false);
             }
             catch (Exception ex)
             {

@@ -111,7 +111,38 @@ internal sealed class MessagePipeline
     public TimeSpan ReceiveLease =>
         _config.AllHandlerOptions.Values.Select(o => o.Profile?.LeaseDuration ?? TimeSpan.Zero).Append(_config.Profile.LeaseDuration).Max();
 
-    public async Task ProcessAsync(IReceivedMessage received, LeaseRenewer renewer, CancellationToken stopping, CancellationToken hardStop)
+    /// <summary>
+    /// Reads a received message ahead of its handler, on the receive loop: its type, and its body deserialized (or the
+    /// error that stopped it). Only when nothing would keep it from being handled when a worker takes it: no delay hop,
+    /// a known type with handlers here, no time window. A worker then only handles it, so a single worker does not also
+    /// deserialize. Anything else is left to <see cref="ProcessAsync"/>, which does the same checks and reports.
+    /// </summary>
+    public PreparedMessage Prepare(IReceivedMessage received)
+    {
+        if (received.Message.Headers.ContainsKey(MessageHeaders.DeliverAt)
+            || !received.Message.Headers.TryGetValue(MessageHeaders.MessageType, out _)
+            || !TryResolve(received, out var type, out _, out _))
+        {
+            return default;
+        }
+
+        var handling = HandlingOf(type);
+        if (handling.Invokers.Length == 0 || handling.Options?.Window is not null)
+        {
+            return default;
+        }
+
+        try
+        {
+            return new PreparedMessage(type, Serializer.Deserialize(received.Message.Body.Span, type.ClrType), null);
+        }
+        catch (Exception ex)
+        {
+            return new PreparedMessage(type, null, ex);
+        }
+    }
+
+    public async Task ProcessAsync(IReceivedMessage received, LeaseRenewer renewer, PreparedMessage prepared, CancellationToken stopping, CancellationToken hardStop)
     {
         BusTelemetry.Received.Add(1, EndpointTag);
         using var activity = StartActivity(received);
@@ -125,55 +156,70 @@ internal sealed class MessagePipeline
 
         try
         {
-            // Most messages carry no deliver-at time: checked here, the async hop is not entered for them.
-            if (received.Message.Headers.ContainsKey(MessageHeaders.DeliverAt) && await DelayHopAsync(received).ConfigureAwait(false))
+            MessageType type;
+            object? message;
+            Exception? unreadable = null;
+            TypeHandling handling;
+            if (prepared.Type is { } known)
             {
-                outcome = "delayed";
-                return;
+                (type, message, unreadable) = (known, prepared.Message, prepared.Error);
+                handling = HandlingOf(type);
             }
-
-            if (!TryResolve(received, out var type, out var message, out var failure))
+            else
             {
-                outcome = "dead-lettered";
-                await DeadLetterAsync(received, failure!, renewer).ConfigureAwait(false);
-                return;
-            }
-
-            var handling = HandlingOf(type);
-            var invokers = handling.Invokers;
-            if (invokers.Length == 0)
-            {
-                outcome = "dead-lettered";
-                await DeadLetterAsync(received, Failure(received, $"No handler for message type '{type.WireName}' on endpoint '{_config.EndpointName}'.", null), renewer).ConfigureAwait(false);
-                return;
-            }
-
-            var options = handling.Options;
-            var window = options?.Window;
-            if (window is not null && Time.GetUtcNow() is var now && !window.IsOpen(now))
-            {
-                outcome = "deferred";
-                var opens = window.NextOpening(now);
-                Log.LogInformation("Message {MessageId} ({MessageType}) arrived outside its window {Window}; deferred until {Opens}.",
-                    received.Message.MessageId, type.WireName, window, opens);
-                await SettleAsync(received, renewer, Settlement.Release, Cap(opens - now)).ConfigureAwait(false);
-                BusTelemetry.Released.Add(1, EndpointTag);
-                return;
-            }
-
-            if (message is null)
-            {
-                try
+                // Most messages carry no deliver-at time: checked here, the async hop is not entered for them.
+                if (received.Message.Headers.ContainsKey(MessageHeaders.DeliverAt) && await DelayHopAsync(received).ConfigureAwait(false))
                 {
-                    message = Serializer.Deserialize(received.Message.Body.Span, type.ClrType);
-                }
-                catch (Exception ex)
-                {
-                    outcome = "dead-lettered";
-                    await DeadLetterAsync(received, Failure(received,
-                        $"The body could not be deserialized as '{type.WireName}' ({type.ClrType.FullName}): {ex.Message}", ex), renewer).ConfigureAwait(false);
+                    outcome = "delayed";
                     return;
                 }
+
+                if (!TryResolve(received, out type, out message, out var failure))
+                {
+                    outcome = "dead-lettered";
+                    await DeadLetterAsync(received, failure!, renewer).ConfigureAwait(false);
+                    return;
+                }
+
+                handling = HandlingOf(type);
+                if (handling.Invokers.Length == 0)
+                {
+                    outcome = "dead-lettered";
+                    await DeadLetterAsync(received, Failure(received, $"No handler for message type '{type.WireName}' on endpoint '{_config.EndpointName}'.", null), renewer).ConfigureAwait(false);
+                    return;
+                }
+
+                var window = handling.Options?.Window;
+                if (window is not null && Time.GetUtcNow() is var now && !window.IsOpen(now))
+                {
+                    outcome = "deferred";
+                    var opens = window.NextOpening(now);
+                    Log.LogInformation("Message {MessageId} ({MessageType}) arrived outside its window {Window}; deferred until {Opens}.",
+                        received.Message.MessageId, type.WireName, window, opens);
+                    await SettleAsync(received, renewer, Settlement.Release, Cap(opens - now)).ConfigureAwait(false);
+                    BusTelemetry.Released.Add(1, EndpointTag);
+                    return;
+                }
+
+                if (message is null)
+                {
+                    try
+                    {
+                        message = Serializer.Deserialize(received.Message.Body.Span, type.ClrType);
+                    }
+                    catch (Exception ex)
+                    {
+                        unreadable = ex;
+                    }
+                }
+            }
+
+            if (unreadable is not null || message is null)
+            {
+                outcome = "dead-lettered";
+                await DeadLetterAsync(received, Failure(received,
+                    $"The body could not be deserialized as '{type.WireName}' ({type.ClrType.FullName}): {unreadable?.Message ?? "the serializer returned null"}", unreadable), renewer).ConfigureAwait(false);
+                return;
             }
 
             outcome = await HandleAsync(received, type, message, handling, renewer, stopping, hardStop).ConfigureAwait(false);
@@ -509,6 +555,10 @@ internal sealed class MessagePipeline
         return activity;
     }
 }
+
+/// <summary>What the receive loop read of a message ahead of its handler (<see cref="MessagePipeline.Prepare"/>): its
+/// type and body, or the error that stopped the body from being read. Default when it was left to the worker.</summary>
+internal readonly record struct PreparedMessage(MessageType? Type, object? Message, Exception? Error);
 
 /// <summary>How messages of one type are handled on an endpoint: its handlers (whether any needs a DI scope), options
 /// and execution profile.</summary>

@@ -12,7 +12,7 @@ namespace Bus.Pipeline;
 internal sealed class ReceivedBuffer
 {
     private readonly object _gate = new();
-    private readonly Queue<(IReceivedMessage Message, LeaseRenewer Renewer)> _items = new();
+    private readonly Queue<BufferedMessage> _items = new();
     private readonly Stack<Worker> _idle = new();
     private readonly Action _onIdle;
     private int _idleCount; // _idle.Count, readable without the lock
@@ -28,7 +28,7 @@ internal sealed class ReceivedBuffer
     public Worker NewWorker() => new(this);
 
     /// <summary>Adds a message: to an idle worker if there is one, else to the end of the buffer.</summary>
-    public void Add(IReceivedMessage message, LeaseRenewer renewer)
+    public void Add(BufferedMessage item)
     {
         Worker? idle;
         lock (_gate)
@@ -44,15 +44,15 @@ internal sealed class ReceivedBuffer
             }
             else
             {
-                _items.Enqueue((message, renewer));
+                _items.Enqueue(item);
             }
         }
 
-        idle?.Hand((message, renewer));
+        idle?.Hand(item);
     }
 
     /// <summary>Takes the first buffered message, if any (for releasing what no worker took).</summary>
-    public bool TryTake(out (IReceivedMessage Message, LeaseRenewer Renewer) item)
+    public bool TryTake(out BufferedMessage item)
     {
         lock (_gate)
         {
@@ -85,7 +85,7 @@ internal sealed class ReceivedBuffer
         private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = true };
 
         /// <summary>The message taken by the last <see cref="NextAsync"/> that returned true.</summary>
-        public (IReceivedMessage Message, LeaseRenewer Renewer) Current { get; private set; }
+        public BufferedMessage Current { get; private set; }
 
         public ValueTask<bool> NextAsync()
         {
@@ -119,7 +119,7 @@ internal sealed class ReceivedBuffer
             _signal.OnCompleted(continuation, state, token, flags);
 
         /// <summary>Hands a message to this waiting worker, or (null) tells it the buffer is complete.</summary>
-        internal void Hand((IReceivedMessage Message, LeaseRenewer Renewer)? item)
+        internal void Hand(BufferedMessage? item)
         {
             if (item is { } next)
             {
@@ -133,3 +133,7 @@ internal sealed class ReceivedBuffer
         }
     }
 }
+
+/// <summary>A received message waiting for a worker: its lease's renewer, and what the receive loop read of it ahead of
+/// its handler (<see cref="MessagePipeline.Prepare"/>).</summary>
+internal readonly record struct BufferedMessage(IReceivedMessage Message, LeaseRenewer Renewer, PreparedMessage Prepared);
