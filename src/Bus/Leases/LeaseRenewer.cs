@@ -272,12 +272,12 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         CancellationToken token;
         lock (this)
         {
-            var renewal = EnsureRenewal();
-            if (_stopped || renewal.Loop is not null)
+            if (_stopped || _renewal?.Loop is not null)
             {
                 return;
             }
 
+            var renewal = EnsureRenewal();
             renewal.Stop = new CancellationTokenSource();
             token = renewal.Stop.Token;
             done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

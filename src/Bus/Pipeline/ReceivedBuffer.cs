@@ -5,7 +5,8 @@ using Bus.Transports;
 namespace Bus.Pipeline;
 
 /// <summary>
-/// Received messages (each with its running <see cref="LeaseRenewer"/>) waiting for a free worker, first in first out.
+/// Received messages (each with its running <see cref="LeaseRenewer"/>, and what the receive loop read of it ahead)
+/// waiting for a free worker, first in first out.
 /// A worker that finds the buffer empty waits on its own reusable signal and is handed the next message directly, so
 /// passing a message to an idle worker allocates nothing (a channel with several readers allocates a waiter per wait).
 /// </summary>
@@ -24,6 +25,7 @@ internal sealed class ReceivedBuffer
 
     /// <summary>Whether a worker is waiting for a message.</summary>
     public bool HasIdleWorker => Volatile.Read(ref _idleCount) > 0;
+
     /// <summary>A reader for one worker loop.</summary>
     public Worker NewWorker() => new(this);
 
