@@ -56,7 +56,7 @@ internal sealed class MessageSender(
                 : throw new ArgumentException("DeliveryOptions.Destination applies to commands only; events go to every subscriber.", nameof(options)))
             : Destination.Queue(options?.Destination ?? RouteOf(type));
 
-        // The standard headers are fields of BusHeaders (the id and sent-at formatted only when read); the scratch
+        // The standard headers are fields of the BusMessage (the id and sent-at formatted only when read); the scratch
         // dictionary collects the others.
         var id = MessageIds.New(now);
         var givenId = options?.MessageId;
@@ -92,7 +92,8 @@ internal sealed class MessageSender(
             visibleAt = now + transport.Capabilities.MaxDelay;
         }
 
-        var standard = new BusHeaders(
+        var body = serializer.Serialize(message, type.ClrType);
+        var made = new BusMessage(
             id,
             givenId,
             now,
@@ -100,9 +101,9 @@ internal sealed class MessageSender(
             serializer.ContentType,
             correlationId: options?.CorrelationId ?? handling?.CorrelationId,
             causationId: handling?.MessageId,
-            headers);
-        var body = serializer.Serialize(message, type.ClrType);
-        return new OutgoingMessage(destination, new TransportMessage(standard, body), visibleAt);
+            headers,
+            body);
+        return new OutgoingMessage(destination, made, visibleAt);
     }
 
     public async Task SendAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken cancellationToken)
@@ -166,7 +167,7 @@ internal sealed class MessageSender(
             {
                 // A sticky list naming a standard header (the id, the type, ...) cannot make it ride along: each message
                 // has its own.
-                if (!BusHeaders.IsStandard(name) && handling.Headers.TryGetValue(name, out var value))
+                if (!BusMessage.IsStandard(name) && handling.Headers.TryGetValue(name, out var value))
                 {
                     headers[name] = value;
                     (names ??= []).Add(name);

@@ -4,12 +4,11 @@ using System.Diagnostics.CodeAnalysis;
 namespace Bus.Transports;
 
 /// <summary>
-/// The headers of a <see cref="TransportMessage"/>, found by ordinal comparison. Immutable, so messages made from one
-/// another share them. Two shapes: <see cref="HeaderArray"/> for headers copied from elsewhere (a broker, a
-/// dictionary) and <see cref="BusHeaders"/> for a message the bus made, which keeps its standard headers in fields.
-/// Either way every value reads as a string.
+/// The headers of a <see cref="TransportMessage"/> copied from elsewhere (a broker, a dictionary), found by ordinal
+/// comparison. Immutable, so messages made from one another share them. A message the bus makes is its own headers
+/// instead (<see cref="BusMessage"/>). Either way every value reads as a string.
 /// </summary>
-internal abstract class HeaderList : IReadOnlyDictionary<string, string>
+internal abstract class HeaderList : IReadOnlyDictionary<string, string>, IHeaderNames
 {
     public static HeaderList Empty { get; } = new HeaderArray([]);
 
@@ -48,7 +47,7 @@ internal abstract class HeaderList : IReadOnlyDictionary<string, string>
         _ => new HeaderArray(Flatten(headers)),
     };
 
-    public virtual bool ContainsKey(string key) => TryGetValue(key, out _);
+    public bool ContainsKey(string key) => TryGetValue(key, out _);
 
     public abstract bool TryGetValue(string key, [MaybeNullWhen(false)] out string value);
 
@@ -63,7 +62,7 @@ internal abstract class HeaderList : IReadOnlyDictionary<string, string>
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
     /// <summary>Names and values side by side in one array.</summary>
-    protected static string[] Flatten(IReadOnlyDictionary<string, string> headers)
+    internal static string[] Flatten(IReadOnlyDictionary<string, string> headers)
     {
         var items = new string[headers.Count * 2];
         var i = 0;
@@ -77,7 +76,7 @@ internal abstract class HeaderList : IReadOnlyDictionary<string, string>
     }
 
     /// <summary>Finds <paramref name="key"/> among names and values side by side.</summary>
-    protected static bool TryFind(string[] items, string key, [MaybeNullWhen(false)] out string value)
+    internal static bool TryFind(string[] items, string key, [MaybeNullWhen(false)] out string value)
     {
         for (var i = 0; i < items.Length; i += 2)
         {
@@ -93,7 +92,7 @@ internal abstract class HeaderList : IReadOnlyDictionary<string, string>
     }
 
     /// <summary>Whether a name among names and values side by side matches <paramref name="match"/>.</summary>
-    protected static bool AnyName(string[] items, Func<string, bool> match)
+    internal static bool AnyName(string[] items, Func<string, bool> match)
     {
         for (var i = 0; i < items.Length; i += 2)
         {
@@ -107,7 +106,7 @@ internal abstract class HeaderList : IReadOnlyDictionary<string, string>
     }
 
     /// <summary>The characters of names and values side by side.</summary>
-    protected static long CharacterCount(string[] items)
+    internal static long CharacterCount(string[] items)
     {
         long characters = 0;
         foreach (var item in items)
@@ -148,4 +147,14 @@ internal sealed class HeaderArray(string[] items) : HeaderList
             yield return new KeyValuePair<string, string>(items[i], items[i + 1]);
         }
     }
+}
+
+/// <summary>Headers that can be walked without an enumerator, and measured without formatting anything.</summary>
+internal interface IHeaderNames
+{
+    /// <summary>Whether a header name matches <paramref name="match"/>.</summary>
+    bool AnyName(Func<string, bool> match);
+
+    /// <summary>The characters of every name and value.</summary>
+    long CharacterCount();
 }

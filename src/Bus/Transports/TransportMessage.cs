@@ -3,7 +3,9 @@ namespace Bus.Transports;
 /// <summary>
 /// A message as a transport carries it: string headers and an opaque body. Transports never interpret the body.
 /// </summary>
-public sealed class TransportMessage
+/// <remarks>Not sealed only so that a message the bus makes can be its own headers (one object instead of two for
+/// every queued message); it has nothing to override.</remarks>
+public class TransportMessage
 {
     /// <summary>Creates a transport message.</summary>
     /// <param name="headers">The headers; copied (names compared ordinally).</param>
@@ -14,6 +16,14 @@ public sealed class TransportMessage
         Body = body;
     }
 
+    /// <summary>A message that is its own headers (<see cref="BusMessage"/>).</summary>
+    private protected TransportMessage(ReadOnlyMemory<byte> body)
+    {
+        Headers = this as IReadOnlyDictionary<string, string>
+            ?? throw new InvalidOperationException($"{GetType().Name} must be its own headers.");
+        Body = body;
+    }
+
     /// <summary>The headers (message attributes).</summary>
     public IReadOnlyDictionary<string, string> Headers { get; }
 
@@ -21,7 +31,7 @@ public sealed class TransportMessage
     public ReadOnlyMemory<byte> Body { get; }
 
     /// <summary>Whether a header name matches <paramref name="match"/> (no allocation).</summary>
-    internal bool HasHeader(Func<string, bool> match) => ((HeaderList)Headers).AnyName(match);
+    internal bool HasHeader(Func<string, bool> match) => ((IHeaderNames)Headers).AnyName(match);
 
     /// <summary>The bus message id from <see cref="MessageHeaders.MessageId"/>, or null for a foreign payload.</summary>
     public string? MessageId => Headers.TryGetValue(MessageHeaders.MessageId, out var id) ? id : null;

@@ -50,7 +50,8 @@ public sealed class HeaderListTests
         var id = Guid.CreateVersion7();
         var sentAt = new DateTimeOffset(2026, 12, 2, 4, 55, 14, TimeSpan.Zero).AddTicks(1234567);
         var others = new Dictionary<string, string> { ["traceparent"] = "00-abc-def-01", ["tenant"] = "t-1" };
-        var headers = new BusHeaders(id, null, sentAt, new MessageType(typeof(object), "orders.place", 2, MessageKind.Command), "application/json", null, null, others);
+        var message = new BusMessage(id, null, sentAt, new MessageType(typeof(object), "orders.place", 2, MessageKind.Command), "application/json", null, null, others, new byte[] { 7 });
+        IReadOnlyDictionary<string, string> headers = message;
 
         Assert.True(headers.ContainsKey(MessageHeaders.SentAt));
         Assert.False(headers.ContainsKey(MessageHeaders.CausationId)); // none: not listed
@@ -71,28 +72,33 @@ public sealed class HeaderListTests
         Assert.Equal(headers.Select(p => p.Key), headers.Keys);
         Assert.Equal(headers.Select(p => p.Value), headers.Values);
         Assert.All(expected, p => Assert.Equal(p.Value, headers[p.Key]));
-        Assert.Same(headers.MessageId, headers[MessageHeaders.MessageId]); // formatted once
+        Assert.Same(message, message.Headers); // its own headers: one object
+        Assert.Equal(new byte[] { 7 }, message.Body.ToArray());
+        Assert.Same(message.MessageId, headers[MessageHeaders.MessageId]); // formatted once
         Assert.Same(headers[MessageHeaders.MessageVersion], headers[MessageHeaders.MessageVersion]); // a cached string
-        Assert.Equal(expected.Sum(p => (long)p.Key.Length + p.Value.Length), headers.CharacterCount());
-        Assert.True(headers.AnyName(name => name == "tenant"));
-        Assert.True(headers.AnyName(name => name == MessageHeaders.SentAt));
-        Assert.False(headers.AnyName(name => name == MessageHeaders.CausationId));
+        Assert.Equal(expected.Sum(p => (long)p.Key.Length + p.Value.Length), message.CharacterCount());
+        Assert.True(message.AnyName(name => name == "tenant"));
+        Assert.True(message.AnyName(name => name == MessageHeaders.SentAt));
+        Assert.False(message.AnyName(name => name == MessageHeaders.CausationId));
     }
 
     [Fact]
     public void A_given_id_correlation_and_causation_are_kept_as_given_and_standard_names_are_not_others()
     {
-        var headers = new BusHeaders(Guid.NewGuid(), "order-42", DateTimeOffset.UnixEpoch, Type("t"), "application/json", "conversation-7", "cause-3",
-            new Dictionary<string, string>());
+        var message = new BusMessage(Guid.NewGuid(), "order-42", DateTimeOffset.UnixEpoch, Type("t"), "application/json", "conversation-7", "cause-3",
+            new Dictionary<string, string>(), Array.Empty<byte>());
+        IReadOnlyDictionary<string, string> headers = message;
 
         Assert.Equal("order-42", headers[MessageHeaders.MessageId]);
         Assert.Equal("conversation-7", headers[MessageHeaders.CorrelationId]);
         Assert.Equal("cause-3", headers[MessageHeaders.CausationId]);
         Assert.Equal(7, headers.Count);
-        Assert.Equal(headers.Sum(p => (long)p.Key.Length + p.Value.Length), headers.CharacterCount());
-        Assert.Equal("order-42", new TransportMessage(headers, Array.Empty<byte>()).MessageId);
-        var clash = Assert.Throws<ArgumentException>(() => new BusHeaders(Guid.NewGuid(), null, DateTimeOffset.UnixEpoch, Type("t"), "application/json", null, null,
-            new Dictionary<string, string> { [MessageHeaders.MessageType] = "other" }));
+        Assert.Equal(headers.Sum(p => (long)p.Key.Length + p.Value.Length), message.CharacterCount());
+        Assert.Equal("order-42", message.MessageId);
+        var copy = new TransportMessage(message.Headers, new byte[] { 1 }); // another message with the same headers
+        Assert.Equal(headers.OrderBy(p => p.Key), copy.Headers.OrderBy(p => p.Key));
+        var clash = Assert.Throws<ArgumentException>(() => new BusMessage(Guid.NewGuid(), null, DateTimeOffset.UnixEpoch, Type("t"), "application/json", null, null,
+            new Dictionary<string, string> { [MessageHeaders.MessageType] = "other" }, Array.Empty<byte>()));
         Assert.Contains(MessageHeaders.MessageType, clash.Message);
     }
 

@@ -103,7 +103,7 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
     /// a UTF-16 code unit takes): then the exact count is not needed. Walks the headers without allocating.</summary>
     private bool SurelyFits(TransportMessage message)
     {
-        return message.Headers is HeaderList headers && message.Body.Length + (3 * headers.CharacterCount()) <= _options.MaxMessageSize;
+        return message.Headers is IHeaderNames headers && message.Body.Length + (3 * headers.CharacterCount()) <= _options.MaxMessageSize;
     }
 
     /// <inheritdoc />

@@ -1,15 +1,18 @@
+using System.Collections;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 
 namespace Bus.Transports;
 
 /// <summary>
-/// The headers of a message the bus made. Its standard headers (id, type, version, content type, sent-at,
-/// correlation and causation ids) are fields, the others names and values side by side in one array. The id and the
-/// sent-at time are kept as a <see cref="Guid"/> and ticks and formatted on first read: a transport that writes them to
-/// the wire reads them, an in-memory delivery whose handler never asks does not, and a queued message keeps less alive.
+/// A message the bus made, which is its own <see cref="TransportMessage.Headers"/>: its standard headers (id, type,
+/// version, content type, sent-at, correlation and causation ids) are fields, the others names and values side by side
+/// in one array. One object instead of a message and its headers: a queued message keeps two objects alive (this and
+/// its body), and each object a backlog keeps costs the collector about as much as its bytes. The id and the sent-at
+/// time are kept as a <see cref="Guid"/> and ticks and formatted on first read: a transport that writes them to the
+/// wire reads them, an in-memory delivery whose handler never asks does not.
 /// </summary>
-internal sealed class BusHeaders : HeaderList
+internal sealed class BusMessage : TransportMessage, IReadOnlyDictionary<string, string>, IHeaderNames
 {
     /// <summary>The length of a UTC time in round-trip format ("O"): 2026-12-02T04:55:14.1234567+00:00.</summary>
     private const int SentAtLength = 33;
@@ -33,7 +36,7 @@ internal sealed class BusHeaders : HeaderList
     private readonly string[] _others;
     private string? _messageId; // a given id, or the generated one once formatted
 
-    /// <summary>Creates the headers of a message the bus made.</summary>
+    /// <summary>Creates a message the bus made.</summary>
     /// <param name="id">The generated message id (used when <paramref name="givenId"/> is null).</param>
     /// <param name="givenId">A message id the sender chose, or null.</param>
     /// <param name="sentAt">When it was sent.</param>
@@ -42,9 +45,11 @@ internal sealed class BusHeaders : HeaderList
     /// <param name="correlationId">The conversation's correlation id, or null when it is this message's own id.</param>
     /// <param name="causationId">The id of the message being handled when this one was sent, or null.</param>
     /// <param name="others">Any other headers; none may be a standard one.</param>
-    public BusHeaders(
+    /// <param name="body">The serialized body.</param>
+    public BusMessage(
         Guid id, string? givenId, DateTimeOffset sentAt, MessageType type, string contentType,
-        string? correlationId, string? causationId, IReadOnlyDictionary<string, string> others)
+        string? correlationId, string? causationId, IReadOnlyDictionary<string, string> others, ReadOnlyMemory<byte> body)
+        : base(body)
     {
         _id = id;
         _messageId = givenId;
@@ -61,13 +66,13 @@ internal sealed class BusHeaders : HeaderList
             }
         }
 
-        _others = others.Count == 0 ? [] : Flatten(others);
+        _others = others.Count == 0 ? [] : HeaderList.Flatten(others);
     }
 
-    public override int Count => StandardCount + (_others.Length / 2);
+    public int Count => StandardCount + (_others.Length / 2);
 
     /// <summary>The message id; a generated one is formatted ("D") once, on first read.</summary>
-    public string MessageId => _messageId ??= _id.ToString();
+    private string Id => _messageId ??= _id.ToString();
 
     /// <summary>When it was sent, UTC, in round-trip format; formatted when read (a transport that writes it to the wire
     /// reads it once, a handler seldom).</summary>
@@ -81,22 +86,29 @@ internal sealed class BusHeaders : HeaderList
     /// <summary>Whether <paramref name="name"/> is one of the standard headers kept in fields.</summary>
     public static bool IsStandard(string name) => Array.IndexOf(StandardNames, name) >= 0;
 
-    public override bool TryGetValue(string key, [MaybeNullWhen(false)] out string value)
+    IEnumerable<string> IReadOnlyDictionary<string, string>.Keys => this.Select(header => header.Key);
+
+    IEnumerable<string> IReadOnlyDictionary<string, string>.Values => this.Select(header => header.Value);
+
+    public string this[string key] =>
+        TryGetValue(key, out var value) ? value : throw new KeyNotFoundException($"The message has no header '{key}'.");
+
+    public bool TryGetValue(string key, [MaybeNullWhen(false)] out string value)
     {
         ArgumentNullException.ThrowIfNull(key);
         value = Standard(key);
-        return value is not null || TryFind(_others, key, out value);
+        return value is not null || HeaderList.TryFind(_others, key, out value);
     }
 
     /// <summary>Whether the header is there, without formatting its value.</summary>
-    public override bool ContainsKey(string key)
+    public bool ContainsKey(string key)
     {
         ArgumentNullException.ThrowIfNull(key);
         var index = Array.IndexOf(StandardNames, key);
-        return index >= 0 ? index < StandardCount : TryFind(_others, key, out _);
+        return index >= 0 ? index < StandardCount : HeaderList.TryFind(_others, key, out _);
     }
 
-    public override bool AnyName(Func<string, bool> match)
+    public bool AnyName(Func<string, bool> match)
     {
         ArgumentNullException.ThrowIfNull(match);
         var count = StandardCount;
@@ -108,10 +120,10 @@ internal sealed class BusHeaders : HeaderList
             }
         }
 
-        return AnyName(_others, match);
+        return HeaderList.AnyName(_others, match);
     }
 
-    public override long CharacterCount()
+    public long CharacterCount()
     {
         long characters = 0;
         var count = StandardCount;
@@ -122,10 +134,10 @@ internal sealed class BusHeaders : HeaderList
 
         var idLength = _messageId?.Length ?? GuidLength;
         return characters + idLength + _type.WireName.Length + Version.Length + _contentType.Length + SentAtLength
-            + (_correlationId?.Length ?? idLength) + (_causationId?.Length ?? 0) + CharacterCount(_others);
+            + (_correlationId?.Length ?? idLength) + (_causationId?.Length ?? 0) + HeaderList.CharacterCount(_others);
     }
 
-    public override IEnumerator<KeyValuePair<string, string>> GetEnumerator()
+    public IEnumerator<KeyValuePair<string, string>> GetEnumerator()
     {
         var count = StandardCount;
         for (var i = 0; i < count; i++)
@@ -139,14 +151,16 @@ internal sealed class BusHeaders : HeaderList
         }
     }
 
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
     private string? Standard(string key) => key switch
     {
-        MessageHeaders.MessageId => MessageId,
+        MessageHeaders.MessageId => Id,
         MessageHeaders.MessageType => _type.WireName,
         MessageHeaders.MessageVersion => Version,
         MessageHeaders.ContentType => _contentType,
         MessageHeaders.SentAt => SentAt,
-        MessageHeaders.CorrelationId => _correlationId ?? MessageId,
+        MessageHeaders.CorrelationId => _correlationId ?? Id,
         MessageHeaders.CausationId => _causationId,
         _ => null,
     };
