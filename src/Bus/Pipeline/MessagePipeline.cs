@@ -119,8 +119,9 @@ internal sealed class MessagePipeline
     /// </summary>
     public PreparedMessage Prepare(IReceivedMessage received)
     {
+        // A system message (no type header, recognised by its content) is left to the worker as well.
         if (received.Message.Headers.ContainsKey(MessageHeaders.DeliverAt)
-            || !received.Message.Headers.TryGetValue(MessageHeaders.MessageType, out _)
+            || !received.Message.Headers.ContainsKey(MessageHeaders.MessageType)
             || !TryResolve(received, out var type, out _, out _))
         {
             return default;
