@@ -59,7 +59,7 @@ public sealed partial class SampleTests : IDisposable
         var declinedHistory = Regex.Match(run.Output, @"\S+-2\s+Failed[^\n]*\n\s+history: ([^\n]*)").Groups[1].Value;
         Assert.Contains("payment-declined", declinedHistory);
         Assert.Contains("reservation-released", declinedHistory);
-        Assert.Single(Regex.Matches(run.Output, @"-1: confirmation sent")); // a memoised step: never twice
+        Assert.True(Regex.Matches(run.Output, @"-1: confirmation sent").Count == 1, $"a memoised step runs once; the run printed:{Environment.NewLine}{run.Output}");
     }
 
     [Fact]
