@@ -119,6 +119,20 @@ internal sealed class MessagePipeline
     /// </summary>
     public PreparedMessage Prepare(IReceivedMessage received)
     {
+        try
+        {
+            return PrepareOrNot(received);
+        }
+        catch (Exception ex)
+        {
+            // Never stops the receive loop: the worker does the same steps again and reports what fails.
+            Log.LogWarning(ex, "Reading message {MessageId} ahead failed; its worker reads it.", received.Message.MessageId);
+            return default;
+        }
+    }
+
+    private PreparedMessage PrepareOrNot(IReceivedMessage received)
+    {
         // A system message (no type header, recognised by its content) is left to the worker as well.
         if (received.Message.Headers.ContainsKey(MessageHeaders.DeliverAt)
             || !received.Message.Headers.ContainsKey(MessageHeaders.MessageType)
@@ -573,9 +587,12 @@ internal sealed class TypeHandling(MessageType type, IHandlerInvoker[] invokers,
 
     public ExecutionProfile Profile => profile;
 
-    /// <summary>Whether any handler could take something from a per-message scope (decided once the application's
-    /// registrations are complete: this is made at the first message of the type).</summary>
-    public bool NeedsScope { get; } = invokers.Any(invoker => invoker.NeedsScope);
+    private bool? _needsScope;
+
+    /// <summary>Whether any handler could take something from a per-message scope. Decided when first asked, by a
+    /// worker about to handle a message of the type (the application's registrations are complete by then), never on
+    /// the receive loop, which only reads the profile.</summary>
+    public bool NeedsScope => _needsScope ??= invokers.Any(invoker => invoker.NeedsScope);
 }
 
 /// <summary>How a delivery is settled.</summary>
