@@ -586,6 +586,27 @@ public abstract class BusConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Two_copies_of_a_job_handled_at_once_run_each_step_once()
+    {
+        // Two copies with one message id (at-least-once delivery, or a deterministic id published twice): the second
+        // waits for the step the first is running, then finds its result.
+        var endpoint = await StartEndpointAsync("dup-steps", b =>
+        {
+            b.MaxConcurrency = 2;
+            b.AddHandler<LongJobHandler>();
+        });
+        var options = new DeliveryOptions { MessageId = $"dup-{TestId}" };
+
+        await endpoint.Bus.SendAsync(new LongJob(TestId, "dup", Steps: 2, BlockAtStep: 0), options);
+        await endpoint.Bus.SendAsync(new LongJob(TestId, "dup", Steps: 2, BlockAtStep: 0), options);
+        await WaitForAsync(all => all.Count(h => h.Message is LongJob { Id: "dup" } && h.Handler == nameof(LongJobHandler)) == 2);
+        Recorder.Open("dup/step-0");
+        await WaitForCountAsync(endpoint, "bus.messages.completed", 2);
+
+        Assert.Equal([("dup", 0), ("dup", 1)], Recorder.Steps.Where(s => s.Job == "dup"));
+    }
+
+    [Fact]
     public async Task Finished_steps_do_not_run_again_when_the_job_is_retried()
     {
         var endpoint = await StartEndpointAsync("steps", b => b.AddHandler<LongJobHandler>());

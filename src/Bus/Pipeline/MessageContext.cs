@@ -65,7 +65,7 @@ internal sealed class MessageContext : IMessageContext
     public CancellationToken CancellationToken => _renewer.HandlerToken;
 
     /// <summary>A small runner made when asked (most handlers run no steps; one that does keeps no state of its own).</summary>
-    public IStepRunner Steps => new StepRunner(this, _pipeline.StepStore, _pipeline.Json);
+    public IStepRunner Steps => new StepRunner(this, _pipeline.StepStore, _pipeline.StepGate, _pipeline.Json);
 
     /// <summary>Sticky headers added while handling (e.g. the workflow id), carried by everything sent.</summary>
     public Dictionary<string, string>? AddedSticky { get; private set; }
@@ -162,13 +162,16 @@ internal sealed class CheckpointReleaseException(TimeSpan resumeAfter, string wh
 }
 
 /// <summary>Runs memoised steps for one job (keyed by its message id).</summary>
-internal sealed class StepRunner(MessageContext context, IStepStore store, System.Text.Json.JsonSerializerOptions json) : IStepRunner
+internal sealed class StepRunner(MessageContext context, IStepStore store, StepGate gate, System.Text.Json.JsonSerializerOptions json) : IStepRunner
 {
     public async Task<T> RunAsync<T>(string name, Func<CancellationToken, Task<T>> step)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(step);
         var token = context.CancellationToken;
+
+        // Another copy of this message running the same step here finishes it first; this copy then finds its result.
+        using var pass = await gate.EnterAsync(context.MessageId, name, token).ConfigureAwait(false);
         var stored = await store.GetAsync(context.MessageId, name, token).ConfigureAwait(false);
         if (stored is not null)
         {

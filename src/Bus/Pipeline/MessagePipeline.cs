@@ -66,6 +66,9 @@ internal sealed class MessagePipeline
 
     public IStepStore StepStore { get; }
 
+    /// <summary>Keeps two copies of a message handled here at once from running the same step twice.</summary>
+    public StepGate StepGate { get; } = new();
+
     public JobStatusTracker Jobs { get; }
 
     public TimeProvider Time { get; }
