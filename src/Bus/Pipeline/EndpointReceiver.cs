@@ -148,11 +148,14 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                 for (var i = 0; i < received.Count; i++)
                 {
                     var message = received[i];
-                    var renewer = new LeaseRenewer(message, _pipeline.ProfileFor(message), _leases, receivedAt);
+                    var handling = _pipeline.HandlingFor(message); // once: for the lease's profile and for reading ahead
+                    var renewer = new LeaseRenewer(message, handling?.Profile ?? _pipeline.DefaultProfile, _leases, receivedAt);
                     renewer.Start();
                     // A small message that will wait for a busy worker is read here meanwhile (the loop has the time; a
                     // single worker then does not also deserialize). One an idle worker takes at once is read by it.
-                    var prepared = !_buffer.HasIdleWorker && message.Message.Body.Length <= ReadAheadBodyLimit ? _pipeline.Prepare(message) : default;
+                    var prepared = handling is not null && !_buffer.HasIdleWorker && message.Message.Body.Length <= ReadAheadBodyLimit
+                        ? _pipeline.Prepare(message, handling)
+                        : default;
                     _buffer.Add(new BufferedMessage(message, renewer, prepared));
                 }
             }

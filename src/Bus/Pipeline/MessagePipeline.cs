@@ -81,11 +81,16 @@ internal sealed class MessagePipeline
 
     public IBus Bus { get; }
 
-    /// <summary>The profile for a received message, from its type header (before it is deserialized).</summary>
-    public ExecutionProfile ProfileFor(IReceivedMessage received) =>
+    /// <summary>How a received message is handled here, from its type header (before it is deserialized); null for a
+    /// foreign payload or an unknown wire name, which the worker reports. The receive loop asks once per message, for
+    /// the lease's profile and for reading ahead.</summary>
+    public TypeHandling? HandlingFor(IReceivedMessage received) =>
         received.Message.Headers.TryGetValue(MessageHeaders.MessageType, out var name) && _config.Messages.TryResolve(name, out var type)
-            ? HandlingOf(type).Profile
-            : _config.Profile;
+            ? HandlingOf(type)
+            : null;
+
+    /// <summary>The endpoint's profile, for messages whose type is not known at receive.</summary>
+    public ExecutionProfile DefaultProfile => _config.Profile;
 
     /// <summary>The time window the handlers of <paramref name="type"/> run in, if any.</summary>
     public TimeWindow? WindowFor(MessageType type) => HandlingOf(type).Options?.Window;
@@ -120,11 +125,11 @@ internal sealed class MessagePipeline
     /// a known type with handlers here, no time window. A worker then only handles it, so a single worker does not also
     /// deserialize. Anything else is left to <see cref="ProcessAsync"/>, which does the same checks and reports.
     /// </summary>
-    public PreparedMessage Prepare(IReceivedMessage received)
+    public PreparedMessage Prepare(IReceivedMessage received, TypeHandling handling)
     {
         try
         {
-            return PrepareOrNot(received);
+            return PrepareOrNot(received, handling);
         }
         catch (Exception ex)
         {
@@ -134,18 +139,13 @@ internal sealed class MessagePipeline
         }
     }
 
-    private PreparedMessage PrepareOrNot(IReceivedMessage received)
+    private PreparedMessage PrepareOrNot(IReceivedMessage received, TypeHandling handling)
     {
-        // A system message (no type header, recognised by its content) is left to the worker as well.
+        var type = handling.Type;
         if (received.Message.Headers.ContainsKey(MessageHeaders.DeliverAt)
-            || !received.Message.Headers.ContainsKey(MessageHeaders.MessageType)
-            || !TryResolve(received, out var type, out _, out _))
-        {
-            return default;
-        }
-
-        var handling = HandlingOf(type);
-        if (handling.Invokers.Length == 0 || handling.Options?.Window is not null)
+            || VersionProblem(received.Message.Headers, type) is not null
+            || handling.Invokers.Length == 0
+            || handling.Options?.Window is not null)
         {
             return default;
         }
@@ -403,23 +403,10 @@ internal sealed class MessagePipeline
                 return false;
             }
 
-            // A message's identity is its wire name and version. An older version is read into the current type (a
-            // tolerant reader); a newer one is kept for an endpoint that knows it: deploy it, then redrive.
-            if (headers.TryGetValue(MessageHeaders.MessageVersion, out var versionText))
+            if (VersionProblem(headers, type) is { } problem)
             {
-                if (!int.TryParse(versionText, NumberStyles.None, CultureInfo.InvariantCulture, out var version) || version < 1)
-                {
-                    failure = Failure(received, $"Message type '{wireName}' has an invalid version '{versionText}': versions are whole numbers from 1.", null);
-                    return false;
-                }
-
-                if (version > type.Version)
-                {
-                    failure = Failure(received,
-                        $"Message type '{wireName}' is version {version}, newer than the version {type.Version} endpoint '{_config.EndpointName}' knows " +
-                        $"({type.ClrType.FullName}). Deploy a handler that knows version {version}, then redrive it.", null);
-                    return false;
-                }
+                failure = Failure(received, problem, null);
+                return false;
             }
 
             return true;
@@ -435,6 +422,29 @@ internal sealed class MessagePipeline
         type = null!;
         failure = Failure(received, error ?? "The message has no bus-message-type header and matches no registered system message.", null);
         return false;
+    }
+
+    /// <summary>
+    /// Why a message of <paramref name="type"/> cannot be read for its version header, or null when it can. A message's
+    /// identity is its wire name and version: an older version is read into the current type (a tolerant reader); a
+    /// newer one is kept for an endpoint that knows it (deploy it, then redrive).
+    /// </summary>
+    private string? VersionProblem(IReadOnlyDictionary<string, string> headers, MessageType type)
+    {
+        if (!headers.TryGetValue(MessageHeaders.MessageVersion, out var versionText))
+        {
+            return null;
+        }
+
+        if (!int.TryParse(versionText, NumberStyles.None, CultureInfo.InvariantCulture, out var version) || version < 1)
+        {
+            return $"Message type '{type.WireName}' has an invalid version '{versionText}': versions are whole numbers from 1.";
+        }
+
+        return version > type.Version
+            ? $"Message type '{type.WireName}' is version {version}, newer than the version {type.Version} endpoint '{_config.EndpointName}' knows " +
+              $"({type.ClrType.FullName}). Deploy a handler that knows version {version}, then redrive it."
+            : null;
     }
 
     /// <summary>For a delay longer than the transport holds at once: waits another hop without counting an attempt.</summary>

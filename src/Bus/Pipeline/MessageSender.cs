@@ -58,8 +58,8 @@ internal sealed class MessageSender(
 
         // The standard headers are fields of the BusMessage (the id and sent-at formatted only when read); the scratch
         // dictionary collects the others.
-        var id = MessageIds.New(now);
         var givenId = options?.MessageId;
+        var id = givenId is null ? MessageIds.New(now) : Guid.Empty;
         AddSticky(headers, handling, options?.StickyOrNull);
         if (options?.HeadersOrNull is { } custom)
         {
@@ -75,7 +75,6 @@ internal sealed class MessageSender(
         using var create = BusTelemetry.Source.HasListeners()
             ? BusTelemetry.Source.StartActivity($"create {destination.Name}", ActivityKind.Producer)
             : null;
-        create?.SetTag("messaging.message.id", givenId ?? id.ToString());
         if ((create ?? Activity.Current) is { } activity)
         {
             headers[MessageHeaders.TraceParent] = activity.Id!;
@@ -103,6 +102,7 @@ internal sealed class MessageSender(
             causationId: handling?.MessageId,
             headers,
             body);
+        create?.SetTag("messaging.message.id", made.MessageId); // the id is formatted once, for the tag and the wire
         return new OutgoingMessage(destination, made, visibleAt);
     }
 

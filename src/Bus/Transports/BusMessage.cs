@@ -37,7 +37,7 @@ internal sealed class BusMessage : TransportMessage, IReadOnlyDictionary<string,
     private string? _messageId; // a given id, or the generated one once formatted
 
     /// <summary>Creates a message the bus made.</summary>
-    /// <param name="id">The generated message id (used when <paramref name="givenId"/> is null).</param>
+    /// <param name="id">The generated message id (unused when <paramref name="givenId"/> is given).</param>
     /// <param name="givenId">A message id the sender chose, or null.</param>
     /// <param name="sentAt">When it was sent.</param>
     /// <param name="type">The message type: its wire name and version.</param>
@@ -58,15 +58,14 @@ internal sealed class BusMessage : TransportMessage, IReadOnlyDictionary<string,
         _contentType = contentType;
         _correlationId = correlationId;
         _causationId = causationId;
-        foreach (var name in others.Keys)
+        _others = others.Count == 0 ? [] : HeaderList.Flatten(others);
+        for (var i = 0; i < _others.Length; i += 2)
         {
-            if (IsStandard(name))
+            if (IsStandard(_others[i]))
             {
-                throw new ArgumentException($"Header '{name}' is a standard header; it cannot be given as another one.", nameof(others));
+                throw new ArgumentException($"Header '{_others[i]}' is a standard header; it cannot be given as another one.", nameof(others));
             }
         }
-
-        _others = others.Count == 0 ? [] : HeaderList.Flatten(others);
     }
 
     public int Count => StandardCount + (_others.Length / 2);

@@ -17,6 +17,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
     /// <summary>Finished waiters kept for reuse: one per receive loop that polls this queue is plenty.</summary>
     private const int MaxSpareWaiters = 16;
+
     private readonly object _gate = new();
     private readonly ReadyQueue _ready = new();
     private readonly InvisibleEntries _invisible = new();
@@ -209,8 +210,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             }
             else
             {
-                LeaveInvisible(entry);
-                entry.Version++;
+                _invisible.Leave(entry);
                 _ready.AddFirst(entry);
             }
 
@@ -354,7 +354,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             }
         }
 
-        if (NextVisibleAt() is { } visible && visible < next)
+        if (_invisible.NextAt() is { } visible && visible < next)
         {
             next = visible;
         }
@@ -419,9 +419,8 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
     private void Remove(Entry entry)
     {
-        LeaveInvisible(entry);
+        _invisible.Leave(entry);
         entry.Removed = true;
-        entry.Version++;
         entry.LeaseToken++;
         _ready.Withdraw(entry);
         _count--;
@@ -433,19 +432,13 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         _invisible.Add(entry, until);
     }
 
-    /// <summary>The entry is no longer invisible (settled, or ready again): its record goes stale.</summary>
-    private void LeaveInvisible(Entry entry) => _invisible.Leave(entry);
-
     private void PromoteDue(DateTimeOffset now)
     {
         while (_invisible.TryTakeDue(now, out var entry))
         {
-            entry.Version++;
             _ready.AddLast(entry);
         }
     }
-
-    private DateTimeOffset? NextVisibleAt() => _invisible.NextAt();
 
     /// <summary>A message in the queue, from its send until it is settled. It is also the handle of its first delivery
     /// (most messages have only one): later deliveries get a <see cref="Received"/> of their own.</summary>
@@ -466,7 +459,8 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         /// <summary>Which delivery's lease is the live one (a handle holding another is stale).</summary>
         public int LeaseToken { get; set; }
 
-        /// <summary>Which of its records among the invisible ones is the live one.</summary>
+        /// <summary>Which of its records among the invisible ones is the live one (moved on by
+        /// <see cref="InvisibleEntries"/>).</summary>
         public int Version { get; set; }
 
         public bool Removed { get; set; }

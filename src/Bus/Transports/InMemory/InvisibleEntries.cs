@@ -47,19 +47,18 @@ internal sealed class InvisibleEntries
         }
     }
 
-    /// <summary>The entry is no longer invisible (settled, or ready again): its record goes stale. The caller moves its
-    /// version on.</summary>
+    /// <summary>The entry is no longer invisible (settled, or ready again): its record goes stale.</summary>
     public void Leave(InMemoryQueue.Entry entry)
     {
         if (entry.IsInvisible)
         {
             entry.IsInvisible = false;
+            entry.Version++;
             _live--;
         }
     }
 
-    /// <summary>Takes the earliest entry that is visible again at <paramref name="now"/>, if any (no longer invisible;
-    /// the caller moves its version on).</summary>
+    /// <summary>Takes the earliest entry that is visible again at <paramref name="now"/>, if any (no longer invisible).</summary>
     public bool TryTakeDue(DateTimeOffset now, out InMemoryQueue.Entry entry)
     {
         if (Earliest() is { } earliest && earliest.Record.At <= now)
