@@ -1,12 +1,12 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using Amazon.SQS;
+using Amazon.SQS.Model;
+using Bus.AmazonSqs.Connection;
 using Bus.AmazonSqs.DeadLetters;
-using Bus.AmazonSqs.Http;
 using Bus.AmazonSqs.Messages;
 using Bus.AmazonSqs.Receiving;
 using Bus.AmazonSqs.Sending;
-using Bus.AmazonSqs.Signing;
-using Bus.AmazonSqs.Sns;
 using Bus.AmazonSqs.Sqs;
 using Bus.AmazonSqs.Topology;
 using Bus.Transports;
@@ -18,20 +18,21 @@ namespace Bus.AmazonSqs;
 /// <summary>
 /// The Amazon SQS + SNS transport: a queue per endpoint with its own dead-letter queue, an SNS topic per event with
 /// raw-delivery subscriptions to the subscribing endpoints' queues, visibility-timeout leases renewed in batches, and
-/// dead letters that keep the message's identity. Speaks SQS's AWS JSON 1.0 and SNS's Query protocol over HttpClient,
-/// signed with SigV4.
+/// dead letters that keep the message's identity. SQS goes through the official AWSSDK.SQS client (<see cref="IAmazonSQS"/>);
+/// SNS, whose v4 SDK package is not available, through a small Query client signed with the same AWSSDK.Core
+/// credentials.
 /// </summary>
 public sealed class SqsTransport : ITransport
 {
     private const string TransportName = "amazon-sqs";
 
     private readonly SqsTransportOptions _options;
-    private readonly HttpClient _http;
-    private readonly bool _ownsHttp;
-    private readonly ISqsClient _sqs;
+    private readonly AwsConnection _connection;
+    private readonly IAmazonSQS _sqs;
     private readonly SqsTopology _topology;
     private readonly MessageSender _sender;
     private readonly LeaseOperations _leases;
+    private readonly SharedRenewals _renewals = new();
     private readonly SqsDeadLetterQueue _deadLetters;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -43,39 +44,39 @@ public sealed class SqsTransport : ITransport
     /// <param name="loggerFactory">Logging; none when null.</param>
     /// <param name="timeProvider">The clock for leases; <see cref="TimeProvider.System"/> when null.</param>
     public SqsTransport(SqsTransportOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+        : this(options, null, null, loggerFactory, timeProvider)
+    {
+    }
+
+    /// <summary>Creates the transport as <c>UseAmazonSqs</c> does: an <see cref="IAmazonSQS"/> and <c>AWSOptions</c>
+    /// registered in <paramref name="services"/> are used when the options give no client or credentials.</summary>
+    /// <param name="options">Settings; validated here.</param>
+    /// <param name="services">Where to look for an <see cref="IAmazonSQS"/> and <c>AWSOptions</c>; none when null.</param>
+    /// <param name="maxAttempts">The bus's retry attempts, which <see cref="SqsTransportOptions.MaxReceiveCount"/> must
+    /// exceed; null when not known.</param>
+    /// <param name="loggerFactory">Logging; none when null.</param>
+    /// <param name="timeProvider">The clock for leases; <see cref="TimeProvider.System"/> when null.</param>
+    public SqsTransport(SqsTransportOptions options, IServiceProvider? services, int? maxAttempts, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        options.Validate(requireRegion: false);
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<SqsTransport>();
         _logger = logger;
-        if (options.HttpClient is { } client)
-        {
-            _http = client;
-        }
-        else
-        {
-            _http = options.HttpMessageHandler is { } handler
-                ? new HttpClient(handler, disposeHandler: false)
-                : new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
-            _http.Timeout = Timeout.InfiniteTimeSpan; // each request carries its own timeout (long poll + RequestTimeout)
-            _ownsHttp = true;
-        }
-
-        var region = options.ResolveRegion()!;
-        ICredentialSource credentials = options.Credentials is null && options.AccessKeyId is { } key
-            ? new StaticCredentialSource(new AwsCredentials(key, options.SecretAccessKey!, options.SessionToken))
-            : new SdkCredentialSource(options.Credentials);
-        var retry = new RetrySettings(options.RequestRetries, options.RetryBaseDelay, TimeSpan.FromSeconds(5), options.RequestTimeout);
-        _sqs = new SqsJsonClient(new AwsHttpChannel("sqs", options.SqsEndpoint(region), region, credentials, _http, retry, _time, logger));
-        var sns = new SnsQueryClient(new AwsHttpChannel("sns", options.SnsEndpoint(region), region, credentials, _http, retry, _time, logger));
-        _topology = new SqsTopology(_sqs, sns, new EntityNames(options.QueueNamePrefix), options, logger);
+        var maxReceiveCount = options.EffectiveMaxReceiveCount(maxAttempts);
+        _connection = AwsConnection.Create(options, services, _time, logger);
+        _sqs = _connection.Sqs;
+        var sns = _connection.Sns;
+        _topology = new SqsTopology(_sqs, sns, new EntityNames(options.QueueNamePrefix), options, maxReceiveCount, logger);
         _sender = new MessageSender(_sqs, sns, _topology, options, _time, logger);
-        _leases = new LeaseOperations(_sqs, options.BatchWindow);
-        _deadLetters = new SqsDeadLetterQueue(_sqs, _topology, _sender, _leases, options, logger);
+        _leases = new LeaseOperations(_sqs, options.BatchWindow, logger);
+        _deadLetters = new SqsDeadLetterQueue(_sqs, _topology, _sender, _leases, options, maxReceiveCount, logger);
         _capabilities = BuildCapabilities(options.MaxMessageSize);
     }
+
+    /// <summary>The SQS client the transport uses (given, found in dependency injection, or built from the options).</summary>
+    public IAmazonSQS SqsClient => _sqs;
 
     /// <inheritdoc />
     /// <remarks><see cref="TransportCapabilities.MaxMessageSize"/> is the configured maximum, lowered to the smallest
@@ -126,8 +127,8 @@ public sealed class SqsTransport : ITransport
         var info = await _topology.GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
         var visibility = (int)Math.Clamp(Math.Ceiling(leaseDuration.TotalSeconds), 1, 43_200);
         var requestedAt = _time.GetUtcNow();
-        var poll = _sqs.ReceiveMessageAsync(info.Url, Math.Min(maxMessages, 10), (int)_options.WaitTime.TotalSeconds, visibility, CancellationToken.None);
-        IReadOnlyList<SqsMessage> messages;
+        var poll = _sqs.ReceiveAsync(info.Url, maxMessages, (int)_options.WaitTime.TotalSeconds, visibility, CancellationToken.None);
+        List<Message> messages;
         try
         {
             messages = await poll.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -137,7 +138,7 @@ public sealed class SqsTransport : ITransport
             ReleaseWhenDone(poll, queue, info, requestedAt, visibility);
             throw;
         }
-        catch (AmazonSqsException e) when (SqsJsonClient.IsQueueMissing(e.Code))
+        catch (AmazonSQSException e) when (SqsErrors.IsQueueMissing(e))
         {
             _topology.Forget(info.Name);
             throw;
@@ -148,20 +149,19 @@ public sealed class SqsTransport : ITransport
 
     /// <inheritdoc />
     /// <remarks>Waits for abandoned long polls to end and release what they received (at most the long-poll wait plus
-    /// the request timeout).</remarks>
+    /// the request timeout), sends the deletes of completed messages that are still being batched, and disposes the
+    /// SQS client only when the transport built it.</remarks>
     public async ValueTask DisposeAsync()
     {
         await Task.WhenAll(_abandonedPolls.Keys).ConfigureAwait(false);
-        if (_ownsHttp)
-        {
-            _http.Dispose();
-        }
+        await _leases.FlushAsync().ConfigureAwait(false);
+        _connection.Dispose();
     }
 
-    private IReceivedMessage ToReceived(SqsMessage raw, string queue, QueueInfo info, DateTimeOffset requestedAt, int visibility)
+    private IReceivedMessage ToReceived(Message raw, string queue, QueueInfo info, DateTimeOffset requestedAt, int visibility)
     {
         var (message, count) = AsDelivered(WireFormat.Decode(raw.Body, raw.MessageAttributes, raw.MessageId), raw.Attributes);
-        return new SqsReceivedMessage(message, queue, info, raw.ReceiptHandle, count, requestedAt, TimeSpan.FromSeconds(visibility), _leases, _sender, _topology, _time);
+        return new SqsReceivedMessage(message, queue, info, raw.ReceiptHandle, count, requestedAt, TimeSpan.FromSeconds(visibility), _leases, _renewals, _sender, _topology, _time);
     }
 
     /// <summary>
@@ -188,16 +188,16 @@ public sealed class SqsTransport : ITransport
     }
 
     /// <summary>Lets a long poll whose caller gave up run to its end, then releases what it received.</summary>
-    private void ReleaseWhenDone(Task<IReadOnlyList<SqsMessage>> poll, string queue, QueueInfo info, DateTimeOffset requestedAt, int visibility)
+    private void ReleaseWhenDone(Task<List<Message>> poll, string queue, QueueInfo info, DateTimeOffset requestedAt, int visibility)
     {
         var release = ReleaseAsync(poll, queue, info, requestedAt, visibility);
         _abandonedPolls.TryAdd(release, true);
         _ = release.ContinueWith(t => _abandonedPolls.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    private async Task ReleaseAsync(Task<IReadOnlyList<SqsMessage>> poll, string queue, QueueInfo info, DateTimeOffset requestedAt, int visibility)
+    private async Task ReleaseAsync(Task<List<Message>> poll, string queue, QueueInfo info, DateTimeOffset requestedAt, int visibility)
     {
-        IReadOnlyList<SqsMessage> messages;
+        List<Message> messages;
         try
         {
             messages = await poll.ConfigureAwait(false);

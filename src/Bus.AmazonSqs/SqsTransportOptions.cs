@@ -1,5 +1,6 @@
 using Amazon.Runtime;
 using Amazon.Runtime.CredentialManagement;
+using Amazon.SQS;
 
 namespace Bus.AmazonSqs;
 
@@ -38,8 +39,35 @@ public sealed class SqsTransportOptions
     /// <summary>The session token of temporary credentials, with <see cref="AccessKeyId"/>.</summary>
     public string? SessionToken { get; set; }
 
-    /// <summary>Credentials from AWSSDK.Core (e.g. an assume-role provider). Takes precedence over the explicit keys.</summary>
+    /// <summary>Credentials from AWSSDK.Core (e.g. an assume-role provider). Takes precedence over the explicit keys.
+    /// Null (and no keys): the SDK's default credential chain (environment, SSO and profiles, web identity, ECS task
+    /// role, EC2 instance metadata), or the credentials of the <c>AWSOptions</c> registered in dependency injection
+    /// (<c>AddDefaultAWSOptions</c>). The SNS client is signed with the same credentials as the SQS client.</summary>
     public AWSCredentials? Credentials { get; set; }
+
+    /// <summary>The name of a profile in the shared AWS config and credentials files, for the credentials and region
+    /// when neither is given explicitly. Null: AWS_PROFILE, else "default".</summary>
+    public string? Profile { get; set; }
+
+    /// <summary>The SQS client to use, e.g. one built by your own code. Null: an <see cref="IAmazonSQS"/> registered in
+    /// dependency injection (<c>services.AddAWSService&lt;IAmazonSQS&gt;()</c>) when there is one, else a client built
+    /// from these options. A client given here or found in DI is used as it is: its region, endpoint, credentials and
+    /// retry settings are its own, and the transport does not dispose it.</summary>
+    public IAmazonSQS? SqsClient { get; set; }
+
+    /// <summary>The SDK's retry mode (<see cref="RequestRetryMode.Standard"/> or <see cref="RequestRetryMode.Adaptive"/>,
+    /// which also rate-limits the client when it is throttled). Null: the SDK's default (the AWS_RETRY_MODE environment
+    /// variable or the profile's retry_mode, else Standard). Also used by the SNS client's own retries.</summary>
+    public RequestRetryMode? RetryMode { get; set; }
+
+    /// <summary>Retries of a throttled, failed (5xx) or timed-out request, 0 to 20. Null: the SDK's default for the retry
+    /// mode (2 in Standard mode, 3 attempts in all). The SNS client retries as often.</summary>
+    public int? MaxErrorRetry { get; set; }
+
+    /// <summary>The SDK's HTTP client factory hook (<see cref="Amazon.Runtime.HttpClientFactory"/>), for proxies,
+    /// handlers and request counting. Used for the SQS client the transport builds and for the SNS client. Null: the
+    /// SDK's own.</summary>
+    public HttpClientFactory? HttpClientFactory { get; set; }
 
     /// <summary>Prefix of every queue and topic name, e.g. "prod-". Default none.</summary>
     public string QueueNamePrefix { get; set; } = string.Empty;
@@ -50,14 +78,17 @@ public sealed class SqsTransportOptions
     /// <summary>Long-poll wait of one receive, 0 to 20 seconds (whole seconds). Default 20 seconds.</summary>
     public TimeSpan WaitTime { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>maxReceiveCount of each queue's RedrivePolicy, 1 to 1000. Default 10. This is a native safety net for
-    /// messages whose handler crashes the process; the bus's own retry policy normally dead-letters (with failure
-    /// details) well before it.</summary>
-    public int MaxReceiveCount { get; set; } = 10;
+    /// <summary>maxReceiveCount of each queue's RedrivePolicy, 2 to 1000: after this many receives without being
+    /// settled, SQS itself moves a message to the dead-letter queue. This is a crash net for messages whose handler
+    /// kills or stalls its process; the bus's own retries dead-letter (with the failure reason) well before it, so it must
+    /// exceed the bus's <c>Retry.MaxAttempts</c> (checked at start-up). Every kill of a worker adds a receive to each
+    /// message it held, prefetched ones included, hence the headroom. Null (default): <c>Retry.MaxAttempts</c> + 20
+    /// (25 with the default retry policy). Dead letters moved this way are reported by the dead-letter API as "Moved by
+    /// SQS after N receives".</summary>
+    public int? MaxReceiveCount { get; set; }
 
-    /// <summary>Retries of a throttled (RequestThrottled, HTTP 429), failed (5xx) or timed-out request, with exponential
-    /// back-off and jitter, 0 to 20. Default 4.</summary>
-    public int RequestRetries { get; set; } = 4;
+    /// <summary>The receives SQS allows when nothing is set: this many more than the bus's attempts.</summary>
+    internal const int ReceiveHeadroom = 20;
 
     /// <summary>Time allowed for one request, on top of the long-poll wait. 1 second to 5 minutes, default 30 seconds.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -79,26 +110,27 @@ public sealed class SqsTransportOptions
     /// Redrive of selected ids always uses the mover.</summary>
     public bool UseMessageMoveTask { get; set; }
 
-    /// <summary>The HttpClient to use (its Timeout must exceed <see cref="WaitTime"/>). Null: one is created.</summary>
-    public HttpClient? HttpClient { get; set; }
-
-    /// <summary>A handler for the HttpClient the transport creates (tests, proxies). Ignored when <see cref="HttpClient"/> is set.</summary>
-    public HttpMessageHandler? HttpMessageHandler { get; set; }
-
-    /// <summary>The first back-off between retries; doubled per retry.</summary>
+    /// <summary>The first back-off between retries of the SNS client; doubled per retry.</summary>
     internal TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Throws an exception naming the first invalid setting.</summary>
-    public void Validate()
-    {
-        if (ResolveRegion() is not { } region || region.Length == 0)
-        {
-            throw new ArgumentException("SqsTransportOptions.Region is required: set it, or the AWS_REGION environment variable.", nameof(Region));
-        }
+    /// <summary>Throws an exception naming the first invalid setting. A region is required unless
+    /// <see cref="SqsClient"/> is set.</summary>
+    public void Validate() => Validate(requireRegion: SqsClient is null);
 
-        if (!region.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-'))
+    /// <summary>Validates; <paramref name="requireRegion"/> is false where an SQS client may still come from
+    /// dependency injection (the region is then checked when the transport is built).</summary>
+    internal void Validate(bool requireRegion)
+    {
+        if (ResolveRegion() is { } region)
         {
-            throw new ArgumentException($"SqsTransportOptions.Region '{region}' is not a region name like 'eu-west-1'.", nameof(Region));
+            if (region.Length == 0 || !region.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-'))
+            {
+                throw new ArgumentException($"SqsTransportOptions.Region '{region}' is not a region name like 'eu-west-1'.", nameof(Region));
+            }
+        }
+        else if (requireRegion)
+        {
+            throw MissingRegion();
         }
 
         CheckUrl(ServiceUrl, nameof(ServiceUrl));
@@ -129,14 +161,24 @@ public sealed class SqsTransportOptions
             throw new ArgumentOutOfRangeException(nameof(WaitTime), WaitTime, "SqsTransportOptions.WaitTime must be whole seconds from 0 to 20 (the SQS long-poll range).");
         }
 
-        if (MaxReceiveCount is < 1 or > 1000)
+        if (MaxReceiveCount is < 2 or > 1000)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxReceiveCount), MaxReceiveCount, "SqsTransportOptions.MaxReceiveCount must be from 1 to 1000.");
+            throw new ArgumentOutOfRangeException(nameof(MaxReceiveCount), MaxReceiveCount, "SqsTransportOptions.MaxReceiveCount must be from 2 to 1000, or null for the bus's MaxAttempts + 20.");
         }
 
-        if (RequestRetries is < 0 or > 20)
+        if (MaxErrorRetry is < 0 or > 20)
         {
-            throw new ArgumentOutOfRangeException(nameof(RequestRetries), RequestRetries, "SqsTransportOptions.RequestRetries must be from 0 to 20.");
+            throw new ArgumentOutOfRangeException(nameof(MaxErrorRetry), MaxErrorRetry, "SqsTransportOptions.MaxErrorRetry must be from 0 to 20, or null for the SDK's default.");
+        }
+
+        if (RetryMode is { } mode && !Enum.IsDefined(mode))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RetryMode), mode, "SqsTransportOptions.RetryMode must be Standard or Adaptive, or null for the SDK's default.");
+        }
+
+        if (Profile is { } profile && (profile.Length == 0 || profile.Any(char.IsWhiteSpace)))
+        {
+            throw new ArgumentException($"SqsTransportOptions.Profile '{profile}' must be a profile name without white space, or null.", nameof(Profile));
         }
 
         if (RequestTimeout < TimeSpan.FromSeconds(1) || RequestTimeout > TimeSpan.FromMinutes(5))
@@ -153,28 +195,50 @@ public sealed class SqsTransportOptions
         {
             throw new ArgumentOutOfRangeException(nameof(BatchWindow), BatchWindow, "SqsTransportOptions.BatchWindow must be from 0 to 1 second.");
         }
-
-        if (HttpClient is { } client && client.Timeout != Timeout.InfiniteTimeSpan && client.Timeout <= WaitTime + TimeSpan.FromSeconds(5))
-        {
-            throw new ArgumentException($"SqsTransportOptions.HttpClient.Timeout ({client.Timeout}) must exceed WaitTime ({WaitTime}) by more than 5 seconds, or long polls would time out.", nameof(HttpClient));
-        }
     }
 
+    /// <summary>The RedrivePolicy's maxReceiveCount: the one set, else <paramref name="maxAttempts"/> (5 when not known)
+    /// plus the headroom. Throws when the one set does not exceed <paramref name="maxAttempts"/>.</summary>
+    internal int EffectiveMaxReceiveCount(int? maxAttempts)
+    {
+        var attempts = maxAttempts ?? 5;
+        if (MaxReceiveCount is not { } set)
+        {
+            return Math.Min(1000, attempts + ReceiveHeadroom);
+        }
+
+        if (set <= attempts)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxReceiveCount), set,
+                $"SqsTransportOptions.MaxReceiveCount ({set}) must exceed the bus's Retry.MaxAttempts ({attempts}): otherwise SQS moves a failing " +
+                "message to the dead-letter queue before the bus's last attempt, without its failure reason. Leave it unset for " +
+                $"MaxAttempts + {ReceiveHeadroom}, or raise it.");
+        }
+
+        return set;
+    }
+
+    /// <summary>The error for a region that could not be found.</summary>
+    internal static ArgumentException MissingRegion() => new(
+        "SqsTransportOptions.Region is required: set it, the AWS_REGION environment variable or a profile's region, " +
+        "or give the transport an IAmazonSQS (SqsTransportOptions.SqsClient, or services.AddAWSService<IAmazonSQS>()).", nameof(Region));
+
     /// <summary>The region: <see cref="Region"/>, else AWS_REGION / AWS_DEFAULT_REGION, else the region of the AWS
-    /// profile (AWS_PROFILE or "default") in the shared config files, read by AWSSDK.Core; else us-east-1 when
-    /// <see cref="ServiceUrl"/> points at an emulator. Instance metadata is not asked (set AWS_REGION on EC2).</summary>
+    /// profile (<see cref="Profile"/>, AWS_PROFILE or "default") in the shared config files, read by AWSSDK.Core; else
+    /// us-east-1 when <see cref="ServiceUrl"/> points at an emulator. Instance metadata is not asked (set AWS_REGION on
+    /// EC2).</summary>
     internal string? ResolveRegion(ICredentialProfileSource? profiles = null) =>
         Region
         ?? Environment.GetEnvironmentVariable("AWS_REGION")
         ?? Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION")
-        ?? ProfileRegion(profiles ?? new CredentialProfileStoreChain())
+        ?? ProfileRegion(profiles ?? new CredentialProfileStoreChain(), Profile)
         ?? (ServiceUrl is not null ? "us-east-1" : null);
 
-    private static string? ProfileRegion(ICredentialProfileSource profiles)
+    private static string? ProfileRegion(ICredentialProfileSource profiles, string? profile)
     {
         try
         {
-            return new ProfileAWSRegion(profiles).Region?.SystemName;
+            return (profile is null ? new ProfileAWSRegion(profiles) : new ProfileAWSRegion(profiles, profile)).Region?.SystemName;
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or ArgumentException)
         {

@@ -107,7 +107,7 @@ public sealed class BusRequestCountTests(ITestOutputHelper output) : IAsyncLifet
             services => services.AddSingleton(_signals),
             bus =>
             {
-                bus.UseAmazonSqs(o => Fauxqs.Configure(o).HttpMessageHandler = _counter);
+                bus.UseAmazonSqs(o => Fauxqs.Configure(o).HttpClientFactory = new HandlerClientFactory(_counter));
                 bus.ShutdownTimeout = TimeSpan.FromSeconds(10);
                 bus.AddHandler<CostHandlers>();
                 configure(bus);

@@ -1,7 +1,9 @@
+using Amazon.Runtime;
+using Amazon.SQS;
+using Amazon.SQS.Model;
 using Bus.AmazonSqs.Http;
 using Bus.AmazonSqs.Signing;
 using Bus.AmazonSqs.Sns;
-using Bus.AmazonSqs.Sqs;
 using Bus.Transports;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -32,8 +34,10 @@ internal static class Fauxqs
         return options;
     }
 
-    /// <summary>A bare SQS client on fauxqs, to look behind the transport.</summary>
-    public static SqsJsonClient RawSqs() => new(Channel("sqs"));
+    /// <summary>A bare SDK SQS client on fauxqs, to look behind the transport.</summary>
+    public static RawSqs RawSqs() => new(new AmazonSQSClient(
+        new BasicAWSCredentials("test", "test"),
+        new AmazonSQSConfig { ServiceURL = Endpoint.ToString(), AuthenticationRegion = "us-east-1" }));
 
     /// <summary>A bare SNS client on fauxqs.</summary>
     public static SnsQueryClient RawSns() => new(Channel("sns"));
@@ -71,4 +75,43 @@ internal static class Fauxqs
 
         return new TransportMessage(all, System.Text.Encoding.UTF8.GetBytes(body));
     }
+}
+
+/// <summary>The few SQS calls tests make behind the transport's back, on the SDK client, in short form.</summary>
+internal sealed class RawSqs(IAmazonSQS sqs)
+{
+    public async Task<string?> GetQueueUrlAsync(string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await sqs.GetQueueUrlAsync(new GetQueueUrlRequest { QueueName = name }, cancellationToken)).QueueUrl;
+        }
+        catch (QueueDoesNotExistException)
+        {
+            return null;
+        }
+    }
+
+    public async Task<Dictionary<string, string>> GetQueueAttributesAsync(string url, List<string> names, CancellationToken cancellationToken) =>
+        (await sqs.GetQueueAttributesAsync(new GetQueueAttributesRequest { QueueUrl = url, AttributeNames = names }, cancellationToken)).Attributes ?? [];
+
+    public Task SetQueueAttributesAsync(string url, Dictionary<string, string> attributes, CancellationToken cancellationToken) =>
+        sqs.SetQueueAttributesAsync(new SetQueueAttributesRequest { QueueUrl = url, Attributes = attributes }, cancellationToken);
+
+    public async Task<List<Message>> ReceiveMessageAsync(string url, int max, int waitSeconds, int visibilitySeconds, CancellationToken cancellationToken) =>
+        (await sqs.ReceiveMessageAsync(new ReceiveMessageRequest
+        {
+            QueueUrl = url,
+            MaxNumberOfMessages = max,
+            WaitTimeSeconds = waitSeconds,
+            VisibilityTimeout = visibilitySeconds,
+            MessageAttributeNames = ["All"],
+            MessageSystemAttributeNames = ["All"],
+        }, cancellationToken)).Messages ?? [];
+
+    public Task<SendMessageBatchResponse> SendMessageBatchAsync(string url, List<SendMessageBatchRequestEntry> entries, CancellationToken cancellationToken) =>
+        sqs.SendMessageBatchAsync(new SendMessageBatchRequest { QueueUrl = url, Entries = entries }, cancellationToken);
+
+    public Task<DeleteMessageBatchResponse> DeleteMessageBatchAsync(string url, List<DeleteMessageBatchRequestEntry> entries, CancellationToken cancellationToken) =>
+        sqs.DeleteMessageBatchAsync(new DeleteMessageBatchRequest { QueueUrl = url, Entries = entries }, cancellationToken);
 }

@@ -1,3 +1,4 @@
+using Amazon.SQS.Model;
 using System.Text;
 using System.Text.Json.Nodes;
 using Bus.AmazonSqs.Sns;
@@ -9,7 +10,7 @@ namespace Bus.AmazonSqs.Tests;
 /// <summary>The transport's use of SQS and SNS, checked against fauxqs.</summary>
 public sealed class FauxqsProtocolTests : IAsyncLifetime
 {
-    private readonly SqsJsonClient _raw = Fauxqs.RawSqs();
+    private readonly RawSqs _raw = Fauxqs.RawSqs();
     private readonly SnsQueryClient _sns = Fauxqs.RawSns();
     private SqsTransport _transport = null!;
 
@@ -163,7 +164,7 @@ public sealed class FauxqsProtocolTests : IAsyncLifetime
         var queue = await NewQueueAsync("foreign");
         var url = (await _raw.GetQueueUrlAsync("bt-" + queue, default))!;
         const string eventJson = """{"version":"0","id":"6a7e8feb","detail-type":"ECS Task State Change","source":"aws.ecs","detail":{"lastStatus":"STOPPED","containers":[{"exitCode":1}]}}""";
-        var response = await _raw.SendMessageBatchAsync(url, [new SendMessageBatchEntry { Id = "0", MessageBody = eventJson }], default);
+        var response = await _raw.SendMessageBatchAsync(url, [new SendMessageBatchRequestEntry { Id = "0", MessageBody = eventJson }], default);
         var sqsMessageId = Assert.Single(response.Successful!).MessageId;
 
         var received = await ReceiveOneAsync(queue);

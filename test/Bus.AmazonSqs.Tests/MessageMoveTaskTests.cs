@@ -1,3 +1,4 @@
+using Amazon.SQS.Model;
 using System.Net;
 using System.Text;
 using Bus.AmazonSqs.Sqs;
@@ -18,7 +19,7 @@ public sealed class MessageMoveTaskTests
     private const string QueueArn = "arn:aws:sqs:us-east-1:000000000000:bt-q";
     private const string DeadLetterArn = "arn:aws:sqs:us-east-1:000000000000:bt-q-dlq";
 
-    private readonly SqsJsonClient _raw = Fauxqs.RawSqs();
+    private readonly RawSqs _raw = Fauxqs.RawSqs();
 
     [Fact]
     public async Task Where_the_service_lacks_StartMessageMoveTask_redrive_falls_back_to_the_mover_and_logs_it()
@@ -28,7 +29,7 @@ public sealed class MessageMoveTaskTests
         await using var transport = new SqsTransport(Fauxqs.Options(o =>
         {
             o.UseMessageMoveTask = true;
-            o.HttpMessageHandler = counter;
+            o.HttpClientFactory = new HandlerClientFactory(counter);
         }), logs);
         var queue = Fauxqs.UniqueName("movefb");
         await transport.ProvisionAsync(new TransportTopology(queue, [], []), default);
@@ -72,8 +73,8 @@ public sealed class MessageMoveTaskTests
         var dead = Assert.Single(await _raw.ReceiveMessageAsync(dlqUrl, 10, 1, 30, default));
         Assert.Contains(dead.MessageAttributes!.Keys, k => k.StartsWith(MessageHeaders.FailurePrefix, StringComparison.Ordinal) || k == "bus-headers");
         var url = (await _raw.GetQueueUrlAsync($"bt-{queue}", default))!;
-        await _raw.SendMessageBatchAsync(url, [new SendMessageBatchEntry { Id = "0", MessageBody = dead.Body!, MessageAttributes = dead.MessageAttributes }], default);
-        await _raw.DeleteMessageBatchAsync(dlqUrl, [new ReceiptEntry { Id = "0", ReceiptHandle = dead.ReceiptHandle }], default);
+        await _raw.SendMessageBatchAsync(url, [new SendMessageBatchRequestEntry { Id = "0", MessageBody = dead.Body!, MessageAttributes = dead.MessageAttributes }], default);
+        await _raw.DeleteMessageBatchAsync(dlqUrl, [new DeleteMessageBatchRequestEntry { Id = "0", ReceiptHandle = dead.ReceiptHandle }], default);
 
         var back = await Fauxqs.ReceiveOneAsync(transport, queue);
 
@@ -95,7 +96,7 @@ public sealed class MessageMoveTaskTests
         await using var transport = new SqsTransport(Fauxqs.Options(o =>
         {
             o.UseMessageMoveTask = true;
-            o.HttpMessageHandler = handler;
+            o.HttpClientFactory = new HandlerClientFactory(handler);
         }), logs);
 
         var moved = await transport.DeadLetters.RedriveAsync("q", null, default);
@@ -118,7 +119,7 @@ public sealed class MessageMoveTaskTests
         await using var transport = new SqsTransport(Fauxqs.Options(o =>
         {
             o.UseMessageMoveTask = true;
-            o.HttpMessageHandler = handler;
+            o.HttpClientFactory = new HandlerClientFactory(handler);
         }));
 
         var moved = await transport.DeadLetters.RedriveAsync("q", null, default);
@@ -135,7 +136,7 @@ public sealed class MessageMoveTaskTests
         await using var transport = new SqsTransport(Fauxqs.Options(o =>
         {
             o.UseMessageMoveTask = true;
-            o.HttpMessageHandler = handler;
+            o.HttpClientFactory = new HandlerClientFactory(handler);
         }));
 
         var error = await Assert.ThrowsAsync<AmazonSqsException>(() => transport.DeadLetters.RedriveAsync("q", null, default));

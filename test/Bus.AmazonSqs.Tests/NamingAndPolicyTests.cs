@@ -1,3 +1,4 @@
+using Amazon.SQS.Model;
 using System.Text.Json.Nodes;
 using System.Text;
 using Bus.AmazonSqs.Messages;
@@ -95,7 +96,7 @@ public sealed class NamingAndPolicyTests
         var wire = WireFormat.Encode(message);
 
         Assert.Equal([WireFormat.PackedHeaders], wire.Attributes.Keys);
-        var back = WireFormat.Decode(wire.Body, wire.Attributes.ToDictionary(a => a.Key, a => new SqsAttributeValue { StringValue = a.Value }), "sqs-id");
+        var back = WireFormat.Decode(wire.Body, wire.Attributes.ToDictionary(a => a.Key, a => new MessageAttributeValue { StringValue = a.Value }), "sqs-id");
         Assert.Equal("x", back.Headers[name]);
         Assert.Equal("sqs-id", back.MessageId);
     }
@@ -103,7 +104,7 @@ public sealed class NamingAndPolicyTests
     [Fact]
     public void A_message_with_unreadable_packed_headers_or_body_encoding_decodes_as_received_instead_of_failing_its_batch()
     {
-        var badHeaders = WireFormat.Decode("{\"a\":1}", new Dictionary<string, SqsAttributeValue>
+        var badHeaders = WireFormat.Decode("{\"a\":1}", new Dictionary<string, MessageAttributeValue>
         {
             [WireFormat.PackedHeaders] = new() { StringValue = "{not json" },
         }, "sqs-1");
@@ -112,7 +113,7 @@ public sealed class NamingAndPolicyTests
         Assert.Equal("sqs-1", badHeaders.MessageId);
         Assert.Equal("{\"a\":1}", Encoding.UTF8.GetString(badHeaders.Body.Span));
 
-        var badBody = WireFormat.Decode("%%% not base64 %%%", new Dictionary<string, SqsAttributeValue>
+        var badBody = WireFormat.Decode("%%% not base64 %%%", new Dictionary<string, MessageAttributeValue>
         {
             [WireFormat.BodyEncoding] = new() { StringValue = "base64" },
             [MessageHeaders.MessageType] = new() { StringValue = "orders.place" },
@@ -123,7 +124,7 @@ public sealed class NamingAndPolicyTests
 
         var binary = new TransportMessage(null, new byte[] { 0xFF, 0x00, 0xFE });
         var wire = WireFormat.Encode(binary);
-        var back = WireFormat.Decode(wire.Body, wire.Attributes.ToDictionary(a => a.Key, a => new SqsAttributeValue { StringValue = a.Value }), "sqs-3");
+        var back = WireFormat.Decode(wire.Body, wire.Attributes.ToDictionary(a => a.Key, a => new MessageAttributeValue { StringValue = a.Value }), "sqs-3");
         Assert.Equal(new byte[] { 0xFF, 0x00, 0xFE }, back.Body.ToArray());
         Assert.False(back.Headers.ContainsKey(WireFormat.BodyEncoding));
     }

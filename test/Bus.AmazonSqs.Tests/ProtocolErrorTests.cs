@@ -2,7 +2,9 @@ using System.Net;
 using Amazon.Runtime.CredentialManagement;
 using System.Text;
 using Bus.AmazonSqs.Http;
-using Bus.AmazonSqs.Receiving;
+using Amazon.Runtime;
+using Amazon.SQS;
+using Amazon.SQS.Model;
 using Bus.AmazonSqs.Signing;
 using Bus.AmazonSqs.Sns;
 using Bus.AmazonSqs.Sqs;
@@ -11,19 +13,29 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Bus.AmazonSqs.Tests;
 
-/// <summary>Retries, back-off and error mapping, with a scripted HTTP handler in place of the service.</summary>
+/// <summary>Retries, back-off and error mapping, with a scripted HTTP handler in place of the service (through the SDK's
+/// HTTP client factory hook for SQS).</summary>
 public sealed class ProtocolErrorTests
 {
     private const string QueueUrl = "http://sqs.us-east-1.localhost:4566/000000000000/q";
 
-    private static (SqsJsonClient Sqs, SnsQueryClient Sns) Clients(ScriptedHandler handler, int retries = 3, string? sessionToken = null)
+    private static (IAmazonSQS Sqs, SnsQueryClient Sns) Clients(ScriptedHandler handler, int retries = 3, string? sessionToken = null)
     {
         var http = new HttpClient(handler);
         var retry = new RetrySettings(retries, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(5), TimeSpan.FromSeconds(10));
         var credentials = new StaticCredentialSource(new AwsCredentials("AKID", "secret", sessionToken));
         var endpoint = new Uri("http://127.0.0.1:9/");
+        var transport = new SqsTransport(new SqsTransportOptions
+        {
+            Region = "eu-west-1",
+            ServiceUrl = endpoint,
+            AccessKeyId = "AKID",
+            SecretAccessKey = "secret",
+            MaxErrorRetry = retries,
+            HttpClientFactory = new HandlerClientFactory(handler),
+        });
         return (
-            new SqsJsonClient(new AwsHttpChannel("sqs", endpoint, "eu-west-1", credentials, http, retry, TimeProvider.System, NullLogger.Instance)),
+            transport.SqsClient,
             new SnsQueryClient(new AwsHttpChannel("sns", endpoint, "eu-west-1", credentials, http, retry, TimeProvider.System, NullLogger.Instance)));
     }
 
@@ -38,7 +50,7 @@ public sealed class ProtocolErrorTests
             _ => ScriptedHandler.Json(HttpStatusCode.OK, $$"""{"QueueUrl":"{{QueueUrl}}"}"""),
         });
 
-        var url = await Clients(handler).Sqs.GetQueueUrlAsync("q", default);
+        var url = (await Clients(handler).Sqs.GetQueueUrlAsync(new GetQueueUrlRequest { QueueName = "q" }, default)).QueueUrl;
 
         Assert.Equal(QueueUrl, url);
         Assert.Equal(4, handler.Requests.Count);
@@ -50,38 +62,27 @@ public sealed class ProtocolErrorTests
         var handler = new ScriptedHandler((_, _, _) =>
             ScriptedHandler.Json(HttpStatusCode.BadRequest, """{"__type":"com.amazonaws.sqs#ThrottlingException","message":"Rate exceeded"}"""));
 
-        var error = await Assert.ThrowsAsync<AmazonSqsException>(() => Clients(handler, retries: 2).Sqs.GetQueueAttributesAsync(QueueUrl, ["All"], default));
+        var error = await Assert.ThrowsAsync<AmazonSQSException>(() => Clients(handler, retries: 2).Sqs.GetQueueAttributesAsync(
+            new GetQueueAttributesRequest { QueueUrl = QueueUrl, AttributeNames = ["All"] }, default));
 
         Assert.Equal(3, handler.Requests.Count);
-        Assert.Equal("ThrottlingException", error.Code);
+        Assert.Equal("ThrottlingException", error.ErrorCode);
         Assert.Equal(HttpStatusCode.BadRequest, error.StatusCode);
-        Assert.Equal("GetQueueAttributes", error.Operation);
         Assert.Contains("Rate exceeded", error.Message);
     }
 
     [Fact]
-    public async Task Client_errors_are_not_retried_and_name_code_operation_and_status()
+    public async Task A_missing_queue_is_not_retried_and_is_recognised()
     {
         var handler = new ScriptedHandler((_, _, _) => ScriptedHandler.Json(HttpStatusCode.BadRequest,
-            """{"__type":"com.amazonaws.sqs#QueueDoesNotExist","Message":"The specified queue does not exist."}""",
+            """{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"The specified queue does not exist."}""",
             "AWS.SimpleQueueService.NonExistentQueue;Sender"));
 
-        var error = await Assert.ThrowsAsync<AmazonSqsException>(() => Clients(handler).Sqs.GetQueueAttributesAsync(QueueUrl, ["All"], default));
+        var error = await Assert.ThrowsAnyAsync<AmazonSQSException>(() => Clients(handler).Sqs.GetQueueAttributesAsync(
+            new GetQueueAttributesRequest { QueueUrl = QueueUrl, AttributeNames = ["All"] }, default));
 
         Assert.Single(handler.Requests);
-        Assert.Equal("QueueDoesNotExist", error.Code);
-        Assert.Equal("sqs", error.Service);
-        Assert.Equal("The specified queue does not exist.", error.ErrorMessage);
-        Assert.Contains("GetQueueAttributes", error.Message);
-        Assert.Contains("HTTP 400", error.Message);
-    }
-
-    [Fact]
-    public async Task Query_error_header_supplies_the_code_when_the_body_has_none()
-    {
-        var handler = new ScriptedHandler((_, _, _) => ScriptedHandler.Json(HttpStatusCode.BadRequest, "{}", "AWS.SimpleQueueService.NonExistentQueue;Sender"));
-
-        Assert.Null(await Clients(handler).Sqs.GetQueueUrlAsync("missing", default));
+        Assert.True(SqsErrors.IsQueueMissing(error), $"{error.GetType().Name} {error.ErrorCode} is not recognised as a missing queue");
     }
 
     [Fact]
@@ -100,21 +101,31 @@ public sealed class ProtocolErrorTests
     }
 
     [Fact]
-    public async Task Requests_carry_the_protocol_headers_and_a_sigv4_authorization()
+    public async Task Sqs_and_sns_requests_are_signed_with_the_same_credentials()
     {
-        var handler = new ScriptedHandler((_, _, _) => ScriptedHandler.Json(HttpStatusCode.OK, $$"""{"QueueUrl":"{{QueueUrl}}"}"""));
+        var handler = new ScriptedHandler((operation, _, _) => operation == "CreateTopic"
+            ? ScriptedHandler.Xml(HttpStatusCode.OK, "<CreateTopicResponse><CreateTopicResult><TopicArn>arn:aws:sns:eu-west-1:1:t</TopicArn></CreateTopicResult></CreateTopicResponse>")
+            : ScriptedHandler.Json(HttpStatusCode.OK, $$"""{"QueueUrl":"{{QueueUrl}}"}"""));
+        await using var transport = new SqsTransport(new SqsTransportOptions
+        {
+            Region = "eu-west-1",
+            ServiceUrl = new Uri("http://127.0.0.1:9/"),
+            Credentials = new SessionAWSCredentials("AKID", "secret", "token-1"),
+            HttpClientFactory = new HandlerClientFactory(handler),
+        });
 
-        await Clients(handler, sessionToken: "token-1").Sqs.GetQueueUrlAsync("q", default);
+        await transport.SqsClient.GetQueueUrlAsync(new GetQueueUrlRequest { QueueName = "q" }, default);
+        await transport.SendAsync([new OutgoingMessage(Destination.Topic("t"), Message("event"))], default).ContinueWith(_ => { }, TaskScheduler.Default);
 
-        var (operation, body, request) = Assert.Single(handler.Requests);
-        Assert.Equal("GetQueueUrl", operation);
-        Assert.Equal("""{"QueueName":"q"}""", body);
-        Assert.Equal("application/x-amz-json-1.0", request.Content!.Headers.GetValues("Content-Type").Single());
-        Assert.Equal("token-1", request.Headers.GetValues("X-Amz-Security-Token").Single());
-        var authorization = request.Headers.GetValues("Authorization").Single();
-        Assert.StartsWith("AWS4-HMAC-SHA256 Credential=AKID/", authorization);
-        Assert.Contains("/eu-west-1/sqs/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target, Signature=", authorization);
-        Assert.Equal("http://127.0.0.1:9/", request.RequestUri!.ToString());
+        var sqs = handler.Requests.First(r => r.Operation == "GetQueueUrl").Request;
+        var sns = handler.Requests.First(r => r.Operation == "CreateTopic").Request;
+        foreach (var (request, service) in new[] { (sqs, "sqs"), (sns, "sns") })
+        {
+            Assert.Equal("token-1", request.Headers.GetValues("X-Amz-Security-Token").Single());
+            var authorization = request.Headers.GetValues("Authorization").Single();
+            Assert.StartsWith("AWS4-HMAC-SHA256 Credential=AKID/", authorization);
+            Assert.Contains($"/eu-west-1/{service}/aws4_request", authorization);
+        }
     }
 
     [Fact]
@@ -128,7 +139,7 @@ public sealed class ProtocolErrorTests
                 """{"Successful":[{"Id":"0","MessageId":"m0"}],"Failed":[{"Id":"1","SenderFault":true,"Code":"InvalidMessageContents","Message":"bad chars"}]}"""),
             _ => ScriptedHandler.Json(HttpStatusCode.BadRequest, """{"__type":"x#Unexpected","message":"unexpected"}"""),
         });
-        await using var transport = new SqsTransport(Fauxqs.Options(o => o.HttpMessageHandler = handler));
+        await using var transport = new SqsTransport(Fauxqs.Options(o => o.HttpClientFactory = new HandlerClientFactory(handler)));
         var ok = Message("ok");
         var bad = Message("bad");
 
@@ -150,7 +161,7 @@ public sealed class ProtocolErrorTests
     [InlineData("QueueDoesNotExist", "The specified queue does not exist.", false)]
     public void Stale_receipt_handle_errors_mean_lease_lost(string code, string message, bool stale)
     {
-        Assert.Equal(stale, LeaseOperations.IsStaleHandle(code, message));
+        Assert.Equal(stale, SqsErrors.IsStaleHandle(code, message));
     }
 
     [Fact]
@@ -182,11 +193,20 @@ public sealed class ProtocolErrorTests
         Assert.Contains("SecretAccessKey", Assert.Throws<ArgumentException>(() => Fauxqs.Options(o => o.SecretAccessKey = null).Validate()).Message);
         Assert.Contains("MaxMessageSize", Assert.Throws<ArgumentOutOfRangeException>(() => Fauxqs.Options(o => o.MaxMessageSize = 10).Validate()).Message);
         Assert.Contains("ServiceUrl", Assert.Throws<ArgumentException>(() => Fauxqs.Options(o => o.ServiceUrl = new Uri("ftp://x/")).Validate()).Message);
-        Assert.Contains("HttpClient.Timeout", Assert.Throws<ArgumentException>(() => Fauxqs.Options(o =>
-        {
-            o.WaitTime = TimeSpan.FromSeconds(20);
-            o.HttpClient = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        }).Validate()).Message);
+        Assert.Contains("MaxErrorRetry", Assert.Throws<ArgumentOutOfRangeException>(() => Fauxqs.Options(o => o.MaxErrorRetry = 21).Validate()).Message);
+        Assert.Contains("RetryMode", Assert.Throws<ArgumentOutOfRangeException>(() => Fauxqs.Options(o => o.RetryMode = (RequestRetryMode)42).Validate()).Message);
+        Assert.Contains("Profile", Assert.Throws<ArgumentException>(() => Fauxqs.Options(o => o.Profile = "two words").Validate()).Message);
+        Assert.Contains("region name", Assert.Throws<ArgumentException>(() => Fauxqs.Options(o => o.Region = "Mars 1").Validate()).Message);
+    }
+
+    [Fact]
+    public void MaxReceiveCount_defaults_to_headroom_over_the_attempts_and_must_exceed_them()
+    {
+        Assert.Equal(25, new SqsTransportOptions().EffectiveMaxReceiveCount(5));
+        Assert.Equal(30, new SqsTransportOptions().EffectiveMaxReceiveCount(10));
+        Assert.Equal(6, new SqsTransportOptions { MaxReceiveCount = 6 }.EffectiveMaxReceiveCount(5));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new SqsTransportOptions { MaxReceiveCount = 5 }.EffectiveMaxReceiveCount(5));
+        Assert.Contains("must exceed the bus's Retry.MaxAttempts (5)", error.Message);
     }
 
     private static TransportMessage Message(string body) =>

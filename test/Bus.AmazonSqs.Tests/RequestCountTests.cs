@@ -11,7 +11,7 @@ public sealed class RequestCountTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        _transport = new SqsTransport(Fauxqs.Options(o => o.HttpMessageHandler = _counter));
+        _transport = new SqsTransport(Fauxqs.Options(o => o.HttpClientFactory = new HandlerClientFactory(_counter)));
         return Task.CompletedTask;
     }
 

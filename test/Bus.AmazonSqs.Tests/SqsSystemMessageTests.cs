@@ -1,3 +1,4 @@
+using Amazon.SQS.Model;
 using Bus.AmazonSqs.Sqs;
 using Bus.Conformance;
 using Bus.Conformance.SystemMessages;
@@ -44,7 +45,7 @@ public sealed class SqsSystemMessageTests : IAsyncLifetime
         var url = (await raw.GetQueueUrlAsync("bt-" + _endpoint.Name, default))!;
 
         // As an EventBridge rule with an SQS target delivers it: the event itself, without message attributes.
-        var response = await raw.SendMessageBatchAsync(url, [new SendMessageBatchEntry { Id = "0", MessageBody = Fixture }], default);
+        var response = await raw.SendMessageBatchAsync(url, [new SendMessageBatchRequestEntry { Id = "0", MessageBody = Fixture }], default);
         var sqsMessageId = Assert.Single(response.Successful!).MessageId;
         await _recorder.WhenAsync(all => all.Count > 0).WaitAsync(Patience);
         await _probe.WhenAsync(_endpoint.Name, "bus.messages.completed", 1).WaitAsync(Patience);

@@ -131,3 +131,15 @@ internal sealed class ScriptedHandler(Func<string, string, int, HttpResponseMess
         return respond(operation, body, Interlocked.Increment(ref _calls));
     }
 }
+
+/// <summary>The SDK's HTTP client factory hook, sending every request of the transport's clients through
+/// <paramref name="handler"/> (counting, scripting).</summary>
+internal sealed class HandlerClientFactory(HttpMessageHandler handler) : Amazon.Runtime.HttpClientFactory
+{
+    public override HttpClient CreateHttpClient(Amazon.Runtime.IClientConfig clientConfig) =>
+        new(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+
+    public override bool UseSDKHttpClientCaching(Amazon.Runtime.IClientConfig clientConfig) => false;
+
+    public override bool DisposeHttpClientsAfterUse(Amazon.Runtime.IClientConfig clientConfig) => false;
+}

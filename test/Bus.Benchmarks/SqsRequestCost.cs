@@ -143,7 +143,7 @@ public static class SqsRequestCost
                 sqs.SecretAccessKey = "test";
                 sqs.QueueNamePrefix = "bench-";
                 sqs.WaitTime = TimeSpan.FromSeconds(1);
-                sqs.HttpMessageHandler = counter;
+                sqs.HttpClientFactory = new HandlerClientFactory(counter);
             });
             bus.AddHandler<SqsHandlers>();
             configure(bus);

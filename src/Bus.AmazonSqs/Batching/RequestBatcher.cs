@@ -11,6 +11,7 @@ internal sealed class RequestBatcher<TItem>
 
     private readonly object _gate = new();
     private readonly Dictionary<string, Batch> _open = new(StringComparer.Ordinal);
+    private readonly HashSet<Task> _sending = [];
     private readonly FlushAsync _flush;
     private readonly TimeSpan _window;
     private readonly int _maxBatch;
@@ -52,11 +53,11 @@ internal sealed class RequestBatcher<TItem>
 
         if (full is not null)
         {
-            _ = SendAsync(full);
+            Track(SendAsync(full));
         }
         else if (started is not null)
         {
-            _ = FlushAfterWindowAsync(started);
+            Track(FlushAfterWindowAsync(started));
         }
 
         return completion.Task.WaitAsync(cancellationToken);
@@ -84,6 +85,53 @@ internal sealed class RequestBatcher<TItem>
         }
 
         await SendAsync(batch).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends every open batch now and waits until every call under way has answered.</summary>
+    public Task FlushAllAsync()
+    {
+        List<Batch> open;
+        lock (_gate)
+        {
+            open = [.. _open.Values];
+            _open.Clear();
+        }
+
+        foreach (var batch in open)
+        {
+            Track(SendAsync(batch));
+        }
+
+        Task[] sending;
+        lock (_gate)
+        {
+            sending = [.. _sending];
+        }
+
+        return Task.WhenAll(sending);
+    }
+
+    private void Track(Task send)
+    {
+        lock (_gate)
+        {
+            if (send.IsCompleted)
+            {
+                return;
+            }
+
+            _sending.Add(send);
+        }
+
+        _ = send.ContinueWith(
+            t =>
+            {
+                lock (_gate)
+                {
+                    _sending.Remove(t);
+                }
+            },
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private async Task SendAsync(Batch batch)

@@ -1,5 +1,6 @@
 using System.Globalization;
-using System.Net;
+using Amazon.SQS;
+using Amazon.SQS.Model;
 using Bus.AmazonSqs.Messages;
 using Bus.AmazonSqs.Receiving;
 using Bus.AmazonSqs.Sending;
@@ -20,7 +21,7 @@ namespace Bus.AmazonSqs.DeadLetters;
 /// headers such a native move leaves on the messages.
 /// </summary>
 internal sealed class SqsDeadLetterQueue(
-    ISqsClient sqs, SqsTopology topology, MessageSender sender, LeaseOperations leases, SqsTransportOptions options, ILogger logger) : IDeadLetterQueue
+    IAmazonSQS sqs, SqsTopology topology, MessageSender sender, LeaseOperations leases, SqsTransportOptions options, int maxReceiveCount, ILogger logger) : IDeadLetterQueue
 {
     private const int HoldSeconds = 60;
 
@@ -36,13 +37,13 @@ internal sealed class SqsDeadLetterQueue(
             return [];
         }
 
-        var held = new List<(SqsMessage Raw, TransportMessage Message)>();
+        var held = new List<(Message Raw, TransportMessage Message)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         try
         {
             while (held.Count < maxCount)
             {
-                var batch = await sqs.ReceiveMessageAsync(dlq.Url, Math.Min(10, maxCount - held.Count), WaitSeconds, HoldSeconds, cancellationToken).ConfigureAwait(false);
+                var batch = await sqs.ReceiveAsync(dlq.Url, Math.Min(10, maxCount - held.Count), WaitSeconds, HoldSeconds, cancellationToken).ConfigureAwait(false);
                 var fresh = batch.Where(m => seen.Add(m.MessageId)).ToList();
                 if (fresh.Count == 0)
                 {
@@ -57,7 +58,7 @@ internal sealed class SqsDeadLetterQueue(
             await ReleaseAsync(dlq, held.Select(h => h.Raw), CancellationToken.None).ConfigureAwait(false);
         }
 
-        return held.Select(h => FailureDetails.Read(h.Message, queue)).ToList();
+        return held.Select(h => Explain(h.Message, h.Raw, queue)).ToList();
     }
 
     public async Task<int> RedriveAsync(string queue, IReadOnlyCollection<string>? messageIds, CancellationToken cancellationToken)
@@ -72,18 +73,18 @@ internal sealed class SqsDeadLetterQueue(
         var target = await topology.GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
         if (messageIds is null && options.UseMessageMoveTask)
         {
-            var attributes = await sqs.GetQueueAttributesAsync(dlq.Url, ["ApproximateNumberOfMessages"], cancellationToken).ConfigureAwait(false);
+            var attributes = await topology.GetAttributesAsync(dlq.Url, ["ApproximateNumberOfMessages"], cancellationToken).ConfigureAwait(false);
             var count = int.TryParse(attributes.GetValueOrDefault("ApproximateNumberOfMessages"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 0;
             try
             {
-                var handle = await sqs.StartMessageMoveTaskAsync(dlq.Arn, target.Arn, cancellationToken).ConfigureAwait(false);
+                var handle = (await sqs.StartMessageMoveTaskAsync(new StartMessageMoveTaskRequest { SourceArn = dlq.Arn, DestinationArn = target.Arn }, cancellationToken).ConfigureAwait(false)).TaskHandle;
                 logger.LogInformation("Started SQS message move task {TaskHandle} from {DeadLetterQueue} to {Queue} (~{Count} messages)", handle, dlq.Name, target.Name, count);
                 return count;
             }
-            catch (AmazonSqsException e) when (IsUnsupported(e))
+            catch (AmazonSQSException e) when (SqsErrors.IsUnsupported(e))
             {
                 logger.LogWarning(e, "The SQS service does not support StartMessageMoveTask ({Code}: {Message}); redriving the dead letters of {DeadLetterQueue} to {Queue} with the mover instead",
-                    e.Code, e.ErrorMessage, dlq.Name, target.Name);
+                    e.ErrorCode, e.Message, dlq.Name, target.Name);
             }
         }
 
@@ -94,13 +95,6 @@ internal sealed class SqsDeadLetterQueue(
             await sender.SendToQueueAsync(target, originals, ct).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
-
-    /// <summary>Whether an error means the service does not have the operation at all (an emulator, a compatible
-    /// service, a region or queue type without it), as opposed to failing it: then the mover does the work.</summary>
-    internal static bool IsUnsupported(AmazonSqsException error) =>
-        error.StatusCode == HttpStatusCode.NotImplemented
-        || error.Code is "InvalidAction" or "UnsupportedOperation" or "AWS.SimpleQueueService.UnsupportedOperation"
-            or "UnknownOperationException" or "UnknownOperation" or "NotImplemented";
 
     public Task<int> PurgeAsync(string queue, IReadOnlyCollection<string>? messageIds, CancellationToken cancellationToken)
     {
@@ -118,17 +112,17 @@ internal sealed class SqsDeadLetterQueue(
     /// then deletes them; makes the others visible again at the end.</summary>
     private async Task<int> ProcessAsync(
         string queue, QueueInfo dlq, IReadOnlyCollection<string>? messageIds,
-        Func<List<(SqsMessage Raw, TransportMessage Message)>, CancellationToken, Task> beforeDelete, CancellationToken cancellationToken)
+        Func<List<(Message Raw, TransportMessage Message)>, CancellationToken, Task> beforeDelete, CancellationToken cancellationToken)
     {
         var wanted = messageIds is null ? null : new HashSet<string>(messageIds, StringComparer.Ordinal);
-        var skipped = new List<SqsMessage>();
+        var skipped = new List<Message>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var done = 0;
         try
         {
             while (wanted is null || wanted.Count > 0)
             {
-                var batch = await sqs.ReceiveMessageAsync(dlq.Url, 10, WaitSeconds, HoldSeconds, cancellationToken).ConfigureAwait(false);
+                var batch = await sqs.ReceiveAsync(dlq.Url, 10, WaitSeconds, HoldSeconds, cancellationToken).ConfigureAwait(false);
                 var fresh = batch.Where(m => seen.Add(m.MessageId)).ToList();
                 if (fresh.Count == 0)
                 {
@@ -136,7 +130,7 @@ internal sealed class SqsDeadLetterQueue(
                     break;
                 }
 
-                var selected = new List<(SqsMessage Raw, TransportMessage Message)>();
+                var selected = new List<(Message Raw, TransportMessage Message)>();
                 foreach (var raw in fresh)
                 {
                     var message = Decode(raw);
@@ -178,23 +172,47 @@ internal sealed class SqsDeadLetterQueue(
         return done;
     }
 
-    private async Task ReleaseAsync(QueueInfo dlq, IEnumerable<SqsMessage> messages, CancellationToken cancellationToken)
+    private async Task ReleaseAsync(QueueInfo dlq, IEnumerable<Message> messages, CancellationToken cancellationToken)
     {
         var tasks = messages.Select(m => leases.ChangeVisibilityAsync(dlq.Url, Operation(dlq, m, 0), cancellationToken)).ToList();
         try
         {
             await Task.WhenAll(tasks).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is LeaseLostException or AmazonSqsException)
+        catch (Exception e) when (e is LeaseLostException or AmazonSqsException or AmazonSQSException)
         {
             // They become visible again when the hold expires anyway.
             logger.LogDebug(e, "Could not make dead letters of {DeadLetterQueue} visible again early", dlq.Name);
         }
     }
 
-    private static ReceiptOperation Operation(QueueInfo dlq, SqsMessage message, int visibility) =>
+    private static ReceiptOperation Operation(QueueInfo dlq, Message message, int visibility) =>
         new(message.ReceiptHandle, visibility, message.MessageId, dlq.Name);
 
-    private static TransportMessage Decode(SqsMessage message) =>
+    /// <summary>A dead letter without failure headers was moved by the queue's RedrivePolicy, not by the bus: say so,
+    /// with the receives SQS counted (less the one of this look).</summary>
+    private DeadLetter Explain(TransportMessage deadLettered, Message raw, string queue)
+    {
+        var letter = FailureDetails.Read(deadLettered, queue);
+        if (deadLettered.Headers.ContainsKey(MessageHeaders.FailureReason))
+        {
+            return letter;
+        }
+
+        var counted = raw.Attributes?.GetValueOrDefault("ApproximateReceiveCount") is { } c
+            && int.TryParse(c, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? Math.Max(n - 1, 0) : 0;
+        var receives = Math.Max(counted, maxReceiveCount);
+        return letter with
+        {
+            Failure = letter.Failure with
+            {
+                Reason = $"Moved by SQS after {receives} receives (the queue's MaxReceiveCount is {maxReceiveCount}) without being settled: " +
+                         "the workers that held it crashed or stalled (each receive of a killed worker counts, prefetched messages included).",
+                Attempts = receives,
+            },
+        };
+    }
+
+    private static TransportMessage Decode(Message message) =>
         WireFormat.Decode(message.Body, message.MessageAttributes, message.MessageId);
 }

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
-using Bus.AmazonSqs.Sqs;
+using System.Text.Json.Serialization;
+using Amazon.SQS.Model;
 using Bus.Transports;
 
 namespace Bus.AmazonSqs.Messages;
@@ -70,7 +71,7 @@ internal static class WireFormat
         }
         else if (message.Headers.Count > 0)
         {
-            attributes[PackedHeaders] = JsonSerializer.Serialize(new Dictionary<string, string>(message.Headers), SqsJsonContext.Default.DictionaryStringString);
+            attributes[PackedHeaders] = JsonSerializer.Serialize(new Dictionary<string, string>(message.Headers), WireJsonContext.Default.DictionaryStringString);
         }
 
         if (encoding is not null)
@@ -83,7 +84,7 @@ internal static class WireFormat
 
     /// <summary>Turns a received SQS message into a transport message. Foreign messages (no attributes) keep their
     /// body untouched; a missing <see cref="MessageHeaders.MessageId"/> is filled from <paramref name="brokerMessageId"/>.</summary>
-    public static TransportMessage Decode(string? body, IReadOnlyDictionary<string, SqsAttributeValue>? attributes, string brokerMessageId)
+    public static TransportMessage Decode(string? body, IReadOnlyDictionary<string, MessageAttributeValue>? attributes, string brokerMessageId)
     {
         var headers = new Dictionary<string, string>(StringComparer.Ordinal);
         string? encoding = null;
@@ -117,7 +118,7 @@ internal static class WireFormat
                 }
                 else if (value.BinaryValue is { } b)
                 {
-                    headers.TryAdd(name, b);
+                    headers.TryAdd(name, Convert.ToBase64String(b.ToArray()));
                 }
             }
         }
@@ -155,7 +156,7 @@ internal static class WireFormat
     {
         try
         {
-            return JsonSerializer.Deserialize(packed, SqsJsonContext.Default.DictionaryStringString);
+            return JsonSerializer.Deserialize(packed, WireJsonContext.Default.DictionaryStringString);
         }
         catch (JsonException)
         {
@@ -224,4 +225,10 @@ internal static class WireFormat
 
         return true;
     }
+}
+
+/// <summary>Source-generated serialization of packed headers.</summary>
+[JsonSerializable(typeof(Dictionary<string, string>))]
+internal sealed partial class WireJsonContext : JsonSerializerContext
+{
 }

@@ -1,7 +1,10 @@
 using System.Globalization;
+using Amazon.SQS;
+using Amazon.SQS.Model;
 using Bus.AmazonSqs.Batching;
 using Bus.AmazonSqs.Sqs;
 using Bus.Transports;
+using Microsoft.Extensions.Logging;
 
 namespace Bus.AmazonSqs.Receiving;
 
@@ -11,16 +14,21 @@ internal sealed record ReceiptOperation(string ReceiptHandle, int VisibilityTime
 /// <summary>
 /// Lease operations on received messages, coalesced per queue: ChangeMessageVisibility(Batch) for renewals and
 /// abandons, DeleteMessageBatch for completions. Stale receipt handles become <see cref="LeaseLostException"/>.
+/// Completions need not wait for their delete (<see cref="Delete"/>): SQS answers a delete of a stale handle with
+/// success anyway, so waiting would tell nothing, and not waiting lets deletes fill their batches while the worker
+/// moves on. <see cref="FlushAsync"/> sends what is pending (at shutdown).
 /// </summary>
 internal sealed class LeaseOperations
 {
-    private readonly ISqsClient _sqs;
+    private readonly IAmazonSQS _sqs;
+    private readonly ILogger _logger;
     private readonly RequestBatcher<ReceiptOperation> _visibility;
     private readonly RequestBatcher<ReceiptOperation> _deletes;
 
-    public LeaseOperations(ISqsClient sqs, TimeSpan window)
+    public LeaseOperations(IAmazonSQS sqs, TimeSpan window, ILogger logger)
     {
         _sqs = sqs;
+        _logger = logger;
         _visibility = new RequestBatcher<ReceiptOperation>(FlushVisibilityAsync, window);
         _deletes = new RequestBatcher<ReceiptOperation>(FlushDeletesAsync, window);
     }
@@ -28,27 +36,20 @@ internal sealed class LeaseOperations
     public Task ChangeVisibilityAsync(string queueUrl, ReceiptOperation operation, CancellationToken cancellationToken) =>
         _visibility.EnqueueAsync(queueUrl, operation, cancellationToken);
 
+    /// <summary>Deletes and waits for the batch call's answer.</summary>
     public Task DeleteAsync(string queueUrl, ReceiptOperation operation, CancellationToken cancellationToken) =>
         _deletes.EnqueueAsync(queueUrl, operation, cancellationToken);
 
-    /// <summary>Whether an SQS error means the receipt handle no longer holds the message.</summary>
-    internal static bool IsStaleHandle(string? code, string? message)
-    {
-        if (code is "MessageNotInflight" or "ReceiptHandleIsInvalid" or "InvalidReceiptHandle"
-            or "AWS.SimpleQueueService.MessageNotInflight" or "AWS.SimpleQueueService.ReceiptHandleIsInvalid")
-        {
-            return true;
-        }
+    /// <summary>Queues a delete without waiting for it; a failure is logged (the message is then delivered again when
+    /// its visibility timeout ends: a duplicate, never a loss).</summary>
+    public void Delete(string queueUrl, ReceiptOperation operation) =>
+        _ = _deletes.EnqueueAsync(queueUrl, operation, CancellationToken.None).ContinueWith(
+            (task, state) => _logger.LogWarning(task.Exception!.InnerException, "Could not delete completed message {MessageId} from SQS queue {Queue}; it will be delivered again when its visibility timeout ends",
+                ((ReceiptOperation)state!).MessageId, ((ReceiptOperation)state!).QueueName),
+            operation, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
-        if (code is "InvalidParameterValue" && message is not null)
-        {
-            return message.Contains("receipt handle", StringComparison.OrdinalIgnoreCase)
-                || message.Contains("not available for visibility timeout change", StringComparison.OrdinalIgnoreCase)
-                || message.Contains("has expired", StringComparison.OrdinalIgnoreCase);
-        }
-
-        return false;
-    }
+    /// <summary>Sends every pending operation now and waits for the calls under way.</summary>
+    public Task FlushAsync() => Task.WhenAll(_deletes.FlushAllAsync(), _visibility.FlushAllAsync());
 
     internal static LeaseLostException LeaseLost(ReceiptOperation operation, string code, string? message, Exception? inner = null) =>
         new($"The lease on message '{operation.MessageId}' in SQS queue '{operation.QueueName}' was lost ({code}: {message}): " +
@@ -60,31 +61,46 @@ internal sealed class LeaseOperations
         {
             try
             {
-                await _sqs.ChangeMessageVisibilityAsync(queueUrl, items[0].ReceiptHandle, items[0].VisibilityTimeout, cancellationToken).ConfigureAwait(false);
+                await _sqs.ChangeMessageVisibilityAsync(
+                    new ChangeMessageVisibilityRequest { QueueUrl = queueUrl, ReceiptHandle = items[0].ReceiptHandle, VisibilityTimeout = items[0].VisibilityTimeout },
+                    cancellationToken).ConfigureAwait(false);
                 return [null];
             }
-            catch (AmazonSqsException e) when (IsStaleHandle(e.Code, e.ErrorMessage))
+            catch (AmazonSQSException e) when (SqsErrors.IsStaleHandle(e))
             {
-                return [LeaseLost(items[0], e.Code, e.ErrorMessage, e)];
+                return [LeaseLost(items[0], e.ErrorCode, e.Message, e)];
             }
         }
 
-        var entries = items.Select((o, i) => new ReceiptEntry { Id = i.ToString(CultureInfo.InvariantCulture), ReceiptHandle = o.ReceiptHandle, VisibilityTimeout = o.VisibilityTimeout }).ToList();
-        var response = await _sqs.ChangeMessageVisibilityBatchAsync(queueUrl, entries, cancellationToken).ConfigureAwait(false);
-        return Outcomes(items, response, "ChangeMessageVisibilityBatch");
+        var request = new ChangeMessageVisibilityBatchRequest
+        {
+            QueueUrl = queueUrl,
+            Entries = items.Select((o, i) => new ChangeMessageVisibilityBatchRequestEntry
+            {
+                Id = i.ToString(CultureInfo.InvariantCulture),
+                ReceiptHandle = o.ReceiptHandle,
+                VisibilityTimeout = o.VisibilityTimeout,
+            }).ToList(),
+        };
+        var response = await _sqs.ChangeMessageVisibilityBatchAsync(request, cancellationToken).ConfigureAwait(false);
+        return Outcomes(items, response.Failed, "ChangeMessageVisibilityBatch");
     }
 
     private async Task<IReadOnlyList<Exception?>> FlushDeletesAsync(string queueUrl, IReadOnlyList<ReceiptOperation> items, CancellationToken cancellationToken)
     {
-        var entries = items.Select((o, i) => new ReceiptEntry { Id = i.ToString(CultureInfo.InvariantCulture), ReceiptHandle = o.ReceiptHandle }).ToList();
-        var response = await _sqs.DeleteMessageBatchAsync(queueUrl, entries, cancellationToken).ConfigureAwait(false);
-        return Outcomes(items, response, "DeleteMessageBatch");
+        var request = new DeleteMessageBatchRequest
+        {
+            QueueUrl = queueUrl,
+            Entries = items.Select((o, i) => new DeleteMessageBatchRequestEntry { Id = i.ToString(CultureInfo.InvariantCulture), ReceiptHandle = o.ReceiptHandle }).ToList(),
+        };
+        var response = await _sqs.DeleteMessageBatchAsync(request, cancellationToken).ConfigureAwait(false);
+        return Outcomes(items, response.Failed, "DeleteMessageBatch");
     }
 
-    private static Exception?[] Outcomes(IReadOnlyList<ReceiptOperation> items, BatchResponse response, string operation)
+    private static Exception?[] Outcomes(IReadOnlyList<ReceiptOperation> items, List<BatchResultErrorEntry>? failed, string operation)
     {
         var outcomes = new Exception?[items.Count];
-        foreach (var failure in response.Failed ?? [])
+        foreach (var failure in failed ?? [])
         {
             if (!int.TryParse(failure.Id, NumberStyles.Integer, CultureInfo.InvariantCulture, out var index) || index < 0 || index >= items.Count)
             {
@@ -92,7 +108,7 @@ internal sealed class LeaseOperations
             }
 
             var item = items[index];
-            outcomes[index] = IsStaleHandle(failure.Code, failure.Message)
+            outcomes[index] = SqsErrors.IsStaleHandle(failure.Code, failure.Message)
                 ? LeaseLost(item, failure.Code ?? "?", failure.Message)
                 : new AmazonSqsException("sqs", operation, failure.Code ?? "Unknown", $"message '{item.MessageId}': {failure.Message}", null, failedMessageIds: [item.MessageId]);
         }

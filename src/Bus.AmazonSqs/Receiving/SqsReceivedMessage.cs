@@ -1,4 +1,5 @@
 using System.Globalization;
+using Bus.AmazonSqs.Messages;
 using Bus.AmazonSqs.Sending;
 using Bus.AmazonSqs.Topology;
 using Bus.Transports;
@@ -9,6 +10,8 @@ namespace Bus.AmazonSqs.Receiving;
 /// One delivery of an SQS message: the lock context holding its receipt handle. Renewals and abandons change the
 /// visibility timeout, completion deletes it; release and dead-lettering send a copy (to the queue, or its dead-letter
 /// queue) and then delete the original, after confirming the lease so that a lost lease never produces a copy.
+/// Renewals are shared per queue (<see cref="SharedRenewals"/>): a renewal that the queue's last round already covered
+/// costs no request.
 /// </summary>
 internal sealed class SqsReceivedMessage : IReceivedMessage
 {
@@ -16,19 +19,25 @@ internal sealed class SqsReceivedMessage : IReceivedMessage
     public static readonly TimeSpan MaxTotalVisibility = TimeSpan.FromHours(12);
 
     private static readonly TimeSpan SettleLease = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan ExpiryMargin = TimeSpan.FromSeconds(1);
+
+    /// <summary>A delete is confirmed first when the lease ends this soon (a delete of a stale handle succeeds silently).</summary>
+    private static readonly TimeSpan ExpiryMargin = TimeSpan.FromSeconds(2);
 
     private readonly QueueInfo _queue;
     private readonly string _receiptHandle;
     private readonly DateTimeOffset _receivedAt;
     private readonly LeaseOperations _leases;
+    private readonly SharedRenewals _renewals;
     private readonly MessageSender _sender;
     private readonly SqsTopology _topology;
     private readonly TimeProvider _time;
+    private long _leaseExpiresAtTicks;
+    private RenewalAsk? _lastAsk;
+    private PendingRenewal? _along; // the latest renewal sent along with another message's, until it answered
 
     public SqsReceivedMessage(
         TransportMessage message, string logicalQueue, QueueInfo queue, string receiptHandle, int receiveCount,
-        DateTimeOffset receivedAt, TimeSpan lease, LeaseOperations leases, MessageSender sender, SqsTopology topology, TimeProvider time)
+        DateTimeOffset receivedAt, TimeSpan lease, LeaseOperations leases, SharedRenewals renewals, MessageSender sender, SqsTopology topology, TimeProvider time)
     {
         Message = message;
         Queue = logicalQueue;
@@ -36,8 +45,9 @@ internal sealed class SqsReceivedMessage : IReceivedMessage
         _queue = queue;
         _receiptHandle = receiptHandle;
         _receivedAt = receivedAt;
-        LeaseExpiresAt = receivedAt + lease;
+        _leaseExpiresAtTicks = (receivedAt + lease).UtcTicks;
         _leases = leases;
+        _renewals = renewals;
         _sender = sender;
         _topology = topology;
         _time = time;
@@ -49,7 +59,10 @@ internal sealed class SqsReceivedMessage : IReceivedMessage
 
     public int ReceiveCount { get; }
 
-    public DateTimeOffset LeaseExpiresAt { get; private set; }
+    public DateTimeOffset LeaseExpiresAt => new(Interlocked.Read(ref _leaseExpiresAtTicks), TimeSpan.Zero);
+
+    /// <summary>The queue URL, which the shared renewals group by.</summary>
+    internal string QueueUrl => _queue.Url;
 
     private string Id => Message.MessageId ?? "?";
 
@@ -68,24 +81,62 @@ internal sealed class SqsReceivedMessage : IReceivedMessage
                 $"total visibility from the receive, which ends at {VisibilityCap:O}. Settle or release the message before then.");
         }
 
-        await ChangeVisibilityAsync(seconds, cancellationToken).ConfigureAwait(false);
-        LeaseExpiresAt = expiry;
-        return expiry;
+        var ask = new RenewalAsk(now, TimeSpan.FromSeconds(seconds));
+        if (_lastAsk is null)
+        {
+            _renewals.Hold(this); // from its first renewal on: most messages are settled before one
+        }
+
+        _lastAsk = ask;
+        if (SharedRenewals.CoveredAlready(LeaseExpiresAt, ask))
+        {
+            return LeaseExpiresAt;
+        }
+
+        if (_along is { } along && SharedRenewals.CoveredAlready(along.Expiry, ask))
+        {
+            // A renewal along with another message's is on its way and covers this one: its answer is this answer.
+            try
+            {
+                await along.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                return LeaseExpiresAt;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // renew on its own below
+            }
+        }
+
+        _renewals.RenewOthersDue(this, now);
+        try
+        {
+            await ChangeVisibilityAsync(seconds, cancellationToken).ConfigureAwait(false);
+        }
+        catch (LeaseLostException)
+        {
+            Leave(); // it will not be settled
+            throw;
+        }
+
+        RaiseLeaseTo(expiry);
+        return LeaseExpiresAt;
     }
 
     public async Task CompleteAsync(CancellationToken cancellationToken)
     {
+        Leave();
         if (_time.GetUtcNow() >= LeaseExpiresAt - ExpiryMargin)
         {
             // DeleteMessage succeeds silently for stale handles: confirm we still hold the message first.
             await ConfirmLeaseAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await DeleteAsync(cancellationToken).ConfigureAwait(false);
+        _leases.Delete(_queue.Url, Operation(0));
     }
 
     public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken)
     {
+        Leave();
         var left = Math.Max(0, Math.Floor((VisibilityCap - _time.GetUtcNow()).TotalSeconds));
         var seconds = (int)Math.Clamp(Math.Ceiling(Math.Max(0, delay.TotalSeconds)), 0, Math.Min(left, 43_200));
         return ChangeVisibilityAsync(seconds, cancellationToken);
@@ -93,32 +144,85 @@ internal sealed class SqsReceivedMessage : IReceivedMessage
 
     public async Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken)
     {
+        Leave();
         await ConfirmLeaseAsync(cancellationToken).ConfigureAwait(false);
         var copy = Message.WithHeaders([new(MessageHeaders.PriorAttempts, Math.Max(0, ReceiveCount - 1).ToString(CultureInfo.InvariantCulture))]);
         var delaySeconds = (int)Math.Clamp(Math.Ceiling(Math.Max(0, delay.TotalSeconds)), 0, 900);
         await _sender.SendToQueueAsync(_queue, [new QueuedSend(copy, delaySeconds)], cancellationToken).ConfigureAwait(false);
-        await DeleteAsync(cancellationToken).ConfigureAwait(false);
+        await _leases.DeleteAsync(_queue.Url, Operation(0), cancellationToken).ConfigureAwait(false);
     }
 
     public async Task DeadLetterAsync(FailureDetails failure, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(failure);
+        Leave();
         await ConfirmLeaseAsync(cancellationToken).ConfigureAwait(false);
         var dlq = await _topology.FindDeadLetterQueueAsync(Queue, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"SQS queue '{_queue.Name}' has no dead-letter queue '{_topology.Names.DeadLetterQueue(Queue)}'; the message stays in its queue.");
-        var deadLetter = failure.AddTo(Message);
-        if (MessageSizeLimit.SizeOf(deadLetter) > _sender.LimitOf(dlq) - 512)
+
+        // The message must land whole, with at least its reason: the failure details give way instead.
+        var limit = _sender.LimitOf(dlq);
+        var fitted = failure.FitTo(Message, limit, MessageSender.SizeOnWire)
+            ?? throw new MessageTooLargeException(Message.MessageId, MessageSender.SizeOnWire(Message), limit,
+                $"Amazon SQS dead-letter queue '{dlq.Name}' (no room left for even the failure reason; the message stays in its queue " +
+                "until the queue's RedrivePolicy moves it)");
+        await _sender.SendToQueueAsync(dlq, [new QueuedSend(fitted.AddTo(Message), 0)], cancellationToken).ConfigureAwait(false);
+        await _leases.DeleteAsync(_queue.Url, Operation(0), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Whether the queue's renewal round may renew this message along with another's: its handler still asks
+    /// for renewals and its lease has used up a tenth of what it last asked for.</summary>
+    internal bool IsDueAlong(DateTimeOffset now) =>
+        _lastAsk is { } ask
+        && SharedRenewals.IsDue(_along is { } along && along.Expiry > LeaseExpiresAt ? along.Expiry : LeaseExpiresAt, ask, now)
+        && now + ask.Duration <= VisibilityCap;
+
+    /// <summary>Whether its handler stopped asking for renewals a whole lease ago.</summary>
+    internal bool IsForgotten(DateTimeOffset now) => _lastAsk is not { } ask || now - ask.At > ask.Duration;
+
+    /// <summary>Renews this message's lease by what it last asked for, along with another message's renewal. A failure
+    /// is left to the message's own next heartbeat.</summary>
+    internal void RenewAlong(DateTimeOffset now)
+    {
+        if (_lastAsk is not { } ask)
         {
-            // Keep the message whole; give up the stack trace (and, if needed, the exception message) instead.
-            deadLetter = (failure with { StackTrace = null }).AddTo(Message);
-            if (MessageSizeLimit.SizeOf(deadLetter) > _sender.LimitOf(dlq) - 512)
-            {
-                deadLetter = (failure with { StackTrace = null, ExceptionMessage = Truncate(failure.ExceptionMessage, 256) }).AddTo(Message);
-            }
+            return;
         }
 
-        await _sender.SendToQueueAsync(dlq, [new QueuedSend(deadLetter, 0)], cancellationToken).ConfigureAwait(false);
-        await DeleteAsync(cancellationToken).ConfigureAwait(false);
+        var expiry = now + ask.Duration;
+        var renewal = ChangeVisibilityAsync(Seconds(ask.Duration), CancellationToken.None);
+        _along = new PendingRenewal(renewal, expiry);
+        _ = renewal.ContinueWith(
+            (task, state) =>
+            {
+                if (task.IsCompletedSuccessfully)
+                {
+                    ((SqsReceivedMessage)state!).RaiseLeaseTo(expiry);
+                }
+            },
+            this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private void RaiseLeaseTo(DateTimeOffset expiry)
+    {
+        var ticks = expiry.UtcTicks;
+        long current;
+        do
+        {
+            current = Interlocked.Read(ref _leaseExpiresAtTicks);
+            if (current >= ticks)
+            {
+                return;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _leaseExpiresAtTicks, ticks, current) != current);
+    }
+
+    /// <summary>The message is being settled: no more renewals along with others.</summary>
+    private void Leave()
+    {
+        _lastAsk = null;
+        _renewals.Leave(this);
     }
 
     private Task ConfirmLeaseAsync(CancellationToken cancellationToken)
@@ -128,12 +232,12 @@ internal sealed class SqsReceivedMessage : IReceivedMessage
     }
 
     private Task ChangeVisibilityAsync(int seconds, CancellationToken cancellationToken) =>
-        _leases.ChangeVisibilityAsync(_queue.Url, new ReceiptOperation(_receiptHandle, seconds, Id, _queue.Name), cancellationToken);
+        _leases.ChangeVisibilityAsync(_queue.Url, Operation(seconds), cancellationToken);
 
-    private Task DeleteAsync(CancellationToken cancellationToken) =>
-        _leases.DeleteAsync(_queue.Url, new ReceiptOperation(_receiptHandle, 0, Id, _queue.Name), cancellationToken);
+    private ReceiptOperation Operation(int visibility) => new(_receiptHandle, visibility, Id, _queue.Name);
 
     private static int Seconds(TimeSpan duration) => (int)Math.Clamp(Math.Ceiling(duration.TotalSeconds), 1, 43_200);
 
-    private static string? Truncate(string? value, int max) => value is { Length: > 0 } && value.Length > max ? value[..max] : value;
+    /// <summary>A renewal sent along with another message's, and the expiry it asked for.</summary>
+    private sealed record PendingRenewal(Task Task, DateTimeOffset Expiry);
 }

@@ -1,4 +1,6 @@
 using System.Globalization;
+using Amazon.SQS;
+using Amazon.SQS.Model;
 using Bus.AmazonSqs.Messages;
 using Bus.AmazonSqs.Sns;
 using Bus.AmazonSqs.Sqs;
@@ -17,7 +19,7 @@ internal sealed record QueuedSend(TransportMessage Message, int DelaySeconds);
 /// rejects surface as one <see cref="AmazonSqsException"/> naming their message ids.
 /// </summary>
 internal sealed class MessageSender(
-    ISqsClient sqs, ISnsClient sns, SqsTopology topology, SqsTransportOptions options, TimeProvider time, ILogger logger)
+    IAmazonSQS sqs, ISnsClient sns, SqsTopology topology, SqsTransportOptions options, TimeProvider time, ILogger logger)
 {
     public const long SnsMaxMessageSize = 262_144;
     private const int MaxBatch = 10;
@@ -90,6 +92,10 @@ internal sealed class MessageSender(
         var tasks = Chunk(prepared, BatchLimit(queue)).Select(chunk => SendChunkAsync(queue, chunk, cancellationToken)).ToList();
         await ThrowIfAnyFailedAsync(tasks).ConfigureAwait(false);
     }
+
+    /// <summary>The size SQS counts for a message: its wire encoding, or the bus's own measure when that is larger.</summary>
+    public static long SizeOnWire(TransportMessage message) =>
+        Math.Max(MessageSizeLimit.SizeOf(message), WireFormat.Encode(message).Size);
 
     /// <summary>The limit a queue's messages are held to: its MaximumMessageSize and the configured maximum.</summary>
     public long LimitOf(QueueInfo queue) => Math.Min(queue.MaxMessageSize, options.MaxMessageSize);
@@ -199,23 +205,27 @@ internal sealed class MessageSender(
         var pending = chunk.Select((p, i) => (Id: i.ToString(CultureInfo.InvariantCulture), Item: p)).ToList();
         for (var attempt = 0; ; attempt++)
         {
-            var entries = pending.Select(p => new SendMessageBatchEntry
+            var request = new SendMessageBatchRequest
             {
-                Id = p.Id,
-                MessageBody = p.Item.Wire.Body,
-                DelaySeconds = p.Item.DelaySeconds > 0 ? p.Item.DelaySeconds : null,
-                MessageAttributes = p.Item.Wire.Attributes.Count == 0
-                    ? null
-                    : p.Item.Wire.Attributes.ToDictionary(a => a.Key, a => new SqsAttributeValue { DataType = WireFormat.StringType, StringValue = a.Value }, StringComparer.Ordinal),
-            }).ToList();
-            BatchResponse response;
+                QueueUrl = queue.Url,
+                Entries = pending.Select(p => new SendMessageBatchRequestEntry
+                {
+                    Id = p.Id,
+                    MessageBody = p.Item.Wire.Body,
+                    DelaySeconds = p.Item.DelaySeconds > 0 ? p.Item.DelaySeconds : null,
+                    MessageAttributes = p.Item.Wire.Attributes.Count == 0
+                        ? null
+                        : p.Item.Wire.Attributes.ToDictionary(a => a.Key, a => new MessageAttributeValue { DataType = WireFormat.StringType, StringValue = a.Value }, StringComparer.Ordinal),
+                }).ToList(),
+            };
+            SendMessageBatchResponse response;
             try
             {
-                response = await sqs.SendMessageBatchAsync(queue.Url, entries, cancellationToken).ConfigureAwait(false);
+                response = await sqs.SendMessageBatchAsync(request, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                if (e is AmazonSqsException { Code: var code } && SqsJsonClient.IsQueueMissing(code))
+                if (SqsErrors.IsQueueMissing(e))
                 {
                     topology.Forget(queue.Name);
                 }
@@ -229,8 +239,8 @@ internal sealed class MessageSender(
                 return [];
             }
 
-            var retryable = failed.Where(f => !f.SenderFault).Select(f => f.Id).ToHashSet(StringComparer.Ordinal);
-            if (retryable.Count == failed.Count && attempt < options.RequestRetries)
+            var retryable = failed.Where(f => f.SenderFault != true).Select(f => f.Id).ToHashSet(StringComparer.Ordinal);
+            if (retryable.Count == failed.Count && attempt < (options.MaxErrorRetry ?? 2))
             {
                 logger.LogDebug("SendMessageBatch to {Queue}: {Count} entries failed on the service side; retrying them", queue.Name, failed.Count);
                 pending = pending.Where(p => retryable.Contains(p.Id)).ToList();

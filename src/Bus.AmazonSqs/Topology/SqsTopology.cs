@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Amazon.SQS;
+using Amazon.SQS.Model;
 using Bus.AmazonSqs.Sns;
 using Bus.AmazonSqs.Sqs;
 using Bus.Transports;
@@ -17,11 +19,11 @@ internal sealed record QueueInfo(string Name, string Url, string Arn, long MaxMe
 /// delivery to every topic it subscribes to, with a queue policy letting those topics send. An existing subscription
 /// without raw delivery gets it turned on (or, in verify-only mode, is reported).
 /// </summary>
-internal sealed class SqsTopology(ISqsClient sqs, ISnsClient sns, EntityNames names, SqsTransportOptions options, ILogger logger)
+internal sealed class SqsTopology(IAmazonSQS sqs, ISnsClient sns, EntityNames names, SqsTransportOptions options, int maxReceiveCount, ILogger logger)
 {
     private const string DeadLetterRetention = "1209600"; // 14 days, the SQS maximum
     private const string RawMessageDelivery = "RawMessageDelivery";
-    private static readonly string[] QueueAttributes = ["QueueArn", "MaximumMessageSize"];
+    private static readonly List<string> QueueAttributes = ["QueueArn", "MaximumMessageSize"];
 
     private readonly ConcurrentDictionary<string, QueueInfo> _queues = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _topics = new(StringComparer.Ordinal);
@@ -56,7 +58,7 @@ internal sealed class SqsTopology(ISqsClient sqs, ISnsClient sns, EntityNames na
             return cached;
         }
 
-        var url = await sqs.GetQueueUrlAsync(name, cancellationToken).ConfigureAwait(false);
+        var url = await GetQueueUrlAsync(name, cancellationToken).ConfigureAwait(false);
         return url is null ? null : await DescribeAsync(name, url, cancellationToken).ConfigureAwait(false);
     }
 
@@ -88,25 +90,25 @@ internal sealed class SqsTopology(ISqsClient sqs, ISnsClient sns, EntityNames na
         var dlq = await FindByNameAsync(dlqName, cancellationToken).ConfigureAwait(false);
         if (dlq is null)
         {
-            var url = await sqs.CreateQueueAsync(dlqName, new Dictionary<string, string> { ["MessageRetentionPeriod"] = DeadLetterRetention }, cancellationToken).ConfigureAwait(false);
+            var url = await CreateQueueAsync(dlqName, new Dictionary<string, string> { ["MessageRetentionPeriod"] = DeadLetterRetention }, cancellationToken).ConfigureAwait(false);
             dlq = await DescribeAsync(dlqName, url, cancellationToken).ConfigureAwait(false);
             logger.LogInformation("Created SQS dead-letter queue {Queue}", dlqName);
         }
 
         var name = names.Queue(topology.InputQueue);
         var redrive = RedrivePolicy(dlq.Arn);
-        var queueUrl = await sqs.GetQueueUrlAsync(name, cancellationToken).ConfigureAwait(false);
+        var queueUrl = await GetQueueUrlAsync(name, cancellationToken).ConfigureAwait(false);
         if (queueUrl is null)
         {
-            queueUrl = await sqs.CreateQueueAsync(name, new Dictionary<string, string> { ["RedrivePolicy"] = redrive }, cancellationToken).ConfigureAwait(false);
+            queueUrl = await CreateQueueAsync(name, new Dictionary<string, string> { ["RedrivePolicy"] = redrive }, cancellationToken).ConfigureAwait(false);
             logger.LogInformation("Created SQS queue {Queue} with dead-letter queue {DeadLetterQueue}", name, dlqName);
         }
         else
         {
-            var current = await sqs.GetQueueAttributesAsync(queueUrl, ["RedrivePolicy"], cancellationToken).ConfigureAwait(false);
+            var current = await GetAttributesAsync(queueUrl, ["RedrivePolicy"], cancellationToken).ConfigureAwait(false);
             if (!RedriveMatches(current.GetValueOrDefault("RedrivePolicy"), dlq.Arn))
             {
-                await sqs.SetQueueAttributesAsync(queueUrl, new Dictionary<string, string> { ["RedrivePolicy"] = redrive }, cancellationToken).ConfigureAwait(false);
+                await SetAttributesAsync(queueUrl, new Dictionary<string, string> { ["RedrivePolicy"] = redrive }, cancellationToken).ConfigureAwait(false);
                 logger.LogInformation("Set the RedrivePolicy of SQS queue {Queue} to {DeadLetterQueue}", name, dlqName);
             }
         }
@@ -151,13 +153,13 @@ internal sealed class SqsTopology(ISqsClient sqs, ISnsClient sns, EntityNames na
             }
         }
 
-        var attributes = await sqs.GetQueueAttributesAsync(queue.Url, ["Policy"], cancellationToken).ConfigureAwait(false);
+        var attributes = await GetAttributesAsync(queue.Url, ["Policy"], cancellationToken).ConfigureAwait(false);
         var policy = attributes.GetValueOrDefault("Policy");
         var allowed = QueuePolicy.AllowedTopics(policy);
         if (!topicArns.All(allowed.Contains))
         {
             var merged = QueuePolicy.Merge(policy, queue.Arn, allowed.Concat(topicArns));
-            await sqs.SetQueueAttributesAsync(queue.Url, new Dictionary<string, string> { ["Policy"] = merged }, cancellationToken).ConfigureAwait(false);
+            await SetAttributesAsync(queue.Url, new Dictionary<string, string> { ["Policy"] = merged }, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -175,12 +177,12 @@ internal sealed class SqsTopology(ISqsClient sqs, ISnsClient sns, EntityNames na
         var queue = await FindByNameAsync(name, cancellationToken).ConfigureAwait(false);
         if (queue is null)
         {
-            missing.Add($"queue '{name}' (with RedrivePolicy to '{dlqName}', maxReceiveCount {options.MaxReceiveCount})");
+            missing.Add($"queue '{name}' (with RedrivePolicy to '{dlqName}', maxReceiveCount {maxReceiveCount})");
         }
         else
         {
             NoteInputQueue(queue);
-            var attributes = await sqs.GetQueueAttributesAsync(queue.Url, ["RedrivePolicy", "Policy"], cancellationToken).ConfigureAwait(false);
+            var attributes = await GetAttributesAsync(queue.Url, ["RedrivePolicy", "Policy"], cancellationToken).ConfigureAwait(false);
             if (dlq is not null && !RedriveTargets(attributes.GetValueOrDefault("RedrivePolicy"), dlq.Arn))
             {
                 missing.Add($"RedrivePolicy on queue '{name}' to '{dlqName}'");
@@ -264,13 +266,43 @@ internal sealed class SqsTopology(ISqsClient sqs, ISnsClient sns, EntityNames na
 
     private async Task<QueueInfo> DescribeAsync(string name, string url, CancellationToken cancellationToken)
     {
-        var attributes = await sqs.GetQueueAttributesAsync(url, QueueAttributes, cancellationToken).ConfigureAwait(false);
+        var attributes = await GetAttributesAsync(url, QueueAttributes, cancellationToken).ConfigureAwait(false);
         var arn = attributes.GetValueOrDefault("QueueArn") ?? throw new AmazonSqsException("sqs", "GetQueueAttributes", "MalformedResponse", $"No QueueArn for '{name}'.", null);
         var size = long.TryParse(attributes.GetValueOrDefault("MaximumMessageSize"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var s) ? s : 262_144;
         var info = new QueueInfo(name, url, arn, size);
         _queues[name] = info;
         return info;
     }
+
+    /// <summary>The attributes of a queue (all when <paramref name="names"/> is empty).</summary>
+    public async Task<IReadOnlyDictionary<string, string>> GetAttributesAsync(string queueUrl, IReadOnlyList<string> names, CancellationToken cancellationToken)
+    {
+        var response = await sqs.GetQueueAttributesAsync(
+            new GetQueueAttributesRequest { QueueUrl = queueUrl, AttributeNames = names.Count == 0 ? ["All"] : [.. names] }, cancellationToken).ConfigureAwait(false);
+        return response.Attributes ?? [];
+    }
+
+    private async Task<string?> GetQueueUrlAsync(string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await sqs.GetQueueUrlAsync(new GetQueueUrlRequest { QueueName = name }, cancellationToken).ConfigureAwait(false);
+            return response.QueueUrl;
+        }
+        catch (AmazonSQSException e) when (SqsErrors.IsQueueMissing(e))
+        {
+            return null;
+        }
+    }
+
+    private async Task<string> CreateQueueAsync(string name, Dictionary<string, string> attributes, CancellationToken cancellationToken)
+    {
+        var response = await sqs.CreateQueueAsync(new CreateQueueRequest { QueueName = name, Attributes = attributes }, cancellationToken).ConfigureAwait(false);
+        return response.QueueUrl;
+    }
+
+    private Task SetAttributesAsync(string queueUrl, Dictionary<string, string> attributes, CancellationToken cancellationToken) =>
+        sqs.SetQueueAttributesAsync(new SetQueueAttributesRequest { QueueUrl = queueUrl, Attributes = attributes }, cancellationToken);
 
     private void NoteInputQueue(QueueInfo queue)
     {
@@ -284,11 +316,11 @@ internal sealed class SqsTopology(ISqsClient sqs, ISnsClient sns, EntityNames na
         new JsonObject
         {
             ["deadLetterTargetArn"] = deadLetterArn,
-            ["maxReceiveCount"] = options.MaxReceiveCount.ToString(CultureInfo.InvariantCulture),
+            ["maxReceiveCount"] = maxReceiveCount.ToString(CultureInfo.InvariantCulture),
         }.ToJsonString();
 
     private bool RedriveMatches(string? policy, string deadLetterArn) =>
-        RedriveTargets(policy, deadLetterArn) && ReadMaxReceiveCount(policy) == options.MaxReceiveCount;
+        RedriveTargets(policy, deadLetterArn) && ReadMaxReceiveCount(policy) == maxReceiveCount;
 
     private static bool RedriveTargets(string? policy, string deadLetterArn) =>
         !string.IsNullOrWhiteSpace(policy) && JsonNode.Parse(policy)?["deadLetterTargetArn"]?.GetValue<string>() == deadLetterArn;

@@ -34,17 +34,28 @@ public sealed record FailureDetails(
         return new FailureDetails(reason, exception?.GetType().FullName, exception?.Message, stack, attempts, sourceQueue, failedAt);
     }
 
-    /// <summary>The original message with the failure headers added.</summary>
+    /// <summary>The original message with the failure headers added. The attempts, source queue and time are left
+    /// out when they are 0, empty and <see cref="DateTimeOffset.MinValue"/> (as <see cref="FitTo"/> leaves them when
+    /// nothing else fits).</summary>
     public TransportMessage AddTo(TransportMessage message)
     {
         ArgumentNullException.ThrowIfNull(message);
-        var headers = new List<KeyValuePair<string, string>>
+        var headers = new List<KeyValuePair<string, string>> { new(MessageHeaders.FailureReason, Reason) };
+        if (Attempts != 0)
         {
-            new(MessageHeaders.FailureReason, Reason),
-            new(MessageHeaders.FailureAttempts, Attempts.ToString(CultureInfo.InvariantCulture)),
-            new(MessageHeaders.FailureSourceQueue, SourceQueue),
-            new(MessageHeaders.FailureFailedAt, FailedAt.ToString("O", CultureInfo.InvariantCulture)),
-        };
+            headers.Add(new(MessageHeaders.FailureAttempts, Attempts.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        if (SourceQueue.Length > 0)
+        {
+            headers.Add(new(MessageHeaders.FailureSourceQueue, SourceQueue));
+        }
+
+        if (FailedAt != DateTimeOffset.MinValue)
+        {
+            headers.Add(new(MessageHeaders.FailureFailedAt, FailedAt.ToString("O", CultureInfo.InvariantCulture)));
+        }
+
         if (ExceptionType is not null)
         {
             headers.Add(new(MessageHeaders.FailureExceptionType, ExceptionType));
@@ -61,6 +72,64 @@ public sealed record FailureDetails(
         }
 
         return message.WithHeaders(headers);
+    }
+
+    /// <summary>
+    /// These details trimmed until <paramref name="message"/> with them added fits in <paramref name="limit"/> bytes as
+    /// the transport measures it (<paramref name="sizeOf"/>), so that a dead letter always lands with at least its
+    /// reason. Given up in this order, each first shortened, then dropped: the stack trace, the exception message, the
+    /// exception type; then the time, source queue and attempts; last the reason is shortened (never dropped). Null
+    /// when not even a one-character reason fits.
+    /// </summary>
+    /// <param name="message">The message to dead-letter, without failure headers.</param>
+    /// <param name="limit">The largest dead letter the dead-letter queue accepts.</param>
+    /// <param name="sizeOf">The size of a message as the transport counts it (its wire encoding).</param>
+    public FailureDetails? FitTo(TransportMessage message, long limit, Func<TransportMessage, long> sizeOf)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(sizeOf);
+        var details = this;
+        long Over(FailureDetails d) => sizeOf(d.AddTo(message)) - limit;
+        var over = Over(details);
+        if (over <= 0)
+        {
+            return details;
+        }
+
+        // Each step shortens one field by what is over (UTF-8 and escaping can make a character cost several bytes,
+        // so a step may run again), or drops it when that would leave nothing.
+        for (var guard = 0; over > 0 && guard < 64; guard++)
+        {
+            details = details switch
+            {
+                { StackTrace: { } trace } => details with { StackTrace = Shorten(trace, over) },
+                { ExceptionMessage: { } text } => details with { ExceptionMessage = Shorten(text, over) },
+                { ExceptionType: { } type } => details with { ExceptionType = Shorten(type, over) },
+                _ when details.FailedAt != DateTimeOffset.MinValue => details with { FailedAt = DateTimeOffset.MinValue },
+                _ when details.SourceQueue.Length > 0 => details with { SourceQueue = string.Empty },
+                _ when details.Attempts != 0 => details with { Attempts = 0 },
+                _ when details.Reason.Length > 1 => details with { Reason = Shorten(details.Reason, over) ?? details.Reason[..1] },
+                _ => details,
+            };
+            var next = Over(details);
+            if (next == over && details.Reason.Length <= 1 && details.StackTrace is null && details.ExceptionMessage is null && details.ExceptionType is null)
+            {
+                return null; // nothing left to give up
+            }
+
+            over = next;
+        }
+
+        return over <= 0 ? details : null;
+    }
+
+    /// <summary>The text shortened by at least <paramref name="bytes"/> characters plus a marker, or null when nothing
+    /// useful would remain.</summary>
+    private static string? Shorten(string text, long bytes)
+    {
+        const string marker = "…";
+        var keep = text.Length - (int)Math.Min(int.MaxValue, bytes) - (marker.Length * 3) - 1;
+        return keep <= 0 ? null : text[..keep] + marker;
     }
 
     /// <summary>Splits a dead-lettered message into the original message and its failure details.</summary>
