@@ -78,7 +78,7 @@ public sealed class SqsTransportOptions
     /// <summary>Long-poll wait of one receive, 0 to 20 seconds (whole seconds). Default 20 seconds.</summary>
     public TimeSpan WaitTime { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>maxReceiveCount of each queue's RedrivePolicy, 2 to 1000: after this many receives without being
+    /// <summary>maxReceiveCount of each queue's RedrivePolicy, 1 to 1000: after this many receives without being
     /// settled, SQS itself moves a message to the dead-letter queue. This is a crash net for messages whose handler
     /// kills or stalls its process; the bus's own retries dead-letter (with the failure reason) well before it, so it must
     /// exceed the bus's <c>Retry.MaxAttempts</c> (checked at start-up). Every kill of a worker adds a receive to each
@@ -161,9 +161,9 @@ public sealed class SqsTransportOptions
             throw new ArgumentOutOfRangeException(nameof(WaitTime), WaitTime, "SqsTransportOptions.WaitTime must be whole seconds from 0 to 20 (the SQS long-poll range).");
         }
 
-        if (MaxReceiveCount is < 2 or > 1000)
+        if (MaxReceiveCount is < 1 or > 1000)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxReceiveCount), MaxReceiveCount, "SqsTransportOptions.MaxReceiveCount must be from 2 to 1000, or null for the bus's MaxAttempts + 20.");
+            throw new ArgumentOutOfRangeException(nameof(MaxReceiveCount), MaxReceiveCount, "SqsTransportOptions.MaxReceiveCount must be from 1 to 1000, or null for the bus's MaxAttempts + 20.");
         }
 
         if (MaxErrorRetry is < 0 or > 20)
@@ -197,17 +197,17 @@ public sealed class SqsTransportOptions
         }
     }
 
-    /// <summary>The RedrivePolicy's maxReceiveCount: the one set, else <paramref name="maxAttempts"/> (5 when not known)
-    /// plus the headroom. Throws when the one set does not exceed <paramref name="maxAttempts"/>.</summary>
+    /// <summary>The RedrivePolicy's maxReceiveCount: the one set, else <paramref name="maxAttempts"/> (5, the default,
+    /// when not known) plus the headroom. Throws when the one set does not exceed a known <paramref name="maxAttempts"/>
+    /// (a transport built by hand, outside a bus, is not checked).</summary>
     internal int EffectiveMaxReceiveCount(int? maxAttempts)
     {
-        var attempts = maxAttempts ?? 5;
         if (MaxReceiveCount is not { } set)
         {
-            return Math.Min(1000, attempts + ReceiveHeadroom);
+            return Math.Min(1000, (maxAttempts ?? 5) + ReceiveHeadroom);
         }
 
-        if (set <= attempts)
+        if (maxAttempts is { } attempts && set <= attempts)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxReceiveCount), set,
                 $"SqsTransportOptions.MaxReceiveCount ({set}) must exceed the bus's Retry.MaxAttempts ({attempts}): otherwise SQS moves a failing " +

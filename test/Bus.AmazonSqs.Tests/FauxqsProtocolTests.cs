@@ -308,7 +308,10 @@ public sealed class FauxqsProtocolTests : IAsyncLifetime
 
         var dead = Assert.Single(await strict.DeadLetters.PeekAsync(queue, 10, default));
         Assert.Equal(sent.MessageId, dead.Message.MessageId);
-        Assert.StartsWith("Unknown", dead.Failure.Reason);
+        Assert.StartsWith("Moved by SQS after ", dead.Failure.Reason); // not by the bus: no failure headers, so the API says what happened
+        Assert.Contains("MaxReceiveCount is 1", dead.Failure.Reason);
+        Assert.Contains("crashed or stalled", dead.Failure.Reason);
+        Assert.True(dead.Failure.Attempts >= 1, $"receives reported: {dead.Failure.Attempts}");
         Assert.Equal(1, await strict.DeadLetters.PurgeAsync(queue, null, default));
     }
 

@@ -139,9 +139,9 @@ public sealed class MessageMoveTaskTests
             o.HttpClientFactory = new HandlerClientFactory(handler);
         }));
 
-        var error = await Assert.ThrowsAsync<AmazonSqsException>(() => transport.DeadLetters.RedriveAsync("q", null, default));
+        var error = await Assert.ThrowsAnyAsync<Amazon.SQS.AmazonSQSException>(() => transport.DeadLetters.RedriveAsync("q", null, default));
 
-        Assert.Equal("AccessDenied", error.Code);
+        Assert.Equal("AccessDenied", error.ErrorCode);
         Assert.DoesNotContain(handler.Requests, r => r.Operation == "ReceiveMessage");
     }
 

@@ -136,7 +136,7 @@ public sealed class ProtocolErrorTests
             "GetQueueUrl" => ScriptedHandler.Json(HttpStatusCode.OK, $$"""{"QueueUrl":"{{QueueUrl}}"}"""),
             "GetQueueAttributes" => ScriptedHandler.Json(HttpStatusCode.OK, """{"Attributes":{"QueueArn":"arn:aws:sqs:us-east-1:0:q","MaximumMessageSize":"1048576"}}"""),
             "SendMessageBatch" => ScriptedHandler.Json(HttpStatusCode.OK,
-                """{"Successful":[{"Id":"0","MessageId":"m0"}],"Failed":[{"Id":"1","SenderFault":true,"Code":"InvalidMessageContents","Message":"bad chars"}]}"""),
+                $$"""{"Successful":[{"Id":"0","MessageId":"m0",{{Md5sOfFirstEntry(body)}}}],"Failed":[{"Id":"1","SenderFault":true,"Code":"InvalidMessageContents","Message":"bad chars"}]}"""),
             _ => ScriptedHandler.Json(HttpStatusCode.BadRequest, """{"__type":"x#Unexpected","message":"unexpected"}"""),
         });
         await using var transport = new SqsTransport(Fauxqs.Options(o => o.HttpClientFactory = new HandlerClientFactory(handler)));
@@ -207,6 +207,18 @@ public sealed class ProtocolErrorTests
         Assert.Equal(6, new SqsTransportOptions { MaxReceiveCount = 6 }.EffectiveMaxReceiveCount(5));
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new SqsTransportOptions { MaxReceiveCount = 5 }.EffectiveMaxReceiveCount(5));
         Assert.Contains("must exceed the bus's Retry.MaxAttempts (5)", error.Message);
+    }
+
+    /// <summary>The MD5 digests SQS returns for the first entry of a SendMessageBatch request, which the SDK checks.</summary>
+    private static string Md5sOfFirstEntry(string requestBody)
+    {
+        using var request = System.Text.Json.JsonDocument.Parse(requestBody);
+        var entry = request.RootElement.GetProperty("Entries")[0];
+        var attributes = entry.GetProperty("MessageAttributes").EnumerateObject().ToDictionary(
+            a => a.Name,
+            a => new MessageAttributeValue { DataType = a.Value.GetProperty("DataType").GetString(), StringValue = a.Value.GetProperty("StringValue").GetString() });
+        var body = Amazon.SQS.Internal.ValidationResponseHandler.CalculateMD5(entry.GetProperty("MessageBody").GetString()!);
+        return $"\"MD5OfMessageBody\":\"{body}\",\"MD5OfMessageAttributes\":\"{Amazon.SQS.Internal.ValidationResponseHandler.CalculateMD5(attributes)}\"";
     }
 
     private static TransportMessage Message(string body) =>

@@ -36,6 +36,7 @@ public sealed class RequestCountTests : IAsyncLifetime
         }
 
         await Task.WhenAll(received.Select(r => r.CompleteAsync(default)));
+        await _counter.WhenEntriesAsync(100, "DeleteMessageBatch").WaitAsync(TimeSpan.FromSeconds(30)); // deletes go out batched, after the completions
 
         Assert.Equal(100, received.Select(r => r.Message.MessageId).Distinct().Count());
         Assert.Equal(10, _counter.Count("SendMessageBatch"));
@@ -44,7 +45,7 @@ public sealed class RequestCountTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Renewing_50_leases_together_takes_five_batch_calls_per_round()
+    public async Task Renewing_50_leases_together_takes_five_batch_calls_and_a_renewal_the_round_covered_costs_none()
     {
         var queue = await NewQueueAsync("beat");
         await _transport.SendAsync(Enumerable.Range(0, 50).Select(i => new OutgoingMessage(Destination.Queue(queue), Message($"m{i}"))).ToList(), default);
@@ -61,11 +62,11 @@ public sealed class RequestCountTests : IAsyncLifetime
         {
             var expiries = await Task.WhenAll(received.Select(r => r.RenewLeaseAsync(TimeSpan.FromSeconds(120), default)));
             Assert.All(expiries, e => Assert.True(e > DateTimeOffset.UtcNow.AddSeconds(100)));
-            Assert.Equal(5 * round, _counter.Count("ChangeMessageVisibilityBatch"));
+            Assert.Equal(5, _counter.Count("ChangeMessageVisibilityBatch")); // the second round finds every lease covered
             Assert.Equal(0, _counter.Count("ChangeMessageVisibility"));
         }
 
-        Assert.Equal(10, _counter.Total);
+        Assert.Equal(5, _counter.Total);
         await Task.WhenAll(received.Select(r => r.CompleteAsync(default)));
     }
 
@@ -87,6 +88,7 @@ public sealed class RequestCountTests : IAsyncLifetime
         }
 
         await Assert.Single(warm).CompleteAsync(default);
+        await _counter.WhenEntriesAsync(1, "DeleteMessageBatch").WaitAsync(TimeSpan.FromSeconds(30));
     }
 
     private static TransportMessage Message(string body) =>

@@ -33,7 +33,7 @@ internal sealed class SqsReceivedMessage : IReceivedMessage
     private readonly TimeProvider _time;
     private long _leaseExpiresAtTicks;
     private RenewalAsk? _lastAsk;
-    private PendingRenewal? _along; // the latest renewal sent along with another message's, until it answered
+    private PendingRenewal? _pending; // the latest renewal sent (its own, or along with another message's)
 
     public SqsReceivedMessage(
         TransportMessage message, string logicalQueue, QueueInfo queue, string receiptHandle, int receiveCount,
@@ -93,7 +93,7 @@ internal sealed class SqsReceivedMessage : IReceivedMessage
             return LeaseExpiresAt;
         }
 
-        if (_along is { } along && SharedRenewals.CoveredAlready(along.Expiry, ask))
+        if (_pending is { Along: true } along && SharedRenewals.CoveredAlready(along.Expiry, ask))
         {
             // A renewal along with another message's is on its way and covers this one: its answer is this answer.
             try
@@ -107,10 +107,12 @@ internal sealed class SqsReceivedMessage : IReceivedMessage
             }
         }
 
+        var renewal = ChangeVisibilityAsync(seconds, cancellationToken);
+        _pending = new PendingRenewal(renewal, expiry, Along: false);
         _renewals.RenewOthersDue(this, now);
         try
         {
-            await ChangeVisibilityAsync(seconds, cancellationToken).ConfigureAwait(false);
+            await renewal.ConfigureAwait(false);
         }
         catch (LeaseLostException)
         {
@@ -174,7 +176,7 @@ internal sealed class SqsReceivedMessage : IReceivedMessage
     /// for renewals and its lease has used up a tenth of what it last asked for.</summary>
     internal bool IsDueAlong(DateTimeOffset now) =>
         _lastAsk is { } ask
-        && SharedRenewals.IsDue(_along is { } along && along.Expiry > LeaseExpiresAt ? along.Expiry : LeaseExpiresAt, ask, now)
+        && SharedRenewals.IsDue(_pending is { } pending && pending.Expiry > LeaseExpiresAt ? pending.Expiry : LeaseExpiresAt, ask, now)
         && now + ask.Duration <= VisibilityCap;
 
     /// <summary>Whether its handler stopped asking for renewals a whole lease ago.</summary>
@@ -191,13 +193,17 @@ internal sealed class SqsReceivedMessage : IReceivedMessage
 
         var expiry = now + ask.Duration;
         var renewal = ChangeVisibilityAsync(Seconds(ask.Duration), CancellationToken.None);
-        _along = new PendingRenewal(renewal, expiry);
+        _pending = new PendingRenewal(renewal, expiry, Along: true);
         _ = renewal.ContinueWith(
             (task, state) =>
             {
                 if (task.IsCompletedSuccessfully)
                 {
                     ((SqsReceivedMessage)state!).RaiseLeaseTo(expiry);
+                }
+                else
+                {
+                    _ = task.Exception; // observed: the message's own next heartbeat renews it
                 }
             },
             this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -238,6 +244,6 @@ internal sealed class SqsReceivedMessage : IReceivedMessage
 
     private static int Seconds(TimeSpan duration) => (int)Math.Clamp(Math.Ceiling(duration.TotalSeconds), 1, 43_200);
 
-    /// <summary>A renewal sent along with another message's, and the expiry it asked for.</summary>
-    private sealed record PendingRenewal(Task Task, DateTimeOffset Expiry);
+    /// <summary>A renewal sent, the expiry it asked for, and whether it went along with another message's.</summary>
+    private sealed record PendingRenewal(Task Task, DateTimeOffset Expiry, bool Along);
 }
