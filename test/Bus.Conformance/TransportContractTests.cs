@@ -345,6 +345,31 @@ public abstract class TransportContractTests : IAsyncLifetime
         Assert.Contains(limit.ToString("N0", System.Globalization.CultureInfo.CurrentCulture), error.Message);
     }
 
+    [Fact]
+    public async Task A_message_near_the_size_limit_is_dead_lettered_whole_with_its_reason()
+    {
+        var queue = await NewQueueAsync("nearlimit");
+        var limit = Transport.Capabilities.MaxMessageSize ?? 1024 * 1024;
+        var headers = Headers((MessageHeaders.MessageType, "test.near-limit"));
+        var overhead = MessageSizeLimit.SizeOf(new TransportMessage(headers, Array.Empty<byte>()));
+        var body = Encoding.UTF8.GetBytes(new string('x', (int)(limit - overhead - 100))); // 100 bytes under the limit
+        var sent = new TransportMessage(headers, body);
+        await Transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), sent)], default);
+        var received = await ReceiveWithinAsync(queue, ShortLease * 10, Patience);
+        Assert.NotNull(received);
+
+        // A failure whose details alone are larger than the room left: they give way, the message and its reason do not.
+        var failure = new FailureDetails(
+            "Attempts exhausted (5 of 5)", typeof(InvalidOperationException).FullName, new string('m', 4_000), new string('s', 8_000), 5, queue, Time.GetUtcNow());
+        await received.DeadLetterAsync(failure, default);
+
+        var dead = Assert.Single(await Transport.DeadLetters.PeekAsync(queue, 10, default));
+        Assert.Equal(sent.MessageId, dead.Message.MessageId);
+        Assert.Equal(body, dead.Message.Body.ToArray());
+        Assert.StartsWith("Attempts exhausted", dead.Failure.Reason);
+        Assert.Equal(1, await Transport.DeadLetters.PurgeAsync(queue, null, default));
+    }
+
     /// <summary>Provisions a fresh input queue.</summary>
     protected async Task<string> NewQueueAsync(string hint)
     {
