@@ -30,21 +30,26 @@ public static class SqsRequestCost
 
         var oneByOne = await SteadyStateAsync(options, batchedSends: false).ConfigureAwait(false);
         var batched = await SteadyStateAsync(options, batchedSends: true).ConfigureAwait(false);
-        var heartbeats = await HeartbeatsAsync(options).ConfigureAwait(false);
+        var heartbeats = await HeartbeatsAsync(options, arrivalGap: TimeSpan.Zero).ConfigureAwait(false);
+        var staggered = await HeartbeatsAsync(options, arrivalGap: TimeSpan.FromMilliseconds(40)).ConfigureAwait(false);
 
         var text = new StringBuilder();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"SQS request cost against {options.SqsEndpoint} (HTTP requests counted by a DelegatingHandler; naive = one call per message per operation):"));
+            $"SQS request cost against {options.SqsEndpoint}, default settings (HTTP requests counted through the SDK's HttpClientFactory hook; naive = one call per message per operation):"));
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"{"steady state, per message",-58} {"send",7} {"receive",8} {"delete",7} {"total",7} {"naive",7} {"Bus/naive",10}"));
         text.AppendLine(SteadyRow($"IBus.SendAsync one at a time ({oneByOne.Messages:N0} msgs)", oneByOne));
         text.AppendLine(SteadyRow($"sent from a handler, {FanOut} per handler ({batched.Messages:N0} msgs)", batched));
         var naivePerHour = 3600 / ExecutionProfile.LongRunning(TimeSpan.FromHours(1)).HeartbeatInterval.TotalSeconds;
-        var perHour = heartbeats.PerJobPerRound * naivePerHour;
-        text.Append(string.Create(CultureInfo.InvariantCulture,
-            $"heartbeats, {LongJobs} concurrent long jobs: {heartbeats.Requests} renewal requests in {heartbeats.Rounds:0} rounds of {Heartbeat.TotalSeconds:0} s = {heartbeats.PerJobPerRound:0.000} per job per heartbeat; "
-            + $"at the LongRunning heartbeat (1 min): {perHour:0.0} requests per in-flight job per hour vs naive {naivePerHour:0} ({perHour / naivePerHour:0.00}x)."));
-        return text.ToString();
+        foreach (var (label, h) in new[] { ("received together", heartbeats), ("arriving 40 ms apart", staggered) })
+        {
+            var perHour = h.PerJobPerRound * naivePerHour;
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"heartbeats, {LongJobs} concurrent long jobs {label}: {h.Requests} renewal requests in {h.Rounds:0} rounds of {Heartbeat.TotalSeconds:0} s = {h.PerJobPerRound:0.000} per job per heartbeat; "
+                + $"at the LongRunning heartbeat (1 min): {perHour:0.0} requests per in-flight job per hour vs naive {naivePerHour:0} ({perHour / naivePerHour:0.00}x)."));
+        }
+
+        return text.ToString().TrimEnd();
     }
 
     private static string SteadyRow(string name, SteadyState s)
@@ -60,7 +65,7 @@ public static class SqsRequestCost
     {
         using var counter = new RequestCounter();
         var signal = new HandledSignal();
-        var endpoint = await StartAsync(options, counter, signal, new LongJobGate(), bus => bus.MaxConcurrency = 20).ConfigureAwait(false);
+        var endpoint = await StartAsync(options, counter, signal, new LongJobGate(), _ => { }).ConfigureAwait(false);
         await using (endpoint.ConfigureAwait(false))
         {
             // Warm up: queue URLs and attributes are resolved and cached, so only steady-state requests are counted.
@@ -97,8 +102,9 @@ public static class SqsRequestCost
         }
     }
 
-    /// <summary>Holds 50 jobs in flight under a compressed long-running profile and counts the renewals.</summary>
-    private static async Task<Heartbeats> HeartbeatsAsync(BenchmarkOptions options)
+    /// <summary>Holds 50 jobs in flight under a compressed long-running profile and counts the renewals; the jobs are
+    /// sent <paramref name="arrivalGap"/> apart.</summary>
+    private static async Task<Heartbeats> HeartbeatsAsync(BenchmarkOptions options, TimeSpan arrivalGap)
     {
         using var counter = new RequestCounter();
         var gate = new LongJobGate();
@@ -106,6 +112,7 @@ public static class SqsRequestCost
         var endpoint = await StartAsync(options, counter, new HandledSignal(), gate, bus =>
         {
             bus.MaxConcurrency = LongJobs;
+            bus.Profile = profile; // the receive lease is then the profile's too, as with LongRunning jobs (5 heartbeats)
             bus.ConfigureHandling<SqsLongJob>(h => h.Profile = profile);
         }).ConfigureAwait(false);
         await using (endpoint.ConfigureAwait(false))
@@ -113,6 +120,10 @@ public static class SqsRequestCost
             for (var i = 0; i < LongJobs; i++)
             {
                 await endpoint.Bus.SendAsync(new SqsLongJob(i)).ConfigureAwait(false);
+                if (arrivalGap > TimeSpan.Zero)
+                {
+                    await Task.Delay(arrivalGap).ConfigureAwait(false);
+                }
             }
 
             await gate.AllRunning(LongJobs).WaitAsync(TimeSpan.FromMinutes(1)).ConfigureAwait(false);
@@ -143,7 +154,7 @@ public static class SqsRequestCost
                 sqs.SecretAccessKey = "test";
                 sqs.QueueNamePrefix = "bench-";
                 sqs.WaitTime = TimeSpan.FromSeconds(1);
-                sqs.HttpClientFactory = new HandlerClientFactory(counter);
+                sqs.HttpClientFactory = new CountingClientFactory(counter);
             });
             bus.AddHandler<SqsHandlers>();
             configure(bus);
@@ -289,4 +300,15 @@ internal sealed class RequestCounter() : DelegatingHandler(new SocketsHttpHandle
         var action = form.Split('&').FirstOrDefault(p => p.StartsWith("Action=", StringComparison.Ordinal));
         return action is null ? "other" : action["Action=".Length..];
     }
+}
+
+/// <summary>The SDK's HTTP client factory hook, sending the transport's requests through the counter.</summary>
+internal sealed class CountingClientFactory(HttpMessageHandler handler) : Amazon.Runtime.HttpClientFactory
+{
+    public override HttpClient CreateHttpClient(Amazon.Runtime.IClientConfig clientConfig) =>
+        new(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+
+    public override bool UseSDKHttpClientCaching(Amazon.Runtime.IClientConfig clientConfig) => false;
+
+    public override bool DisposeHttpClientsAfterUse(Amazon.Runtime.IClientConfig clientConfig) => false;
 }

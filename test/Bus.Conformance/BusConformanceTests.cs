@@ -373,6 +373,28 @@ public abstract class BusConformanceTests : IAsyncLifetime
         Assert.Equal(["after", "busy"], Mine(Recorder.All).Select(h => ((DoWork)h.Message).Id).Order());
     }
 
+    [Theory]
+    [InlineData("unknown type", "nobody.knows-this", "Unknown message type")]
+    [InlineData("undeserializable body", "conformance.do-work", "could not be deserialized")]
+    [InlineData("exhausted attempts", "conformance.do-work", "Attempts exhausted (3 of 3)")]
+    public async Task A_message_100_bytes_under_the_size_limit_is_dead_lettered_whole_with_its_reason(string path, string wireName, string reason)
+    {
+        var endpoint = await StartEndpointAsync("nearlimit", b => b.AddHandler<DoWorkHandler>());
+        var limit = endpoint.Transport.Capabilities.MaxMessageSize ?? 1024 * 1024;
+        string Body(string padding) => path == "undeserializable body"
+            ? "{ not json " + padding
+            : $$"""{"test":"{{TestId}}","id":"{{padding}}","mode":"throw"}""";
+        var overhead = MessageSizeLimit.SizeOf(Raw(endpoint.Name, wireName, Body(string.Empty)).Message);
+        var raw = Raw(endpoint.Name, wireName, Body(new string('p', (int)(limit - overhead - 100))));
+
+        await endpoint.Transport.SendAsync([raw], default);
+        var dead = await SingleDeadLetterAsync(endpoint);
+
+        Assert.Equal(raw.Message.MessageId, dead.Message.MessageId);
+        Assert.Equal(raw.Message.Body.ToArray(), dead.Message.Body.ToArray());
+        Assert.Contains(reason, dead.Failure.Reason);
+    }
+
     [Fact]
     public async Task Unknown_wire_name_is_dead_lettered_with_the_reason()
     {
