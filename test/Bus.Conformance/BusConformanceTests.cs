@@ -327,6 +327,37 @@ public abstract class BusConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FailAsync_swallowed_by_the_handler_still_dead_letters_and_sends_nothing()
+    {
+        var endpoint = await StartEndpointAsync("failswallowed", b => b.AddHandler<DoWorkHandler>());
+
+        await endpoint.Bus.SendAsync(new DoWork(TestId, "s1", "fail-swallowed"));
+        var dead = await SingleDeadLetterAsync(endpoint);
+        await endpoint.Bus.SendAsync(new DoWork(TestId, "after"));
+        await WaitForAsync(all => Mine(all).Any(h => ((DoWork)h.Message).Id == "after"));
+
+        Assert.Equal("rejected s1", dead.Failure.Reason);
+        Assert.DoesNotContain(Mine(Recorder.All), h => ((DoWork)h.Message).Id == "s1.ghost");
+    }
+
+    [Fact]
+    public async Task A_compensation_sent_even_if_the_handler_fails_goes_out_and_the_message_is_dead_lettered()
+    {
+        var subscriber = await StartEndpointAsync("compensations", b => b.AddHandler<WorkDoneHandler>());
+        var endpoint = await StartEndpointAsync("payments", b => b.AddHandler<DoWorkHandler>().AddMessage<WorkDone>());
+
+        await endpoint.Bus.SendAsync(new DoWork(TestId, "p1", "compensate-then-fail"));
+        var dead = await SingleDeadLetterAsync(endpoint);
+        await WaitForAsync(all => Mine(all).Any(h => h.Message is WorkDone { Id: "p1.compensated" }));
+        await endpoint.Bus.SendAsync(new DoWork(TestId, "after"));
+        await WaitForAsync(all => Mine(all).Any(h => h.Message is DoWork { Id: "after" }));
+
+        Assert.Equal("payment failed p1", dead.Failure.Reason);
+        Assert.Equal(subscriber.Name, Assert.Single(Mine(Recorder.All), h => h.Message is WorkDone).Endpoint);
+        Assert.DoesNotContain(Mine(Recorder.All), h => h.Message is DoWork { Id: "p1.ghost" });
+    }
+
+    [Fact]
     public async Task Body_that_does_not_deserialize_is_dead_lettered_with_the_reason()
     {
         var endpoint = await StartEndpointAsync("badbody", b => b.AddHandler<DoWorkHandler>());

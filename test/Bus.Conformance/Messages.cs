@@ -60,6 +60,23 @@ public sealed class DoWorkHandler(Recorder recorder, TimeProvider time) : IHandl
             case "send-next":
                 await context.Bus.SendAsync(new DoWork(message.Test, message.Id + ".next"));
                 return;
+            case "fail-swallowed":
+                try
+                {
+                    await context.FailAsync($"rejected {message.Id}");
+                }
+                catch (Exception)
+                {
+                    // a handler that catches everything: the decision to dead-letter stands
+                }
+
+                await context.Bus.SendAsync(new DoWork(message.Test, message.Id + ".ghost"));
+                return;
+            case "compensate-then-fail":
+                await context.Bus.PublishAsync(new WorkDone(message.Test, message.Id + ".compensated"), new DeliveryOptions { EvenIfHandlerFails = true });
+                await context.Bus.SendAsync(new DoWork(message.Test, message.Id + ".ghost"));
+                await context.FailAsync($"payment failed {message.Id}");
+                return;
             case "send-then-throw":
                 await context.Bus.SendAsync(new DoWork(message.Test, message.Id + ".ghost"));
                 throw new InvalidOperationException("fails after sending");

@@ -37,6 +37,13 @@ public sealed class DeliveryOptions
     /// <summary>Send to this endpoint instead of the command's route (commands only).</summary>
     public string? Destination { get; init; }
 
+    /// <summary>Inside a handler: send this message when the attempt ends whatever its outcome, even when the handler
+    /// fails, is dead-lettered (<see cref="IMessageContext.FailAsync"/>) or released, e.g. a compensation event published
+    /// before failing. Other sends of a failed attempt are dropped. A retried handler sends it again on each attempt
+    /// (use a deterministic <see cref="MessageId"/> to make it idempotent downstream). Outside a handler it changes
+    /// nothing. Default false.</summary>
+    public bool EvenIfHandlerFails { get; init; }
+
     /// <summary>Headers (message attributes) for this message only.</summary>
     public IDictionary<string, string> Headers => _headers ??= new(StringComparer.Ordinal);
 

@@ -16,7 +16,15 @@ internal sealed class MessageBus(MessageSender sender) : IBus
         var outgoing = sender.Build(message, kind, options, handling);
         if (handling is { IsOpenForSends: true })
         {
-            handling.Enlist(outgoing);
+            if (options is { EvenIfHandlerFails: true })
+            {
+                handling.EnlistRegardless(outgoing);
+            }
+            else
+            {
+                handling.Enlist(outgoing);
+            }
+
             return Task.CompletedTask;
         }
 

@@ -17,6 +17,7 @@ internal sealed class MessageContext : IMessageContext
     private readonly LeaseRenewer _renewer;
     private readonly CancellationToken _stopping;
     private List<OutgoingMessage>? _pending;
+    private List<OutgoingMessage>? _regardless;
 
     public MessageContext(
         MessagePipeline pipeline,
@@ -73,6 +74,11 @@ internal sealed class MessageContext : IMessageContext
     /// <summary>Whether sends are held in this context (true while the handler runs).</summary>
     public bool IsOpenForSends { get; set; } = true;
 
+    /// <summary>How the handler decided the attempt ends (<see cref="FailAsync"/>, a checkpoint release), recorded
+    /// before the exception that unwinds the handler, so that a handler swallowing that exception cannot turn the
+    /// decision into a success. Null when the handler decided nothing.</summary>
+    public Exception? Decision { get; private set; }
+
     public void AddSticky(string name, string value) => (AddedSticky ??= new(StringComparer.Ordinal))[name] = value;
 
     /// <summary>Stops adding a sticky header that <see cref="AddSticky"/> added (e.g. the workflow id once a workflow's
@@ -81,24 +87,51 @@ internal sealed class MessageContext : IMessageContext
 
     public void Enlist(OutgoingMessage message) => (_pending ??= []).Add(message);
 
+    /// <summary>Holds a message sent with <see cref="DeliveryOptions.EvenIfHandlerFails"/>: it goes out when the attempt
+    /// ends, whatever its outcome.</summary>
+    public void EnlistRegardless(OutgoingMessage message) => (_regardless ??= []).Add(message);
+
+    /// <summary>Drops what a failed attempt sent (but not what it sent regardless of the outcome).</summary>
     public void DiscardPending() => _pending = null;
 
-    /// <summary>Sends what the handler sent so far, under the handler's token.</summary>
+    /// <summary>Sends what the handler sent regardless of the outcome (after a failed attempt).</summary>
+    public Task FlushRegardlessAsync()
+    {
+        if (_regardless is not { Count: > 0 } regardless)
+        {
+            return Task.CompletedTask;
+        }
+
+        _regardless = null;
+        return _pipeline.Sender.SendAsync(regardless, CancellationToken.None);
+    }
+
+    /// <summary>Sends what the handler sent so far (also what it sent regardless of the outcome), under the handler's
+    /// token.</summary>
     public Task FlushAsync()
     {
-        if (_pending is not { Count: > 0 } pending)
+        List<OutgoingMessage>? all = _pending;
+        if (_regardless is { Count: > 0 } regardless)
+        {
+            all = all is null ? regardless : [.. all, .. regardless];
+        }
+
+        if (all is not { Count: > 0 })
         {
             return Task.CompletedTask;
         }
 
         _pending = null;
-        return _pipeline.Sender.SendAsync(pending, CancellationToken);
+        _regardless = null;
+        return _pipeline.Sender.SendAsync(all, CancellationToken);
     }
 
     public Task FailAsync(string reason)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
-        throw new FailNowException(reason);
+        var decision = new FailNowException(reason);
+        Decision ??= decision;
+        throw decision;
     }
 
     public async Task ExtendLeaseAsync(TimeSpan duration)
@@ -111,7 +144,9 @@ internal sealed class MessageContext : IMessageContext
     {
         if (ShouldPause(out var resumeAfter, out var why))
         {
-            throw new CheckpointReleaseException(resumeAfter, why);
+            var decision = new CheckpointReleaseException(resumeAfter, why);
+            Decision ??= decision;
+            throw decision;
         }
 
         return Task.CompletedTask;
@@ -150,15 +185,6 @@ internal sealed class MessageContext : IMessageContext
         why = string.Empty;
         return false;
     }
-}
-
-/// <summary>Thrown by <see cref="IMessageContext.FailAsync"/> to end the handler and dead-letter the message.</summary>
-internal sealed class FailNowException(string reason) : Exception(reason);
-
-/// <summary>Thrown at a checkpoint to release the job without counting a failed attempt.</summary>
-internal sealed class CheckpointReleaseException(TimeSpan resumeAfter, string why) : Exception($"Released at a checkpoint: {why}.")
-{
-    public TimeSpan ResumeAfter { get; } = resumeAfter;
 }
 
 /// <summary>Runs memoised steps for one job (keyed by its message id).</summary>

@@ -295,6 +295,12 @@ internal sealed class MessagePipeline
                 }
             }
 
+            if (context.Decision is { } decided)
+            {
+                // The handler swallowed the exception of FailAsync or a checkpoint: the decision stands.
+                throw decided;
+            }
+
             context.IsOpenForSends = false;
             await context.FlushAsync().ConfigureAwait(false);
             await renewer.StopAsync().ConfigureAwait(false);
@@ -311,8 +317,54 @@ internal sealed class MessagePipeline
             context.IsOpenForSends = false;
             context.DiscardPending();
             await renewer.StopAsync().ConfigureAwait(false);
-            return await FailAsync(received, type, ex, context, handling.Options?.Retry ?? _config.Retry, renewer, hardStop).ConfigureAwait(false);
+            if (!renewer.IsLeaseLost && !await SendRegardlessAsync(context).ConfigureAwait(false))
+            {
+                // What the handler sent regardless of the outcome did not go out: try the whole attempt again.
+                return await RetrySendsAsync(received, type, ex, context, handling.Options?.Retry ?? _config.Retry, renewer).ConfigureAwait(false);
+            }
+
+            // A decision the handler made (FailAsync, a checkpoint) stands even when it threw something else after it.
+            return await FailAsync(received, type, context.Decision ?? ex, context, handling.Options?.Retry ?? _config.Retry, renewer, hardStop).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Sends what a failed attempt sent with <see cref="DeliveryOptions.EvenIfHandlerFails"/>; false when that
+    /// failed (logged).</summary>
+    private async ValueTask<bool> SendRegardlessAsync(MessageContext context)
+    {
+        try
+        {
+            await context.FlushRegardlessAsync().ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex)
+        {
+            Log.LogError(ex, "Messages that the handler of {MessageId} sent regardless of its outcome could not be sent.", context.MessageId);
+            return false;
+        }
+    }
+
+    /// <summary>The attempt is retried (its outcome not applied) because what it sent regardless of the outcome could
+    /// not be sent; the last attempt dead-letters as usual.</summary>
+    private async ValueTask<string> RetrySendsAsync(
+        IReceivedMessage received, MessageType type, Exception ex, MessageContext context, RetryPolicy retry, LeaseRenewer renewer)
+    {
+        var attempt = received.ReceiveCount;
+        if (!retry.HasAttemptsLeft(attempt))
+        {
+            FinishJob(context, JobState.DeadLettered);
+            await DeadLetterAsync(received, Failure(received,
+                $"Attempts exhausted ({attempt} of {retry.MaxAttempts}); the messages the handler sent regardless of its outcome could not be sent: {ex.Message}", ex), renewer).ConfigureAwait(false);
+            return "dead-lettered";
+        }
+
+        FinishJob(context, JobState.Failed);
+        if (await SettleAsync(received, renewer, Settlement.Abandon, Cap(retry.DelayAfter(attempt))).ConfigureAwait(false))
+        {
+            BusTelemetry.Retried.Add(1, EndpointTag);
+        }
+
+        return "retried";
     }
 
     /// <summary>Records how a job ended, when any job on this host reported progress (the id is not read otherwise).</summary>
