@@ -185,13 +185,14 @@ public sealed class LongRunningJobTests : IAsyncLifetime
     [Fact]
     public async Task Message_received_outside_its_window_waits_until_the_window_opens_without_counting_an_attempt()
     {
-        var worker = await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.Window = TimeWindow.Daily("22:00", "06:00")));
+        FaultyTransport? recording = null;
+        var worker = await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.Window = TimeWindow.Daily("22:00", "06:00")), inner => recording = new FaultyTransport(inner));
 
         await worker.Bus.SendAsync(new LongJob("t", "night", Steps: 1));
-        await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.released", 1));
+        await _probe.WhenAsync(_queue, "bus.messages.released", 1).WaitAsync(TimeSpan.FromSeconds(10)); // no time passes
         Assert.Empty(_recorder.All);
+        Assert.Equal([TimeSpan.FromHours(10)], recording!.Releases); // 12:00 to 22:00, to the minute
         _time.SetUtcNow(new DateTimeOffset(2026, 1, 5, 21, 59, 0, TimeSpan.Zero));
-        Assert.Empty(_recorder.All);
         await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.completed", 1));
 
         var handled = Assert.Single(_recorder.All);
@@ -203,16 +204,17 @@ public sealed class LongRunningJobTests : IAsyncLifetime
     public async Task Running_job_pauses_at_its_next_step_when_its_window_closes_and_resumes_when_it_opens()
     {
         _time.SetUtcNow(new DateTimeOffset(2026, 1, 6, 5, 58, 0, TimeSpan.Zero));
-        var worker = await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.Window = TimeWindow.Daily("22:00", "06:00")));
+        FaultyTransport? recording = null;
+        var worker = await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.Window = TimeWindow.Daily("22:00", "06:00")), inner => recording = new FaultyTransport(inner));
         await worker.Bus.SendAsync(new LongJob("t", "pause", Steps: 3, BlockAtStep: 0));
         await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
 
         _time.SetUtcNow(new DateTimeOffset(2026, 1, 6, 6, 1, 0, TimeSpan.Zero));
         _recorder.Open("pause/step-0");
-        await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.released", 1));
+        await _probe.WhenAsync(_queue, "bus.messages.released", 1).WaitAsync(TimeSpan.FromSeconds(10)); // no time passes
         Assert.Equal([0], _recorder.Steps.Select(s => s.Step));
+        Assert.Equal([new TimeSpan(15, 59, 0)], recording!.Releases); // 06:01 to 22:00
         _time.SetUtcNow(new DateTimeOffset(2026, 1, 6, 21, 59, 0, TimeSpan.Zero));
-        Assert.Single(_recorder.All);
         await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.completed", 1));
 
         Assert.Equal([0, 1, 2], _recorder.Steps.Select(s => s.Step));
@@ -220,6 +222,28 @@ public sealed class LongRunningJobTests : IAsyncLifetime
         Assert.Equal(1, resumed.Attempt);
         Assert.True(resumed.At >= new DateTimeOffset(2026, 1, 6, 22, 0, 0, TimeSpan.Zero), $"resumed at {resumed.At:O}");
         Assert.Equal(0, _probe.Count(_queue, "bus.messages.retried"));
+    }
+
+    [Fact]
+    public async Task A_checkpoint_release_swallowed_by_the_handler_still_releases_the_job()
+    {
+        _time.SetUtcNow(new DateTimeOffset(2026, 1, 6, 5, 58, 0, TimeSpan.Zero));
+        var worker = await StartAsync(b => b
+            .AddHandler<SwallowingHandler>()
+            .ConfigureHandling<SwallowingJob>(h => h.Window = TimeWindow.Daily("22:00", "06:00")));
+        await worker.Bus.SendAsync(new SwallowingJob("swallow"));
+        await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
+
+        _time.SetUtcNow(new DateTimeOffset(2026, 1, 6, 6, 1, 0, TimeSpan.Zero)); // the window closes while it runs
+        _recorder.Open("swallow");
+        await _probe.WhenAsync(_queue, "bus.messages.released", 1).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(0, _probe.Count(_queue, "bus.messages.completed"));
+        Assert.Equal(1, _broker.CountMessages(_queue)); // released, not deleted
+        _time.SetUtcNow(new DateTimeOffset(2026, 1, 6, 21, 59, 0, TimeSpan.Zero));
+        await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.completed", 1));
+        Assert.Equal(2, _recorder.All.Count(h => h.Handler == nameof(SwallowingHandler)));
+        Assert.Equal(0, _broker.CountMessages(_queue));
     }
 
     [Fact]
@@ -299,6 +323,27 @@ public sealed class LongRunningJobTests : IAsyncLifetime
             await context.ExtendLeaseAsync(TimeSpan.FromMinutes(30));
             recorder.Record(new Handled(nameof(ExtendingHandler), message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
             await recorder.Gate("extend").WaitAsync(context.CancellationToken);
+        }
+    }
+
+    [MessageName("tests.swallowing-job")]
+    public sealed record SwallowingJob(string Id) : ICommand;
+
+    /// <summary>Catches everything around its checkpoint, as careless handlers do.</summary>
+    public sealed class SwallowingHandler(Recorder recorder, TimeProvider time) : IHandleMessages<SwallowingJob>
+    {
+        public async Task HandleAsync(SwallowingJob message, IMessageContext context)
+        {
+            recorder.Record(new Handled(nameof(SwallowingHandler), message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
+            await recorder.Gate(message.Id).WaitAsync(context.CancellationToken);
+            try
+            {
+                await context.CheckpointAsync();
+            }
+            catch (Exception)
+            {
+                // swallowed: the release stands all the same
+            }
         }
     }
 

@@ -14,6 +14,9 @@ public sealed class FaultyTransport(ITransport inner) : ITransport
 
     public int FailedCalls;
 
+    /// <summary>The delays of every release, in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<TimeSpan> Releases { get; } = new();
+
     public void Crash() => _crashed = true;
 
     /// <summary>While true, lease renewals fail as a network partition would (the worker lives on, its heartbeats do
@@ -83,6 +86,7 @@ public sealed class FaultyTransport(ITransport inner) : ITransport
         public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken)
         {
             owner.ThrowIfCrashed();
+            owner.Releases.Enqueue(delay);
             return inner.ReleaseAsync(delay, cancellationToken);
         }
 
