@@ -27,7 +27,7 @@ public static class SqsBusConfigurationExtensions
         return bus.UseTransport(sp => new SqsTransport(
             options,
             sp,
-            bus.Retry.MaxAttempts,
+            bus.Retry,
             sp.GetService<ILoggerFactory>(),
             sp.GetService<TimeProvider>()));
     }

@@ -52,11 +52,11 @@ public sealed class SqsTransport : ITransport
     /// registered in <paramref name="services"/> are used when the options give no client or credentials.</summary>
     /// <param name="options">Settings; validated here.</param>
     /// <param name="services">Where to look for an <see cref="IAmazonSQS"/> and <c>AWSOptions</c>; none when null.</param>
-    /// <param name="maxAttempts">The bus's retry attempts, which <see cref="SqsTransportOptions.MaxReceiveCount"/> must
-    /// exceed; null when not known.</param>
+    /// <param name="retry">The bus's retry policy: <see cref="SqsTransportOptions.MaxReceiveCount"/> must exceed its
+    /// attempts and defaults to one more than its receive cap; null when not known.</param>
     /// <param name="loggerFactory">Logging; none when null.</param>
     /// <param name="timeProvider">The clock for leases; <see cref="TimeProvider.System"/> when null.</param>
-    public SqsTransport(SqsTransportOptions options, IServiceProvider? services, int? maxAttempts, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    public SqsTransport(SqsTransportOptions options, IServiceProvider? services, Recoverability.RetryPolicy? retry, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate(requireRegion: false);
@@ -64,7 +64,7 @@ public sealed class SqsTransport : ITransport
         _time = timeProvider ?? TimeProvider.System;
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<SqsTransport>();
         _logger = logger;
-        var maxReceiveCount = options.EffectiveMaxReceiveCount(maxAttempts);
+        var maxReceiveCount = options.EffectiveMaxReceiveCount(retry?.MaxAttempts, retry?.ReceiveCountCap);
         _connection = AwsConnection.Create(options, services, _time, logger);
         _sqs = _connection.Sqs;
         var sns = _connection.Sns;

@@ -82,13 +82,11 @@ public sealed class SqsTransportOptions
     /// settled, SQS itself moves a message to the dead-letter queue. This is a crash net for messages whose handler
     /// kills or stalls its process; the bus's own retries dead-letter (with the failure reason) well before it, so it must
     /// exceed the bus's <c>Retry.MaxAttempts</c> (checked at start-up). Every kill of a worker adds a receive to each
-    /// message it held, prefetched ones included, hence the headroom. Null (default): <c>Retry.MaxAttempts</c> + 20
-    /// (25 with the default retry policy). Dead letters moved this way are reported by the dead-letter API as "Moved by
-    /// SQS after N receives".</summary>
+    /// message it held, prefetched ones included, hence the headroom. Null (default): one more than the bus's own cap
+    /// (<c>Retry.MaxReceiveCount</c>, by default <c>Retry.MaxAttempts</c> + 20, so 26 with the default retry policy), so
+    /// that the bus dead-letters a crash-looping message with its reason first. Dead letters SQS moved are reported by
+    /// the dead-letter API as "Moved by SQS after N receives".</summary>
     public int? MaxReceiveCount { get; set; }
-
-    /// <summary>The receives SQS allows when nothing is set: this many more than the bus's attempts.</summary>
-    internal const int ReceiveHeadroom = 20;
 
     /// <summary>Time allowed for one request, on top of the long-poll wait. 1 second to 5 minutes, default 30 seconds.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -163,7 +161,7 @@ public sealed class SqsTransportOptions
 
         if (MaxReceiveCount is < 1 or > 1000)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxReceiveCount), MaxReceiveCount, "SqsTransportOptions.MaxReceiveCount must be from 1 to 1000, or null for the bus's MaxAttempts + 20.");
+            throw new ArgumentOutOfRangeException(nameof(MaxReceiveCount), MaxReceiveCount, "SqsTransportOptions.MaxReceiveCount must be from 1 to 1000, or null for one more than the bus's Retry.MaxReceiveCount.");
         }
 
         if (MaxErrorRetry is < 0 or > 20)
@@ -197,22 +195,22 @@ public sealed class SqsTransportOptions
         }
     }
 
-    /// <summary>The RedrivePolicy's maxReceiveCount: the one set, else <paramref name="maxAttempts"/> (5, the default,
-    /// when not known) plus the headroom. Throws when the one set does not exceed a known <paramref name="maxAttempts"/>
-    /// (a transport built by hand, outside a bus, is not checked).</summary>
-    internal int EffectiveMaxReceiveCount(int? maxAttempts)
+    /// <summary>The RedrivePolicy's maxReceiveCount: the one set, else one more than <paramref name="busReceiveCap"/>
+    /// (the bus's own cap; <paramref name="maxAttempts"/> + 20, or 25, when not known). Throws when the one set does not
+    /// exceed a known <paramref name="maxAttempts"/> (a transport built by hand, outside a bus, is not checked).</summary>
+    internal int EffectiveMaxReceiveCount(int? maxAttempts, int? busReceiveCap = null)
     {
         if (MaxReceiveCount is not { } set)
         {
-            return Math.Min(1000, (maxAttempts ?? 5) + ReceiveHeadroom);
+            return Math.Min(1000, (busReceiveCap ?? ((maxAttempts ?? 5) + 20)) + 1);
         }
 
         if (maxAttempts is { } attempts && set <= attempts)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxReceiveCount), set,
                 $"SqsTransportOptions.MaxReceiveCount ({set}) must exceed the bus's Retry.MaxAttempts ({attempts}): otherwise SQS moves a failing " +
-                "message to the dead-letter queue before the bus's last attempt, without its failure reason. Leave it unset for " +
-                $"MaxAttempts + {ReceiveHeadroom}, or raise it.");
+                "message to the dead-letter queue before the bus's last attempt, without its failure reason. Leave it unset for one more " +
+                "than the bus's Retry.MaxReceiveCount, or raise it.");
         }
 
         return set;

@@ -202,8 +202,9 @@ public sealed class ProtocolErrorTests
     [Fact]
     public void MaxReceiveCount_defaults_to_headroom_over_the_attempts_and_must_exceed_them()
     {
-        Assert.Equal(25, new SqsTransportOptions().EffectiveMaxReceiveCount(5));
-        Assert.Equal(30, new SqsTransportOptions().EffectiveMaxReceiveCount(10));
+        Assert.Equal(26, new SqsTransportOptions().EffectiveMaxReceiveCount(5, new Recoverability.RetryPolicy().ReceiveCountCap));
+        Assert.Equal(31, new SqsTransportOptions().EffectiveMaxReceiveCount(10, new Recoverability.RetryPolicy { MaxAttempts = 10 }.ReceiveCountCap));
+        Assert.Equal(13, new SqsTransportOptions().EffectiveMaxReceiveCount(5, new Recoverability.RetryPolicy { MaxReceiveCount = 12 }.ReceiveCountCap));
         Assert.Equal(6, new SqsTransportOptions { MaxReceiveCount = 6 }.EffectiveMaxReceiveCount(5));
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new SqsTransportOptions { MaxReceiveCount = 5 }.EffectiveMaxReceiveCount(5));
         Assert.Contains("must exceed the bus's Retry.MaxAttempts (5)", error.Message);

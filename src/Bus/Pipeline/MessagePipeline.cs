@@ -232,6 +232,16 @@ internal sealed class MessagePipeline
                 }
             }
 
+            var retry = handling.Options?.Retry ?? _config.Retry;
+            if (received.ReceiveCount > retry.ReceiveCountCap)
+            {
+                outcome = "dead-lettered";
+                await DeadLetterAsync(received, Failure(received,
+                    $"Received {received.ReceiveCount} times without being settled (RetryPolicy.MaxReceiveCount is {retry.ReceiveCountCap}): " +
+                    "its handler crashed or stalled its process each time, or the workers holding it were killed.", null), renewer).ConfigureAwait(false);
+                return;
+            }
+
             if (unreadable is not null || message is null)
             {
                 outcome = "dead-lettered";

@@ -31,6 +31,18 @@ public sealed class RetryPolicy
     /// together. 0 to 1; default 0.2.</summary>
     public double JitterFactor { get; set; } = 0.2;
 
+    /// <summary>
+    /// Receives of one message, without it being settled, after which it is dead-lettered before its handler runs, with
+    /// a reason saying so: a crash net for a message whose handler kills or stalls its process (no attempt ever fails,
+    /// so <see cref="MaxAttempts"/> never ends it). Every kill of a worker adds a receive to each message it held,
+    /// prefetched ones included, hence the headroom. Null (default): <see cref="MaxAttempts"/> + 20. When set, it must
+    /// exceed <see cref="MaxAttempts"/>. SQS and Service Bus also have native caps (RedrivePolicy, MaxDeliveryCount).
+    /// </summary>
+    public int? MaxReceiveCount { get; set; }
+
+    /// <summary>The receive count past which a message is dead-lettered unhandled.</summary>
+    public int ReceiveCountCap => MaxReceiveCount ?? Math.Min(int.MaxValue - 1, MaxAttempts + 20);
+
     /// <summary>Exception types (and their subtypes) that are never retried.</summary>
     public IReadOnlyList<Type> NonRetryableExceptions => _nonRetryable;
 
@@ -86,6 +98,8 @@ public sealed class RetryPolicy
         Require(Multiplier >= 1 && double.IsFinite(Multiplier), $"Multiplier must be at least 1 (was {Multiplier}).");
         Require(MaxDelay >= InitialDelay, $"MaxDelay ({MaxDelay}) must not be less than InitialDelay ({InitialDelay}).");
         Require(JitterFactor is >= 0 and <= 1, $"JitterFactor must be 0 to 1 (was {JitterFactor}).");
+        Require(MaxReceiveCount is null || MaxReceiveCount > MaxAttempts,
+            $"MaxReceiveCount ({MaxReceiveCount}) must exceed MaxAttempts ({MaxAttempts}), or be null for MaxAttempts + 20: otherwise a failing message is dead-lettered as a crash before its last attempt.");
     }
 
     /// <summary>A copy with the same settings.</summary>

@@ -14,6 +14,10 @@ public sealed class FaultyTransport(ITransport inner) : ITransport
 
     public int FailedCalls;
 
+    /// <summary>Added to every receive count, as if the message had been received this many times before by workers that
+    /// were killed.</summary>
+    public int EarlierReceives { get; set; }
+
     /// <summary>The delays of every release, in order.</summary>
     public System.Collections.Concurrent.ConcurrentQueue<TimeSpan> Releases { get; } = new();
 
@@ -55,7 +59,7 @@ public sealed class FaultyTransport(ITransport inner) : ITransport
 
         public string Queue => inner.Queue;
 
-        public int ReceiveCount => inner.ReceiveCount;
+        public int ReceiveCount => inner.ReceiveCount + owner.EarlierReceives;
 
         public DateTimeOffset LeaseExpiresAt => inner.LeaseExpiresAt;
 
