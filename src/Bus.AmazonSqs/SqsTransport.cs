@@ -173,7 +173,7 @@ public sealed class SqsTransport : ITransport
     internal static (TransportMessage Message, int ReceiveCount) AsDelivered(TransportMessage message, IReadOnlyDictionary<string, string>? systemAttributes)
     {
         var count = systemAttributes is { } a && int.TryParse(a.GetValueOrDefault("ApproximateReceiveCount"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var c) ? c : 1;
-        if (message.HasHeader(MessageHeaders.IsFailureHeader))
+        if (message.Headers.Keys.Any(MessageHeaders.IsFailureHeader))
         {
             return (message.WithoutHeaders(h => MessageHeaders.IsFailureHeader(h) || h == MessageHeaders.PriorAttempts), count);
         }
@@ -234,6 +234,7 @@ public sealed class SqsTransport : ITransport
         NativeDeadLetter = true,
         PublishSubscribe = true,
         Redrive = true,
+        SharedBetweenHosts = true,
         MaxMessageSize = maxMessageSize,
     };
 }

@@ -109,6 +109,7 @@ public sealed class BusRequestCountTests(ITestOutputHelper output) : IAsyncLifet
             {
                 bus.UseAmazonSqs(o => Fauxqs.Configure(o).HttpClientFactory = new HandlerClientFactory(_counter));
                 bus.ShutdownTimeout = TimeSpan.FromSeconds(10);
+                bus.AllowInMemoryStores = true; // one host, no steps or workflows
                 bus.AddHandler<CostHandlers>();
                 configure(bus);
             });

@@ -39,6 +39,7 @@ public sealed class SqsSystemMessageTests : IAsyncLifetime
             bus =>
             {
                 bus.UseAmazonSqs(o => Fauxqs.Configure(o));
+                bus.AllowInMemoryStores = true; // one host, no steps or workflows
                 bus.AddHandler<EcsEventHandler>().SystemMessages.MapEcsTaskStateChange();
             });
         var raw = Fauxqs.RawSqs();

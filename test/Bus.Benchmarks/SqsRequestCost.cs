@@ -146,6 +146,7 @@ public static class SqsRequestCost
         services.AddBus(bus =>
         {
             bus.EndpointName = "cost-" + Guid.NewGuid().ToString("N")[..12];
+            bus.AllowInMemoryStores = true; // one host, no steps or workflows
             bus.UseAmazonSqs(sqs =>
             {
                 sqs.ServiceUrl = options.SqsEndpoint;

@@ -78,6 +78,7 @@ public abstract partial class BusConformanceTests : IAsyncLifetime
             bus =>
             {
                 UseTransport(bus);
+                bus.AllowInMemoryStores = true; // the endpoints of a test share one store in this process
                 bus.MaxConcurrency = 4;
                 bus.Prefetch = 4;
                 bus.ShutdownTimeout = TimeSpan.FromSeconds(5);

@@ -44,6 +44,12 @@ public sealed partial class BusConfiguration
     /// delays). Default true.</summary>
     public bool Strict { get; set; } = true;
 
+    /// <summary>Accept the in-memory step and workflow stores on a transport shared between hosts (SQS, Service Bus):
+    /// each host then keeps its own finished steps and workflow state, so a workflow started on one host is not found
+    /// by another and a step finished on one runs again on another. Set it when the endpoint runs on one host, or uses
+    /// neither steps nor workflows. Default false: strict start-up refuses them and names the durable stores.</summary>
+    public bool AllowInMemoryStores { get; set; }
+
     /// <summary>How long the steps of a finished job are kept in the step store before they are deleted (counted
     /// from the job's latest step). Default 7 days; null keeps them forever. Keep it longer than any job runs and any
     /// message may wait for a retry, or a late retry would run finished steps again.</summary>

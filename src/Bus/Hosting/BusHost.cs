@@ -1,6 +1,7 @@
 using Bus.Pipeline;
 using Bus.Steps;
 using Bus.Transports;
+using Bus.Workflows;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -8,7 +9,8 @@ namespace Bus.Hosting;
 
 /// <summary>Starts and stops the bus with the host: checks, provisioning, then receiving.</summary>
 internal sealed class BusHost(
-    BusConfiguration config, MessagePipeline pipeline, ITransport transport, IStepStore steps, TimeProvider time, ILoggerFactory loggers)
+    BusConfiguration config, MessagePipeline pipeline, ITransport transport, IStepStore steps, IWorkflowStore workflowStore,
+    WorkflowRegistry workflows, TimeProvider time, ILoggerFactory loggers)
     : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _log = loggers.CreateLogger("Bus");
@@ -19,7 +21,7 @@ internal sealed class BusHost(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var topology = Topology();
-        var problems = StartupChecks.Find(config, transport.Capabilities, topology.Subscriptions.Count > 0);
+        var problems = StartupChecks.Find(config, transport.Capabilities, topology.Subscriptions.Count > 0, steps, workflows.Any ? workflowStore : null);
         if (problems.Count > 0)
         {
             var text = string.Join(Environment.NewLine + "- ", problems.Prepend($"Endpoint '{config.EndpointName}' cannot run as configured on the {transport.Capabilities.Name} transport:"));

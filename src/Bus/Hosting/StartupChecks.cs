@@ -1,5 +1,7 @@
 using Bus.Leases;
+using Bus.Steps;
 using Bus.Transports;
+using Bus.Workflows;
 
 namespace Bus.Hosting;
 
@@ -7,9 +9,29 @@ namespace Bus.Hosting;
 internal static class StartupChecks
 {
     /// <summary>The problems found, each a sentence naming the handler, the need and the transport's limit.</summary>
-    public static IReadOnlyList<string> Find(BusConfiguration config, TransportCapabilities capabilities, bool subscribes)
+    public static IReadOnlyList<string> Find(
+        BusConfiguration config, TransportCapabilities capabilities, bool subscribes, IStepStore steps, IWorkflowStore? workflows)
     {
         var problems = new List<string>();
+        if (capabilities.SharedBetweenHosts && !config.AllowInMemoryStores)
+        {
+            if (steps is InMemoryStepStore)
+            {
+                problems.Add($"The {capabilities.Name} transport is shared between hosts, but the step store is in memory on this host: a step finished " +
+                             "on one host would run again on another. Use a durable step store (UseSqliteStepStore on one machine; UseDynamoDbStepStore, " +
+                             "UseAzureTablesStepStore or another shared store on several), or set bus.AllowInMemoryStores = true when this endpoint runs " +
+                             "on one host or runs no memoised steps.");
+            }
+
+            if (workflows is InMemoryWorkflowStore)
+            {
+                problems.Add($"The {capabilities.Name} transport is shared between hosts, but the workflow store is in memory on this host: a workflow " +
+                             "started on one host would not be found by another. Use a durable workflow store (UseSqliteWorkflowStore on one machine; " +
+                             "UseDynamoDbWorkflowStore, UseAzureTablesWorkflowStore or another shared store on several), or set " +
+                             "bus.AllowInMemoryStores = true when this endpoint runs on one host.");
+            }
+        }
+
         var profiles = new List<(string Owner, ExecutionProfile Profile)> { ("the default profile", config.Profile) };
         profiles.AddRange(config.AllHandlerOptions.Where(kv => kv.Value.Profile is not null)
             .Select(kv => ($"handlers of {kv.Key.Name}", kv.Value.Profile!)));

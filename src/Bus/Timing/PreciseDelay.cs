@@ -8,7 +8,7 @@ namespace Bus.Timing;
 /// then never wake the waiter. This wait arms the provider's timer for the exact remaining time and, once armed,
 /// checks the clock again: if the due time passed meanwhile it completes at once.
 /// </summary>
-internal static class PreciseDelay
+public static class PreciseDelay
 {
     /// <summary>Completes when <paramref name="time"/>'s clock reaches <paramref name="dueAt"/>; cancelled with
     /// <paramref name="cancellationToken"/>. A due time not later than now completes at once.</summary>

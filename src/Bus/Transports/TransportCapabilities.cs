@@ -35,6 +35,12 @@ public sealed record TransportCapabilities
     /// <summary>Whether dead letters can be moved back to their queue.</summary>
     public required bool Redrive { get; init; }
 
+    /// <summary>Whether endpoints on several machines share the transport's queues (SQS, Service Bus, a database
+    /// server), so that state kept in one host's memory (in-memory workflow and step stores) is not seen by the others.
+    /// Strict start-up then refuses in-memory stores unless the bus allows them. False for in-memory and SQLite (one
+    /// machine).</summary>
+    public bool SharedBetweenHosts { get; init; }
+
     /// <summary>The largest body plus headers the transport accepts, in bytes, or null when unbounded.</summary>
     public long? MaxMessageSize { get; init; }
 }

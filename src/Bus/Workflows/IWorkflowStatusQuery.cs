@@ -74,6 +74,9 @@ internal sealed class WorkflowRegistry
 
     public bool Contains(Type workflowType) => _names.ContainsKey(workflowType);
 
+    /// <summary>Whether any workflow is registered.</summary>
+    public bool Any => _names.Count > 0;
+
     public string NameOf(Type workflowType) => _names.TryGetValue(workflowType, out var name)
         ? name
         : throw new InvalidOperationException($"'{workflowType.FullName}' is not a registered workflow; call bus.AddWorkflow<{workflowType.Name}>().");
