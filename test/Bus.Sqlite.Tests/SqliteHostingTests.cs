@@ -41,6 +41,51 @@ public sealed class SqliteHostingTests
     }
 
     [Fact]
+    public async Task A_job_handled_by_one_host_is_read_with_its_result_by_another_sharing_the_job_status_store()
+    {
+        using var database = new TempDatabase();
+        var time = new ManualTimeProvider();
+        var recorder = new Conformance.Recorder();
+        void Configure(BusConfiguration bus)
+        {
+            bus.UseSqlite(database.Path).UseSqliteJobStatusStore(database.Path);
+            bus.AddHandler<ResultHandler>();
+        }
+
+        using var probe = new Conformance.BusProbe();
+        await using var worker = await Conformance.TestEndpoint.StartAsync("jobs-shared", time, s => s.AddSingleton(recorder), Configure);
+
+        // Another host of the endpoint: it only answers queries.
+        var otherServices = new ServiceCollection();
+        otherServices.AddBus(bus =>
+        {
+            bus.EndpointName = "jobs-shared";
+            Configure(bus);
+        });
+        await using var other = otherServices.BuildServiceProvider();
+
+        await worker.Bus.SendAsync(new ResultJob(21), new DeliveryOptions { MessageId = "job-21" });
+        await new Conformance.TimeDriver(time, TimeSpan.FromSeconds(30)).AwaitAsync(probe.WhenAsync("jobs-shared", "bus.messages.completed", 1));
+        var status = await other.GetRequiredService<Jobs.IJobStatusQuery>().GetAsync("job-21");
+
+        Assert.Equal(Jobs.JobState.Completed, status!.State);
+        Assert.Equal(42, status.ResultAs<int>());
+        Assert.Equal("tests.result-job", status.MessageType);
+    }
+
+    [MessageName("tests.result-job")]
+    public sealed record ResultJob(int Value) : ICommand;
+
+    public sealed class ResultHandler(Conformance.Recorder recorder) : IHandleMessages<ResultJob>
+    {
+        public async Task HandleAsync(ResultJob message, IMessageContext context)
+        {
+            await context.RecordResultAsync(message.Value * 2);
+            recorder.Record(new Conformance.Handled(nameof(ResultHandler), message, context.MessageId, context.Headers, context.Attempt, context.Queue, DateTimeOffset.UtcNow));
+        }
+    }
+
+    [Fact]
     public void UseSqlite_checks_its_settings_at_configuration()
     {
         var services = new ServiceCollection();

@@ -96,3 +96,26 @@ public sealed class SqliteWorkflowStoreContractTests : WorkflowStoreContractTest
         _database.Dispose();
     }
 }
+
+public sealed class SqliteJobStatusStoreContractTests : JobStatusStoreContractTests, IDisposable
+{
+    private readonly TempDatabase _database = new();
+    private readonly List<SqliteJobStatusStore> _stores = [];
+
+    protected override Jobs.IJobStatusStore CreateStore()
+    {
+        var store = new SqliteJobStatusStore(_database.ConnectionString);
+        _stores.Add(store);
+        return store;
+    }
+
+    public void Dispose()
+    {
+        foreach (var store in _stores)
+        {
+            store.Dispose();
+        }
+
+        _database.Dispose();
+    }
+}

@@ -62,4 +62,16 @@ public static class SqliteBusConfigurationExtensions
         bus.Services.Replace(ServiceDescriptor.Singleton<IWorkflowStore>(_ => new SqliteWorkflowStore(connectionString)));
         return bus;
     }
+
+    /// <summary>Stores job statuses (<see cref="Jobs.IJobStatusStore"/>: progress, final state, result) in the SQLite
+    /// database file at <paramref name="databasePath"/>, e.g. the transport's, so that every process using the file
+    /// answers <see cref="Jobs.IJobStatusQuery"/> for every job.</summary>
+    /// <exception cref="ArgumentException">The path is empty.</exception>
+    public static BusConfiguration UseSqliteJobStatusStore(this BusConfiguration bus, string databasePath)
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        var connectionString = SqliteDatabase.ForPath(databasePath);
+        bus.Services.Replace(ServiceDescriptor.Singleton<Jobs.IJobStatusStore>(_ => new SqliteJobStatusStore(connectionString)));
+        return bus;
+    }
 }

@@ -9,6 +9,7 @@ internal static class Migrations
     public const string TransportComponent = "transport";
     public const string StepsComponent = "steps";
     public const string WorkflowsComponent = "workflows";
+    public const string JobsComponent = "jobs";
 
     public static readonly IReadOnlyList<string> Transport =
     [
@@ -83,6 +84,23 @@ internal static class Migrations
             PRIMARY KEY (workflow_name, id)
         );
         CREATE UNIQUE INDEX ux_bus_workflows_correlation ON bus_workflows (workflow_name, correlation_value);
+        """,
+    ];
+
+    public static readonly IReadOnlyList<string> Jobs =
+    [
+        """
+        CREATE TABLE bus_jobs (
+            message_id   TEXT    NOT NULL PRIMARY KEY,
+            message_type TEXT    NOT NULL,
+            state        TEXT    NOT NULL,
+            done         INTEGER NOT NULL,
+            total        INTEGER NOT NULL,
+            attempt      INTEGER NOT NULL,
+            updated_at   INTEGER NOT NULL,                      -- UTC ticks
+            result_json  TEXT    NULL
+        );
+        CREATE INDEX ix_bus_jobs_state ON bus_jobs (state, updated_at);
         """,
     ];
 }

@@ -48,8 +48,8 @@ public static class ServiceCollectionExtensions
 
         services.TryAddSingleton<IWorkflowStatusQuery, WorkflowStatusQuery>();
         services.AddSingleton(config.SystemMessages);
-        services.AddSingleton<JobStatusTracker>();
-        services.AddSingleton<IJobStatusQuery>(sp => sp.GetRequiredService<JobStatusTracker>());
+        services.TryAddSingleton<IJobStatusStore, InMemoryJobStatusStore>();
+        services.AddSingleton<IJobStatusQuery, JobStatusQuery>();
         services.AddSingleton(sp => config.TransportFactory!(sp));
         services.AddSingleton(sp => sp.GetRequiredService<ITransport>().DeadLetters);
         services.AddSingleton(sp => config.SerializerFactory?.Invoke(sp) ?? new SystemTextJsonMessageSerializer(new System.Text.Json.JsonSerializerOptions(config.Json)));
@@ -59,7 +59,7 @@ public static class ServiceCollectionExtensions
             sp.GetRequiredService<IMessageSerializer>(),
             sp,
             sp.GetRequiredService<IStepStore>(),
-            sp.GetRequiredService<JobStatusTracker>(),
+            sp.GetRequiredService<IJobStatusStore>(),
             config.SystemMessages,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>()));

@@ -48,6 +48,12 @@ public interface IMessageContext
     /// Finished steps are kept.</summary>
     Task CheckpointAsync();
 
-    /// <summary>Reports progress: logged, kept for <see cref="Jobs.IJobStatusQuery"/>, and measured on the Meter.</summary>
+    /// <summary>Reports progress: logged, saved in the job status store for <see cref="Jobs.IJobStatusQuery"/>, and
+    /// measured on the Meter.</summary>
     Task ReportProgressAsync(long done, long total);
+
+    /// <summary>Records the job's result (serialized as JSON with the bus's options) in the job status store, where
+    /// <see cref="Jobs.IJobStatusQuery"/> returns it (<see cref="Jobs.JobStatus.ResultAs{T}"/>) from any host sharing the
+    /// store. The last result recorded stands; it is kept with the job's final state.</summary>
+    Task RecordResultAsync<T>(T result);
 }

@@ -152,16 +152,34 @@ internal sealed class MessageContext : IMessageContext
         return Task.CompletedTask;
     }
 
-    public Task ReportProgressAsync(long done, long total)
+    /// <summary>The job's status as this attempt last saved it; null when it reported nothing.</summary>
+    public JobStatus? Status { get; private set; }
+
+    public async Task ReportProgressAsync(long done, long total)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(done);
         ArgumentOutOfRangeException.ThrowIfLessThan(total, done);
-        var status = new JobStatus(MessageId, MessageType, JobState.Running, done, total, Attempt, _pipeline.Time.GetUtcNow());
-        _pipeline.Jobs.Report(status);
+        var status = new JobStatus(MessageId, MessageType, JobState.Running, done, total, Attempt, _pipeline.Time.GetUtcNow(), Status?.ResultJson);
+        await SaveStatusAsync(status).ConfigureAwait(false);
         BusTelemetry.Progress.Record(status.Fraction, _pipeline.EndpointTag, new KeyValuePair<string, object?>("bus.message_type", MessageType));
         _pipeline.Log.LogInformation("Job {MessageId} ({MessageType}) progress {Done}/{Total} ({Percent}%)",
             MessageId, MessageType, done, total, (status.Fraction * 100).ToString("0.#", CultureInfo.InvariantCulture));
-        return Task.CompletedTask;
+    }
+
+    public Task RecordResultAsync<T>(T result)
+    {
+        var json = System.Text.Json.JsonSerializer.Serialize(result, _pipeline.Json);
+        var now = _pipeline.Time.GetUtcNow();
+        var status = Status is { } current
+            ? current with { ResultJson = json, UpdatedAt = now }
+            : new JobStatus(MessageId, MessageType, JobState.Running, 0, 0, Attempt, now, json);
+        return SaveStatusAsync(status);
+    }
+
+    private Task SaveStatusAsync(JobStatus status)
+    {
+        Status = status;
+        return _pipeline.Jobs.SaveAsync(status, CancellationToken);
     }
 
     private bool ShouldPause(out TimeSpan resumeAfter, out string why)

@@ -36,7 +36,7 @@ internal sealed class MessagePipeline
         IMessageSerializer serializer,
         IServiceProvider root,
         IStepStore stepStore,
-        JobStatusTracker jobs,
+        IJobStatusStore jobs,
         SystemMessageMap systemMessages,
         TimeProvider time,
         ILoggerFactory loggers)
@@ -69,7 +69,7 @@ internal sealed class MessagePipeline
     /// <summary>Keeps two copies of a message handled here at once from running the same step twice.</summary>
     public StepGate StepGate { get; } = new();
 
-    public JobStatusTracker Jobs { get; }
+    public IJobStatusStore Jobs { get; }
 
     public TimeProvider Time { get; }
 
@@ -316,7 +316,7 @@ internal sealed class MessagePipeline
             await renewer.StopAsync().ConfigureAwait(false);
             if (await SettleAsync(received, renewer, Settlement.Complete).ConfigureAwait(false))
             {
-                FinishJob(context, JobState.Completed);
+                await FinishJobAsync(context, JobState.Completed).ConfigureAwait(false);
                 BusTelemetry.Completed.Add(1, EndpointTag);
             }
 
@@ -362,13 +362,13 @@ internal sealed class MessagePipeline
         var attempt = received.ReceiveCount;
         if (!retry.HasAttemptsLeft(attempt))
         {
-            FinishJob(context, JobState.DeadLettered);
+            await FinishJobAsync(context, JobState.DeadLettered).ConfigureAwait(false);
             await DeadLetterAsync(received, Failure(received,
                 $"Attempts exhausted ({attempt} of {retry.MaxAttempts}); the messages the handler sent regardless of its outcome could not be sent: {ex.Message}", ex), renewer).ConfigureAwait(false);
             return "dead-lettered";
         }
 
-        FinishJob(context, JobState.Failed);
+        await FinishJobAsync(context, JobState.Failed).ConfigureAwait(false);
         if (await SettleAsync(received, renewer, Settlement.Abandon, Cap(retry.DelayAfter(attempt))).ConfigureAwait(false))
         {
             BusTelemetry.Retried.Add(1, EndpointTag);
@@ -377,12 +377,22 @@ internal sealed class MessagePipeline
         return "retried";
     }
 
-    /// <summary>Records how a job ended, when any job on this host reported progress (the id is not read otherwise).</summary>
-    private void FinishJob(MessageContext context, JobState state)
+    /// <summary>Records how a job ended, when it reported progress or a result (most messages never do).</summary>
+    private async ValueTask FinishJobAsync(MessageContext context, JobState state)
     {
-        if (Jobs.IsTracking)
+        if (context.Status is not { } status)
         {
-            Jobs.Finish(context.MessageId, state, Time.GetUtcNow());
+            return;
+        }
+
+        try
+        {
+            await Jobs.SaveAsync(status with { State = state, UpdatedAt = Time.GetUtcNow() }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The job's outcome stands; only its status is stale.
+            Log.LogWarning(ex, "Could not save the final status ({State}) of job {MessageId}.", state, context.MessageId);
         }
     }
 
@@ -400,21 +410,21 @@ internal sealed class MessagePipeline
         switch (ex)
         {
             case FailNowException failNow:
-                FinishJob(context, JobState.DeadLettered);
+                await FinishJobAsync(context, JobState.DeadLettered).ConfigureAwait(false);
                 await DeadLetterAsync(received, Failure(received, failNow.Message, null), renewer).ConfigureAwait(false);
                 return "dead-lettered";
 
             case CheckpointReleaseException checkpoint:
                 Log.LogInformation("Job {MessageId} ({MessageType}) {Reason}; it resumes in {ResumeAfter}.",
                     context.MessageId, type.WireName, checkpoint.Message, checkpoint.ResumeAfter);
-                FinishJob(context, JobState.Released);
+                await FinishJobAsync(context, JobState.Released).ConfigureAwait(false);
                 await SettleAsync(received, renewer, Settlement.Release, Cap(checkpoint.ResumeAfter)).ConfigureAwait(false);
                 BusTelemetry.Released.Add(1, EndpointTag);
                 return "released";
 
             case OperationCanceledException when hardStop.IsCancellationRequested && !renewer.IsRuntimeExceeded:
                 Log.LogWarning("Handler of {MessageId} ({MessageType}) was cancelled by shutdown; released for another worker.", context.MessageId, type.WireName);
-                FinishJob(context, JobState.Released);
+                await FinishJobAsync(context, JobState.Released).ConfigureAwait(false);
                 await SettleAsync(received, renewer, Settlement.Release, TimeSpan.Zero).ConfigureAwait(false);
                 BusTelemetry.Released.Add(1, EndpointTag);
                 return "released";
@@ -423,7 +433,7 @@ internal sealed class MessagePipeline
         var reason = renewer.IsRuntimeExceeded
             ? $"Exceeded its max runtime of {renewer.Profile.MaxRuntime}"
             : null;
-        FinishJob(context, JobState.Failed);
+        await FinishJobAsync(context, JobState.Failed).ConfigureAwait(false);
         if (reason is null && !retry.IsRetryable(ex))
         {
             Log.LogError(ex, "Handler of {MessageId} ({MessageType}) failed with a non-retryable {ExceptionType}; dead-lettering.",

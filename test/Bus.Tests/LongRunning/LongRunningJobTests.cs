@@ -254,19 +254,21 @@ public sealed class LongRunningJobTests : IAsyncLifetime
         await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
         var query = worker.Services.GetRequiredService<IJobStatusQuery>();
 
-        var running = query.Get("job-p");
+        var running = await query.GetAsync("job-p");
         Assert.NotNull(running);
         Assert.Equal(JobState.Running, running.State);
         Assert.Equal(30, running.Done);
         Assert.Equal(120, running.Total);
         Assert.Equal(0.25, running.Fraction);
-        Assert.Contains(query.Running(), j => j.MessageId == "job-p");
+        Assert.Contains(await query.RunningAsync(), j => j.MessageId == "job-p");
 
         _recorder.Open("progress");
         await Driver.AwaitAsync(_probe.WhenAsync(_queue, "bus.messages.completed", 1));
-        var done = query.Get("job-p");
+        var done = await query.GetAsync("job-p");
         Assert.Equal(JobState.Completed, done!.State);
         Assert.Equal(120, done.Done);
+        Assert.Equal(new ProgressResult("encoded", 120), done.ResultAs<ProgressResult>());
+        Assert.DoesNotContain(await query.RunningAsync(), j => j.MessageId == "job-p");
 
         // On the Meter too: the bus.job.progress histogram, tagged with the endpoint and the message type.
         var progress = _probe.Recorded(_queue, "bus.job.progress");
@@ -358,6 +360,9 @@ public sealed class LongRunningJobTests : IAsyncLifetime
             recorder.Record(new Handled(nameof(ProgressHandler), message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
             await recorder.Gate("progress").WaitAsync(context.CancellationToken);
             await context.ReportProgressAsync(120, 120);
+            await context.RecordResultAsync(new ProgressResult("encoded", 120));
         }
     }
+
+    public sealed record ProgressResult(string Outcome, int Units);
 }
