@@ -2,7 +2,6 @@ using Amazon;
 using Amazon.Extensions.NETCore.Setup;
 using Amazon.Runtime;
 using Amazon.Runtime.CredentialManagement;
-using Amazon.Runtime.Credentials;
 using Amazon.SQS;
 using Bus.AmazonSqs.Http;
 using Bus.AmazonSqs.Signing;
@@ -46,13 +45,14 @@ internal sealed class AwsConnection : IDisposable
             ?? awsOptions?.Region?.SystemName
             ?? throw SqsTransportOptions.MissingRegion();
         var credentials = Credentials(options, awsOptions);
-        var sqs = given ?? new AmazonSQSClient(credentials, SqsConfig(options, region));
+        var sqs = given ?? (credentials is null ? new AmazonSQSClient(SqsConfig(options, region)) : new AmazonSQSClient(credentials, SqsConfig(options, region)));
 
         var snsEndpoint = options.SnsServiceUrl ?? options.ServiceUrl ?? LocalEndpoint(given) ?? new Uri($"https://sns.{region}.amazonaws.com/");
         var http = options.HttpClientFactory?.CreateHttpClient(sqs.Config)
             ?? new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
         http.Timeout = Timeout.InfiniteTimeSpan; // each request carries its own timeout
         var retry = new RetrySettings(options.MaxErrorRetry ?? 2, options.RetryBaseDelay, TimeSpan.FromSeconds(5), options.RequestTimeout);
+        // Without explicit credentials SNS resolves the SDK's default chain on its first request, as the SQS client does.
         var channel = new AwsHttpChannel("sns", snsEndpoint, region, new SdkCredentialSource(credentials), http, retry, time, logger);
         return new AwsConnection(sqs, ownsSqs: given is null, new SnsQueryClient(channel), http);
     }
@@ -67,9 +67,9 @@ internal sealed class AwsConnection : IDisposable
         _snsHttp.Dispose();
     }
 
-    /// <summary>The options' credentials, else the profile's, else those of the <see cref="AWSOptions"/> in DI, else
-    /// the SDK's default chain.</summary>
-    private static AWSCredentials Credentials(SqsTransportOptions options, AWSOptions? awsOptions)
+    /// <summary>The options' credentials, else the profile's, else those of the <see cref="AWSOptions"/> in DI; null
+    /// for the SDK's default chain (resolved when first needed).</summary>
+    private static AWSCredentials? Credentials(SqsTransportOptions options, AWSOptions? awsOptions)
     {
         if (options.Credentials is { } explicitCredentials)
         {
@@ -90,7 +90,7 @@ internal sealed class AwsConnection : IDisposable
                 : throw new ArgumentException($"SqsTransportOptions.Profile '{profile}' was not found in the shared AWS config or credentials files, or has no credentials.", nameof(options));
         }
 
-        return awsOptions?.Credentials ?? DefaultAWSCredentialsIdentityResolver.GetCredentials();
+        return awsOptions?.Credentials;
     }
 
     private static AmazonSQSConfig SqsConfig(SqsTransportOptions options, string region)
