@@ -4,7 +4,7 @@ using Amazon.Runtime;
 namespace Bus.DynamoDb;
 
 /// <summary>What a store does with its table at first use and at start-up.</summary>
-public enum TableProvisioning
+public enum DynamoDbProvisioning
 {
     /// <summary>Create a missing table (on-demand capacity) and enable its time to live; leave an existing one as it is.</summary>
     CreateIfMissing,
@@ -47,8 +47,8 @@ public sealed class DynamoDbStoreOptions
     /// <summary>Prefix of the table names (<c>{prefix}workflows</c>, <c>{prefix}steps</c>). Default "bus-".</summary>
     public string TableNamePrefix { get; set; } = "bus-";
 
-    /// <summary>Create missing tables, or only verify them. Default <see cref="TableProvisioning.CreateIfMissing"/>.</summary>
-    public TableProvisioning Provisioning { get; set; } = TableProvisioning.CreateIfMissing;
+    /// <summary>Create missing tables, or only verify them. Default <see cref="DynamoDbProvisioning.CreateIfMissing"/>.</summary>
+    public DynamoDbProvisioning Provisioning { get; set; } = DynamoDbProvisioning.CreateIfMissing;
 
     /// <summary>When set, every step item carries a DynamoDB time-to-live attribute (<c>expiresAt</c>) this long after
     /// the step finished, and provisioning enables TTL on the steps table, so DynamoDB deletes old steps by itself at

@@ -13,7 +13,7 @@ internal sealed record TableSpec(string Name, bool HasSortKey, string? TimeToLiv
 
 /// <summary>Creates a missing table or reports what is missing, once per store; a failed attempt is tried again on the
 /// next use.</summary>
-internal sealed class TableProvisioner(IAmazonDynamoDB client, TableSpec spec, TableProvisioning mode)
+internal sealed class TableProvisioner(IAmazonDynamoDB client, TableSpec spec, DynamoDbProvisioning mode)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile bool _ready;
@@ -56,7 +56,7 @@ internal sealed class TableProvisioner(IAmazonDynamoDB client, TableSpec spec, T
         var table = await DescribeAsync(cancellationToken).ConfigureAwait(false);
         if (table is null)
         {
-            if (mode == TableProvisioning.VerifyOnly)
+            if (mode == DynamoDbProvisioning.VerifyOnly)
             {
                 missing.Add(spec.Describe());
                 if (spec.TimeToLiveAttribute is { } attribute)
@@ -86,7 +86,7 @@ internal sealed class TableProvisioner(IAmazonDynamoDB client, TableSpec spec, T
 
         if (spec.TimeToLiveAttribute is { } ttl && !await TimeToLiveEnabledAsync(ttl, cancellationToken).ConfigureAwait(false))
         {
-            if (mode == TableProvisioning.VerifyOnly)
+            if (mode == DynamoDbProvisioning.VerifyOnly)
             {
                 missing.Add($"time to live on attribute '{ttl}' of table '{spec.Name}'");
             }
@@ -109,7 +109,7 @@ internal sealed class TableProvisioner(IAmazonDynamoDB client, TableSpec spec, T
     public static InvalidOperationException VerifyFailed(IEnumerable<string> missing) => new(
         "Provisioning is VerifyOnly and DynamoDB lacks what the Bus stores need. Missing: " + string.Join("; ", missing) +
         ". Create them with your infrastructure tooling (see the README's DynamoDB section), or set " +
-        "DynamoDbStoreOptions.Provisioning = TableProvisioning.CreateIfMissing to let the application create them.");
+        "DynamoDbStoreOptions.Provisioning = DynamoDbProvisioning.CreateIfMissing to let the application create them.");
 
     private async Task<TableDescription?> DescribeAsync(CancellationToken cancellationToken)
     {
