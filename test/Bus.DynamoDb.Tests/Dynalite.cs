@@ -17,11 +17,19 @@ internal static class Dynalite
     /// <summary>Options on dynalite with a table prefix unique to the caller.</summary>
     public static DynamoDbStoreOptions Options(string prefix, Action<DynamoDbStoreOptions>? configure = null)
     {
-        var options = new DynamoDbStoreOptions
-        {
-            ServiceUrl = Endpoint, Region = "us-east-1", AccessKeyId = "test", SecretAccessKey = "test", TableNamePrefix = prefix,
-        };
+        var options = Configure(new DynamoDbStoreOptions(), prefix);
         configure?.Invoke(options);
+        return options;
+    }
+
+    /// <summary>Points <paramref name="options"/> at dynalite (static credentials) with the table prefix.</summary>
+    public static DynamoDbStoreOptions Configure(DynamoDbStoreOptions options, string prefix)
+    {
+        options.ServiceUrl = Endpoint;
+        options.Region = "us-east-1";
+        options.AccessKeyId = "test";
+        options.SecretAccessKey = "test";
+        options.TableNamePrefix = prefix;
         return options;
     }
 
