@@ -81,6 +81,38 @@ public sealed class DynamoDbConcurrencyTests : IDisposable
         Assert.Equal(holder.Id, (await store.FindAsync(name, "old", default))?.Id);
     }
 
+    [Fact]
+    public async Task Racing_moves_to_one_correlation_value_exactly_one_wins_and_the_loser_keeps_its_own()
+    {
+        var store = Store(_hostA);
+        var name = $"wf-{Guid.NewGuid():N}";
+        var one = Instance("a", name);
+        var two = Instance("b", name);
+        await store.InsertAsync(one, default);
+        await store.InsertAsync(two, default);
+
+        var outcomes = await Task.WhenAll(new[] { (one, _hostA), (two, _hostB) }.Select(x => Task.Run(async () =>
+        {
+            try
+            {
+                await Store(x.Item2).UpdateAsync(x.Item1 with { CorrelationValue = "shared" }, 1, default);
+                return true;
+            }
+            catch (WorkflowConcurrencyException)
+            {
+                return false;
+            }
+        })));
+
+        Assert.Single(outcomes, won => won);
+        var holder = await store.FindAsync(name, "shared", default);
+        Assert.NotNull(holder);
+        var loser = holder.Id == one.Id ? two : one;
+        Assert.Equal(1, (await store.GetAsync(name, loser.Id, default))?.Version);
+        Assert.Equal(loser.Id, (await store.FindAsync(name, loser.CorrelationValue!, default))?.Id);
+        Assert.Null(await store.FindAsync(name, holder.Id == one.Id ? "a" : "b", default));
+    }
+
     public void Dispose()
     {
         _hostA.Dispose();
