@@ -22,7 +22,8 @@ public sealed class DynamoDbStoreOptions
     /// Not used when the client comes from <see cref="Client"/> or dependency injection.</summary>
     public string? Region { get; set; }
 
-    /// <summary>DynamoDB endpoint override, e.g. dynalite at http://127.0.0.1:4567. Null: the region's endpoint.</summary>
+    /// <summary>DynamoDB endpoint override, e.g. dynalite at http://127.0.0.1:4567. Null: the region's endpoint. Like
+    /// the region and credentials, only used for a client the store builds (none in <see cref="Client"/> or DI).</summary>
     public Uri? ServiceUrl { get; set; }
 
     /// <summary>An explicit access key id (with <see cref="SecretAccessKey"/>). Null: the AWS default credential chain.</summary>
