@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: starts the local SQS/SNS peer (fauxqs on 127.0.0.1), runs every test project in Bus.sln,
+# The test command: starts the local peers on 127.0.0.1 (fauxqs for SQS/SNS, dynalite for DynamoDB, azurite for
+# Azure Table storage), runs every test project in Bus.sln,
 # and ends with one line "N passed, N failed, N skipped" summed from the TRX results.
 # Usage: bash build/test.sh [extra dotnet test arguments]
 set -uo pipefail
@@ -10,6 +11,10 @@ rm -rf "$results"
 
 bash "$root/build/start-fauxqs.sh" || { echo "could not start fauxqs"; echo "0 passed, 1 failed"; exit 1; }
 export BUS_SQS_ENDPOINT="${BUS_SQS_ENDPOINT:-http://127.0.0.1:${BUS_FAUXQS_PORT:-4566}}"
+bash "$root/build/start-dynalite.sh" || { echo "could not start dynalite"; echo "0 passed, 1 failed"; exit 1; }
+export BUS_DYNAMODB_ENDPOINT="${BUS_DYNAMODB_ENDPOINT:-http://127.0.0.1:${BUS_DYNALITE_PORT:-4567}}"
+bash "$root/build/start-azurite.sh" || { echo "could not start azurite"; echo "0 passed, 1 failed"; exit 1; }
+export BUS_AZURITE_TABLE_PORT="${BUS_AZURITE_TABLE_PORT:-10002}"   # the tests' default connection string uses it
 
 dotnet build Bus.sln -c Release -nologo -v quiet 2>&1 | grep -E "error|Build succeeded|Warn" | sort -u
 build_rc=${PIPESTATUS[0]}

@@ -1,0 +1,39 @@
+using Bus.DynamoDb.Provisioning;
+using Bus.Steps;
+using Bus.Workflows;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Bus.DynamoDb.Hosting;
+
+/// <summary>Creates or verifies the tables of the DynamoDB stores at start-up, so a missing table stops the host with
+/// one error that lists everything missing, instead of failing the first message.</summary>
+internal sealed class DynamoDbProvisioningService(IServiceProvider services) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var provisioners = new List<TableProvisioner>();
+        if (services.GetService<IWorkflowStore>() is DynamoDbWorkflowStore workflows)
+        {
+            provisioners.Add(workflows.Provisioner);
+        }
+
+        if (services.GetService<IStepStore>() is DynamoDbStepStore steps)
+        {
+            provisioners.Add(steps.Provisioner);
+        }
+
+        var missing = new List<string>();
+        foreach (var provisioner in provisioners)
+        {
+            missing.AddRange(await provisioner.ProvisionAsync(cancellationToken).ConfigureAwait(false));
+        }
+
+        if (missing.Count > 0)
+        {
+            throw TableProvisioner.VerifyFailed(missing);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
