@@ -19,8 +19,19 @@ public sealed class FakeServiceBusClient(FakeServiceBus broker) : ServiceBusClie
 
     public override ServiceBusReceiver CreateReceiver(string queueName) => CreateReceiver(queueName, new ServiceBusReceiverOptions());
 
-    public override ServiceBusReceiver CreateReceiver(string queueName, ServiceBusReceiverOptions options) =>
-        new FakeServiceBusReceiver(broker, queueName, options);
+    public override ServiceBusReceiver CreateReceiver(string queueName, ServiceBusReceiverOptions options)
+    {
+        var receiver = new FakeServiceBusReceiver(broker, queueName, options);
+        lock (Receivers)
+        {
+            Receivers.Add(receiver);
+        }
+
+        return receiver;
+    }
+
+    /// <summary>The receivers made so far.</summary>
+    public List<FakeServiceBusReceiver> Receivers { get; } = [];
 
     public override ValueTask DisposeAsync()
     {
