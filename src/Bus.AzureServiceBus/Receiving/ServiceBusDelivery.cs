@@ -52,7 +52,14 @@ internal sealed class ServiceBusDelivery : IReceivedMessage
     public async Task<DateTimeOffset> RenewLeaseAsync(TimeSpan duration, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(duration, TimeSpan.Zero);
-        ThrowIfLost();
+        switch (Volatile.Read(ref _state))
+        {
+            case 2:
+                throw LockLost(null);
+            case 1:
+                return _received.LockedUntil; // being settled: the settle call holds the lock from here
+        }
+
         await GuardAsync(() => _receiver.RenewMessageLockAsync(_received, cancellationToken)).ConfigureAwait(false);
         return _received.LockedUntil;
     }
@@ -119,17 +126,6 @@ internal sealed class ServiceBusDelivery : IReceivedMessage
             default:
                 throw new InvalidOperationException(
                     $"Message '{Message.MessageId}' from '{Queue}' is already settled; settle a delivery once (complete, abandon, release or dead-letter).");
-        }
-    }
-
-    private void ThrowIfLost()
-    {
-        switch (Volatile.Read(ref _state))
-        {
-            case 2:
-                throw LockLost(null);
-            case 1:
-                throw new LeaseLostException($"Message '{Message.MessageId}' from '{Queue}' is settled; its lock cannot be renewed.");
         }
     }
 

@@ -66,11 +66,12 @@ public sealed class RenewalCadenceTests : IAsyncDisposable
             sequenceNumber: 1,
             enqueuedTime: _time.GetUtcNow());
         var handedOut = 0;
+        var receivedAt = DateTimeOffset.MinValue;
         _client.CreateReceiver(Arg.Any<string>(), Arg.Any<ServiceBusReceiverOptions>()).Returns(_receiver);
         _client.CreateSender(Arg.Any<string>()).Returns(_sender);
         _receiver.ReceiveMessagesAsync(Arg.Any<int>(), Arg.Any<TimeSpan?>(), Arg.Any<CancellationToken>()).Returns(call =>
             Interlocked.Exchange(ref handedOut, 1) == 0
-                ? Task.FromResult<IReadOnlyList<ServiceBusReceivedMessage>>([message])
+                ? HandOut(message, out receivedAt)
                 : NothingAsync(call.ArgAt<TimeSpan?>(1)!.Value, call.ArgAt<CancellationToken>(2)));
         _receiver.RenewMessageLockAsync(message, Arg.Any<CancellationToken>()).Returns(_ =>
         {
@@ -98,10 +99,9 @@ public sealed class RenewalCadenceTests : IAsyncDisposable
             bus.UseAzureServiceBus(o => (o.LockDuration, o.ReceiveTimeout) = (LockDuration, TimeSpan.FromSeconds(1)));
             bus.AddHandler<SlowHandler>();
         });
-        var started = _time.GetUtcNow();
         var done = await _driver.AwaitAsync(completed.Task);
 
-        Assert.InRange(done - started, SlowHandler.Runtime, SlowHandler.Runtime + TimeSpan.FromSeconds(2));
+        Assert.True(done - receivedAt >= SlowHandler.Runtime, $"completed {done - receivedAt} after the receive");
         List<DateTimeOffset> renewals;
         lock (_renewals)
         {
@@ -109,11 +109,19 @@ public sealed class RenewalCadenceTests : IAsyncDisposable
         }
 
         Assert.InRange(renewals.Count, 5, 7);
+        Assert.InRange(renewals[0] - receivedAt, TimeSpan.Zero, LockDuration / 2 + TimeSpan.FromSeconds(0.5)); // counted from the lock
+        Assert.InRange(done - renewals[^1], TimeSpan.Zero, LockDuration / 2 + TimeSpan.FromSeconds(0.5)); // the lock never ran out
         var gaps = renewals.Zip(renewals.Skip(1), (before, after) => after - before).ToList();
         Assert.All(gaps, gap => Assert.InRange(gap, LockDuration / 2 - TimeSpan.FromSeconds(1), LockDuration / 2 + TimeSpan.FromSeconds(0.5)));
         await _receiver.Received(1).CompleteMessageAsync(message, Arg.Any<CancellationToken>());
         await _receiver.DidNotReceiveWithAnyArgs().AbandonMessageAsync(default!, default, default);
         await _receiver.DidNotReceiveWithAnyArgs().DeadLetterMessageAsync(default!, default(IDictionary<string, object>)!, default!, default, default);
+    }
+
+    private Task<IReadOnlyList<ServiceBusReceivedMessage>> HandOut(ServiceBusReceivedMessage message, out DateTimeOffset at)
+    {
+        at = _time.GetUtcNow();
+        return Task.FromResult<IReadOnlyList<ServiceBusReceivedMessage>>([message]);
     }
 
     private async Task<IReadOnlyList<ServiceBusReceivedMessage>> NothingAsync(TimeSpan wait, CancellationToken cancellationToken)
