@@ -193,6 +193,21 @@ public sealed class ServiceBusTransport : ITransport
     /// <summary>Sends one entity's messages in as few calls as fit its size limit (a batch is at most 1 MB).</summary>
     private async Task SendGroupAsync(string entity, List<OutgoingMessage> messages, long limit, CancellationToken cancellationToken)
     {
+        try
+        {
+            await SendBatchesAsync(entity, messages, limit, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ServiceBusException e) when (e.Reason == ServiceBusFailureReason.MessagingEntityNotFound)
+        {
+            throw new ServiceBusException(
+                $"Service Bus entity '{entity}' does not exist. Start the endpoint that receives from it (it creates its queue and " +
+                "topics), create it, or check the route and ServiceBusTransportOptions.EntityPrefix.",
+                e.Reason, entity, e);
+        }
+    }
+
+    private async Task SendBatchesAsync(string entity, List<OutgoingMessage> messages, long limit, CancellationToken cancellationToken)
+    {
         var sender = _clients.Sender(entity);
         var batchLimit = Math.Min(limit, 1024 * 1024) - 8 * 1024;
         var batch = new List<ServiceBusMessage>();

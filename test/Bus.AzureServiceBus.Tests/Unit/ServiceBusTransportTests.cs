@@ -202,6 +202,18 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
         Assert.Contains("no topics", noTopics.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Sending_to_a_missing_queue_names_it_and_says_what_to_do()
+    {
+        var (_, transport) = Create();
+
+        var error = await Assert.ThrowsAsync<Azure.Messaging.ServiceBus.ServiceBusException>(() =>
+            transport.SendAsync([new OutgoingMessage(Destination.Queue("nowhere"), Message("x"))], default));
+
+        Assert.Contains("'nowhere' does not exist", error.Message, StringComparison.Ordinal);
+        Assert.Contains("EntityPrefix", error.Message, StringComparison.Ordinal);
+    }
+
     private (FakeServiceBus Fake, ServiceBusTransport Transport) Create(MessagingSku? sku = null, Action<ServiceBusTransportOptions>? configure = null) =>
         Create(new FakeServiceBus(_time, sku), configure);
 
