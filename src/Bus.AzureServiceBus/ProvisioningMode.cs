@@ -1,13 +1,15 @@
 namespace Bus.AzureServiceBus;
 
-/// <summary>What <see cref="ServiceBusTransport"/> does about missing queues, topics and subscriptions at start-up.</summary>
+/// <summary>What <see cref="ServiceBusTransport"/> does about missing or differently configured queues, topics and
+/// subscriptions at start-up.</summary>
 public enum ProvisioningMode
 {
-    /// <summary>Creates missing entities through the management API (needs a Manage right or the Data Owner role), and
-    /// updates an existing subscription of the endpoint that does not forward into the endpoint's queue.</summary>
+    /// <summary>Creates missing entities with <c>ServiceBusAdministrationClient</c> (needs Manage rights or the Data
+    /// Owner role), updates an endpoint queue's LockDuration, MaxDeliveryCount and size settings to the options, and points
+    /// an endpoint's subscription that forwards elsewhere at the endpoint's queue.</summary>
     CreateIfMissing,
 
-    /// <summary>Only checks that every entity exists and that the endpoint's subscriptions forward into its queue, and
-    /// fails at start-up naming the missing or mismatched ones.</summary>
+    /// <summary>Changes nothing: checks every entity and setting and fails at start-up with one error listing every
+    /// missing entity and every mismatched setting.</summary>
     VerifyOnly,
 }

@@ -1,53 +1,86 @@
+using Azure;
 using Azure.Identity;
-using Bus.AzureServiceBus.Authentication;
+using Azure.Messaging.ServiceBus;
+using Azure.Messaging.ServiceBus.Administration;
+using Bus.AzureServiceBus.Connection;
+using Bus.AzureServiceBus.DeadLetters;
+using Bus.AzureServiceBus.Messages;
 using Bus.AzureServiceBus.Receiving;
-using Bus.AzureServiceBus.Rest;
 using Bus.AzureServiceBus.Topology;
 using Bus.Transports;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Bus.AzureServiceBus;
 
 /// <summary>
-/// Azure Service Bus over its REST API: a queue per endpoint, a topic per event with a forwarding subscription per
-/// subscribing endpoint, peek-lock leases of the entity's LockDuration, scheduled messages for delays, and an error
-/// queue per endpoint (<c>{queue}-error</c>) for dead letters next to the native <c>$DeadLetterQueue</c>.
-/// Authenticates with a SAS connection string or an Entra ID credential.
+/// Azure Service Bus over AMQP (<c>Azure.Messaging.ServiceBus</c>): a queue per endpoint, a topic per event with a
+/// subscription per subscribing endpoint that forwards into the endpoint's queue, peek-lock leases of the entity's
+/// LockDuration renewed with <c>RenewMessageLockAsync</c>, native dead-lettering into the queue's
+/// <c>$DeadLetterQueue</c>, and delayed retries as scheduled copies completed with the original in one transaction.
 /// </summary>
 public sealed class ServiceBusTransport : ITransport
 {
-    private readonly IServiceBusRestClient _client;
-    private readonly EntityNames _names;
+    private const string TransportName = "azure-service-bus";
+
     private readonly ServiceBusTransportOptions _options;
+    private readonly ServiceBusAdministrationClient _admin;
+    private readonly EntityClients _clients;
+    private readonly EntityNames _names;
     private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private readonly EntitySizeLimits _limits;
     private readonly TopologyProvisioner _provisioner;
     private readonly ServiceBusDeadLetterQueue _deadLetters;
+    private readonly SemaphoreSlim _tierGate = new(1, 1);
+    private ServiceBusTier? _tier;
 
-    /// <summary>Creates the transport.</summary>
+    /// <summary>Creates the transport with a client of its own, from <see cref="ServiceBusTransportOptions.ConnectionString"/>
+    /// or <see cref="ServiceBusTransportOptions.FullyQualifiedNamespace"/>.</summary>
     /// <param name="options">The settings; validated here.</param>
-    /// <exception cref="ArgumentException">A setting is invalid or the connection string lacks a part; the message names it.</exception>
-    public ServiceBusTransport(ServiceBusTransportOptions options)
-        : this(options, CreateClient(options ?? throw new ArgumentNullException(nameof(options)), out var namespaceUri), namespaceUri)
+    /// <param name="loggerFactory">Where warnings go, or null.</param>
+    /// <exception cref="ArgumentException">A setting is invalid or neither connection setting is given; the message says what to set.</exception>
+    public ServiceBusTransport(ServiceBusTransportOptions options, ILoggerFactory? loggerFactory = null)
+        : this(Validated(options), CreateClient(options), CreateAdministrationClient(options), ownsClient: true, loggerFactory)
     {
     }
 
-    internal ServiceBusTransport(ServiceBusTransportOptions options, IServiceBusRestClient client, Uri namespaceUri)
+    /// <summary>Creates the transport over clients the application made (and disposes, the transport does not).</summary>
+    /// <param name="options">The settings (connection settings are not used); validated here.</param>
+    /// <param name="client">The client messages are sent and received with.</param>
+    /// <param name="administrationClient">The client entities are created and read with.</param>
+    /// <param name="loggerFactory">Where warnings go, or null.</param>
+    public ServiceBusTransport(
+        ServiceBusTransportOptions options, ServiceBusClient client, ServiceBusAdministrationClient administrationClient, ILoggerFactory? loggerFactory = null)
+        : this(Validated(options), client ?? throw new ArgumentNullException(nameof(client)),
+            administrationClient ?? throw new ArgumentNullException(nameof(administrationClient)), ownsClient: false, loggerFactory)
+    {
+    }
+
+    private ServiceBusTransport(
+        ServiceBusTransportOptions options, ServiceBusClient client, ServiceBusAdministrationClient admin, bool ownsClient, ILoggerFactory? loggerFactory)
     {
         _options = options;
-        _client = client;
+        _admin = admin;
         _time = options.TimeProvider ?? TimeProvider.System;
+        _log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ServiceBusTransport>();
         _names = new EntityNames(options.EntityPrefix);
-        _provisioner = new TopologyProvisioner(client, _names, options, namespaceUri);
-        _deadLetters = new ServiceBusDeadLetterQueue(client, _names, _time);
+        _clients = new EntityClients(client, ownsClient, options.PrefetchCount ?? 0);
+        _limits = new EntitySizeLimits(admin, options.MaxMessageSize);
+        _provisioner = new TopologyProvisioner(admin, _names, options, _limits);
+        _deadLetters = new ServiceBusDeadLetterQueue(_clients, _names, TimeSpan.FromSeconds(1));
+        _tier = options.Tier;
         Capabilities = new TransportCapabilities
         {
-            Name = "azure-service-bus",
+            Name = TransportName,
             CanRenewLease = true,
             MaxLeaseDuration = options.LockDuration,
             LeaseDurationIsFixed = true,
             MaxDelay = TimeSpan.FromDays(365),
             NativeDeadLetter = true,
-            PublishSubscribe = true,
+            PublishSubscribe = options.Tier != ServiceBusTier.Basic,
             Redrive = true,
+            SharedBetweenHosts = true,
             MaxMessageSize = options.MaxMessageSize,
         };
     }
@@ -58,31 +91,46 @@ public sealed class ServiceBusTransport : ITransport
     /// <inheritdoc />
     public IDeadLetterQueue DeadLetters => _deadLetters;
 
+    /// <summary>The namespace's tier as the transport uses it: the configured one, else the one read at provisioning.</summary>
+    public ServiceBusTier? Tier => _tier;
+
     /// <inheritdoc />
-    public Task ProvisionAsync(TransportTopology topology, CancellationToken cancellationToken) =>
-        _provisioner.ProvisionAsync(topology, cancellationToken);
+    /// <remarks>Reads the namespace's tier first (unless configured): on Basic, which has no transactions, a strict bus
+    /// refuses to start and a lenient one logs what it loses.</remarks>
+    public async Task ProvisionAsync(TransportTopology topology, CancellationToken cancellationToken)
+    {
+        var tier = await TierAsync(cancellationToken).ConfigureAwait(false);
+        await _provisioner.ProvisionAsync(topology, tier, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <inheritdoc />
     public async Task SendAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        var groups = new List<(string Entity, List<OutgoingBrokerMessage> Messages, List<string?> Ids)>();
+        var groups = new List<(string Entity, bool Topic, List<OutgoingMessage> Messages)>();
         foreach (var outgoing in messages)
         {
-            MessageSizeLimit.Check(outgoing.Message, _options.MaxMessageSize, Capabilities.Name);
-            var entity = outgoing.Destination.Kind == DestinationKind.Queue
-                ? _names.Queue(outgoing.Destination.Name)
-                : _names.Topic(outgoing.Destination.Name);
-            var broker = BrokerMessageMapping.ToBroker(outgoing.Message, outgoing.VisibleAt);
-            var group = groups.FindIndex(g => g.Entity == entity);
+            var topic = outgoing.Destination.Kind == DestinationKind.Topic;
+            var entity = topic ? _names.Topic(outgoing.Destination.Name) : _names.Queue(outgoing.Destination.Name);
+            var group = groups.FindIndex(g => g.Entity == entity && g.Topic == topic);
             if (group < 0)
             {
-                groups.Add((entity, [broker], [outgoing.Message.MessageId]));
+                groups.Add((entity, topic, [outgoing]));
             }
             else
             {
-                groups[group].Messages.Add(broker);
-                groups[group].Ids.Add(outgoing.Message.MessageId);
+                groups[group].Messages.Add(outgoing);
+            }
+        }
+
+        // Every size is checked before anything is sent.
+        var limits = new long[groups.Count];
+        for (var i = 0; i < groups.Count; i++)
+        {
+            limits[i] = await _limits.LimitAsync(groups[i].Entity, groups[i].Topic, cancellationToken).ConfigureAwait(false);
+            foreach (var outgoing in groups[i].Messages)
+            {
+                MessageSizeLimit.Check(outgoing.Message, limits[i], TransportName);
             }
         }
 
@@ -90,16 +138,16 @@ public sealed class ServiceBusTransport : ITransport
         {
             try
             {
-                await _client.SendAsync(groups[i].Entity, groups[i].Messages, cancellationToken).ConfigureAwait(false);
+                await SendGroupAsync(groups[i].Entity, groups[i].Messages, limits[i], cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (i > 0 && e is ServiceBusRequestException or OperationCanceledException)
+            catch (Exception e) when (i > 0 && e is ServiceBusException or OperationCanceledException)
             {
-                var sent = groups.Take(i).SelectMany(g => g.Ids);
-                var notSent = groups.Skip(i).SelectMany(g => g.Ids);
-                throw new ServiceBusRequestException(
+                var sent = groups.Take(i).SelectMany(g => g.Messages).Select(m => m.Message.MessageId);
+                var notSent = groups.Skip(i).SelectMany(g => g.Messages).Select(m => m.Message.MessageId);
+                throw new ServiceBusException(
                     $"Sending to '{groups[i].Entity}' failed after other messages were sent. Sent: {string.Join(", ", sent)}. " +
                     $"Not sent (or not confirmed): {string.Join(", ", notSent)}. {e.Message}",
-                    (e as ServiceBusRequestException)?.StatusCode,
+                    (e as ServiceBusException)?.Reason ?? ServiceBusFailureReason.GeneralError,
                     groups[i].Entity,
                     e);
             }
@@ -108,8 +156,8 @@ public sealed class ServiceBusTransport : ITransport
 
     /// <inheritdoc />
     /// <remarks>Service Bus fixes the lease at the entity's LockDuration, so <paramref name="leaseDuration"/> is not used.
-    /// The first request long-polls for <see cref="ServiceBusTransportOptions.ReceiveTimeout"/>; once a message came,
-    /// up to <paramref name="maxMessages"/> - 1 more are fetched at once without waiting.</remarks>
+    /// Waits up to <see cref="ServiceBusTransportOptions.ReceiveTimeout"/> for the first message and returns what came, up
+    /// to <paramref name="maxMessages"/>.</remarks>
     public async ValueTask<IReadOnlyList<IReceivedMessage>> ReceiveAsync(
         string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
@@ -117,67 +165,160 @@ public sealed class ServiceBusTransport : ITransport
         ArgumentOutOfRangeException.ThrowIfLessThan(maxMessages, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
         var entity = _names.Queue(queue);
-        var first = await _client.PeekLockAsync(entity, _options.ReceiveTimeout, cancellationToken).ConfigureAwait(false);
-        if (first is null)
+        var receiver = _clients.Receiver(entity);
+        var received = await receiver.ReceiveMessagesAsync(maxMessages, _options.ReceiveTimeout, cancellationToken).ConfigureAwait(false);
+        if (received.Count == 0)
         {
             return [];
         }
 
-        var locked = new List<LockedBrokerMessage> { first };
-        if (maxMessages > 1)
+        var transactions = await TierAsync(cancellationToken).ConfigureAwait(false) != ServiceBusTier.Basic;
+        var limit = await _limits.LimitAsync(entity, topic: false, cancellationToken).ConfigureAwait(false);
+        var sender = _clients.Sender(entity);
+        var result = new IReceivedMessage[received.Count];
+        for (var i = 0; i < received.Count; i++)
         {
-            // No cancellation here: a response carrying a locked message must not be dropped half-way.
-            var more = await Task.WhenAll(Enumerable.Range(0, maxMessages - 1)
-                .Select(_ => PeekOrNullAsync(entity))).ConfigureAwait(false);
-            locked.AddRange(more.OfType<LockedBrokerMessage>());
+            result[i] = new ServiceBusDelivery(receiver, sender, received[i], queue, _time, transactions, limit);
         }
 
-        var errorEntity = _names.ErrorQueue(queue);
-        return locked.Select(l => (IReceivedMessage)new ServiceBusReceivedMessage(_client, l, queue, entity, errorEntity, _options.LockDuration, _time)).ToList();
+        return result;
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
-        _client.Dispose();
-        return ValueTask.CompletedTask;
+        await _clients.DisposeAsync().ConfigureAwait(false);
+        _tierGate.Dispose();
     }
 
-    private async Task<LockedBrokerMessage?> PeekOrNullAsync(string entity)
+    /// <summary>Sends one entity's messages in as few calls as fit its size limit (a batch is at most 1 MB).</summary>
+    private async Task SendGroupAsync(string entity, List<OutgoingMessage> messages, long limit, CancellationToken cancellationToken)
     {
         try
         {
-            return await _client.PeekLockAsync(entity, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+            await SendBatchesAsync(entity, messages, limit, cancellationToken).ConfigureAwait(false);
         }
-        catch (ServiceBusRequestException)
+        catch (ServiceBusException e) when (e.Reason == ServiceBusFailureReason.MessagingEntityNotFound)
         {
-            return null; // the first message is already in hand; the rest can wait for the next receive
+            throw new ServiceBusException(
+                $"Service Bus entity '{entity}' does not exist. Start the endpoint that receives from it (it creates its queue and " +
+                "topics), create it, or check the route and ServiceBusTransportOptions.EntityPrefix.",
+                e.Reason, entity, e);
         }
     }
 
-    private static HttpServiceBusRestClient CreateClient(ServiceBusTransportOptions options, out Uri namespaceUri)
+    private async Task SendBatchesAsync(string entity, List<OutgoingMessage> messages, long limit, CancellationToken cancellationToken)
+    {
+        var sender = _clients.Sender(entity);
+        var batchLimit = Math.Min(limit, 1024 * 1024) - 8 * 1024;
+        var batch = new List<ServiceBusMessage>();
+        long batchSize = 0;
+        foreach (var outgoing in messages)
+        {
+            var size = MessageSizeLimit.SizeOf(outgoing.Message) + 512;
+            if (batch.Count > 0 && batchSize + size > batchLimit)
+            {
+                await sender.SendMessagesAsync(batch, cancellationToken).ConfigureAwait(false);
+                batch = [];
+                batchSize = 0;
+            }
+
+            batch.Add(MessageMapping.ToServiceBus(outgoing.Message, outgoing.VisibleAt));
+            batchSize += size;
+        }
+
+        if (batch.Count == 1)
+        {
+            await sender.SendMessageAsync(batch[0], cancellationToken).ConfigureAwait(false);
+        }
+        else if (batch.Count > 1)
+        {
+            await sender.SendMessagesAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask<ServiceBusTier> TierAsync(CancellationToken cancellationToken)
+    {
+        if (_tier is { } known)
+        {
+            return known;
+        }
+
+        await _tierGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_tier is null)
+            {
+                ServiceBusTier tier;
+                try
+                {
+                    var sku = (await _admin.GetNamespacePropertiesAsync(cancellationToken).ConfigureAwait(false)).Value.MessagingSku;
+                    tier = sku == MessagingSku.Basic ? ServiceBusTier.Basic : sku == MessagingSku.Premium ? ServiceBusTier.Premium : ServiceBusTier.Standard;
+                }
+                catch (Exception e) when (e is ServiceBusException or RequestFailedException or UnauthorizedAccessException)
+                {
+                    _log.LogWarning(e,
+                        "Could not read the Service Bus namespace's tier; assuming Standard (transactions, 256 KB messages). " +
+                        "Set ServiceBusTransportOptions.Tier to say which it is.");
+                    tier = ServiceBusTier.Standard;
+                }
+
+                CheckTier(tier);
+                _tier = tier;
+            }
+
+            return _tier.Value;
+        }
+        finally
+        {
+            _tierGate.Release();
+        }
+    }
+
+    private void CheckTier(ServiceBusTier tier)
+    {
+        if (tier != ServiceBusTier.Basic)
+        {
+            return;
+        }
+
+        const string lost = "The Basic tier of Azure Service Bus has no transactions: a delayed retry or a release sends a copy and then " +
+                            "completes the original in two steps, so a crash between them delivers the message twice. It has no topics either.";
+        if (_options.Strict)
+        {
+            throw new BusConfigurationException(lost + " Use a Standard or Premium namespace, or set bus.Strict = false to accept this.");
+        }
+
+        _log.LogWarning("{Warning}", lost + " Running anyway because the bus is not strict.");
+    }
+
+    private static ServiceBusTransportOptions Validated(ServiceBusTransportOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return options;
+    }
+
+    private static ServiceBusClient CreateClient(ServiceBusTransportOptions options)
     {
         options.Validate();
-        var time = options.TimeProvider ?? TimeProvider.System;
-        IAuthorizationProvider authorization;
         if (!string.IsNullOrWhiteSpace(options.ConnectionString))
         {
-            var parsed = ServiceBusConnectionString.Parse(options.ConnectionString);
-            namespaceUri = parsed.Endpoint;
-            authorization = parsed.SharedAccessSignature is { } signature
-                ? new FixedSignatureProvider(signature)
-                : new SasTokenProvider(parsed.KeyName!, parsed.Key!, namespaceUri, time);
-        }
-        else
-        {
-            namespaceUri = new Uri($"https://{options.NamespaceHost}/");
-            authorization = new EntraTokenProvider(options.TokenCredential ?? new DefaultAzureCredential(), time);
+            return new ServiceBusClient(options.ConnectionString, options.ClientOptions ?? new ServiceBusClientOptions());
         }
 
-        var http = options.HttpMessageHandler is { } handler
-            ? new HttpClient(handler, disposeHandler: false)
-            : new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
-        http.Timeout = options.ReceiveTimeout + TimeSpan.FromSeconds(60);
-        return new HttpServiceBusRestClient(http, namespaceUri, authorization, time, options.MaxRetries, options.RetryDelay, options.MaxMessageSize);
+        if (!string.IsNullOrWhiteSpace(options.FullyQualifiedNamespace))
+        {
+            return new ServiceBusClient(options.NamespaceHost, options.TokenCredential ?? new DefaultAzureCredential(), options.ClientOptions ?? new ServiceBusClientOptions());
+        }
+
+        throw new ArgumentException(
+            "Set ServiceBusTransportOptions.ConnectionString, or FullyQualifiedNamespace (with a TokenCredential), or pass the clients to the " +
+            "ServiceBusTransport constructor (UseAzureServiceBus takes them from the service collection when neither is set).");
     }
+
+    private static ServiceBusAdministrationClient CreateAdministrationClient(ServiceBusTransportOptions options) =>
+        !string.IsNullOrWhiteSpace(options.ConnectionString)
+            ? new ServiceBusAdministrationClient(options.ConnectionString)
+            : new ServiceBusAdministrationClient(options.NamespaceHost, options.TokenCredential ?? new DefaultAzureCredential());
 }

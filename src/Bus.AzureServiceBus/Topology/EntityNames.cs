@@ -12,30 +12,17 @@ namespace Bus.AzureServiceBus.Topology;
 /// </summary>
 internal sealed class EntityNames(string prefix)
 {
-    /// <summary>Suffix of the error queue that holds a queue's explicitly dead-lettered messages.</summary>
-    public const string ErrorSuffix = "-error";
-
     private const int MaxEntityLength = 260;
     private const int MaxSubscriptionLength = 50;
 
     /// <summary>The queue of an endpoint.</summary>
-    public string Queue(string logicalName) => Sanitize(prefix + logicalName, MaxEntityLength - ErrorSuffix.Length);
-
-    /// <summary>The error queue of an endpoint.</summary>
-    public string ErrorQueue(string logicalName) => Queue(logicalName) + ErrorSuffix;
-
-    /// <summary>The native dead-letter subqueue of an endpoint's queue.</summary>
-    public string NativeDeadLetterQueue(string logicalName) => Queue(logicalName) + "/$DeadLetterQueue";
+    public string Queue(string logicalName) => Sanitize(prefix + logicalName, MaxEntityLength);
 
     /// <summary>The topic of an event.</summary>
     public string Topic(string logicalName) => Sanitize(prefix + logicalName, MaxEntityLength);
 
     /// <summary>The subscription name of an endpoint on a topic.</summary>
     public string SubscriptionName(string endpointLogicalName) => Sanitize(endpointLogicalName, MaxSubscriptionLength);
-
-    /// <summary>The path of an endpoint's subscription on a topic.</summary>
-    public string Subscription(string topicLogicalName, string endpointLogicalName) =>
-        $"{Topic(topicLogicalName)}/Subscriptions/{SubscriptionName(endpointLogicalName)}";
 
     /// <summary>Whether a prefix is usable as given.</summary>
     public static bool IsValidPrefix(string prefix) =>

@@ -97,9 +97,11 @@ public sealed record FailureDetails(
         }
 
         // Each step shortens one field by what is over (UTF-8 and escaping can make a character cost several bytes,
-        // so a step may run again), or drops it when that would leave nothing.
-        for (var guard = 0; over > 0 && guard < 64; guard++)
+        // so a step may run again), or drops it when that would leave nothing. A step that gained nothing (the transport
+        // caps the field anyway) drops the field, or halves the reason, so that every step makes progress.
+        for (var guard = 0; over > 0 && guard < 200; guard++)
         {
+            var before = details;
             details = details switch
             {
                 { StackTrace: { } trace } => details with { StackTrace = Shorten(trace, over) },
@@ -112,9 +114,22 @@ public sealed record FailureDetails(
                 _ => details,
             };
             var next = Over(details);
-            if (next == over && details.Reason.Length <= 1 && details.StackTrace is null && details.ExceptionMessage is null && details.ExceptionType is null)
+            if (next >= over)
             {
-                return null; // nothing left to give up
+                details = before switch
+                {
+                    { StackTrace: not null } => before with { StackTrace = null },
+                    { ExceptionMessage: not null } => before with { ExceptionMessage = null },
+                    { ExceptionType: not null } => before with { ExceptionType = null },
+                    _ when details.Reason.Length > 1 && before.Reason.Length > 1 => details with { Reason = before.Reason[..(before.Reason.Length / 2)] },
+                    _ => details,
+                };
+                next = Over(details);
+                if (next >= over && details.Reason.Length <= 1 && details.StackTrace is null && details.ExceptionMessage is null && details.ExceptionType is null
+                    && details.Attempts == 0 && details.SourceQueue.Length == 0 && details.FailedAt == DateTimeOffset.MinValue)
+                {
+                    return null; // nothing left to give up
+                }
             }
 
             over = next;

@@ -1,4 +1,5 @@
-using System.Text.RegularExpressions;
+using Azure.Messaging.ServiceBus;
+using Azure.Messaging.ServiceBus.Administration;
 using Bus.AzureServiceBus.Tests.Fake;
 using Bus.Conformance;
 using Bus.Hosting;
@@ -8,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Bus.AzureServiceBus.Tests.Conformance;
 
 /// <summary>
-/// A bus endpoint on the REST fake whose handler runs for several of the entity's LockDurations: the lease renewer
+/// A bus endpoint on the fake namespace whose handler runs for several of the entity's LockDurations: the lease renewer
 /// keeps the broker's lock by renewing at half the lock duration (Service Bus fixes the lock per entity, whatever the
 /// execution profile's heartbeat says), so the message is neither redelivered nor its lease lost. All on the manual clock.
 /// </summary>
@@ -40,24 +41,27 @@ public sealed class ServiceBusLockRenewalTests : IAsyncDisposable
         }
 
         _probe.Dispose();
-        _fake.Dispose();
     }
 
     [Fact]
     public async Task A_handler_running_three_lock_durations_keeps_its_lock_with_renewals_every_half_lock_duration()
     {
-        _endpoint = await TestEndpoint.StartAsync($"renew-{_testId}", _time, services => services.AddSingleton(_recorder), bus =>
+        _endpoint = await TestEndpoint.StartAsync($"renew-{_testId}", _time, services =>
         {
+            services.AddSingleton(_recorder);
+            services.AddSingleton<ServiceBusClient>(new FakeServiceBusClient(_fake));
+            services.AddSingleton<ServiceBusAdministrationClient>(new FakeServiceBusAdministrationClient(_fake));
+        }, bus =>
+        {
+            bus.AllowInMemoryStores = true; // one host, no steps or workflows
             bus.UseAzureServiceBus(o =>
             {
-                o.ConnectionString = FakeServiceBus.ConnectionString;
-                o.HttpMessageHandler = _fake;
                 o.LockDuration = LockDuration;
                 o.ReceiveTimeout = TimeSpan.FromSeconds(1);
             });
             bus.AddHandler<SlowHandler>(); // the default profile: heartbeat 20 s, max runtime 10 min
         });
-        Assert.Equal(LockDuration, _fake.LockDurationOf(_endpoint.Name));
+        Assert.Equal(LockDuration, _fake.QueueSettingsOf(_endpoint.Name)!.LockDuration);
 
         await _endpoint.Bus.SendAsync(new DoWork(_testId, "slow"));
         await _driver.AwaitAsync(_probe.WhenAsync(_endpoint.Name, "bus.messages.completed", 1));
@@ -69,11 +73,10 @@ public sealed class ServiceBusLockRenewalTests : IAsyncDisposable
         Assert.Equal(0, _probe.Count(_endpoint.Name, "bus.lease.lost"));
         Assert.Empty(_fake.MessagesIn(_endpoint.Name));
 
-        // Renew-lock requests (POST on the lock URI) while the handler ran, up to the completion (DELETE on it).
-        var lockUri = new Regex($"^/{Regex.Escape(_endpoint.Name)}/messages/[0-9]+/[0-9a-f-]+$");
-        var requests = _fake.Requests;
-        var renewals = requests.Where(r => r.Method == HttpMethod.Post && lockUri.IsMatch(r.PathAndQuery)).Select(r => r.At).ToList();
-        var completed = Assert.Single(requests, r => r.Method == HttpMethod.Delete && lockUri.IsMatch(r.PathAndQuery)).At;
+        // RenewMessageLockAsync calls while the handler ran, up to the completion.
+        var calls = _fake.Calls.Where(c => c.Entity == _endpoint.Name).ToList();
+        var renewals = calls.Where(c => c.Operation == "RenewLock").Select(c => c.At).ToList();
+        var completed = Assert.Single(calls, c => c.Operation == "Complete").At;
         var started = handled[0].At; // a few milliseconds after the receive that locked the message
 
         Assert.InRange(renewals.Count, 5, 7); // 30 s of handling at one renewal per 5 s

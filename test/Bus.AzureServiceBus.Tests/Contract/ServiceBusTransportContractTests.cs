@@ -5,7 +5,7 @@ using Bus.Transports;
 
 namespace Bus.AzureServiceBus.Tests.Contract;
 
-/// <summary>The transport contract against the REST fake, on the manual clock. The entity LockDuration (10 s) is the
+/// <summary>The transport contract against the SDK-seam fake, on the manual clock. The entity LockDuration (10 s) is the
 /// lease every receive gets: long enough for the renewal checks, short enough to expire within the suite's patience.</summary>
 public sealed class ServiceBusTransportContractTests : TransportContractTests
 {
@@ -13,9 +13,6 @@ public sealed class ServiceBusTransportContractTests : TransportContractTests
 
     protected override TimeProvider Time => _time;
 
-    protected override Task<ITransport> CreateTransportAsync()
-    {
-        var fake = new FakeServiceBus(_time) { Latency = TimeSpan.FromMilliseconds(5) };
-        return Task.FromResult<ITransport>(FakeTransports.Create(fake, _time));
-    }
+    protected override Task<ITransport> CreateTransportAsync() =>
+        Task.FromResult<ITransport>(FakeTransports.Create(new FakeServiceBus(_time) { Latency = TimeSpan.FromMilliseconds(5) }, _time));
 }

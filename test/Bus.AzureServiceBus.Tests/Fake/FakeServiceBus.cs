@@ -1,772 +1,740 @@
-using System.Globalization;
-using System.Net;
-using System.Security.Cryptography;
+using System.Reflection;
 using System.Text;
-using System.Text.Json;
-using System.Xml.Linq;
+using System.Transactions;
+using Azure.Messaging.ServiceBus;
+using Azure.Messaging.ServiceBus.Administration;
 using Bus.Testing;
-using Bus.Timing;
 
 namespace Bus.AzureServiceBus.Tests.Fake;
 
 /// <summary>
-/// An in-process model of the documented Service Bus REST contract, as an <see cref="HttpMessageHandler"/>:
-/// Atom entity creation (201/409) with schema element order checked, update with <c>If-Match: *</c> (200; 400 when it
-/// would change RequiresSession), descriptions with ForwardTo as an absolute URI, send and batch send (scheduled
-/// enqueue honoured), peek-lock receive with LockDuration, LockedUntilUtc and DeliveryCount, lock expiry,
-/// MaxDeliveryCount moving messages to <c>$DeadLetterQueue</c>, complete/unlock/renew on the lock URI (200, 404 lost
-/// lock, 410 entity gone), 204 on an empty receive after the timeout, subscriptions forwarding into queues, SAS
-/// signature checking, and the supplementary authorization (SAS or bearer) that creating or updating an entity with
-/// ForwardTo or ForwardDeadLetteredMessagesTo needs for its target (dead-letter forwarding itself is not modelled).
-/// All time is the given <see cref="ManualTimeProvider"/>'s.
+/// An in-process Service Bus namespace on a <see cref="TimeProvider"/>, reached through the SDK's own test seams
+/// (<see cref="FakeServiceBusClient"/>, <see cref="FakeServiceBusAdministrationClient"/>). It models peek-lock with lock
+/// expiry and lock tokens, delivery counts, MaxDeliveryCount moving a message to the dead-letter sub-queue, scheduled
+/// messages, topics forwarding into queues, duplicate detection, size limits (entity, 32 KB per property, 64 KB of
+/// properties), the tiers, and transactions: operations under an ambient <see cref="Transaction"/> are checked when made
+/// and applied together when it commits, or not at all.
 /// </summary>
-internal sealed class FakeServiceBus : HttpMessageHandler
+public sealed class FakeServiceBus
 {
-    public const string Host = "fake.servicebus.windows.net";
-    public const string KeyName = "RootManageSharedAccessKey";
-    public const string Key = "fake-key-0123456789abcdef=";
-    public static readonly string ConnectionString = $"Endpoint=sb://{Host}/;SharedAccessKeyName={KeyName};SharedAccessKey={Key}";
+    public const string Namespace = "fake.servicebus.windows.net";
 
-    private static readonly XNamespace Atom = "http://www.w3.org/2005/Atom";
-    private static readonly XNamespace Sb = "http://schemas.microsoft.com/netservices/2010/10/servicebus/connect";
-
-    private static readonly Dictionary<string, string[]> SchemaOrder = new()
-    {
-        ["QueueDescription"] =
-        [
-            "LockDuration", "MaxSizeInMegabytes", "RequiresDuplicateDetection", "RequiresSession", "DefaultMessageTimeToLive",
-            "DeadLetteringOnMessageExpiration", "DuplicateDetectionHistoryTimeWindow", "MaxDeliveryCount", "EnableBatchedOperations",
-            "SizeInBytes", "MessageCount", "IsAnonymousAccessible", "AuthorizationRules", "Status", "ForwardTo", "UserMetadata",
-            "CreatedAt", "UpdatedAt", "AccessedAt", "SupportOrdering", "CountDetails", "AutoDeleteOnIdle", "EnablePartitioning",
-            "EntityAvailabilityStatus", "ForwardDeadLetteredMessagesTo", "EnableExpress",
-        ],
-        ["TopicDescription"] =
-        [
-            "DefaultMessageTimeToLive", "MaxSizeInMegabytes", "RequiresDuplicateDetection", "DuplicateDetectionHistoryTimeWindow",
-            "EnableBatchedOperations", "SizeInBytes", "FilteringMessagesBeforePublishing", "IsAnonymousAccessible", "AuthorizationRules",
-            "Status", "UserMetadata", "CreatedAt", "UpdatedAt", "AccessedAt", "SupportOrdering", "CountDetails", "AutoDeleteOnIdle",
-            "EnablePartitioning", "EntityAvailabilityStatus", "EnableSubscriptionPartitioning", "EnableExpress",
-        ],
-        ["SubscriptionDescription"] =
-        [
-            "LockDuration", "RequiresSession", "DefaultMessageTimeToLive", "DeadLetteringOnMessageExpiration",
-            "DeadLetteringOnFilterEvaluationExceptions", "DefaultRuleDescription", "MessageCount", "MaxDeliveryCount",
-            "EnableBatchedOperations", "Status", "ForwardTo", "UserMetadata", "ForwardDeadLetteredMessagesTo", "AutoDeleteOnIdle",
-            "CreatedAt", "UpdatedAt", "AccessedAt", "EntityAvailabilityStatus",
-        ],
-    };
+    private static readonly PropertyInfo LockedUntil = typeof(ServiceBusReceivedMessage).GetProperty(nameof(ServiceBusReceivedMessage.LockedUntil))!;
 
     private readonly object _gate = new();
-    private readonly Dictionary<string, Entity> _entities = new(StringComparer.OrdinalIgnoreCase);
-    private readonly List<(DateTimeOffset At, HttpMethod Method, string PathAndQuery, string? ContentType)> _requests = [];
-    private readonly ManualTimeProvider _time;
-    private TaskCompletionSource _changed = NewSignal();
+    private readonly Dictionary<string, Queue> _queues = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, Topic> _topics = new(StringComparer.OrdinalIgnoreCase);
+    private readonly List<Call> _calls = [];
+    private readonly Dictionary<string, Enlistment> _transactions = [];
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _sequence;
 
-    public FakeServiceBus(ManualTimeProvider time)
+    public FakeServiceBus(TimeProvider time, MessagingSku? sku = null)
     {
-        _time = time;
+        Time = time;
+        Sku = sku ?? MessagingSku.Standard;
     }
 
-    /// <summary>Simulated time each request takes on the manual clock (a real request never takes zero time).</summary>
+    public TimeProvider Time { get; }
+
+    public MessagingSku Sku { get; }
+
+    /// <summary>How long each data operation takes: on a <see cref="ManualTimeProvider"/> the fake moves the clock by it, as
+    /// a round trip to a real namespace lets time pass (so a renewal right after a receive lands later).</summary>
     public TimeSpan Latency { get; set; }
 
-    /// <summary>Statuses to answer the next requests with, before any processing (throttling, outages).</summary>
-    public Queue<HttpStatusCode> InjectedFailures { get; } = new();
+    /// <summary>Called with the operation and entity before each data operation is applied; a test may throw from it.</summary>
+    public Action<string, string>? BeforeOperation { get; set; }
 
-    /// <summary>Every request seen so far (a copy): when it arrived on the clock, method, path and query, content type.</summary>
-    public IReadOnlyList<(DateTimeOffset At, HttpMethod Method, string PathAndQuery, string? ContentType)> Requests
+    /// <summary>Messages dropped by duplicate detection.</summary>
+    public int DuplicatesDropped { get; private set; }
+
+    /// <summary>Every data operation: name, entity, when.</summary>
+    public IReadOnlyList<Call> Calls
     {
         get
         {
             lock (_gate)
             {
-                return _requests.ToList();
+                return [.. _calls];
             }
         }
     }
 
-    /// <summary>Whether SAS signatures are checked against <see cref="Key"/> (off for Entra tests).</summary>
-    public bool CheckSasSignature { get; set; } = true;
+    public int StandardMessageKilobytes => 256;
 
-    public bool Exists(string path)
+    /// <summary>The messages in a queue (active, scheduled or locked).</summary>
+    public IReadOnlyList<Stored> MessagesIn(string queue, bool deadLetters = false)
     {
         lock (_gate)
         {
-            return _entities.ContainsKey(path);
+            Sweep();
+            return _queues.TryGetValue(queue, out var q) ? [.. (deadLetters ? q.DeadLetters : q.Messages)] : [];
         }
     }
 
-    public void Delete(string path)
+    /// <summary>A queue's settings.</summary>
+    public QueueSettings? QueueSettingsOf(string queue)
     {
         lock (_gate)
         {
-            _entities.Remove(path);
+            return _queues.TryGetValue(queue, out var q) ? q.Settings : null;
         }
     }
 
-    /// <summary>Messages held by an entity (queue, subscription or "x/$DeadLetterQueue"), locked or not.</summary>
-    public IReadOnlyList<StoredMessage> MessagesIn(string path)
+    /// <summary>A topic's subscriptions.</summary>
+    public IReadOnlyList<SubscriptionSettings> SubscriptionsOf(string topic)
     {
         lock (_gate)
         {
-            return _entities.TryGetValue(path, out var e) ? e.Messages.ToList() : [];
+            return _topics.TryGetValue(topic, out var t) ? [.. t.Subscriptions.Values] : [];
         }
     }
 
-    public string? ForwardTo(string path)
+    // ---- management ------------------------------------------------------------------------------------------------
+
+    internal QueueSettings GetQueue(string name)
     {
         lock (_gate)
         {
-            return _entities.TryGetValue(path, out var e) ? e.ForwardTo : null;
+            return _queues.TryGetValue(name, out var q) ? q.Settings with { } : throw NotFound(name);
         }
     }
 
-    public string? ForwardDeadLetteredMessagesTo(string path)
+    internal QueueSettings CreateQueue(QueueSettings settings)
     {
         lock (_gate)
         {
-            return _entities.TryGetValue(path, out var e) ? e.ForwardDeadLetteredMessagesTo : null;
+            if (_queues.ContainsKey(settings.Name) || _topics.ContainsKey(settings.Name))
+            {
+                throw new ServiceBusException($"Entity '{settings.Name}' already exists.", ServiceBusFailureReason.MessagingEntityAlreadyExists, settings.Name);
+            }
+
+            var stored = CheckSettings(settings);
+            _queues[settings.Name] = new Queue(stored);
+            return stored with { };
         }
     }
 
-    public TimeSpan? LockDurationOf(string path)
+    internal QueueSettings UpdateQueue(QueueSettings settings)
     {
         lock (_gate)
         {
-            return _entities.TryGetValue(path, out var e) ? e.LockDuration : null;
+            if (!_queues.TryGetValue(settings.Name, out var q))
+            {
+                throw NotFound(settings.Name);
+            }
+
+            q.Settings = CheckSettings(settings);
+            return q.Settings with { };
         }
     }
 
-    public int? MaxDeliveryCountOf(string path)
+    internal bool DeleteQueue(string name)
     {
         lock (_gate)
         {
-            return _entities.TryGetValue(path, out var e) ? e.MaxDeliveryCount : null;
+            return _queues.Remove(name);
         }
     }
 
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        var arrivedAt = _time.GetUtcNow();
-        if (Latency > TimeSpan.Zero)
-        {
-            _time.Advance(Latency);
-        }
-
-        var uri = request.RequestUri!;
-        lock (_gate)
-        {
-            _requests.Add((arrivedAt, request.Method, uri.PathAndQuery, request.Content?.Headers.ContentType?.MediaType));
-            if (InjectedFailures.TryDequeue(out var injected))
-            {
-                var failure = new HttpResponseMessage(injected);
-                if (injected == HttpStatusCode.TooManyRequests)
-                {
-                    failure.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(TimeSpan.FromSeconds(1));
-                }
-
-                return failure;
-            }
-        }
-
-        if (uri.Host != Host)
-        {
-            return Status(HttpStatusCode.NotFound, "Unknown namespace");
-        }
-
-        if (!Authorized(request, uri, out var why))
-        {
-            return Status(HttpStatusCode.Unauthorized, why);
-        }
-
-        var path = Uri.UnescapeDataString(uri.AbsolutePath.Trim('/'));
-        var query = ParseQuery(uri.Query);
-        var body = request.Content is null ? [] : await request.Content.ReadAsByteArrayAsync(cancellationToken);
-
-        if (query.ContainsKey("api-version"))
-        {
-            return request.Method == HttpMethod.Put ? Create(path, body, request)
-                : request.Method == HttpMethod.Get ? Describe(path)
-                : Status(HttpStatusCode.MethodNotAllowed, "");
-        }
-
-        if (path.EndsWith("/messages/head", StringComparison.OrdinalIgnoreCase) && request.Method == HttpMethod.Post)
-        {
-            var timeout = query.TryGetValue("timeout", out var t) ? int.Parse(t, CultureInfo.InvariantCulture) : 60;
-            return await PeekLockAsync(path[..^"/messages/head".Length], TimeSpan.FromSeconds(timeout), cancellationToken);
-        }
-
-        if (path.EndsWith("/messages", StringComparison.OrdinalIgnoreCase) && request.Method == HttpMethod.Post)
-        {
-            return Send(path[..^"/messages".Length], request, body);
-        }
-
-        var marker = path.LastIndexOf("/messages/", StringComparison.OrdinalIgnoreCase);
-        if (marker > 0)
-        {
-            var rest = path[(marker + "/messages/".Length)..].Split('/');
-            if (rest.Length == 2 && long.TryParse(rest[0], out var seq))
-            {
-                return LockOperation(path[..marker], seq, rest[1], request.Method);
-            }
-        }
-
-        return Status(HttpStatusCode.BadRequest, "Unknown operation");
-    }
-
-    private bool Authorized(HttpRequestMessage request, Uri uri, out string why)
-    {
-        why = "";
-        if (!request.Headers.TryGetValues("Authorization", out var values))
-        {
-            why = "No Authorization header";
-            return false;
-        }
-
-        var value = values.Single();
-        if (value.StartsWith("Bearer ", StringComparison.Ordinal))
-        {
-            return value.Length > 7;
-        }
-
-        if (!value.StartsWith("SharedAccessSignature ", StringComparison.Ordinal))
-        {
-            why = "Unknown scheme";
-            return false;
-        }
-
-        if (!CheckSasSignature)
-        {
-            return true;
-        }
-
-        return SasIsValid(value["SharedAccessSignature ".Length..], uri, out why);
-    }
-
-    /// <summary>Forwarding needs proof of rights on the target besides the Authorization of the request, under either
-    /// scheme: a SAS token that covers the target, or <c>Bearer {token}</c> under Entra ID.</summary>
-    private bool SupplementaryAuthorized(HttpRequestMessage request, string header, string target, out string why)
-    {
-        why = "";
-        if (!request.Headers.TryGetValues(header, out var values))
-        {
-            why = $"Forwarding to '{target}' needs the {header} header";
-            return false;
-        }
-
-        var value = values.Single();
-        if (value.StartsWith("Bearer ", StringComparison.Ordinal))
-        {
-            why = $"{header} has an empty bearer token";
-            return value.Length > 7;
-        }
-
-        if (!value.StartsWith("SharedAccessSignature ", StringComparison.Ordinal))
-        {
-            why = $"{header} has an unknown scheme";
-            return false;
-        }
-
-        if (!CheckSasSignature || SasIsValid(value["SharedAccessSignature ".Length..], new Uri($"https://{Host}/{target}"), out why))
-        {
-            return true;
-        }
-
-        why = $"{header}: {why}";
-        return false;
-    }
-
-    private bool SasIsValid(string token, Uri? target, out string why)
-    {
-        var parts = token.Split('&').Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
-        why = "";
-        if (!parts.TryGetValue("sr", out var sr) || !parts.TryGetValue("sig", out var sig) || !parts.TryGetValue("se", out var se) || !parts.TryGetValue("skn", out var skn))
-        {
-            why = "Malformed SAS token";
-            return false;
-        }
-
-        if (skn != KeyName)
-        {
-            why = "Unknown key name";
-            return false;
-        }
-
-        if (long.Parse(se, CultureInfo.InvariantCulture) <= _time.GetUtcNow().ToUnixTimeSeconds())
-        {
-            why = "Token expired";
-            return false;
-        }
-
-        var expected = Convert.ToBase64String(HMACSHA256.HashData(Encoding.UTF8.GetBytes(Key), Encoding.UTF8.GetBytes(sr + "\n" + se)));
-        if (WebUtility.UrlDecode(sig) != expected)
-        {
-            why = "Bad signature";
-            return false;
-        }
-
-        var resource = WebUtility.UrlDecode(sr);
-        if (target is not null && !target.AbsoluteUri.StartsWith(resource, StringComparison.OrdinalIgnoreCase) &&
-            !("https://" + target.Host + target.AbsolutePath).StartsWith(resource.Replace("sb://", "https://", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase))
-        {
-            why = "Token not valid for this resource";
-            return false;
-        }
-
-        return true;
-    }
-
-    private HttpResponseMessage Create(string path, byte[] body, HttpRequestMessage request)
-    {
-        XElement description;
-        try
-        {
-            var entry = XDocument.Parse(Encoding.UTF8.GetString(body)).Root!;
-            if (entry.Name != Atom + "entry")
-            {
-                return Status(HttpStatusCode.BadRequest, "Not an Atom entry");
-            }
-
-            description = entry.Element(Atom + "content")!.Elements().Single();
-        }
-        catch (Exception e) when (e is System.Xml.XmlException or InvalidOperationException or NullReferenceException)
-        {
-            return Status(HttpStatusCode.BadRequest, "Malformed Atom entry: " + e.Message);
-        }
-
-        var kind = description.Name.LocalName;
-        if (description.Name.Namespace != Sb || !SchemaOrder.TryGetValue(kind, out var order))
-        {
-            return Status(HttpStatusCode.BadRequest, "Unknown description " + description.Name);
-        }
-
-        var last = -1;
-        foreach (var element in description.Elements())
-        {
-            var index = Array.IndexOf(order, element.Name.LocalName);
-            if (element.Name.Namespace != Sb || index < 0 || index < last)
-            {
-                return Status(HttpStatusCode.BadRequest, $"Element '{element.Name.LocalName}' is unknown or out of order in {kind}");
-            }
-
-            last = index;
-        }
-
-        string? Value(string name) => description.Element(Sb + name)?.Value;
-        var segments = path.Split('/');
-        var isSubscription = kind == "SubscriptionDescription";
-        if (isSubscription != (segments.Length == 3 && segments[1].Equals("Subscriptions", StringComparison.OrdinalIgnoreCase)))
-        {
-            return Status(HttpStatusCode.BadRequest, "Description does not fit the path");
-        }
-
-        var update = request.Headers.IfMatch.Contains(System.Net.Http.Headers.EntityTagHeaderValue.Any);
-        TaskCompletionSource? signal;
-        lock (_gate)
-        {
-            string? forwardTo = null;
-            string? forwardDeadLettersTo = null;
-            foreach (var (element, header) in new[] { ("ForwardTo", "ServiceBusSupplementaryAuthorization"), ("ForwardDeadLetteredMessagesTo", "ServiceBusDlqSupplementaryAuthorization") })
-            {
-                if (Value(element) is not { Length: > 0 } forward)
-                {
-                    continue;
-                }
-
-                var target = Uri.TryCreate(forward, UriKind.Absolute, out var f) ? Uri.UnescapeDataString(f.AbsolutePath.Trim('/')) : forward.Trim('/');
-                if (!SupplementaryAuthorized(request, header, target, out var why))
-                {
-                    return Status(HttpStatusCode.Unauthorized, why);
-                }
-
-                if (!_entities.TryGetValue(target, out var existing) || existing.Kind is EntityKind.Subscription or EntityKind.DeadLetterQueue)
-                {
-                    return Status(HttpStatusCode.BadRequest, $"{element} entity '{target}' does not exist");
-                }
-
-                if (element == "ForwardTo")
-                {
-                    forwardTo = target;
-                }
-                else
-                {
-                    forwardDeadLettersTo = target;
-                }
-            }
-
-            _entities.TryGetValue(path, out var current);
-            if (current is not null && !update)
-            {
-                return Status(HttpStatusCode.Conflict, "Entity already exists");
-            }
-
-            if (current is null && update)
-            {
-                return Status(HttpStatusCode.NotFound, $"Entity '{path}' does not exist");
-            }
-
-            if (isSubscription && !(_entities.TryGetValue(segments[0], out var topic) && topic.Kind == EntityKind.Topic))
-            {
-                return Status(HttpStatusCode.NotFound, $"Topic '{segments[0]}' does not exist");
-            }
-
-            var lockDuration = Value("LockDuration") is { } ld ? System.Xml.XmlConvert.ToTimeSpan(ld) : TimeSpan.FromMinutes(1);
-            if (lockDuration < TimeSpan.FromSeconds(5) || lockDuration > TimeSpan.FromMinutes(5))
-            {
-                return Status(HttpStatusCode.BadRequest, "LockDuration out of range");
-            }
-
-            var entityKind = kind switch { "QueueDescription" => EntityKind.Queue, "TopicDescription" => EntityKind.Topic, _ => EntityKind.Subscription };
-            var maxDeliveryCount = Value("MaxDeliveryCount") is { } mdc ? int.Parse(mdc, CultureInfo.InvariantCulture) : 10;
-            var requiresSession = Value("RequiresSession") == "true";
-            if (current is not null)
-            {
-                // An update replaces the description (what was left out takes its default); the messages stay.
-                if (current.Kind != entityKind)
-                {
-                    return Status(HttpStatusCode.BadRequest, $"Entity '{path}' is a {current.Kind}, not a {entityKind}");
-                }
-
-                if (current.RequiresSession != requiresSession)
-                {
-                    return Status(HttpStatusCode.BadRequest, $"The value for the RequiresSession property of an existing entity '{path}' cannot be changed");
-                }
-
-                current.LockDuration = lockDuration;
-                current.MaxDeliveryCount = maxDeliveryCount;
-                current.ForwardTo = forwardTo;
-                current.ForwardDeadLetteredMessagesTo = forwardDeadLettersTo;
-                signal = TakeSignal();
-            }
-            else
-            {
-                var entity = new Entity(entityKind, lockDuration, maxDeliveryCount, forwardTo)
-                {
-                    ForwardDeadLetteredMessagesTo = forwardDeadLettersTo,
-                    RequiresSession = requiresSession,
-                };
-                _entities[path] = entity;
-                if (entity.Kind != EntityKind.Topic)
-                {
-                    _entities[path + "/$DeadLetterQueue"] = new Entity(EntityKind.DeadLetterQueue, lockDuration, int.MaxValue, null);
-                }
-
-                signal = TakeSignal();
-            }
-        }
-
-        signal.TrySetResult();
-        var response = new HttpResponseMessage(update ? HttpStatusCode.OK : HttpStatusCode.Created)
-        {
-            Content = new StringContent(new XElement(Atom + "entry", new XElement(Atom + "title", path)).ToString()),
-        };
-        return response;
-    }
-
-    private HttpResponseMessage Describe(string path)
+    internal TopicSettings GetTopic(string name)
     {
         lock (_gate)
         {
-            var root = _entities.TryGetValue(path, out var entity)
-                ? new XElement(Atom + "entry", new XElement(Atom + "title", path),
-                    new XElement(Atom + "content", new XAttribute("type", "application/xml"),
-                        new XElement(Sb + (entity.Kind + "Description"),
-                            new XElement(Sb + "LockDuration", System.Xml.XmlConvert.ToString(entity.LockDuration)),
-                            new XElement(Sb + "RequiresSession", entity.RequiresSession ? "true" : "false"),
-                            new XElement(Sb + "MessageCount", entity.Messages.Count),
-                            new XElement(Sb + "MaxDeliveryCount", entity.MaxDeliveryCount),
-                            entity.ForwardTo is { } forward ? new XElement(Sb + "ForwardTo", $"https://{Host}/{forward}") : null,
-                            new XElement(Sb + "CreatedAt", "2026-01-01T00:00:00Z"),
-                            entity.ForwardDeadLetteredMessagesTo is { } deadLetters ? new XElement(Sb + "ForwardDeadLetteredMessagesTo", $"https://{Host}/{deadLetters}") : null)))
-                : new XElement(Atom + "feed", new XElement(Atom + "title", "Publicly Listed Services"));
-            return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(root.ToString(), Encoding.UTF8, "application/atom+xml") };
+            return _topics.TryGetValue(name, out var t) ? t.Settings with { } : throw NotFound(name);
         }
     }
 
-    private HttpResponseMessage Send(string path, HttpRequestMessage request, byte[] body)
+    internal TopicSettings CreateTopic(TopicSettings settings)
     {
-        var messages = new List<(byte[] Body, JsonElement? Broker, Dictionary<string, string> Properties)>();
-        if (request.Content?.Headers.ContentType?.MediaType == "application/vnd.microsoft.servicebus.json")
-        {
-            using var doc = JsonDocument.Parse(body);
-            foreach (var item in doc.RootElement.EnumerateArray())
-            {
-                var properties = new Dictionary<string, string>(StringComparer.Ordinal);
-                if (item.TryGetProperty("UserProperties", out var user))
-                {
-                    foreach (var p in user.EnumerateObject())
-                    {
-                        properties[p.Name] = p.Value.GetRawText(); // JSON literal: same typing rules as headers
-                    }
-                }
-
-                messages.Add((Encoding.UTF8.GetBytes(item.GetProperty("Body").GetString()!),
-                    item.TryGetProperty("BrokerProperties", out var bp) ? bp.Clone() : null, properties));
-            }
-        }
-        else
-        {
-            var properties = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var (name, values) in request.Headers.NonValidated)
-            {
-                if (name is not ("Authorization" or "BrokerProperties"))
-                {
-                    properties[name] = string.Join(",", values);
-                }
-            }
-
-            JsonElement? broker = request.Headers.TryGetValues("BrokerProperties", out var bpv)
-                ? JsonDocument.Parse(bpv.Single()).RootElement.Clone()
-                : null;
-            messages.Add((body, broker, properties));
-        }
-
-        TaskCompletionSource signal;
         lock (_gate)
         {
-            if (!_entities.TryGetValue(path, out var entity) || entity.Kind is EntityKind.Subscription or EntityKind.DeadLetterQueue)
+            if (Sku == MessagingSku.Basic)
             {
-                return Status(HttpStatusCode.NotFound, $"Entity '{path}' does not exist");
+                throw new ServiceBusException("Topics are not available on the Basic tier.", ServiceBusFailureReason.GeneralError, settings.Name);
             }
 
-            var now = _time.GetUtcNow();
-            foreach (var (messageBody, broker, properties) in messages)
+            if (_topics.ContainsKey(settings.Name) || _queues.ContainsKey(settings.Name))
             {
-                string? Get(string name) => broker is { } b && b.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-                var visibleAt = Get("ScheduledEnqueueTimeUtc") is { } scheduled
-                    ? DateTimeOffset.ParseExact(scheduled, "R", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal)
-                    : now;
-                var template = new StoredMessage(0, messageBody, Get("MessageId") ?? Guid.NewGuid().ToString("N"), Get("CorrelationId"), properties, now, visibleAt);
-                foreach (var target in Targets(path, entity))
+                throw new ServiceBusException($"Entity '{settings.Name}' already exists.", ServiceBusFailureReason.MessagingEntityAlreadyExists, settings.Name);
+            }
+
+            var kilobytes = MessageKilobytes(settings.MaxMessageSizeInKilobytes, settings.Name);
+            var stored = settings with { MaxMessageSizeInKilobytes = kilobytes };
+            _topics[settings.Name] = new Topic(stored);
+            return stored with { };
+        }
+    }
+
+    internal SubscriptionSettings GetSubscription(string topic, string name)
+    {
+        lock (_gate)
+        {
+            return _topics.TryGetValue(topic, out var t) && t.Subscriptions.TryGetValue(name, out var s) ? s with { } : throw NotFound($"{topic}/subscriptions/{name}");
+        }
+    }
+
+    internal SubscriptionSettings CreateSubscription(SubscriptionSettings settings, bool update)
+    {
+        lock (_gate)
+        {
+            if (!_topics.TryGetValue(settings.Topic, out var topic))
+            {
+                throw NotFound(settings.Topic);
+            }
+
+            if (update != topic.Subscriptions.ContainsKey(settings.Name))
+            {
+                throw update
+                    ? NotFound($"{settings.Topic}/subscriptions/{settings.Name}")
+                    : new ServiceBusException($"Subscription '{settings.Name}' already exists.", ServiceBusFailureReason.MessagingEntityAlreadyExists, settings.Topic);
+            }
+
+            var forward = settings.ForwardTo;
+            if (!string.IsNullOrEmpty(forward))
+            {
+                var target = forward.TrimEnd('/')[(forward.TrimEnd('/').LastIndexOf('/') + 1)..];
+                if (!_queues.ContainsKey(target))
                 {
-                    _entities[target].Messages.Add(template with { Sequence = ++_sequence });
+                    throw new ServiceBusException($"ForwardTo target '{target}' does not exist.", ServiceBusFailureReason.MessagingEntityNotFound, target);
                 }
+
+                forward = $"sb://{Namespace}/{target}"; // the service answers with the full address
             }
 
-            signal = TakeSignal();
-        }
-
-        signal.TrySetResult();
-        return new HttpResponseMessage(HttpStatusCode.Created);
-    }
-
-    /// <summary>Queue: itself. Topic: each subscription, or the entity it forwards to.</summary>
-    private IEnumerable<string> Targets(string path, Entity entity)
-    {
-        if (entity.Kind == EntityKind.Queue)
-        {
-            yield return entity.ForwardTo ?? path;
-            yield break;
-        }
-
-        var prefix = path + "/Subscriptions/";
-        foreach (var (subPath, sub) in _entities.Where(e => e.Key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && e.Value.Kind == EntityKind.Subscription).ToList())
-        {
-            yield return sub.ForwardTo is { } forward && _entities.ContainsKey(forward) ? forward : subPath;
+            var stored = settings with { ForwardTo = forward };
+            topic.Subscriptions[settings.Name] = stored;
+            return stored with { };
         }
     }
 
-    private async Task<HttpResponseMessage> PeekLockAsync(string path, TimeSpan timeout, CancellationToken cancellationToken)
+    // ---- messaging -------------------------------------------------------------------------------------------------
+
+    internal void Send(string entity, IReadOnlyList<ServiceBusMessage> messages)
     {
-        var deadline = _time.GetUtcNow() + timeout;
+        Pass();
+        var copies = messages.Select(Snapshot).ToList();
+        lock (_gate)
+        {
+            Record("Send", entity);
+            if (!_queues.TryGetValue(entity, out var queue) && !_topics.ContainsKey(entity))
+            {
+                throw NotFound(entity);
+            }
+
+            var limit = (queue?.Settings.MaxMessageSizeInKilobytes ?? _topics[entity].Settings.MaxMessageSizeInKilobytes ?? 256) * 1024;
+            foreach (var copy in copies)
+            {
+                CheckSize(entity, copy.Body.ToMemory().Length, copy.Properties, limit);
+            }
+        }
+
+        Apply("Send", entity, () => { }, () =>
+        {
+            foreach (var copy in copies)
+            {
+                Enqueue(entity, copy);
+            }
+        });
+    }
+
+    internal async Task<IReadOnlyList<ServiceBusReceivedMessage>> ReceiveAsync(
+        string queue, bool deadLetters, int max, TimeSpan? wait, CancellationToken cancellationToken)
+    {
+        Pass();
+        var deadline = Time.GetUtcNow() + (wait ?? TimeSpan.FromSeconds(60));
         while (true)
         {
-            Task wake;
+            Task changed;
+            TimeSpan until;
             lock (_gate)
             {
-                if (!_entities.TryGetValue(path, out var entity) || entity.Kind == EntityKind.Topic)
+                Record(deadLetters ? "ReceiveDeadLetters" : "Receive", queue);
+                var q = _queues.TryGetValue(queue, out var found) ? found : throw NotFound(queue);
+                Sweep();
+                var now = Time.GetUtcNow();
+                var source = deadLetters ? q.DeadLetters : q.Messages;
+                var taken = source.Where(m => m.LockToken is null && (m.ScheduledAt is null || m.ScheduledAt <= now)).Take(max).ToList();
+                if (taken.Count > 0)
                 {
-                    return Status(HttpStatusCode.NotFound, $"Entity '{path}' does not exist");
-                }
-
-                var now = _time.GetUtcNow();
-                DeadLetterExhausted(path, entity, now);
-                const string dlq = "/$DeadLetterQueue";
-                if (path.EndsWith(dlq, StringComparison.Ordinal) && _entities.TryGetValue(path[..^dlq.Length], out var parent))
-                {
-                    DeadLetterExhausted(path[..^dlq.Length], parent, now); // expired locks are settled lazily
-                }
-
-                var message = entity.Messages.Where(m => m.VisibleAt <= now && (m.LockToken is null || m.LockedUntil <= now))
-                    .OrderBy(m => m.Sequence).FirstOrDefault();
-                if (message is not null)
-                {
-                    message.DeliveryCount++;
-                    message.LockToken = Guid.NewGuid().ToString();
-                    message.LockedUntil = now + entity.LockDuration;
-                    return Locked(path, message);
+                    return taken.Select(m =>
+                    {
+                        m.LockToken = Guid.NewGuid();
+                        m.LockedUntil = now + q.Settings.LockDuration;
+                        m.DeliveryCount++;
+                        return ToReceived(m);
+                    }).ToList();
                 }
 
                 if (now >= deadline)
                 {
-                    return new HttpResponseMessage(HttpStatusCode.NoContent);
+                    return [];
                 }
 
-                var next = entity.Messages.Select(m => m.LockToken is not null && m.LockedUntil > now ? m.LockedUntil : m.VisibleAt)
-                    .Where(at => at > now).Append(deadline).Min();
-                // Task.Delay truncates to whole milliseconds (a sub-millisecond wait would spin inside the manual
-                // clock's Advance); rounding up would overshoot a clock moved to exactly the due time.
-                wake = Task.WhenAny(_changed.Task, PreciseDelay.WaitUntilAsync(_time, next, cancellationToken));
+                var next = deadline;
+                foreach (var m in source)
+                {
+                    if (m.LockToken is not null && m.LockedUntil < next)
+                    {
+                        next = m.LockedUntil;
+                    }
+
+                    if (m.ScheduledAt is { } at && at > now && at < next)
+                    {
+                        next = at;
+                    }
+                }
+
+                changed = _changed.Task;
+                until = next - now;
             }
 
-            await wake.WaitAsync(cancellationToken);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var timer = Task.Delay(until > TimeSpan.Zero ? until : TimeSpan.FromTicks(1), Time, stop.Token);
+            await Task.WhenAny(changed, timer).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
         }
     }
 
-    /// <summary>Messages whose last lock ended after MaxDeliveryCount deliveries move to the dead-letter subqueue.</summary>
-    private void DeadLetterExhausted(string path, Entity entity, DateTimeOffset now)
+    internal IReadOnlyList<ServiceBusReceivedMessage> Peek(string queue, bool deadLetters, int max, long from)
     {
-        if (entity.Kind == EntityKind.DeadLetterQueue)
+        lock (_gate)
+        {
+            Record(deadLetters ? "PeekDeadLetters" : "Peek", queue);
+            var q = _queues.TryGetValue(queue, out var found) ? found : throw NotFound(queue);
+            Sweep();
+            return (deadLetters ? q.DeadLetters : q.Messages).Where(m => m.Sequence >= from).Take(max).Select(ToReceived).ToList();
+        }
+    }
+
+    internal void Complete(string queue, bool deadLetters, ServiceBusReceivedMessage received) =>
+        Settle("Complete", queue, deadLetters, received, (q, stored) => (deadLetters ? q.DeadLetters : q.Messages).Remove(stored));
+
+    internal void Abandon(string queue, bool deadLetters, ServiceBusReceivedMessage received, IDictionary<string, object>? properties) =>
+        Settle("Abandon", queue, deadLetters, received, (q, stored) =>
+        {
+            Modify(stored, properties);
+            Unlock(q, stored, deadLetters);
+        });
+
+    internal void DeadLetter(string queue, bool deadLetters, ServiceBusReceivedMessage received, IDictionary<string, object>? properties, string? reason, string? description)
+    {
+        if (deadLetters)
+        {
+            throw new InvalidOperationException("A message in the dead-letter sub-queue cannot be dead-lettered.");
+        }
+
+        lock (_gate)
+        {
+            var (q, stored) = Locked(queue, deadLetters, received);
+            var added = new Dictionary<string, object>(stored.Properties);
+            Merge(added, properties);
+            if (reason is not null)
+            {
+                added[MessageMappingNames.DeadLetterReason] = reason;
+            }
+
+            if (description is not null)
+            {
+                added[MessageMappingNames.DeadLetterErrorDescription] = description;
+            }
+
+            CheckSize(queue, stored.Body.ToMemory().Length, added, (q.Settings.MaxMessageSizeInKilobytes ?? 256) * 1024);
+        }
+
+        Settle("DeadLetter", queue, deadLetters, received, (q, stored) =>
+        {
+            Modify(stored, properties);
+            if (reason is not null)
+            {
+                stored.Properties[MessageMappingNames.DeadLetterReason] = reason;
+            }
+
+            if (description is not null)
+            {
+                stored.Properties[MessageMappingNames.DeadLetterErrorDescription] = description;
+            }
+
+            q.Messages.Remove(stored);
+            stored.LockToken = null;
+            q.DeadLetters.Add(stored);
+        });
+    }
+
+    internal void Renew(string queue, bool deadLetters, ServiceBusReceivedMessage received)
+    {
+        Settle("RenewLock", queue, deadLetters, received, (q, stored) =>
+        {
+            stored.LockedUntil = Time.GetUtcNow() + q.Settings.LockDuration;
+            LockedUntil.SetValue(received, stored.LockedUntil);
+        });
+    }
+
+    /// <summary>Checks the lock now; applies <paramref name="apply"/> now, or at commit under an ambient transaction
+    /// (checking the lock again then).</summary>
+    private void Settle(string operation, string queue, bool deadLetters, ServiceBusReceivedMessage received, Action<Queue, Stored> apply)
+    {
+        Pass();
+        lock (_gate)
+        {
+            Record(operation, queue);
+            _ = Locked(queue, deadLetters, received);
+        }
+
+        Apply(operation, queue, () => Locked(queue, deadLetters, received), () =>
+        {
+            var (q, stored) = Locked(queue, deadLetters, received);
+            apply(q, stored);
+        });
+    }
+
+    /// <summary>Runs the operation now, or enlists it in the ambient transaction.</summary>
+    private void Apply(string operation, string entity, Action check, Action apply)
+    {
+        BeforeOperation?.Invoke(operation, entity);
+        if (Transaction.Current is { } transaction)
+        {
+            if (Sku == MessagingSku.Basic)
+            {
+                throw new ServiceBusException("Transactions are not supported on the Basic tier.", ServiceBusFailureReason.GeneralError, entity);
+            }
+
+            lock (_gate)
+            {
+                var id = transaction.TransactionInformation.LocalIdentifier;
+                if (!_transactions.TryGetValue(id, out var enlistment))
+                {
+                    enlistment = new Enlistment(this, id);
+                    _transactions[id] = enlistment;
+                    transaction.EnlistVolatile(enlistment, EnlistmentOptions.None);
+                }
+
+                enlistment.Operations.Add((check, apply));
+            }
+
+            return;
+        }
+
+        lock (_gate)
+        {
+            apply();
+            Signal();
+        }
+    }
+
+    private (Queue Queue, Stored Stored) Locked(string queue, bool deadLetters, ServiceBusReceivedMessage received)
+    {
+        if (!_queues.TryGetValue(queue, out var q))
+        {
+            throw NotFound(queue);
+        }
+
+        Sweep();
+        var stored = (deadLetters ? q.DeadLetters : q.Messages).FirstOrDefault(m => m.LockToken is { } token && token.ToString() == received.LockToken);
+        return stored is null
+            ? throw new ServiceBusException("The lock supplied is invalid: it expired, or the message was already removed from the queue.",
+                ServiceBusFailureReason.MessageLockLost, queue)
+            : (q, stored);
+    }
+
+    private void Enqueue(string entity, Stored copy)
+    {
+        if (_topics.TryGetValue(entity, out var topic))
+        {
+            foreach (var subscription in topic.Subscriptions.Values.Where(s => !string.IsNullOrEmpty(s.ForwardTo)))
+            {
+                var target = subscription.ForwardTo![(subscription.ForwardTo!.LastIndexOf('/') + 1)..];
+                Enqueue(target, copy with { Properties = new Dictionary<string, object>(copy.Properties) });
+            }
+
+            return;
+        }
+
+        if (!_queues.TryGetValue(entity, out var queue))
+        {
+            return; // deleted meanwhile
+        }
+
+        var now = Time.GetUtcNow();
+        if (queue.Settings.RequiresDuplicateDetection)
+        {
+            foreach (var old in queue.SeenIds.Where(s => now - s.Value > queue.Settings.DuplicateDetectionHistoryTimeWindow).Select(s => s.Key).ToList())
+            {
+                queue.SeenIds.Remove(old);
+            }
+
+            if (copy.MessageId is { } id && !queue.SeenIds.TryAdd(id, now))
+            {
+                DuplicatesDropped++;
+                return;
+            }
+        }
+
+        queue.Messages.Add(copy with
+        {
+            Properties = new Dictionary<string, object>(copy.Properties),
+            Sequence = ++_sequence,
+            EnqueuedAt = now,
+            ScheduledAt = copy.ScheduledAt is { } at && at > now ? at : null,
+        });
+    }
+
+    /// <summary>Ends expired locks: the message is available again, or dead-lettered once it used up its deliveries.</summary>
+    private void Sweep()
+    {
+        var now = Time.GetUtcNow();
+        foreach (var q in _queues.Values)
+        {
+            foreach (var m in q.Messages.Where(m => m.LockToken is not null && m.LockedUntil <= now).ToList())
+            {
+                Unlock(q, m, deadLetters: false);
+            }
+
+            foreach (var m in q.DeadLetters.Where(m => m.LockToken is not null && m.LockedUntil <= now))
+            {
+                m.LockToken = null;
+            }
+        }
+    }
+
+    private static void Unlock(Queue q, Stored stored, bool deadLetters)
+    {
+        stored.LockToken = null;
+        if (!deadLetters && stored.DeliveryCount >= q.Settings.MaxDeliveryCount)
+        {
+            q.Messages.Remove(stored);
+            stored.Properties[MessageMappingNames.DeadLetterReason] = "MaxDeliveryCountExceeded";
+            stored.Properties[MessageMappingNames.DeadLetterErrorDescription] =
+                $"Message could not be consumed after {q.Settings.MaxDeliveryCount} delivery attempts.";
+            q.DeadLetters.Add(stored);
+        }
+    }
+
+    private static void Modify(Stored stored, IDictionary<string, object>? properties) => Merge(stored.Properties, properties);
+
+    private static void Merge(Dictionary<string, object> target, IDictionary<string, object>? properties)
+    {
+        if (properties is null)
         {
             return;
         }
 
-        foreach (var message in entity.Messages.Where(m => m.DeliveryCount >= entity.MaxDeliveryCount && (m.LockToken is null || m.LockedUntil <= now)).ToList())
+        foreach (var (name, value) in properties)
         {
-            entity.Messages.Remove(message);
-            var properties = new Dictionary<string, string>(message.Properties, StringComparer.Ordinal)
-            {
-                ["DeadLetterReason"] = "\"MaxDeliveryCountExceeded\"",
-                ["DeadLetterErrorDescription"] = "\"Message could not be consumed after " + entity.MaxDeliveryCount + " delivery attempts.\"",
-            };
-            _entities[path + "/$DeadLetterQueue"].Messages.Add(message with { Properties = properties, LockToken = null, DeliveryCount = message.DeliveryCount });
+            target[name] = value;
         }
     }
 
-    private static HttpResponseMessage Locked(string path, StoredMessage message)
+    private static void CheckSize(string entity, long bodyBytes, IReadOnlyDictionary<string, object> properties, long limit)
     {
-        var response = new HttpResponseMessage(HttpStatusCode.Created) { Content = new ByteArrayContent(message.Body) };
-        response.Headers.Location = new Uri($"https://{Host}/{path}/messages/{message.Sequence}/{message.LockToken}");
-        var broker = new Dictionary<string, object?>
+        long header = 0;
+        foreach (var (name, value) in properties)
         {
-            ["DeliveryCount"] = message.DeliveryCount,
-            ["LockToken"] = message.LockToken,
-            ["LockedUntilUtc"] = message.LockedUntil.UtcDateTime.ToString("R", CultureInfo.InvariantCulture),
-            ["MessageId"] = message.MessageId,
-            ["SequenceNumber"] = message.Sequence,
-            ["EnqueuedTimeUtc"] = message.EnqueuedAt.UtcDateTime.ToString("R", CultureInfo.InvariantCulture),
-        };
-        if (message.CorrelationId is not null)
-        {
-            broker["CorrelationId"] = message.CorrelationId;
-        }
-
-        response.Headers.TryAddWithoutValidation("BrokerProperties", JsonSerializer.Serialize(broker));
-        response.Headers.Date = DateTimeOffset.UtcNow;
-        foreach (var (name, raw) in message.Properties)
-        {
-            response.Headers.TryAddWithoutValidation(name, raw);
-        }
-
-        response.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
-        return response;
-    }
-
-    private HttpResponseMessage LockOperation(string path, long sequence, string lockToken, HttpMethod method)
-    {
-        TaskCompletionSource? signal = null;
-        try
-        {
-            lock (_gate)
+            var bytes = Encoding.UTF8.GetByteCount(name) + Encoding.UTF8.GetByteCount(value?.ToString() ?? "");
+            if (bytes > 32 * 1024)
             {
-                if (!_entities.TryGetValue(path, out var entity))
-                {
-                    return Status(HttpStatusCode.Gone, $"Entity '{path}' no longer exists");
-                }
-
-                var now = _time.GetUtcNow();
-                var message = entity.Messages.FirstOrDefault(m => m.Sequence == sequence);
-                if (message is null || message.LockToken != lockToken || message.LockedUntil <= now)
-                {
-                    return Status(HttpStatusCode.NotFound, "The lock supplied is invalid: it expired or the message is gone");
-                }
-
-                if (method == HttpMethod.Delete)
-                {
-                    entity.Messages.Remove(message);
-                    return new HttpResponseMessage(HttpStatusCode.OK);
-                }
-
-                if (method == HttpMethod.Put)
-                {
-                    message.LockToken = null;
-                    DeadLetterExhausted(path, entity, now); // abandoning the last allowed delivery dead-letters at once
-                    signal = TakeSignal();
-                    return new HttpResponseMessage(HttpStatusCode.OK);
-                }
-
-                if (method == HttpMethod.Post)
-                {
-                    message.LockedUntil = now + entity.LockDuration;
-                    var response = new HttpResponseMessage(HttpStatusCode.OK);
-                    response.Headers.TryAddWithoutValidation("BrokerProperties",
-                        JsonSerializer.Serialize(new Dictionary<string, object> { ["LockedUntilUtc"] = message.LockedUntil.UtcDateTime.ToString("R", CultureInfo.InvariantCulture) }));
-                    return response;
-                }
-
-                return Status(HttpStatusCode.MethodNotAllowed, "");
+                throw new ServiceBusException($"Property '{name}' is {bytes} bytes, over the 32 KB limit of one property.",
+                    ServiceBusFailureReason.MessageSizeExceeded, entity);
             }
+
+            header += bytes;
         }
-        finally
+
+        if (header > 64 * 1024)
         {
-            signal?.TrySetResult();
+            throw new ServiceBusException($"The properties take {header} bytes, over the 64 KB header limit.", ServiceBusFailureReason.MessageSizeExceeded, entity);
+        }
+
+        if (bodyBytes + header > limit)
+        {
+            throw new ServiceBusException($"The message is {bodyBytes + header} bytes, over the entity's {limit}-byte limit.",
+                ServiceBusFailureReason.MessageSizeExceeded, entity);
         }
     }
 
-    private TaskCompletionSource TakeSignal()
+    private QueueSettings CheckSettings(QueueSettings settings)
     {
-        var signal = _changed;
-        _changed = NewSignal();
-        return signal;
+        if (settings.LockDuration < TimeSpan.FromSeconds(5) || settings.LockDuration > TimeSpan.FromMinutes(5))
+        {
+            throw new ServiceBusException($"LockDuration {settings.LockDuration} is out of range.", ServiceBusFailureReason.GeneralError, settings.Name);
+        }
+
+        return settings with { MaxMessageSizeInKilobytes = MessageKilobytes(settings.MaxMessageSizeInKilobytes, settings.Name) };
     }
 
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    private static Dictionary<string, string> ParseQuery(string query) =>
-        query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries)
-            .Select(p => p.Split('=', 2))
-            .ToDictionary(p => Uri.UnescapeDataString(p[0]), p => p.Length > 1 ? Uri.UnescapeDataString(p[1]) : "", StringComparer.OrdinalIgnoreCase);
-
-    private static HttpResponseMessage Status(HttpStatusCode status, string detail) =>
-        new(status) { Content = new StringContent($"<Error><Code>{(int)status}</Code><Detail>{WebUtility.HtmlEncode(detail)}</Detail></Error>") };
-
-    internal enum EntityKind
+    private long MessageKilobytes(long? requested, string entity)
     {
-        Queue,
-        Topic,
-        Subscription,
-        DeadLetterQueue,
+        if (Sku != MessagingSku.Premium)
+        {
+            return requested is null or 256
+                ? StandardMessageKilobytes
+                : throw new ServiceBusException("MaxMessageSizeInKilobytes can only be set on Premium.", ServiceBusFailureReason.GeneralError, entity);
+        }
+
+        return requested ?? 1024;
     }
 
-    private sealed class Entity(EntityKind kind, TimeSpan lockDuration, int maxDeliveryCount, string? forwardTo)
+    private static Stored Snapshot(ServiceBusMessage message) => new()
     {
-        public EntityKind Kind { get; } = kind;
+        Body = message.Body,
+        MessageId = message.MessageId,
+        CorrelationId = message.CorrelationId,
+        ContentType = message.ContentType,
+        Properties = new Dictionary<string, object>(message.ApplicationProperties),
+        ScheduledAt = message.ScheduledEnqueueTime == default ? null : message.ScheduledEnqueueTime,
+    };
 
-        public TimeSpan LockDuration { get; set; } = lockDuration;
+    private static ServiceBusReceivedMessage ToReceived(Stored m) => ServiceBusModelFactory.ServiceBusReceivedMessage(
+        body: m.Body,
+        messageId: m.MessageId,
+        correlationId: m.CorrelationId,
+        contentType: m.ContentType,
+        properties: new Dictionary<string, object>(m.Properties),
+        lockTokenGuid: m.LockToken ?? default,
+        deliveryCount: m.DeliveryCount,
+        lockedUntil: m.LockToken is null ? default : m.LockedUntil,
+        sequenceNumber: m.Sequence,
+        enqueuedTime: m.EnqueuedAt,
+        scheduledEnqueueTime: m.ScheduledAt ?? default);
 
-        public int MaxDeliveryCount { get; set; } = maxDeliveryCount;
-
-        /// <summary>Where new messages go; messages already held when an update sets it are not moved.</summary>
-        public string? ForwardTo { get; set; } = forwardTo;
-
-        /// <summary>Stored only (the fake has no sessions), and like the real service it cannot change on update.</summary>
-        public bool RequiresSession { get; init; }
-
-        /// <summary>Stored only: the fake does not forward dead letters.</summary>
-        public string? ForwardDeadLetteredMessagesTo { get; set; }
-
-        public List<StoredMessage> Messages { get; } = [];
+    private void Pass()
+    {
+        if (Latency > TimeSpan.Zero && Time is ManualTimeProvider manual)
+        {
+            manual.Advance(Latency);
+        }
     }
 
-    /// <summary>A stored message; <see cref="Properties"/> holds raw header values (typed by their form).</summary>
-    internal sealed record StoredMessage(
-        long Sequence, byte[] Body, string MessageId, string? CorrelationId, Dictionary<string, string> Properties, DateTimeOffset EnqueuedAt, DateTimeOffset VisibleAt)
+    private void Record(string operation, string entity) => _calls.Add(new Call(operation, entity, Time.GetUtcNow()));
+
+    private void Signal()
     {
+        var changed = _changed;
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.TrySetResult();
+    }
+
+    private static ServiceBusException NotFound(string entity) =>
+        new($"The messaging entity '{entity}' could not be found.", ServiceBusFailureReason.MessagingEntityNotFound, entity);
+
+    /// <summary>A data operation the broker saw.</summary>
+    public sealed record Call(string Operation, string Entity, DateTimeOffset At);
+
+    /// <summary>A stored message.</summary>
+    public sealed record Stored
+    {
+        public BinaryData Body { get; init; } = BinaryData.Empty;
+
+        public string? MessageId { get; init; }
+
+        public string? CorrelationId { get; init; }
+
+        public string? ContentType { get; init; }
+
+        public Dictionary<string, object> Properties { get; init; } = [];
+
+        public long Sequence { get; init; }
+
+        public DateTimeOffset EnqueuedAt { get; init; }
+
+        public DateTimeOffset? ScheduledAt { get; init; }
+
         public int DeliveryCount { get; set; }
 
-        public string? LockToken { get; set; }
+        public Guid? LockToken { get; set; }
 
         public DateTimeOffset LockedUntil { get; set; }
     }
+
+    public sealed record QueueSettings(
+        string Name,
+        TimeSpan LockDuration,
+        int MaxDeliveryCount,
+        long MaxSizeInMegabytes,
+        long? MaxMessageSizeInKilobytes,
+        bool RequiresDuplicateDetection,
+        TimeSpan DuplicateDetectionHistoryTimeWindow,
+        bool RequiresSession = false,
+        string? ForwardTo = null);
+
+    public sealed record TopicSettings(string Name, long MaxSizeInMegabytes, long? MaxMessageSizeInKilobytes);
+
+    public sealed record SubscriptionSettings(string Topic, string Name, TimeSpan LockDuration, int MaxDeliveryCount, string? ForwardTo, bool RequiresSession = false);
+
+    private sealed class Queue(QueueSettings settings)
+    {
+        public QueueSettings Settings { get; set; } = settings;
+
+        public List<Stored> Messages { get; } = [];
+
+        public List<Stored> DeadLetters { get; } = [];
+
+        public Dictionary<string, DateTimeOffset> SeenIds { get; } = new(StringComparer.Ordinal);
+    }
+
+    private sealed class Topic(TopicSettings settings)
+    {
+        public TopicSettings Settings { get; } = settings;
+
+        public Dictionary<string, SubscriptionSettings> Subscriptions { get; } = new(StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>The operations of one transaction: all checked and applied under the broker's lock when it prepares.</summary>
+    private sealed class Enlistment(FakeServiceBus broker, string id) : IEnlistmentNotification
+    {
+        public List<(Action Check, Action Apply)> Operations { get; } = [];
+
+        public void Prepare(PreparingEnlistment preparingEnlistment)
+        {
+            lock (broker._gate)
+            {
+                broker._transactions.Remove(id);
+                try
+                {
+                    foreach (var (check, _) in Operations)
+                    {
+                        check();
+                    }
+                }
+                catch (Exception e)
+                {
+                    preparingEnlistment.ForceRollback(e);
+                    return;
+                }
+
+                foreach (var (_, apply) in Operations)
+                {
+                    apply();
+                }
+
+                broker.Signal();
+            }
+
+            preparingEnlistment.Prepared();
+        }
+
+        public void Commit(System.Transactions.Enlistment enlistment) => enlistment.Done();
+
+        public void Rollback(System.Transactions.Enlistment enlistment)
+        {
+            lock (broker._gate)
+            {
+                broker._transactions.Remove(id);
+            }
+
+            enlistment.Done();
+        }
+
+        public void InDoubt(System.Transactions.Enlistment enlistment) => enlistment.Done();
+    }
+}
+
+/// <summary>The property names Service Bus gives dead letters.</summary>
+internal static class MessageMappingNames
+{
+    public const string DeadLetterReason = "DeadLetterReason";
+
+    public const string DeadLetterErrorDescription = "DeadLetterErrorDescription";
 }

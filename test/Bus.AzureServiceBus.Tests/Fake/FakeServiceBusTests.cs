@@ -1,358 +1,245 @@
-using System.Globalization;
-using System.Net;
-using System.Text;
-using System.Text.Json;
-using Bus.AzureServiceBus.Authentication;
-using Bus.AzureServiceBus.Management;
+using System.Transactions;
+using Azure.Messaging.ServiceBus;
+using Azure.Messaging.ServiceBus.Administration;
 using Bus.Testing;
 
 namespace Bus.AzureServiceBus.Tests.Fake;
 
-/// <summary>The fake's behaviours, checked against the documented REST contract with raw HTTP requests.</summary>
-public sealed class FakeServiceBusTests : IDisposable
+/// <summary>The fake namespace's own behaviours, through the SDK types the transport uses.</summary>
+public sealed class FakeServiceBusTests
 {
-    private const string Base = "https://" + FakeServiceBus.Host + "/";
     private readonly ManualTimeProvider _time = new();
     private readonly FakeServiceBus _fake;
-    private readonly HttpClient _http;
-    private readonly SasTokenProvider _sas;
+    private readonly FakeServiceBusClient _client;
+    private readonly FakeServiceBusAdministrationClient _admin;
 
     public FakeServiceBusTests()
     {
         _fake = new FakeServiceBus(_time);
-        _http = new HttpClient(_fake, disposeHandler: false);
-        _sas = new SasTokenProvider(FakeServiceBus.KeyName, FakeServiceBus.Key, new Uri(Base), _time);
-    }
-
-    public void Dispose()
-    {
-        _http.Dispose();
-        _fake.Dispose();
+        _client = new FakeServiceBusClient(_fake);
+        _admin = new FakeServiceBusAdministrationClient(_fake);
     }
 
     [Fact]
-    public async Task Create_answers_201_then_409_when_the_entity_exists()
+    public async Task Receive_locks_with_a_token_a_lock_until_and_a_delivery_count_and_an_expired_lock_is_lost()
     {
-        Assert.Equal(HttpStatusCode.Created, (await CreateQueueAsync("q", TimeSpan.FromSeconds(30), 3)).StatusCode);
-        Assert.Equal(HttpStatusCode.Conflict, (await CreateQueueAsync("q", TimeSpan.FromSeconds(30), 3)).StatusCode);
-        Assert.Equal(TimeSpan.FromSeconds(30), _fake.LockDurationOf("q"));
-        Assert.Equal(3, _fake.MaxDeliveryCountOf("q"));
-    }
+        await QueueAsync("q", maxDeliveryCount: 5);
+        await _client.CreateSender("q").SendMessageAsync(new ServiceBusMessage("a") { MessageId = "m1" });
+        var receiver = _client.CreateReceiver("q");
 
-    [Fact]
-    public async Task Create_rejects_elements_out_of_schema_order()
-    {
-        var atom = EntityDescriptions.Queue(TimeSpan.FromSeconds(30), 3)
-            .Replace("<LockDuration>PT30S</LockDuration>", "", StringComparison.Ordinal)
-            .Replace("</QueueDescription>", "<LockDuration>PT30S</LockDuration></QueueDescription>", StringComparison.Ordinal);
+        var first = Assert.Single(await receiver.ReceiveMessagesAsync(10, TimeSpan.FromSeconds(1)));
+        Assert.Equal(1, first.DeliveryCount);
+        Assert.Equal(_time.GetUtcNow() + TimeSpan.FromSeconds(10), first.LockedUntil);
+        Assert.NotEqual(Guid.Empty.ToString(), first.LockToken);
+        Assert.Empty(await receiver.ReceiveMessagesAsync(10, TimeSpan.Zero)); // locked
 
-        var response = await SendAsync(HttpMethod.Put, "q?api-version=2021-05", atom, "application/atom+xml");
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.False(_fake.Exists("q"));
-    }
-
-    [Fact]
-    public async Task Get_of_a_missing_entity_is_an_empty_feed_and_of_an_existing_one_an_entry()
-    {
-        var missing = await (await SendAsync(HttpMethod.Get, "nope?api-version=2021-05")).Content.ReadAsStringAsync();
-        await CreateQueueAsync("q");
-        var existing = await (await SendAsync(HttpMethod.Get, "q?api-version=2021-05")).Content.ReadAsStringAsync();
-
-        Assert.Contains("<feed", missing, StringComparison.Ordinal);
-        Assert.Contains("<entry", existing, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Peek_lock_returns_201_with_lock_uri_broker_properties_and_custom_properties()
-    {
-        await CreateQueueAsync("q", TimeSpan.FromSeconds(30));
-        var send = Request(HttpMethod.Post, "q/messages", "payload");
-        send.Headers.TryAddWithoutValidation("BrokerProperties", "{\"MessageId\":\"m-1\"}");
-        send.Headers.TryAddWithoutValidation("tenant", "\"t-1\"");
-        Assert.Equal(HttpStatusCode.Created, (await _http.SendAsync(send)).StatusCode);
-
-        var response = await SendAsync(HttpMethod.Post, "q/messages/head?timeout=0");
-
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        Assert.Equal("payload", await response.Content.ReadAsStringAsync());
-        Assert.Matches($"^{Base}q/messages/[0-9]+/[0-9a-f-]+$", response.Headers.Location!.AbsoluteUri);
-        Assert.Equal("\"t-1\"", response.Headers.GetValues("tenant").Single());
-        var broker = Broker(response);
-        Assert.Equal(1, broker.GetProperty("DeliveryCount").GetInt32());
-        Assert.Equal("m-1", broker.GetProperty("MessageId").GetString());
-        Assert.Equal(Rfc1123(_time.GetUtcNow() + TimeSpan.FromSeconds(30)), broker.GetProperty("LockedUntilUtc").GetString());
-    }
-
-    [Fact]
-    public async Task Empty_receive_answers_204_after_the_timeout_on_the_clock()
-    {
-        await CreateQueueAsync("q");
-        var start = _time.GetUtcNow();
-
-        var response = await FakeTransports.RunAsync(_time, SendAsync(HttpMethod.Post, "q/messages/head?timeout=3"));
-
-        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
-        Assert.True(_time.GetUtcNow() - start >= TimeSpan.FromSeconds(3));
-    }
-
-    [Fact]
-    public async Task A_waiting_receive_gets_a_message_sent_meanwhile()
-    {
-        await CreateQueueAsync("q");
-        var receive = SendAsync(HttpMethod.Post, "q/messages/head?timeout=30");
-        Assert.False(receive.IsCompleted);
-
-        await SendAsync(HttpMethod.Post, "q/messages", "late");
-
-        var response = await receive.WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-    }
-
-    [Fact]
-    public async Task Scheduled_message_is_invisible_until_its_time()
-    {
-        await CreateQueueAsync("q");
-        var send = Request(HttpMethod.Post, "q/messages", "later");
-        send.Headers.TryAddWithoutValidation("BrokerProperties", $"{{\"ScheduledEnqueueTimeUtc\":\"{Rfc1123(_time.GetUtcNow().AddSeconds(10))}\"}}");
-        await _http.SendAsync(send);
-
-        Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Post, "q/messages/head?timeout=0")).StatusCode);
         _time.Advance(TimeSpan.FromSeconds(10));
-        Assert.Equal(HttpStatusCode.Created, (await SendAsync(HttpMethod.Post, "q/messages/head?timeout=0")).StatusCode);
-    }
+        var second = Assert.Single(await receiver.ReceiveMessagesAsync(10, TimeSpan.Zero));
 
-    [Fact]
-    public async Task Lock_operations_answer_200_and_404_once_the_lock_is_lost()
-    {
-        await CreateQueueAsync("q", TimeSpan.FromSeconds(10));
-        await SendAsync(HttpMethod.Post, "q/messages", "x");
-        var first = (await SendAsync(HttpMethod.Post, "q/messages/head?timeout=0")).Headers.Location!;
-
-        _time.Advance(TimeSpan.FromSeconds(6));
-        var renew = await SendAsync(HttpMethod.Post, first.PathAndQuery.TrimStart('/'));
-        Assert.Equal(HttpStatusCode.OK, renew.StatusCode);
-        Assert.Equal(Rfc1123(_time.GetUtcNow().AddSeconds(10)), Broker(renew).GetProperty("LockedUntilUtc").GetString());
-
-        _time.Advance(TimeSpan.FromSeconds(10)); // lock expires
-        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Delete, first.PathAndQuery.TrimStart('/'))).StatusCode);
-        var second = await SendAsync(HttpMethod.Post, "q/messages/head?timeout=0");
-        Assert.Equal(2, Broker(second).GetProperty("DeliveryCount").GetInt32());
-        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, second.Headers.Location!.PathAndQuery.TrimStart('/'))).StatusCode);
-        var third = await SendAsync(HttpMethod.Post, "q/messages/head?timeout=0");
-        Assert.Equal(3, Broker(third).GetProperty("DeliveryCount").GetInt32());
-        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Delete, third.Headers.Location!.PathAndQuery.TrimStart('/'))).StatusCode);
+        Assert.Equal(2, second.DeliveryCount);
+        Assert.Equal(ServiceBusFailureReason.MessageLockLost,
+            (await Assert.ThrowsAsync<ServiceBusException>(() => receiver.CompleteMessageAsync(first))).Reason);
+        await receiver.CompleteMessageAsync(second);
         Assert.Empty(_fake.MessagesIn("q"));
     }
 
     [Fact]
-    public async Task Lock_operation_on_a_deleted_entity_answers_410()
+    public async Task Renewal_moves_lock_until_on_the_message()
     {
-        await CreateQueueAsync("q");
-        await SendAsync(HttpMethod.Post, "q/messages", "x");
-        var lockUri = (await SendAsync(HttpMethod.Post, "q/messages/head?timeout=0")).Headers.Location!;
-        _fake.Delete("q");
+        await QueueAsync("q");
+        await _client.CreateSender("q").SendMessageAsync(new ServiceBusMessage("a"));
+        var receiver = _client.CreateReceiver("q");
+        var received = Assert.Single(await receiver.ReceiveMessagesAsync(1, TimeSpan.Zero));
 
-        Assert.Equal(HttpStatusCode.Gone, (await SendAsync(HttpMethod.Delete, lockUri.PathAndQuery.TrimStart('/'))).StatusCode);
+        _time.Advance(TimeSpan.FromSeconds(8));
+        await receiver.RenewMessageLockAsync(received);
+
+        Assert.Equal(_time.GetUtcNow() + TimeSpan.FromSeconds(10), received.LockedUntil);
+        _time.Advance(TimeSpan.FromSeconds(8));
+        await receiver.CompleteMessageAsync(received); // still held
     }
 
     [Fact]
-    public async Task Max_delivery_count_moves_the_message_to_the_dead_letter_subqueue_with_the_reason()
+    public async Task Max_delivery_count_moves_the_message_to_the_dead_letter_sub_queue_with_the_reason()
     {
-        await CreateQueueAsync("q", TimeSpan.FromSeconds(10), maxDeliveryCount: 2);
-        await SendAsync(HttpMethod.Post, "q/messages", "poison");
-        for (var i = 0; i < 2; i++)
+        await QueueAsync("q", maxDeliveryCount: 2);
+        await _client.CreateSender("q").SendMessageAsync(new ServiceBusMessage("a") { ApplicationProperties = { ["tenant"] = "t-1" } });
+        var receiver = _client.CreateReceiver("q");
+
+        await receiver.AbandonMessageAsync(Assert.Single(await receiver.ReceiveMessagesAsync(1, TimeSpan.Zero)));
+        await receiver.AbandonMessageAsync(Assert.Single(await receiver.ReceiveMessagesAsync(1, TimeSpan.Zero)));
+
+        Assert.Empty(await receiver.ReceiveMessagesAsync(1, TimeSpan.Zero));
+        var dead = Assert.Single(await _client.CreateReceiver("q", new ServiceBusReceiverOptions { SubQueue = SubQueue.DeadLetter }).PeekMessagesAsync(10));
+        Assert.Equal("MaxDeliveryCountExceeded", dead.DeadLetterReason);
+        Assert.Equal("t-1", dead.ApplicationProperties["tenant"]);
+    }
+
+    [Fact]
+    public async Task Dead_letter_keeps_the_message_with_reason_description_and_properties()
+    {
+        await QueueAsync("q");
+        await _client.CreateSender("q").SendMessageAsync(new ServiceBusMessage("a"));
+        var receiver = _client.CreateReceiver("q");
+        var received = Assert.Single(await receiver.ReceiveMessagesAsync(1, TimeSpan.Zero));
+
+        await receiver.DeadLetterMessageAsync(received, new Dictionary<string, object> { ["why"] = "because" }, "reason", "description");
+
+        var dlq = _client.CreateReceiver("q", new ServiceBusReceiverOptions { SubQueue = SubQueue.DeadLetter });
+        var dead = Assert.Single(await dlq.ReceiveMessagesAsync(1, TimeSpan.Zero));
+        Assert.Equal(("reason", "description", "because"), (dead.DeadLetterReason, dead.DeadLetterErrorDescription, (string)dead.ApplicationProperties["why"]));
+        await dlq.CompleteMessageAsync(dead);
+        Assert.Empty(_fake.MessagesIn("q", deadLetters: true));
+    }
+
+    [Fact]
+    public async Task Scheduled_message_is_invisible_until_its_time_and_a_waiting_receive_gets_it_then()
+    {
+        await QueueAsync("q");
+        await _client.CreateSender("q").SendMessageAsync(new ServiceBusMessage("later") { ScheduledEnqueueTime = _time.GetUtcNow().AddSeconds(30) });
+        var receiver = _client.CreateReceiver("q");
+
+        var waiting = receiver.ReceiveMessagesAsync(1, TimeSpan.FromMinutes(1));
+        _time.Advance(TimeSpan.FromSeconds(29));
+        Assert.False(waiting.IsCompleted);
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.Equal("later", Assert.Single(await waiting.WaitAsync(TimeSpan.FromSeconds(10))).Body.ToString());
+    }
+
+    [Fact]
+    public async Task Operations_in_a_transaction_apply_together_on_commit_and_not_at_all_on_rollback()
+    {
+        await QueueAsync("q");
+        var sender = _client.CreateSender("q");
+        await sender.SendMessageAsync(new ServiceBusMessage("original"));
+        var receiver = _client.CreateReceiver("q");
+        var received = Assert.Single(await receiver.ReceiveMessagesAsync(1, TimeSpan.Zero));
+
+        using (new TransactionScope(TransactionScopeAsyncFlowOption.Enabled))
         {
-            var locked = await SendAsync(HttpMethod.Post, "q/messages/head?timeout=0");
-            await SendAsync(HttpMethod.Put, locked.Headers.Location!.PathAndQuery.TrimStart('/'));
+            await sender.SendMessageAsync(new ServiceBusMessage("copy"));
+            await receiver.CompleteMessageAsync(received);
+            Assert.Single(_fake.MessagesIn("q")); // nothing applied before the commit
+        } // no Complete: rolled back
+
+        Assert.Equal("original", Assert.Single(_fake.MessagesIn("q")).Body.ToString());
+
+        using (var scope = new TransactionScope(TransactionScopeAsyncFlowOption.Enabled))
+        {
+            await sender.SendMessageAsync(new ServiceBusMessage("copy"));
+            await receiver.CompleteMessageAsync(received);
+            scope.Complete();
         }
 
-        Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Post, "q/messages/head?timeout=0")).StatusCode);
-        var dead = await SendAsync(HttpMethod.Post, "q/$DeadLetterQueue/messages/head?timeout=0");
-        Assert.Equal(HttpStatusCode.Created, dead.StatusCode);
-        Assert.Equal("\"MaxDeliveryCountExceeded\"", dead.Headers.GetValues("DeadLetterReason").Single());
-        Assert.Equal("poison", await dead.Content.ReadAsStringAsync());
+        Assert.Equal("copy", Assert.Single(_fake.MessagesIn("q")).Body.ToString());
     }
 
     [Fact]
-    public async Task Topic_subscription_forwards_into_the_queue()
+    public async Task A_transaction_whose_lock_expired_before_commit_applies_nothing()
     {
-        await CreateQueueAsync("q");
-        await SendAsync(HttpMethod.Put, "t?api-version=2021-05", EntityDescriptions.Topic(), "application/atom+xml");
-        var sub = Request(HttpMethod.Put, "t/Subscriptions/s?api-version=2021-05",
-            EntityDescriptions.Subscription(TimeSpan.FromSeconds(30), 10, Base + "q"), "application/atom+xml");
-        sub.Headers.TryAddWithoutValidation("ServiceBusSupplementaryAuthorization", _sas.GetToken(Base + "q"));
-        Assert.Equal(HttpStatusCode.Created, (await _http.SendAsync(sub)).StatusCode);
+        await QueueAsync("q");
+        var sender = _client.CreateSender("q");
+        await sender.SendMessageAsync(new ServiceBusMessage("original"));
+        var receiver = _client.CreateReceiver("q");
+        var received = Assert.Single(await receiver.ReceiveMessagesAsync(1, TimeSpan.Zero));
 
-        await SendAsync(HttpMethod.Post, "t/messages", "event");
+        Assert.Throws<TransactionAbortedException>(() =>
+        {
+            using var scope = new TransactionScope(TransactionScopeAsyncFlowOption.Enabled);
+            sender.SendMessageAsync(new ServiceBusMessage("copy")).GetAwaiter().GetResult();
+            receiver.CompleteMessageAsync(received).GetAwaiter().GetResult();
+            _time.Advance(TimeSpan.FromSeconds(11));
+            scope.Complete();
+        });
 
-        Assert.Equal("q", _fake.ForwardTo("t/Subscriptions/s"));
-        Assert.Single(_fake.MessagesIn("q"));
-        Assert.Empty(_fake.MessagesIn("t/Subscriptions/s"));
+        Assert.Equal("original", Assert.Single(_fake.MessagesIn("q")).Body.ToString());
     }
 
-    [Theory]
-    [InlineData("sas")]
-    [InlineData("bearer")]
-    public async Task Forwarding_needs_a_supplementary_authorization_for_its_target_under_either_scheme(string scheme)
+    [Fact]
+    public async Task Basic_tier_refuses_transactions_and_topics()
     {
-        await CreateQueueAsync("q");
-        await SendAsync(HttpMethod.Put, "t?api-version=2021-05", EntityDescriptions.Topic(), "application/atom+xml");
-        var authorization = scheme == "sas" ? _sas.GetToken(Base) : "Bearer entra-token";
-        var supplementary = scheme == "sas" ? _sas.GetToken(Base + "q") : "Bearer entra-token";
-        HttpRequestMessage Subscription(string? header)
-        {
-            var request = new HttpRequestMessage(HttpMethod.Put, Base + "t/Subscriptions/s?api-version=2021-05")
-            {
-                Content = new StringContent(EntityDescriptions.Subscription(TimeSpan.FromSeconds(30), 10, Base + "q"), Encoding.UTF8, "application/atom+xml"),
-            };
-            request.Headers.TryAddWithoutValidation("Authorization", authorization);
-            if (header is not null)
-            {
-                request.Headers.TryAddWithoutValidation("ServiceBusSupplementaryAuthorization", header);
-            }
+        var basic = new FakeServiceBus(_time, MessagingSku.Basic);
+        var admin = new FakeServiceBusAdministrationClient(basic);
+        await admin.CreateQueueAsync(new CreateQueueOptions("q"));
+        var sender = new FakeServiceBusClient(basic).CreateSender("q");
 
-            return request;
+        using (new TransactionScope(TransactionScopeAsyncFlowOption.Enabled))
+        {
+            await Assert.ThrowsAsync<ServiceBusException>(() => sender.SendMessageAsync(new ServiceBusMessage("x")));
         }
 
-        var without = await _http.SendAsync(Subscription(null));
-        var empty = await _http.SendAsync(Subscription("Bearer "));
-        Assert.False(_fake.Exists("t/Subscriptions/s"));
-        var with = await _http.SendAsync(Subscription(supplementary));
-
-        Assert.Equal(HttpStatusCode.Unauthorized, without.StatusCode);
-        Assert.Contains("ServiceBusSupplementaryAuthorization", await without.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.Equal(HttpStatusCode.Unauthorized, empty.StatusCode);
-        Assert.Equal(HttpStatusCode.Created, with.StatusCode);
-        Assert.Equal("q", _fake.ForwardTo("t/Subscriptions/s"));
+        await Assert.ThrowsAsync<ServiceBusException>(() => admin.CreateTopicAsync(new CreateTopicOptions("t")));
+        Assert.Equal(MessagingSku.Basic, (await admin.GetNamespacePropertiesAsync()).Value.MessagingSku);
     }
 
     [Fact]
-    public async Task A_sas_supplementary_token_must_cover_the_target()
+    public async Task Duplicate_detection_drops_a_repeated_message_id_within_the_window()
     {
-        await CreateQueueAsync("q");
-        await CreateQueueAsync("other");
-        var request = Request(HttpMethod.Put, "source?api-version=2021-05", ForwardingQueue("ForwardTo", Base + "q"), "application/atom+xml");
-        request.Headers.TryAddWithoutValidation("ServiceBusSupplementaryAuthorization", _sas.GetToken(Base + "other"));
-
-        var response = await _http.SendAsync(request);
-
-        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
-        Assert.False(_fake.Exists("source"));
-    }
-
-    [Fact]
-    public async Task Forwarding_dead_letters_needs_the_dlq_supplementary_authorization()
-    {
-        await CreateQueueAsync("errors");
-        var atom = ForwardingQueue("ForwardDeadLetteredMessagesTo", Base + "errors");
-        var wrongHeader = Request(HttpMethod.Put, "q?api-version=2021-05", atom, "application/atom+xml");
-        wrongHeader.Headers.TryAddWithoutValidation("ServiceBusSupplementaryAuthorization", _sas.GetToken(Base + "errors"));
-        var rightHeader = Request(HttpMethod.Put, "q?api-version=2021-05", atom, "application/atom+xml");
-        rightHeader.Headers.TryAddWithoutValidation("ServiceBusDlqSupplementaryAuthorization", _sas.GetToken(Base + "errors"));
-
-        Assert.Equal(HttpStatusCode.Unauthorized, (await _http.SendAsync(wrongHeader)).StatusCode);
-        Assert.Equal(HttpStatusCode.Created, (await _http.SendAsync(rightHeader)).StatusCode);
-        Assert.Equal("errors", _fake.ForwardDeadLetteredMessagesTo("q"));
-    }
-
-    [Fact]
-    public async Task Update_needs_if_match_and_replaces_the_description_described_with_an_absolute_forward_to()
-    {
-        await CreateQueueAsync("q");
-        await CreateQueueAsync("other");
-        await SendAsync(HttpMethod.Put, "t?api-version=2021-05", EntityDescriptions.Topic(), "application/atom+xml");
-        HttpRequestMessage Subscription(string target, bool ifMatch)
+        await _admin.CreateQueueAsync(new CreateQueueOptions("q")
         {
-            var request = Request(HttpMethod.Put, "t/Subscriptions/s?api-version=2021-05",
-                EntityDescriptions.Subscription(TimeSpan.FromSeconds(30), 10, Base + target), "application/atom+xml");
-            request.Headers.TryAddWithoutValidation("ServiceBusSupplementaryAuthorization", _sas.GetToken(Base + target));
-            if (ifMatch)
+            RequiresDuplicateDetection = true,
+            DuplicateDetectionHistoryTimeWindow = TimeSpan.FromMinutes(10),
+        });
+        var sender = _client.CreateSender("q");
+
+        await sender.SendMessageAsync(new ServiceBusMessage("a") { MessageId = "same" });
+        await sender.SendMessageAsync(new ServiceBusMessage("b") { MessageId = "same" });
+        await sender.SendMessageAsync(new ServiceBusMessage("c") { MessageId = "other" });
+        _time.Advance(TimeSpan.FromMinutes(11));
+        await sender.SendMessageAsync(new ServiceBusMessage("d") { MessageId = "same" });
+
+        Assert.Equal(["a", "c", "d"], _fake.MessagesIn("q").Select(m => m.Body.ToString()));
+        Assert.Equal(1, _fake.DuplicatesDropped);
+    }
+
+    [Fact]
+    public async Task Topic_subscriptions_forward_into_their_queues_and_report_the_full_address()
+    {
+        await QueueAsync("a");
+        await QueueAsync("b");
+        await _admin.CreateTopicAsync(new CreateTopicOptions("t"));
+        await _admin.CreateSubscriptionAsync(new CreateSubscriptionOptions("t", "a") { ForwardTo = "a" });
+        var b = (await _admin.CreateSubscriptionAsync(new CreateSubscriptionOptions("t", "b") { ForwardTo = "b" })).Value;
+
+        await _client.CreateSender("t").SendMessageAsync(new ServiceBusMessage("event"));
+
+        Assert.Single(_fake.MessagesIn("a"));
+        Assert.Single(_fake.MessagesIn("b"));
+        Assert.Equal($"sb://{FakeServiceBus.Namespace}/b", b.ForwardTo);
+    }
+
+    [Fact]
+    public async Task Size_limits_are_the_entity_the_property_and_the_header_limits()
+    {
+        await QueueAsync("q");
+        var sender = _client.CreateSender("q");
+
+        Assert.Equal(ServiceBusFailureReason.MessageSizeExceeded, (await Assert.ThrowsAsync<ServiceBusException>(() =>
+            sender.SendMessageAsync(new ServiceBusMessage(new byte[257 * 1024])))).Reason);
+        Assert.Equal(ServiceBusFailureReason.MessageSizeExceeded, (await Assert.ThrowsAsync<ServiceBusException>(() =>
+            sender.SendMessageAsync(new ServiceBusMessage("x") { ApplicationProperties = { ["big"] = new string('x', 33 * 1024) } }))).Reason);
+        Assert.Equal(ServiceBusFailureReason.MessageSizeExceeded, (await Assert.ThrowsAsync<ServiceBusException>(() =>
+            sender.SendMessageAsync(new ServiceBusMessage("x")
             {
-                request.Headers.TryAddWithoutValidation("If-Match", "*");
-            }
-
-            return request;
-        }
-
-        Assert.Equal(HttpStatusCode.NotFound, (await _http.SendAsync(Subscription("q", ifMatch: true))).StatusCode);
-        Assert.Equal(HttpStatusCode.Created, (await _http.SendAsync(Subscription("q", ifMatch: false))).StatusCode);
-        Assert.Equal(HttpStatusCode.Conflict, (await _http.SendAsync(Subscription("other", ifMatch: false))).StatusCode);
-        Assert.Equal("q", _fake.ForwardTo("t/Subscriptions/s"));
-        Assert.Equal(HttpStatusCode.OK, (await _http.SendAsync(Subscription("other", ifMatch: true))).StatusCode);
-
-        Assert.Equal("other", _fake.ForwardTo("t/Subscriptions/s"));
-        var description = await (await SendAsync(HttpMethod.Get, "t/Subscriptions/s?api-version=2021-05")).Content.ReadAsStringAsync();
-        Assert.Contains($"<ForwardTo>{Base}other</ForwardTo>", description, StringComparison.Ordinal);
-        await SendAsync(HttpMethod.Post, "t/messages", "event");
-        Assert.Single(_fake.MessagesIn("other"));
+                ApplicationProperties = { ["a"] = new string('x', 30 * 1024), ["b"] = new string('x', 30 * 1024), ["c"] = new string('x', 30 * 1024) },
+            }))).Reason);
         Assert.Empty(_fake.MessagesIn("q"));
+        Assert.Equal(256, (await _admin.GetQueueAsync("q")).Value.MaxMessageSizeInKilobytes);
     }
 
     [Fact]
-    public async Task Update_cannot_change_requires_session()
+    public async Task Missing_entities_are_not_found_and_existing_ones_already_exist()
     {
-        await SendAsync(HttpMethod.Put, "q?api-version=2021-05", EntityDescriptions.Queue(TimeSpan.FromSeconds(30), 10)
-            .Replace("<RequiresSession>false</RequiresSession>", "<RequiresSession>true</RequiresSession>", StringComparison.Ordinal), "application/atom+xml");
-        var update = Request(HttpMethod.Put, "q?api-version=2021-05", EntityDescriptions.Queue(TimeSpan.FromSeconds(30), 5), "application/atom+xml");
-        update.Headers.TryAddWithoutValidation("If-Match", "*");
-
-        var response = await _http.SendAsync(update);
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal(10, _fake.MaxDeliveryCountOf("q"));
+        Assert.Equal(ServiceBusFailureReason.MessagingEntityNotFound,
+            (await Assert.ThrowsAsync<ServiceBusException>(() => _admin.GetQueueAsync("nope"))).Reason);
+        Assert.Equal(ServiceBusFailureReason.MessagingEntityNotFound,
+            (await Assert.ThrowsAsync<ServiceBusException>(() => _client.CreateSender("nope").SendMessageAsync(new ServiceBusMessage("x")))).Reason);
+        await QueueAsync("q");
+        Assert.Equal(ServiceBusFailureReason.MessagingEntityAlreadyExists,
+            (await Assert.ThrowsAsync<ServiceBusException>(() => QueueAsync("q"))).Reason);
     }
 
-    [Fact]
-    public async Task Batch_send_stores_each_entry_with_its_properties()
-    {
-        await CreateQueueAsync("q");
-        var batch = "[{\"Body\":\"one\",\"BrokerProperties\":{\"MessageId\":\"1\"},\"UserProperties\":{\"h\":\"a\"}}," +
-                    "{\"Body\":\"two\",\"BrokerProperties\":{\"MessageId\":\"2\"},\"UserProperties\":{\"h\":\"b\"}}]";
-
-        var response = await SendAsync(HttpMethod.Post, "q/messages", batch, "application/vnd.microsoft.servicebus.json");
-
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        Assert.Equal(["1", "2"], _fake.MessagesIn("q").Select(m => m.MessageId));
-        Assert.Equal("\"b\"", _fake.MessagesIn("q")[1].Properties["h"]);
-    }
-
-    [Fact]
-    public async Task Bad_signature_and_missing_entity_are_refused()
-    {
-        var forged = new HttpRequestMessage(HttpMethod.Post, Base + "q/messages");
-        forged.Headers.TryAddWithoutValidation("Authorization", SasTokenProvider.CreateToken(Base, FakeServiceBus.KeyName, Encoding.UTF8.GetBytes("wrong"), _time.GetUtcNow().AddHours(1).ToUnixTimeSeconds()));
-
-        Assert.Equal(HttpStatusCode.Unauthorized, (await _http.SendAsync(forged)).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Post, "missing/messages", "x")).StatusCode);
-    }
-
-    private Task<HttpResponseMessage> CreateQueueAsync(string name, TimeSpan? lockDuration = null, int maxDeliveryCount = 10) =>
-        SendAsync(HttpMethod.Put, name + "?api-version=2021-05",
-            EntityDescriptions.Queue(lockDuration ?? TimeSpan.FromSeconds(60), maxDeliveryCount), "application/atom+xml");
-
-    /// <summary>A queue description with one forwarding element (<paramref name="element"/>, in schema order).</summary>
-    private static string ForwardingQueue(string element, string target) =>
-        EntityDescriptions.Queue(TimeSpan.FromSeconds(30), 10)
-            .Replace("</QueueDescription>", $"<{element}>{target}</{element}></QueueDescription>", StringComparison.Ordinal);
-
-    private Task<HttpResponseMessage> SendAsync(HttpMethod method, string relative, string? body = null, string? contentType = null) =>
-        _http.SendAsync(Request(method, relative, body, contentType));
-
-    private HttpRequestMessage Request(HttpMethod method, string relative, string? body = null, string? contentType = null)
-    {
-        var request = new HttpRequestMessage(method, Base + relative);
-        if (body is not null)
-        {
-            request.Content = new StringContent(body, Encoding.UTF8, contentType ?? "text/plain");
-        }
-
-        request.Headers.TryAddWithoutValidation("Authorization", _sas.GetToken(Base));
-        return request;
-    }
-
-    private static JsonElement Broker(HttpResponseMessage response) =>
-        JsonDocument.Parse(response.Headers.GetValues("BrokerProperties").Single()).RootElement;
-
-    private static string Rfc1123(DateTimeOffset time) => time.UtcDateTime.ToString("R", CultureInfo.InvariantCulture);
+    private Task QueueAsync(string name, int maxDeliveryCount = 10) =>
+        _admin.CreateQueueAsync(new CreateQueueOptions(name) { LockDuration = TimeSpan.FromSeconds(10), MaxDeliveryCount = maxDeliveryCount });
 }

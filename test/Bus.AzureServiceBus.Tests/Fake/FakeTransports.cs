@@ -2,15 +2,13 @@ using Bus.Testing;
 
 namespace Bus.AzureServiceBus.Tests.Fake;
 
-/// <summary>Builds transports over a <see cref="FakeServiceBus"/> through the public constructor (the whole HTTP path).</summary>
+/// <summary>Builds transports over a <see cref="FakeServiceBus"/> through the SDK's test seams, and drives the manual clock.</summary>
 internal static class FakeTransports
 {
-    public static ServiceBusTransportOptions Options(FakeServiceBus fake, ManualTimeProvider time, Action<ServiceBusTransportOptions>? configure = null)
+    public static ServiceBusTransportOptions Options(ManualTimeProvider time, Action<ServiceBusTransportOptions>? configure = null)
     {
         var options = new ServiceBusTransportOptions
         {
-            ConnectionString = FakeServiceBus.ConnectionString,
-            HttpMessageHandler = fake,
             TimeProvider = time,
             LockDuration = TimeSpan.FromSeconds(10),
             ReceiveTimeout = TimeSpan.FromSeconds(1),
@@ -20,7 +18,7 @@ internal static class FakeTransports
     }
 
     public static ServiceBusTransport Create(FakeServiceBus fake, ManualTimeProvider time, Action<ServiceBusTransportOptions>? configure = null) =>
-        new(Options(fake, time, configure));
+        new(Options(time, configure), new FakeServiceBusClient(fake), new FakeServiceBusAdministrationClient(fake));
 
     /// <summary>Awaits a task that waits on the manual clock, advancing the clock in small steps until it completes.</summary>
     public static async Task<T> RunAsync<T>(ManualTimeProvider time, Task<T> task, TimeSpan? limit = null)
