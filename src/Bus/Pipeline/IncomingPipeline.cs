@@ -37,14 +37,14 @@ internal sealed class IncomingPipeline
             _from[i] = context => step.InvokeAsync(context, _from[index + 1]);
         }
 
-        _from[^1] = static _ => Task.FromResult(Outcome.Complete);
+        _from[^1] = static _ => ValueTask.FromResult(Outcome.Complete);
     }
 
     /// <summary>The steps, in order (for tests and logs).</summary>
     public IReadOnlyList<IIncomingStep> Steps => _steps;
 
     /// <summary>Runs <paramref name="context"/> through every step; returns how it ends.</summary>
-    public Task<Outcome> RunAsync(IncomingContext context) => _from[0](context);
+    public ValueTask<Outcome> RunAsync(IncomingContext context) => _from[0](context);
 
     private static IIncomingStep Create<TStep>(IServiceProvider services)
         where TStep : IIncomingStep => ActivatorUtilities.CreateInstance<TStep>(services);

@@ -44,7 +44,7 @@ public sealed class DepositHandler(Ledger ledger, BooksSession session) : IHandl
 /// <summary>An inbox: a message id seen before completes without reaching the handlers.</summary>
 public sealed class InboxStep(Ledger ledger, BooksSession session) : IIncomingStep
 {
-    public async Task<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
+    public async ValueTask<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
     {
         ledger.Order.Enqueue("inbox");
         Assert.IsType<Deposit>(context.Message); // user steps run after deserialization
@@ -67,7 +67,7 @@ public sealed class InboxStep(Ledger ledger, BooksSession session) : IIncomingSt
 /// <summary>A second user step, to show the order.</summary>
 public sealed class AuditStep(Ledger ledger) : IIncomingStep
 {
-    public Task<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
+    public ValueTask<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
     {
         ledger.Order.Enqueue("audit");
         return next(context);

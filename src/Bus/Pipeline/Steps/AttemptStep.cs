@@ -14,7 +14,7 @@ internal sealed class AttemptStep(HandlerServices services, RetryDecision retry,
 {
     private readonly ILogger _log = loggers.CreateLogger("Bus");
 
-    public async Task<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
+    public async ValueTask<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
     {
         var renewer = context.Renewer;
         renewer.BeginHandling(context.HardStop);

@@ -9,13 +9,13 @@ namespace Bus.Pipeline.Steps;
 /// </summary>
 internal sealed class DelayHopStep(TimeProvider time) : IIncomingStep
 {
-    public Task<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
+    public ValueTask<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
     {
         if (context.Headers.TryGetValue(MessageHeaders.DeliverAt, out var value)
             && DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var due)
             && due - time.GetUtcNow() is var left && left > TimeSpan.FromSeconds(1))
         {
-            return Task.FromResult(Outcome.Release(left, $"due at {value}: waiting another delay hop"));
+            return ValueTask.FromResult(Outcome.Release(left, $"due at {value}: waiting another delay hop"));
         }
 
         return next(context);

@@ -6,7 +6,7 @@ namespace Bus.Pipeline.Steps;
 /// be read is dead-lettered with the serializer's reason.</summary>
 internal sealed class DeserializeStep(IMessageSerializer serializer) : IIncomingStep
 {
-    public Task<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
+    public ValueTask<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
     {
         if (context.HasMessage)
         {
@@ -21,13 +21,13 @@ internal sealed class DeserializeStep(IMessageSerializer serializer) : IIncoming
         }
         catch (Exception ex)
         {
-            return Task.FromResult(Outcome.DeadLetter(
+            return ValueTask.FromResult(Outcome.DeadLetter(
                 $"The body could not be deserialized as '{type.WireName}' ({type.ClrType.FullName}): {ex.Message}", ex));
         }
 
         if (message is null)
         {
-            return Task.FromResult(Outcome.DeadLetter(
+            return ValueTask.FromResult(Outcome.DeadLetter(
                 $"The body could not be deserialized as '{type.WireName}' ({type.ClrType.FullName}): the serializer returned null"));
         }
 

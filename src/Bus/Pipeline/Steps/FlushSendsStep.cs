@@ -4,7 +4,7 @@ namespace Bus.Pipeline.Steps;
 /// send fails the attempt, which is retried; nothing is lost.</summary>
 internal sealed class FlushSendsStep : IIncomingStep
 {
-    public async Task<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
+    public async ValueTask<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
     {
         var handler = context.Handler!;
         handler.IsOpenForSends = false;

@@ -8,7 +8,7 @@ namespace Bus.Pipeline.Steps;
 /// </summary>
 internal sealed class InvokeHandlersStep : IIncomingStep
 {
-    public async Task<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
+    public async ValueTask<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
     {
         var handler = context.Handler!;
         var services = context.Services;

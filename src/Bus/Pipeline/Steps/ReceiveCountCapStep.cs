@@ -7,12 +7,12 @@ namespace Bus.Pipeline.Steps;
 /// </summary>
 internal sealed class ReceiveCountCapStep : IIncomingStep
 {
-    public Task<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
+    public ValueTask<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
     {
         var cap = context.Handling!.Retry.ReceiveCountCap;
         if (context.Attempt > cap)
         {
-            return Task.FromResult(Outcome.DeadLetter(
+            return ValueTask.FromResult(Outcome.DeadLetter(
                 $"Received {context.Attempt} times without being settled (RetryPolicy.MaxReceiveCount is {cap}): " +
                 "its handler crashed or stalled its process each time, or the workers holding it were killed."));
         }

@@ -13,7 +13,7 @@ namespace Bus.Pipeline.Steps;
 /// </summary>
 internal sealed class ResolveTypeStep(BusConfiguration config, HandlingTable handling) : IIncomingStep
 {
-    public Task<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
+    public ValueTask<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
     {
         MessageType type;
         var headers = context.Headers;
@@ -50,7 +50,7 @@ internal sealed class ResolveTypeStep(BusConfiguration config, HandlingTable han
         return next(context);
     }
 
-    private static Task<Outcome> DeadLetter(string reason) => Task.FromResult(Outcome.DeadLetter(reason));
+    private static ValueTask<Outcome> DeadLetter(string reason) => ValueTask.FromResult(Outcome.DeadLetter(reason));
 
     /// <summary>
     /// Why a message of <paramref name="type"/> cannot be read for its version header, or null when it can. A message's

@@ -6,7 +6,7 @@ namespace Bus.Pipeline.Steps;
 /// services; it is disposed once the handlers and the flush of held sends are done.</summary>
 internal sealed class ScopeStep(IServiceScopeFactory scopes) : IIncomingStep
 {
-    public async Task<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
+    public async ValueTask<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
     {
         var scope = scopes.CreateAsyncScope();
         await using (scope.ConfigureAwait(false))

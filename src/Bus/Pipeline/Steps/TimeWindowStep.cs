@@ -8,14 +8,14 @@ internal sealed class TimeWindowStep(TimeProvider time, ILoggerFactory loggers) 
 {
     private readonly ILogger _log = loggers.CreateLogger("Bus");
 
-    public Task<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
+    public ValueTask<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
     {
         if (context.Handling!.Window is { } window && time.GetUtcNow() is var now && !window.IsOpen(now))
         {
             var opens = window.NextOpening(now);
             _log.LogInformation("Message {MessageId} ({MessageType}) arrived outside its window {Window}; deferred until {Opens}.",
                 context.MessageId, context.MessageType, window, opens);
-            return Task.FromResult(Outcome.Release(opens - now, $"arrived outside its window {window}; deferred until {opens:O}"));
+            return ValueTask.FromResult(Outcome.Release(opens - now, $"arrived outside its window {window}; deferred until {opens:O}"));
         }
 
         return next(context);

@@ -7,6 +7,6 @@ namespace Bus.Pipeline.Steps;
 internal sealed class UserStep<TStep> : IIncomingStep
     where TStep : class, IIncomingStep
 {
-    public Task<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next) =>
+    public ValueTask<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next) =>
         context.Services.GetRequiredService<TStep>().InvokeAsync(context, next);
 }
