@@ -211,7 +211,8 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         }
     }
 
-    /// <summary>One delivery, from its steps to its settlement, traced and timed.</summary>
+    /// <summary>One delivery, from its steps to its settlement, traced and timed. The settler stops the lease renewer;
+    /// the worker disposes it (which also stops it when something unexpected skipped the settler).</summary>
     private async Task ProcessAsync(IReceivedMessage message, LeaseRenewer renewer)
     {
         BusTelemetry.Received.Add(1, _endpointTag);
@@ -240,7 +241,6 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         }
         finally
         {
-            await renewer.StopAsync().ConfigureAwait(false);
             if (_log.IsEnabled(LogLevel.Debug))
             {
                 _log.LogDebug("Message {MessageId}: {Outcome}.", message.Message.MessageId, outcome);

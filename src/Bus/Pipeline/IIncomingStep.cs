@@ -13,7 +13,8 @@ public delegate ValueTask<Outcome> IncomingStepDelegate(IncomingContext context)
 /// A step either calls <c>next(context)</c> and returns (or inspects) its outcome, or returns an <see cref="Outcome"/>
 /// of its own without calling it, e.g. <see cref="Outcome.Complete"/> for a message id an inbox has seen. An exception
 /// thrown by a step is a failed attempt, retried by the retry policy like a handler's. Messages sent through
-/// <see cref="IBus"/> during the step are held with the handlers' and sent only when the attempt succeeds. The result is
+/// <see cref="IBus"/> during the step are held with the handlers' and sent after the handlers succeed; a step that
+/// returns without calling the next step sends none of them. The result is
 /// a <see cref="ValueTask{TResult}"/> (a step that finishes without waiting allocates nothing): await
 /// the next step's result once.
 /// </remarks>
