@@ -149,12 +149,12 @@ public abstract partial class BusConformanceTests
     }
 
     [Fact]
-    public async Task Messages_read_ahead_while_the_worker_is_busy_are_handled_or_dead_lettered_like_any_other()
+    public async Task Messages_waiting_for_a_busy_worker_are_handled_or_dead_lettered_like_any_other()
     {
-        // With one worker busy, the receive loop reads the next messages ahead (in memory: deterministically, as they
-        // arrive in one send). A body read ahead that does not deserialize, or a newer version than the endpoint
-        // knows, is dead-lettered with the same reason as when its worker reads it.
-        var endpoint = await StartEndpointAsync("read-ahead", b =>
+        // With one worker busy, the next messages wait in the receive buffer (prefetched). Once the worker is free, a
+        // body that does not deserialize, or a newer version than the endpoint knows, is dead-lettered with its reason,
+        // and the good message behind them is handled.
+        var endpoint = await StartEndpointAsync("waiting", b =>
         {
             b.MaxConcurrency = 1;
             b.AddHandler<DoWorkHandler>();

@@ -9,6 +9,7 @@ using Bus.SystemMessages;
 using Bus.Transports;
 using Bus.Transports.InMemory;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Bus.Hosting;
 
@@ -18,6 +19,7 @@ public sealed partial class BusConfiguration
     private readonly Dictionary<Type, string> _routes = [];
     private readonly Dictionary<Type, HandlerOptions> _handlerOptions = [];
     private readonly HashSet<Type> _subscriptions = [];
+    private readonly List<Type> _incomingSteps = [];
 
     internal BusConfiguration(IServiceCollection services)
     {
@@ -80,6 +82,9 @@ public sealed partial class BusConfiguration
 
     internal IReadOnlyCollection<Type> ExplicitSubscriptions => _subscriptions;
 
+    /// <summary>The user steps added with <see cref="UseIncoming{TStep}"/>, in order.</summary>
+    internal IReadOnlyList<Type> IncomingSteps => _incomingSteps;
+
     /// <summary>Uses the transport that <paramref name="factory"/> creates (once, as a singleton). Transport packages
     /// wrap this in their own <c>UseXxx</c> extension.</summary>
     public BusConfiguration UseTransport(Func<IServiceProvider, ITransport> factory)
@@ -96,6 +101,25 @@ public sealed partial class BusConfiguration
         options?.Validate();
         return UseTransport(sp => new InMemoryTransport(
             broker ?? sp.GetService<InMemoryBroker>() ?? new InMemoryBroker(sp.GetService<TimeProvider>()), options));
+    }
+
+    /// <summary>
+    /// Adds a step to the receive path of every message (an inbox, authorization, tenancy, ...). Steps run in the order
+    /// added, after the message is deserialized, inside its DI scope, before the handlers. <typeparamref name="TStep"/>
+    /// is resolved from the message's scope for every message, so it can share scoped services with the handlers; it is
+    /// registered as scoped unless the application registered it already. See <see cref="IIncomingStep"/>.
+    /// </summary>
+    public BusConfiguration UseIncoming<TStep>()
+        where TStep : class, IIncomingStep
+    {
+        if (_incomingSteps.Contains(typeof(TStep)))
+        {
+            throw new BusConfigurationException($"The incoming step '{typeof(TStep).FullName}' was added twice.");
+        }
+
+        _incomingSteps.Add(typeof(TStep));
+        Services.TryAddScoped<TStep>();
+        return this;
     }
 
     /// <summary>Uses a custom serializer instead of System.Text.Json.</summary>
@@ -226,12 +250,11 @@ public sealed partial class BusConfiguration
                 Messages.Register(messageType);
             }
 
-            Handlers.Add(messageType, HandlerRegistry.CreateInvoker(messageType, handlerType, Services));
+            Handlers.Add(messageType, HandlerRegistry.CreateInvoker(messageType, handlerType));
         }
 
         // Transient in the per-message scope: a new instance per message with the message's scoped dependencies, and
         // disposed with the scope if disposable; unlike Scoped, a plain handler costs the scope no resolved-services table.
-        // A handler that takes only singletons is made without a scope (ScopeFreeHandlerFactory).
         Services.AddTransient(handlerType);
         return this;
     }

@@ -2,6 +2,7 @@ using Bus.Pipeline;
 using Bus.Steps;
 using Bus.Transports;
 using Bus.Workflows;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -9,7 +10,7 @@ namespace Bus.Hosting;
 
 /// <summary>Starts and stops the bus with the host: checks, provisioning, then receiving.</summary>
 internal sealed class BusHost(
-    BusConfiguration config, MessagePipeline pipeline, ITransport transport, IStepStore steps, IWorkflowStore workflowStore,
+    BusConfiguration config, IServiceProvider services, ITransport transport, IStepStore steps, IWorkflowStore workflowStore,
     WorkflowRegistry workflows, TimeProvider time, ILoggerFactory loggers)
     : IHostedService, IAsyncDisposable
 {
@@ -38,7 +39,7 @@ internal sealed class BusHost(
         // handled or dead-lettered, never left to pile up unread. A send-only endpoint does not poll.
         if (config.Handlers.MessageTypes.Any() || topology.Subscriptions.Count > 0)
         {
-            _receiver = new EndpointReceiver(pipeline, config.EndpointName!, config.MaxConcurrency, config.Prefetch, config.ShutdownTimeout);
+            _receiver = ActivatorUtilities.CreateInstance<EndpointReceiver>(services);
             _receiver.Start();
         }
 

@@ -1,5 +1,6 @@
 using Bus.Jobs;
 using Bus.Pipeline;
+using Bus.Recoverability;
 using Bus.Serialization;
 using Bus.Steps;
 using Bus.SystemMessages;
@@ -53,17 +54,19 @@ public static class ServiceCollectionExtensions
         services.AddSingleton(sp => config.TransportFactory!(sp));
         services.AddSingleton(sp => sp.GetRequiredService<ITransport>().DeadLetters);
         services.AddSingleton(sp => config.SerializerFactory?.Invoke(sp) ?? new SystemTextJsonMessageSerializer(new System.Text.Json.JsonSerializerOptions(config.Json)));
-        services.AddSingleton(sp => new MessagePipeline(
-            config,
-            sp.GetRequiredService<ITransport>(),
-            sp.GetRequiredService<IMessageSerializer>(),
-            sp,
-            sp.GetRequiredService<IStepStore>(),
-            sp.GetRequiredService<IJobStatusStore>(),
-            config.SystemMessages,
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILoggerFactory>()));
-        services.AddSingleton(sp => sp.GetRequiredService<MessagePipeline>().Bus);
+
+        // Sending: a service of its own, all a send-only endpoint builds.
+        services.AddSingleton(sp => new MessageSender(
+            config.Messages, config.Handlers, config.Routes, config.EndpointName!, sp.GetRequiredService<IMessageSerializer>(),
+            sp.GetRequiredService<ITransport>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IBus>(sp => new MessageBus(sp.GetRequiredService<MessageSender>()));
+
+        // Receiving: built when the host starts receiving (not on a send-only endpoint).
+        services.AddSingleton<HandlerServices>();
+        services.AddSingleton<HandlingTable>();
+        services.AddSingleton<RetryDecision>();
+        services.AddSingleton<IncomingPipeline>();
+        services.AddSingleton<DeliverySettler>();
         services.AddSingleton<BusHost>();
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<BusHost>());
         return services;

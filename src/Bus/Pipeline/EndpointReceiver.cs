@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using Bus.Diagnostics;
+using Bus.Hosting;
 using Bus.Leases;
 using Bus.Transports;
 using Microsoft.Extensions.Logging;
@@ -5,7 +8,9 @@ using Microsoft.Extensions.Logging;
 namespace Bus.Pipeline;
 
 /// <summary>
-/// Receives from the endpoint's queue into a bounded buffer and hands messages to at most MaxConcurrency handlers.
+/// Receives from the endpoint's queue into a bounded buffer and hands messages to at most MaxConcurrency workers. A
+/// worker owns each delivery from receive to settle: it runs the <see cref="IncomingPipeline"/>'s steps, which return an
+/// <see cref="Outcome"/>, has the <see cref="DeliverySettler"/> apply it, and disposes the message's lease renewer.
 /// Capacity (concurrency + prefetch) is taken before receiving, so nothing is received that cannot be held.
 /// On stop: no more receives, buffered messages are released at once, in-flight handlers get the shutdown timeout,
 /// then their tokens are cancelled and their messages released.
@@ -13,11 +18,13 @@ namespace Bus.Pipeline;
 internal sealed class EndpointReceiver : IAsyncDisposable
 {
     private const int MaxReceiveBatch = 10;
-
-    /// <summary>The largest body the receive loop deserializes ahead of a worker: small enough to take microseconds,
-    /// so the loop never keeps a worker waiting for long.</summary>
-    private const int ReadAheadBodyLimit = 16 * 1024;
-    private readonly MessagePipeline _pipeline;
+    private readonly IncomingPipeline _pipeline;
+    private readonly DeliverySettler _settler;
+    private readonly HandlingTable _handling;
+    private readonly ITransport _transport;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private readonly KeyValuePair<string, object?> _endpointTag;
     private readonly string _queue;
     private readonly int _concurrency;
     private readonly TimeSpan _shutdownTimeout;
@@ -27,22 +34,30 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     private readonly CancellationTokenSource _hardStop = new();
     private readonly LeaseDeadlines _deadlines;
     private readonly EndpointLeases _leases;
-    private readonly LeaseRenewer?[] _handling; // per worker: the lease of the message it handles, for a hard stop
+    private readonly LeaseRenewer?[] _held; // per worker: the lease of the message it handles, for a hard stop
     private Task? _receiveLoop;
     private Task[] _workers = [];
     private Task? _stopped;
 
-    public EndpointReceiver(MessagePipeline pipeline, string queue, int concurrency, int prefetch, TimeSpan shutdownTimeout)
+    public EndpointReceiver(
+        IncomingPipeline pipeline, DeliverySettler settler, HandlingTable handling, ITransport transport, TimeProvider time,
+        ILoggerFactory loggers, BusConfiguration config)
     {
         _pipeline = pipeline;
-        _queue = queue;
-        _concurrency = concurrency;
-        _shutdownTimeout = shutdownTimeout;
-        _deadlines = new LeaseDeadlines(pipeline.Time);
-        _leases = new EndpointLeases(pipeline.Transport.Capabilities, pipeline.Time, _deadlines, pipeline.Log, pipeline.EndpointTag);
-        _handling = new LeaseRenewer?[concurrency];
+        _settler = settler;
+        _handling = handling;
+        _transport = transport;
+        _time = time;
+        _log = loggers.CreateLogger("Bus");
+        _endpointTag = new("bus.endpoint", config.EndpointName);
+        _queue = config.EndpointName!;
+        _concurrency = config.MaxConcurrency;
+        _shutdownTimeout = config.ShutdownTimeout;
+        _deadlines = new LeaseDeadlines(time);
+        _leases = new EndpointLeases(transport.Capabilities, time, _deadlines, _log, _endpointTag);
+        _held = new LeaseRenewer?[_concurrency];
         // Woken for a batch of up to half the places (or one place as soon as a worker is idle).
-        var size = concurrency + prefetch;
+        var size = _concurrency + config.Prefetch;
         _buffer = new ReceivedBuffer(() => _capacity!.OnWorkerIdle());
         _capacity = new ReceiveCapacity(size, Math.Clamp(size / 2, 1, MaxReceiveBatch), () => _buffer.HasIdleWorker, _stopping.Token);
     }
@@ -75,13 +90,13 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         var workers = Task.WhenAll(_workers);
         try
         {
-            await workers.WaitAsync(_shutdownTimeout, _pipeline.Time, cancellationToken).ConfigureAwait(false);
+            await workers.WaitAsync(_shutdownTimeout, _time, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
-            _pipeline.Log.LogWarning("Handlers still running after the shutdown timeout of {Timeout}; cancelling them. Their messages are released.", _shutdownTimeout);
+            _log.LogWarning("Handlers still running after the shutdown timeout of {Timeout}; cancelling them. Their messages are released.", _shutdownTimeout);
             await _hardStop.CancelAsync().ConfigureAwait(false);
-            foreach (var renewer in _handling)
+            foreach (var renewer in _held)
             {
                 renewer?.CancelHandling(); // a handler that starts after this sees the cancelled token itself
             }
@@ -105,7 +120,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     {
         var token = _stopping.Token;
         var failures = 0;
-        var lease = _pipeline.ReceiveLease;
+        var lease = _handling.ReceiveLease;
         try
         {
             while (!token.IsCancellationRequested)
@@ -116,7 +131,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                 IReadOnlyList<IReceivedMessage> received;
                 try
                 {
-                    received = await _pipeline.Transport.ReceiveAsync(_queue, wanted, lease, token).ConfigureAwait(false);
+                    received = await _transport.ReceiveAsync(_queue, wanted, lease, token).ConfigureAwait(false);
                     failures = 0;
                 }
                 catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -129,14 +144,14 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                     _capacity.Release(wanted);
                     failures++;
                     var backOff = TimeSpan.FromMilliseconds(Math.Min(30_000, 250 * Math.Pow(2, Math.Min(failures, 10))));
-                    _pipeline.Log.LogError(ex, "Receiving from {Queue} failed ({Failures} in a row); trying again in {BackOff}.", _queue, failures, backOff);
-                    await Task.Delay(backOff, _pipeline.Time, token).ConfigureAwait(false);
+                    _log.LogError(ex, "Receiving from {Queue} failed ({Failures} in a row); trying again in {BackOff}.", _queue, failures, backOff);
+                    await Task.Delay(backOff, _time, token).ConfigureAwait(false);
                     continue;
                 }
 
-                if (_pipeline.Log.IsEnabled(LogLevel.Debug))
+                if (_log.IsEnabled(LogLevel.Debug))
                 {
-                    _pipeline.Log.LogDebug("Received {Count} of {Wanted} wanted from {Queue}.", received.Count, wanted, _queue);
+                    _log.LogDebug("Received {Count} of {Wanted} wanted from {Queue}.", received.Count, wanted, _queue);
                 }
 
                 if (received.Count < wanted)
@@ -144,19 +159,13 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                     _capacity.Release(wanted - received.Count);
                 }
 
-                var receivedAt = received.Count > 0 ? _pipeline.Time.GetUtcNow() : default; // once for the batch
+                var receivedAt = received.Count > 0 ? _time.GetUtcNow() : default; // once for the batch
                 for (var i = 0; i < received.Count; i++)
                 {
                     var message = received[i];
-                    var handling = _pipeline.HandlingFor(message); // once: for the lease's profile and for reading ahead
-                    var renewer = new LeaseRenewer(message, handling?.Profile ?? _pipeline.DefaultProfile, _leases, receivedAt);
+                    var renewer = new LeaseRenewer(message, _handling.ProfileFor(message), _leases, receivedAt);
                     renewer.Start();
-                    // A small message that will wait for a busy worker is read here meanwhile (the loop has the time; a
-                    // single worker then does not also deserialize). One an idle worker takes at once is read by it.
-                    var prepared = handling is not null && !_buffer.HasIdleWorker && message.Message.Body.Length <= ReadAheadBodyLimit
-                        ? _pipeline.Prepare(message, handling)
-                        : default;
-                    _buffer.Add(new BufferedMessage(message, renewer, prepared));
+                    _buffer.Add(new BufferedMessage(message, renewer));
                 }
             }
         }
@@ -174,7 +183,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         var next = _buffer.NewWorker();
         while (await next.NextAsync().ConfigureAwait(false))
         {
-            var (message, renewer, prepared) = next.Current;
+            var (message, renewer) = next.Current;
             try
             {
                 if (_stopping.IsCancellationRequested)
@@ -184,22 +193,89 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                 }
 
                 // A full fence: a hard stop either sees this renewer or is seen by it (BeginHandling checks the token).
-                Interlocked.Exchange(ref _handling[worker], renewer);
-                await _pipeline.ProcessAsync(message, renewer, prepared, _stopping.Token, _hardStop.Token).ConfigureAwait(false);
+                Interlocked.Exchange(ref _held[worker], renewer);
+                await ProcessAsync(message, renewer).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
-                // ProcessAsync settles its own failures; this is a bug guard so one message cannot stop a worker.
-                _pipeline.Log.LogError(ex, "Unexpected error processing message {MessageId}; it will be delivered again when its lease expires.",
+                // The steps turn failures into outcomes; this is a bug guard so one message cannot stop a worker.
+                _log.LogError(ex, "Unexpected error processing message {MessageId}; it will be delivered again when its lease expires.",
                     message.Message.MessageId);
             }
             finally
             {
-                Volatile.Write(ref _handling[worker], null);
+                Volatile.Write(ref _held[worker], null);
                 await renewer.DisposeAsync().ConfigureAwait(false);
                 _capacity.Release();
             }
         }
+    }
+
+    /// <summary>One delivery, from its steps to its settlement, traced and timed. The settler stops the lease renewer;
+    /// the worker disposes it (which also stops it when something unexpected skipped the settler).</summary>
+    private async Task ProcessAsync(IReceivedMessage message, LeaseRenewer renewer)
+    {
+        BusTelemetry.Received.Add(1, _endpointTag);
+        using var activity = StartActivity(message);
+        var timed = BusTelemetry.HandlerDuration.Enabled; // the clock is read only for a listener
+        var started = timed ? _time.GetTimestamp() : 0;
+        var outcome = "unknown";
+        if (_log.IsEnabled(LogLevel.Debug))
+        {
+            _log.LogDebug("Processing message {MessageId} from {Queue}, attempt {Attempt}.", message.Message.MessageId, message.Queue, message.ReceiveCount);
+        }
+
+        try
+        {
+            var delivery = new IncomingContext(message, renewer, _stopping.Token, _hardStop.Token);
+            var decided = await _pipeline.RunAsync(delivery).ConfigureAwait(false);
+            outcome = decided.Kind switch
+            {
+                OutcomeKind.Complete => "completed",
+                OutcomeKind.Retry => "retried",
+                OutcomeKind.Release => "released",
+                OutcomeKind.DeadLetter => "dead-lettered",
+                _ => "lease-lost",
+            };
+            await _settler.SettleAsync(delivery, decided).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (_log.IsEnabled(LogLevel.Debug))
+            {
+                _log.LogDebug("Message {MessageId}: {Outcome}.", message.Message.MessageId, outcome);
+            }
+
+            if (timed)
+            {
+                var elapsed = _time.GetElapsedTime(started);
+                BusTelemetry.HandlerDuration.Record(elapsed.TotalMilliseconds, _endpointTag, new KeyValuePair<string, object?>("bus.outcome", outcome));
+            }
+
+            activity?.SetTag("bus.outcome", outcome);
+        }
+    }
+
+    private static Activity? StartActivity(IReceivedMessage received)
+    {
+        if (!BusTelemetry.Source.HasListeners())
+        {
+            return null;
+        }
+
+        var headers = received.Message.Headers;
+        ActivityContext parent = default;
+        if (headers.TryGetValue(MessageHeaders.TraceParent, out var traceParent))
+        {
+            headers.TryGetValue(MessageHeaders.TraceState, out var traceState);
+            ActivityContext.TryParse(traceParent, traceState, out parent);
+        }
+
+        var name = headers.TryGetValue(MessageHeaders.MessageType, out var type) ? type : "system-message";
+        var activity = BusTelemetry.Source.StartActivity($"process {name}", ActivityKind.Consumer, parent);
+        activity?.SetTag("messaging.message.id", received.Message.MessageId);
+        activity?.SetTag("messaging.destination.name", received.Queue);
+        return activity;
     }
 
     private async Task ReleaseBufferedAsync()
@@ -227,7 +303,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            _pipeline.Log.LogWarning(ex, "Could not release message {MessageId} at shutdown; it will be delivered again when its lease expires.",
+            _log.LogWarning(ex, "Could not release message {MessageId} at shutdown; it will be delivered again when its lease expires.",
                 message.Message.MessageId);
         }
     }

@@ -9,12 +9,7 @@ internal interface IHandlerInvoker
     /// <summary>A name for logs, e.g. the handler's type name.</summary>
     string Name { get; }
 
-    /// <summary>Whether it must run in a per-message scope (<see cref="ScopeFreeHandlerFactory"/>); asked once the
-    /// application's registrations are complete.</summary>
-    bool NeedsScope { get; }
-
-    /// <summary>Calls the handler; <paramref name="services"/> is the message's scope, or the root provider when no
-    /// invoker of the message needs a scope.</summary>
+    /// <summary>Calls the handler, resolved from <paramref name="services"/>, the message's scope.</summary>
     Task InvokeAsync(object message, MessageContext context, IServiceProvider services);
 }
 
@@ -54,25 +49,17 @@ internal sealed class HandlerRegistry
             .Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IHandleMessages<>))
             .Select(i => i.GetGenericArguments()[0]);
 
-    /// <summary>An invoker of <paramref name="handlerType"/> for <paramref name="messageType"/>; whether it needs a
-    /// scope is decided from <paramref name="services"/> when first asked, after the application registered everything.</summary>
-    public static IHandlerInvoker CreateInvoker(Type messageType, Type handlerType, IServiceCollection services) =>
-        (IHandlerInvoker)Activator.CreateInstance(typeof(HandlerInvoker<,>).MakeGenericType(messageType, handlerType), services)!;
+    /// <summary>An invoker of <paramref name="handlerType"/> for <paramref name="messageType"/>.</summary>
+    public static IHandlerInvoker CreateInvoker(Type messageType, Type handlerType) =>
+        (IHandlerInvoker)Activator.CreateInstance(typeof(HandlerInvoker<,>).MakeGenericType(messageType, handlerType))!;
 
-    private sealed class HandlerInvoker<TMessage, THandler>(IServiceCollection services) : IHandlerInvoker
+    private sealed class HandlerInvoker<TMessage, THandler> : IHandlerInvoker
         where TMessage : class
         where THandler : class, IHandleMessages<TMessage>
     {
-        private readonly Lazy<ScopeFreeHandler?> _scopeFree = new(() => ScopeFreeHandlerFactory.TryCreate(typeof(THandler), services));
-
         public string Name { get; } = typeof(THandler).FullName ?? typeof(THandler).Name;
 
-        public bool NeedsScope => _scopeFree.Value is null;
-
-        public Task InvokeAsync(object message, MessageContext context, IServiceProvider services)
-        {
-            var handler = _scopeFree.Value is { } scopeFree ? (THandler)scopeFree.Create(services) : services.GetRequiredService<THandler>();
-            return handler.HandleAsync((TMessage)message, context);
-        }
+        public Task InvokeAsync(object message, MessageContext context, IServiceProvider services) =>
+            services.GetRequiredService<THandler>().HandleAsync((TMessage)message, context);
     }
 }

@@ -13,21 +13,27 @@ namespace Bus.Pipeline;
 internal sealed class MessageContext : IMessageContext
 {
     private static readonly AsyncLocal<MessageContext?> Ambient = new();
-    private readonly MessagePipeline _pipeline;
+    private readonly HandlerServices _services;
     private readonly LeaseRenewer _renewer;
+    private readonly TimeWindow? _window;
     private readonly CancellationToken _stopping;
     private List<OutgoingMessage>? _pending;
     private List<OutgoingMessage>? _regardless;
 
+    /// <summary>Creates the context of <paramref name="received"/>, of <paramref name="type"/>, whose lease
+    /// <paramref name="renewer"/> keeps; <paramref name="window"/> is the time window its handlers run in, if any, and
+    /// <paramref name="stopping"/> is cancelled when the host starts stopping (a checkpoint then releases the job).</summary>
     public MessageContext(
-        MessagePipeline pipeline,
         IReceivedMessage received,
         MessageType type,
         LeaseRenewer renewer,
-        CancellationToken stopping)
+        TimeWindow? window,
+        CancellationToken stopping,
+        HandlerServices services)
     {
-        _pipeline = pipeline;
+        _services = services;
         _renewer = renewer;
+        _window = window;
         _stopping = stopping;
         Received = received;
         Type = type;
@@ -60,13 +66,13 @@ internal sealed class MessageContext : IMessageContext
 
     public string Queue => Received.Queue;
 
-    public IBus Bus => _pipeline.Bus;
+    public IBus Bus => _services.Bus;
 
     /// <summary>The handler's token; its source is made when first read.</summary>
     public CancellationToken CancellationToken => _renewer.HandlerToken;
 
     /// <summary>A small runner made when asked (most handlers run no steps; one that does keeps no state of its own).</summary>
-    public IStepRunner Steps => new StepRunner(this, _pipeline.StepStore, _pipeline.StepGate, _pipeline.Json);
+    public IStepRunner Steps => new StepRunner(this, _services.StepStore, _services.StepGate, _services.Json);
 
     /// <summary>Sticky headers added while handling (e.g. the workflow id), carried by everything sent.</summary>
     public Dictionary<string, string>? AddedSticky { get; private set; }
@@ -103,7 +109,7 @@ internal sealed class MessageContext : IMessageContext
         }
 
         _regardless = null;
-        return _pipeline.Sender.SendAsync(regardless, CancellationToken.None);
+        return _services.Sender.SendAsync(regardless, CancellationToken.None);
     }
 
     /// <summary>Sends what the handler sent so far (also what it sent regardless of the outcome), under the handler's
@@ -123,7 +129,7 @@ internal sealed class MessageContext : IMessageContext
 
         _pending = null;
         _regardless = null;
-        return _pipeline.Sender.SendAsync(all, CancellationToken);
+        return _services.Sender.SendAsync(all, CancellationToken);
     }
 
     public Task FailAsync(string reason)
@@ -159,17 +165,17 @@ internal sealed class MessageContext : IMessageContext
     {
         ArgumentOutOfRangeException.ThrowIfNegative(done);
         ArgumentOutOfRangeException.ThrowIfLessThan(total, done);
-        var status = new JobStatus(MessageId, MessageType, JobState.Running, done, total, Attempt, _pipeline.Time.GetUtcNow(), Status?.ResultJson);
+        var status = new JobStatus(MessageId, MessageType, JobState.Running, done, total, Attempt, _services.Time.GetUtcNow(), Status?.ResultJson);
         await SaveStatusAsync(status).ConfigureAwait(false);
-        BusTelemetry.Progress.Record(status.Fraction, _pipeline.EndpointTag, new KeyValuePair<string, object?>("bus.message_type", MessageType));
-        _pipeline.Log.LogInformation("Job {MessageId} ({MessageType}) progress {Done}/{Total} ({Percent}%)",
+        BusTelemetry.Progress.Record(status.Fraction, _services.EndpointTag, new KeyValuePair<string, object?>("bus.message_type", MessageType));
+        _services.Log.LogInformation("Job {MessageId} ({MessageType}) progress {Done}/{Total} ({Percent}%)",
             MessageId, MessageType, done, total, (status.Fraction * 100).ToString("0.#", CultureInfo.InvariantCulture));
     }
 
     public Task RecordResultAsync<T>(T result)
     {
-        var json = System.Text.Json.JsonSerializer.Serialize(result, _pipeline.Json);
-        var now = _pipeline.Time.GetUtcNow();
+        var json = System.Text.Json.JsonSerializer.Serialize(result, _services.Json);
+        var now = _services.Time.GetUtcNow();
         var status = Status is { } current
             ? current with { ResultJson = json, UpdatedAt = now }
             : new JobStatus(MessageId, MessageType, JobState.Running, 0, 0, Attempt, now, json);
@@ -179,7 +185,7 @@ internal sealed class MessageContext : IMessageContext
     private Task SaveStatusAsync(JobStatus status)
     {
         Status = status;
-        return _pipeline.Jobs.SaveAsync(status, CancellationToken);
+        return _services.Jobs.SaveAsync(status, CancellationToken);
     }
 
     private bool ShouldPause(out TimeSpan resumeAfter, out string why)
@@ -191,8 +197,8 @@ internal sealed class MessageContext : IMessageContext
             return true;
         }
 
-        var now = _pipeline.Time.GetUtcNow();
-        if (_pipeline.WindowFor(Type) is { } window && !window.IsOpen(now))
+        var now = _services.Time.GetUtcNow();
+        if (_window is { } window && !window.IsOpen(now))
         {
             resumeAfter = window.NextOpening(now) - now;
             why = $"its time window {window} has closed";

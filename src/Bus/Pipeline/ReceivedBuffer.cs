@@ -5,8 +5,7 @@ using Bus.Transports;
 namespace Bus.Pipeline;
 
 /// <summary>
-/// Received messages (each with its running <see cref="LeaseRenewer"/>, and what the receive loop read of it ahead)
-/// waiting for a free worker, first in first out.
+/// Received messages (each with its running <see cref="LeaseRenewer"/>) waiting for a free worker, first in first out.
 /// A worker that finds the buffer empty waits on its own reusable signal and is handed the next message directly, so
 /// passing a message to an idle worker allocates nothing (a channel with several readers allocates a waiter per wait).
 /// </summary>
@@ -136,6 +135,6 @@ internal sealed class ReceivedBuffer
     }
 }
 
-/// <summary>A received message waiting for a worker: its lease's renewer, and what the receive loop read of it ahead of
-/// its handler (<see cref="MessagePipeline.Prepare"/>).</summary>
-internal readonly record struct BufferedMessage(IReceivedMessage Message, LeaseRenewer Renewer, PreparedMessage Prepared);
+/// <summary>A received message waiting for a worker, with its lease's renewer (the worker that takes it owns both until
+/// the message is settled).</summary>
+internal readonly record struct BufferedMessage(IReceivedMessage Message, LeaseRenewer Renewer);

@@ -24,9 +24,6 @@ internal sealed class WorkflowInvoker<TWorkflow, TState>(
 
     public string Name { get; } = $"workflow:{definition.Name}";
 
-    /// <summary>Workflows resolve their store and container-task tools per message: always in a scope.</summary>
-    public bool NeedsScope => true;
-
     private JsonSerializerOptions Json => _json ??= new JsonSerializerOptions(config.Json);
 
     public async Task InvokeAsync(object message, MessageContext context, IServiceProvider services)

@@ -1,0 +1,61 @@
+using Bus.Recoverability;
+using Microsoft.Extensions.Logging;
+
+namespace Bus.Pipeline.Steps;
+
+/// <summary>
+/// Starts a handling attempt: the handler's max runtime starts counting and its <see cref="MessageContext"/> is made
+/// (also the ambient one, so an <see cref="IBus"/> injected anywhere holds its sends). A failure anywhere after this
+/// step (a user step, a handler, the flush of held sends) ends the attempt here: what the handler sent is dropped, what
+/// it sent with <see cref="DeliveryOptions.EvenIfHandlerFails"/> goes out, and <see cref="RetryDecision"/> turns the
+/// failure (or the decision the handler recorded) into an outcome.
+/// </summary>
+internal sealed class AttemptStep(HandlerServices services, RetryDecision retry, ILoggerFactory loggers) : IIncomingStep
+{
+    private readonly ILogger _log = loggers.CreateLogger("Bus");
+
+    public async ValueTask<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
+    {
+        var renewer = context.Renewer;
+        renewer.BeginHandling(context.HardStop);
+        var handler = new MessageContext(context.Received, context.Type!, renewer, context.Handling!.Window, context.Stopping, services);
+        context.Handler = handler;
+
+        // Not set back afterwards: an async method's changes to the execution context never reach its caller.
+        MessageContext.Current = handler;
+        try
+        {
+            return await next(context).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            handler.IsOpenForSends = false;
+            handler.DiscardPending();
+            await renewer.StopAsync().ConfigureAwait(false);
+            if (!renewer.IsLeaseLost && !await SendRegardlessAsync(handler).ConfigureAwait(false))
+            {
+                // What the handler sent regardless of the outcome did not go out: the whole attempt is tried again.
+                return retry.AfterSendsFailed(context, ex);
+            }
+
+            // A decision the handler made (FailAsync, a checkpoint) stands even when it threw something else after it.
+            return retry.Decide(context, handler.Decision ?? ex);
+        }
+    }
+
+    /// <summary>Sends what a failed attempt sent with <see cref="DeliveryOptions.EvenIfHandlerFails"/>; false when that
+    /// failed (logged).</summary>
+    private async Task<bool> SendRegardlessAsync(MessageContext handler)
+    {
+        try
+        {
+            await handler.FlushRegardlessAsync().ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "Messages that the handler of {MessageId} sent regardless of its outcome could not be sent.", handler.MessageId);
+            return false;
+        }
+    }
+}
