@@ -14,7 +14,7 @@ public enum AzureTablesProvisioning
     VerifyOnly,
 }
 
-/// <summary>Settings of the Azure Table storage workflow and step stores: which account, how to sign in, which tables.</summary>
+/// <summary>Settings of the Azure Table storage workflow, step and job status stores: which account, how to sign in, which tables.</summary>
 public sealed class AzureTablesStoreOptions
 {
     /// <summary>A storage connection string (account key or SAS), e.g. for Azurite
@@ -34,7 +34,7 @@ public sealed class AzureTablesStoreOptions
     /// injection when there is one, else a client built from these options. A given client is used as it is.</summary>
     public TableServiceClient? Client { get; set; }
 
-    /// <summary>Prefix of the table names (<c>{prefix}Workflows</c>, <c>{prefix}Steps</c>): letters and digits,
+    /// <summary>Prefix of the table names (<c>{prefix}Workflows</c>, <c>{prefix}Steps</c>, <c>{prefix}Jobs</c>): letters and digits,
     /// starting with a letter. Default "Bus".</summary>
     public string TableNamePrefix { get; set; } = "Bus";
 
@@ -46,6 +46,9 @@ public sealed class AzureTablesStoreOptions
 
     /// <summary>The name of the steps table.</summary>
     public string StepTableName => TableNamePrefix + "Steps";
+
+    /// <summary>The name of the job status table.</summary>
+    public string JobTableName => TableNamePrefix + "Jobs";
 
     /// <summary>A copy of these options.</summary>
     public AzureTablesStoreOptions Clone() => (AzureTablesStoreOptions)MemberwiseClone();

@@ -14,7 +14,7 @@ public enum DynamoDbProvisioning
     VerifyOnly,
 }
 
-/// <summary>Settings of the DynamoDB workflow and step stores: where DynamoDB is, how to sign in, which tables.</summary>
+/// <summary>Settings of the DynamoDB workflow, step and job status stores: where DynamoDB is, how to sign in, which tables.</summary>
 public sealed class DynamoDbStoreOptions
 {
     /// <summary>The AWS region, e.g. "eu-west-1". Null: AWS_REGION or AWS_DEFAULT_REGION, else the region of the
@@ -45,7 +45,7 @@ public sealed class DynamoDbStoreOptions
     /// options. A given client is used as it is and not disposed by the stores.</summary>
     public IAmazonDynamoDB? Client { get; set; }
 
-    /// <summary>Prefix of the table names (<c>{prefix}workflows</c>, <c>{prefix}steps</c>). Default "bus-".</summary>
+    /// <summary>Prefix of the table names (<c>{prefix}workflows</c>, <c>{prefix}steps</c>, <c>{prefix}jobs</c>). Default "bus-".</summary>
     public string TableNamePrefix { get; set; } = "bus-";
 
     /// <summary>Create missing tables, or only verify them. Default <see cref="DynamoDbProvisioning.CreateIfMissing"/>.</summary>
@@ -63,6 +63,9 @@ public sealed class DynamoDbStoreOptions
 
     /// <summary>The name of the steps table.</summary>
     public string StepTableName => TableNamePrefix + "steps";
+
+    /// <summary>The name of the job status table.</summary>
+    public string JobTableName => TableNamePrefix + "jobs";
 
     /// <summary>A copy of these options.</summary>
     public DynamoDbStoreOptions Clone() => (DynamoDbStoreOptions)MemberwiseClone();

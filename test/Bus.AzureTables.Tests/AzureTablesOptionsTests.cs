@@ -28,10 +28,13 @@ public sealed class AzureTablesOptionsTests
 
         var workflows = Assert.ThrowsAny<ArgumentException>(() => services.AddBus(bus => bus.UseAzureTablesWorkflowStore(configure)));
         var steps = Assert.ThrowsAny<ArgumentException>(() => services.AddBus(bus => bus.UseAzureTablesStepStore(configure)));
+        var jobs = Assert.ThrowsAny<ArgumentException>(() => services.AddBus(bus => bus.UseAzureTablesJobStatusStore(configure)));
 
         Assert.Equal(property, workflows.ParamName);
         Assert.Contains(says, workflows.Message, StringComparison.Ordinal);
         Assert.Contains(says, steps.Message, StringComparison.Ordinal);
+        Assert.Equal(property, jobs.ParamName);
+        Assert.Contains(says, jobs.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -87,6 +90,7 @@ public sealed class AzureTablesOptionsTests
 
         Assert.Equal("BusWorkflows", options.WorkflowTableName);
         Assert.Equal("BusSteps", options.StepTableName);
+        Assert.Equal("BusJobs", options.JobTableName);
     }
 
     private sealed class FixedToken : TokenCredential

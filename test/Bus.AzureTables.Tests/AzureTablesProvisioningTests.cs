@@ -23,17 +23,33 @@ public sealed class AzureTablesProvisioningTests
     }
 
     [Fact]
+    public async Task Verify_only_names_the_missing_jobs_table()
+    {
+        var prefix = Azurite.UniquePrefix("verify");
+        var store = new AzureTablesJobStatusStore(_client, Azurite.Options(prefix, o => o.Provisioning = AzureTablesProvisioning.VerifyOnly));
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => store.GetAsync("job-1", default));
+
+        Assert.Contains($"table '{prefix}Jobs'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("CreateIfMissing", error.Message, StringComparison.Ordinal);
+        Assert.False(await TableExistsAsync(prefix + "Jobs"));
+    }
+
+    [Fact]
     public async Task Verify_only_passes_once_the_tables_exist()
     {
         var prefix = Azurite.UniquePrefix("verify");
         await new AzureTablesWorkflowStore(_client, Azurite.Options(prefix)).EnsureTableAsync(default);
         await new AzureTablesStepStore(_client, Azurite.Options(prefix)).EnsureTableAsync(default);
+        await new AzureTablesJobStatusStore(_client, Azurite.Options(prefix)).EnsureTableAsync(default);
 
         var workflows = new AzureTablesWorkflowStore(_client, Azurite.Options(prefix, o => o.Provisioning = AzureTablesProvisioning.VerifyOnly));
         var steps = new AzureTablesStepStore(_client, Azurite.Options(prefix, o => o.Provisioning = AzureTablesProvisioning.VerifyOnly));
+        var jobs = new AzureTablesJobStatusStore(_client, Azurite.Options(prefix, o => o.Provisioning = AzureTablesProvisioning.VerifyOnly));
 
         Assert.Null(await workflows.GetAsync("w", "1", default));
         Assert.Empty(await steps.ListAsync("job", default));
+        Assert.Empty(await jobs.ListAsync(Bus.Jobs.JobState.Running, 10, default));
     }
 
     [Fact]
@@ -47,6 +63,7 @@ public sealed class AzureTablesProvisioningTests
             bus.UseInMemoryTransport();
             bus.UseAzureTablesWorkflowStore(o => Verify(Azurite.Options(prefix), o));
             bus.UseAzureTablesStepStore(o => Verify(Azurite.Options(prefix), o));
+            bus.UseAzureTablesJobStatusStore(o => Verify(Azurite.Options(prefix), o));
         });
         using var host = builder.Build();
 
@@ -54,6 +71,7 @@ public sealed class AzureTablesProvisioningTests
 
         Assert.Contains($"table '{prefix}Workflows'", error.Message, StringComparison.Ordinal);
         Assert.Contains($"table '{prefix}Steps'", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"table '{prefix}Jobs'", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -68,6 +86,7 @@ public sealed class AzureTablesProvisioningTests
             bus.UseInMemoryTransport();
             bus.UseAzureTablesWorkflowStore(o => o.TableNamePrefix = prefix);
             bus.UseAzureTablesStepStore(o => o.TableNamePrefix = prefix);
+            bus.UseAzureTablesJobStatusStore(o => o.TableNamePrefix = prefix);
         });
         using var host = builder.Build();
 
@@ -76,6 +95,7 @@ public sealed class AzureTablesProvisioningTests
 
         Assert.True(await TableExistsAsync(prefix + "Workflows"));
         Assert.True(await TableExistsAsync(prefix + "Steps"));
+        Assert.True(await TableExistsAsync(prefix + "Jobs"));
     }
 
     private static void Verify(AzureTablesStoreOptions from, AzureTablesStoreOptions to)

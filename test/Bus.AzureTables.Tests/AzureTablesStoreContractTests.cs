@@ -1,4 +1,5 @@
 using Bus.Conformance;
+using Bus.Jobs;
 using Bus.Steps;
 using Bus.Workflows;
 
@@ -56,5 +57,49 @@ public sealed class AzureTablesWorkflowStoreContractTests : WorkflowStoreContrac
         await store.InsertAsync(instance, default);
 
         AssertSame(instance, await store.FindAsync(name, "big/1", default));
+    }
+}
+
+public sealed class AzureTablesJobStatusStoreContractTests : JobStatusStoreContractTests
+{
+    private readonly string _prefix = Azurite.UniquePrefix("jobs");
+
+    /// <summary>Each store gets a client of its own, as another host would.</summary>
+    protected override IJobStatusStore CreateStore() => new AzureTablesJobStatusStore(Azurite.Client(), Azurite.Options(_prefix));
+
+    [Fact]
+    public async Task A_long_result_and_an_id_with_characters_keys_forbid_round_trip()
+    {
+        var id = "jobs/2026#1?x\\y%" + Guid.NewGuid().ToString("N");
+        var status = new JobStatus(id, "tests.report", JobState.Completed, 3, 3, 1, DateTimeOffset.UtcNow, "{\"text\":\"" + new string('é', 100_000) + "\"}");
+
+        await CreateStore().SaveAsync(status, default);
+
+        Assert.Equal(status, await CreateStore().GetAsync(id, default));
+        Assert.Contains(await CreateStore().ListAsync(JobState.Completed, 100, default), s => s == status);
+    }
+
+    [Fact]
+    public async Task A_status_saved_without_a_result_after_one_with_it_has_none()
+    {
+        var store = CreateStore();
+        var id = NewJobId();
+        await store.SaveAsync(new JobStatus(id, "tests.report", JobState.Running, 1, 3, 1, DateTimeOffset.UtcNow, "\"partial\""), default);
+
+        await store.SaveAsync(new JobStatus(id, "tests.report", JobState.Failed, 1, 3, 1, DateTimeOffset.UtcNow), default);
+
+        Assert.Null((await store.GetAsync(id, default))!.ResultJson);
+    }
+
+    [Fact]
+    public async Task A_result_too_long_for_an_entity_is_refused_with_what_to_do()
+    {
+        var result = "\"" + new string('x', AzureTablesJobStatusStore.MaxResultLength) + "\"";
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() =>
+            CreateStore().SaveAsync(new JobStatus(NewJobId(), "tests.big", JobState.Running, 0, 1, 1, DateTimeOffset.UtcNow, result), default));
+
+        Assert.Contains("1 MiB", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Record a smaller result", error.Message, StringComparison.Ordinal);
     }
 }

@@ -40,6 +40,7 @@ public sealed class LiveAzureTablesTests
         {
             var workflows = new AzureTablesWorkflowStore(client, options);
             var steps = new AzureTablesStepStore(client, options);
+            var jobs = new AzureTablesJobStatusStore(client, options);
             var now = DateTimeOffset.UtcNow;
             var instance = new WorkflowInstance("live", Guid.NewGuid().ToString(), "order-1", 1, WorkflowStatus.Running, "{}", [], now, now);
 
@@ -48,16 +49,21 @@ public sealed class LiveAzureTablesTests
             await Assert.ThrowsAsync<WorkflowConcurrencyException>(() => workflows.UpdateAsync(instance, 1, default));
             await steps.SaveAsync("job-1", "a", "1", default);
             await steps.SaveAsync("job-1", "b", "2", default);
+            var job = new Bus.Jobs.JobStatus("job-1", "live.job", Bus.Jobs.JobState.Completed, 2, 2, 1, now, "\"done\"");
+            await jobs.SaveAsync(job, default);
 
             Assert.Equal(2, (await workflows.FindAsync("live", "order-2", default))?.Version);
             Assert.Null(await workflows.FindAsync("live", "order-1", default));
             Assert.Equal(["a", "b"], await steps.ListAsync("job-1", default));
             Assert.Equal(2, await steps.DeleteJobsFinishedBeforeAsync(DateTimeOffset.UtcNow.AddMinutes(1), default));
+            Assert.Equal(job, await jobs.GetAsync("job-1", default));
+            Assert.Equal([job], await jobs.ListAsync(Bus.Jobs.JobState.Completed, 10, default));
         }
         finally
         {
             await client.DeleteTableAsync(options.WorkflowTableName);
             await client.DeleteTableAsync(options.StepTableName);
+            await client.DeleteTableAsync(options.JobTableName);
         }
     }
 }

@@ -26,10 +26,13 @@ public sealed class DynamoDbOptionsTests
 
         var workflows = Assert.ThrowsAny<ArgumentException>(() => services.AddBus(bus => bus.UseDynamoDbWorkflowStore(configure)));
         var steps = Assert.ThrowsAny<ArgumentException>(() => services.AddBus(bus => bus.UseDynamoDbStepStore(configure)));
+        var jobs = Assert.ThrowsAny<ArgumentException>(() => services.AddBus(bus => bus.UseDynamoDbJobStatusStore(configure)));
 
         Assert.Equal(property, workflows.ParamName);
         Assert.Contains(says, workflows.Message, StringComparison.Ordinal);
         Assert.Contains(says, steps.Message, StringComparison.Ordinal);
+        Assert.Equal(property, jobs.ParamName);
+        Assert.Contains(says, jobs.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -41,6 +44,7 @@ public sealed class DynamoDbOptionsTests
 
         Assert.Equal("bus-workflows", options.WorkflowTableName);
         Assert.Equal("bus-steps", options.StepTableName);
+        Assert.Equal("bus-jobs", options.JobTableName);
         Assert.Equal(DynamoDbProvisioning.CreateIfMissing, options.Provisioning);
     }
 
@@ -82,15 +86,19 @@ public sealed class DynamoDbOptionsTests
         {
             bus.EndpointName = "dynamodb-di";
             bus.UseInMemoryTransport();
-            bus.UseDynamoDbWorkflowStore(o => o.TableNamePrefix = prefix).UseDynamoDbStepStore(o => o.TableNamePrefix = prefix);
+            bus.UseDynamoDbWorkflowStore(o => o.TableNamePrefix = prefix)
+                .UseDynamoDbStepStore(o => o.TableNamePrefix = prefix)
+                .UseDynamoDbJobStatusStore(o => o.TableNamePrefix = prefix);
         });
         await using var provider = services.BuildServiceProvider();
 
         var steps = Assert.IsType<DynamoDbStepStore>(provider.GetRequiredService<Bus.Steps.IStepStore>());
         var workflows = Assert.IsType<DynamoDbWorkflowStore>(provider.GetRequiredService<Bus.Workflows.IWorkflowStore>());
+        var jobs = Assert.IsType<DynamoDbJobStatusStore>(provider.GetRequiredService<Bus.Jobs.IJobStatusStore>());
         await steps.SaveAsync("job", "step", "1", default);
 
         Assert.Equal(prefix + "steps", steps.TableName);
+        Assert.Equal(prefix + "jobs", jobs.TableName);
         Assert.Equal(prefix + "workflows", workflows.TableName);
         Assert.Equal("1", await new DynamoDbStepStore(client, Dynalite.Options(prefix)).GetAsync("job", "step", default));
     }

@@ -1,6 +1,7 @@
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using Bus.Hosting;
+using Bus.Jobs;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -24,17 +25,55 @@ public sealed class DynamoDbProvisioningTests : IDisposable
     }
 
     [Fact]
+    public async Task Verify_only_names_the_missing_jobs_table_and_its_index()
+    {
+        var prefix = Dynalite.UniquePrefix("verify");
+        var store = new DynamoDbJobStatusStore(_client, Dynalite.Options(prefix, o => o.Provisioning = DynamoDbProvisioning.VerifyOnly));
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => store.GetAsync("job-1", default));
+
+        Assert.Contains($"table '{prefix}jobs' (partition key 'pk' string)", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"global secondary index 'state-updatedAt' of table '{prefix}jobs'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("CreateIfMissing", error.Message, StringComparison.Ordinal);
+        Assert.False(await TableExistsAsync(prefix + "jobs"));
+    }
+
+    [Fact]
+    public async Task A_jobs_table_without_the_state_index_is_reported_and_left_alone()
+    {
+        var prefix = Dynalite.UniquePrefix("noindex");
+        await _client.CreateTableAsync(new CreateTableRequest
+        {
+            TableName = prefix + "jobs",
+            BillingMode = BillingMode.PAY_PER_REQUEST,
+            KeySchema = [new KeySchemaElement("pk", KeyType.HASH)],
+            AttributeDefinitions = [new AttributeDefinition("pk", ScalarAttributeType.S)],
+        });
+        var store = new DynamoDbJobStatusStore(_client, Dynalite.Options(prefix));
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => store.ListAsync(JobState.Running, 10, default));
+
+        Assert.Contains($"global secondary index 'state-updatedAt' of table '{prefix}jobs'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("add it to the table", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("(partition key 'pk' string)", error.Message, StringComparison.Ordinal);
+        Assert.Null((await _client.DescribeTableAsync(prefix + "jobs")).Table.GlobalSecondaryIndexes?.FirstOrDefault());
+    }
+
+    [Fact]
     public async Task Verify_only_passes_once_the_tables_exist()
     {
         var prefix = Dynalite.UniquePrefix("verify");
         await new DynamoDbWorkflowStore(_client, Dynalite.Options(prefix)).EnsureTableAsync(default);
         await new DynamoDbStepStore(_client, Dynalite.Options(prefix)).EnsureTableAsync(default);
+        await new DynamoDbJobStatusStore(_client, Dynalite.Options(prefix)).EnsureTableAsync(default);
 
         var workflows = new DynamoDbWorkflowStore(_client, Dynalite.Options(prefix, o => o.Provisioning = DynamoDbProvisioning.VerifyOnly));
         var steps = new DynamoDbStepStore(_client, Dynalite.Options(prefix, o => o.Provisioning = DynamoDbProvisioning.VerifyOnly));
+        var jobs = new DynamoDbJobStatusStore(_client, Dynalite.Options(prefix, o => o.Provisioning = DynamoDbProvisioning.VerifyOnly));
 
         Assert.Null(await workflows.GetAsync("w", "1", default));
         Assert.Empty(await steps.ListAsync("job", default));
+        Assert.Empty(await jobs.ListAsync(JobState.Running, 10, default));
     }
 
     [Fact]
@@ -85,6 +124,7 @@ public sealed class DynamoDbProvisioningTests : IDisposable
             bus.UseInMemoryTransport();
             bus.UseDynamoDbWorkflowStore(o => { o.TableNamePrefix = prefix; o.Provisioning = DynamoDbProvisioning.VerifyOnly; });
             bus.UseDynamoDbStepStore(o => { o.TableNamePrefix = prefix; o.Provisioning = DynamoDbProvisioning.VerifyOnly; });
+            bus.UseDynamoDbJobStatusStore(o => { o.TableNamePrefix = prefix; o.Provisioning = DynamoDbProvisioning.VerifyOnly; });
         });
         using var host = builder.Build();
 
@@ -92,6 +132,7 @@ public sealed class DynamoDbProvisioningTests : IDisposable
 
         Assert.Contains($"table '{prefix}workflows'", error.Message, StringComparison.Ordinal);
         Assert.Contains($"table '{prefix}steps'", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"table '{prefix}jobs'", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -106,6 +147,7 @@ public sealed class DynamoDbProvisioningTests : IDisposable
             bus.UseInMemoryTransport();
             bus.UseDynamoDbWorkflowStore(o => o.TableNamePrefix = prefix);
             bus.UseDynamoDbStepStore(o => o.TableNamePrefix = prefix);
+            bus.UseDynamoDbJobStatusStore(o => o.TableNamePrefix = prefix);
         });
         using var host = builder.Build();
 
@@ -114,6 +156,8 @@ public sealed class DynamoDbProvisioningTests : IDisposable
 
         Assert.True(await TableExistsAsync(prefix + "workflows"));
         Assert.True(await TableExistsAsync(prefix + "steps"));
+        var jobs = (await _client.DescribeTableAsync(prefix + "jobs")).Table;
+        Assert.Equal("state-updatedAt", Assert.Single(jobs.GlobalSecondaryIndexes).IndexName);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using Amazon.DynamoDBv2;
 using Bus.Conformance;
+using Bus.Jobs;
 using Bus.Steps;
 using Bus.Workflows;
 
@@ -39,4 +40,39 @@ public sealed class DynamoDbWorkflowStoreContractTests : WorkflowStoreContractTe
     protected override IWorkflowStore CreateStore() => new DynamoDbWorkflowStore(_client, Dynalite.Options(_prefix));
 
     public void Dispose() => _client.Dispose();
+}
+
+public sealed class DynamoDbJobStatusStoreContractTests : JobStatusStoreContractTests, IDisposable
+{
+    private readonly string _prefix = Dynalite.UniquePrefix("jobs");
+    private readonly List<IAmazonDynamoDB> _clients = [];
+
+    /// <summary>Each store gets a client of its own, as another host would.</summary>
+    protected override IJobStatusStore CreateStore()
+    {
+        var client = Dynalite.Client();
+        _clients.Add(client);
+        return new DynamoDbJobStatusStore(client, Dynalite.Options(_prefix));
+    }
+
+    [Fact]
+    public async Task A_result_too_large_for_an_item_is_refused_with_what_to_do()
+    {
+        var store = CreateStore();
+        var result = "\"" + new string('x', DynamoDbJobStatusStore.MaxResultBytes) + "\"";
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() =>
+            store.SaveAsync(new JobStatus(NewJobId(), "tests.big", JobState.Running, 0, 1, 1, DateTimeOffset.UtcNow, result), default));
+
+        Assert.Contains("400 KB", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Record a smaller result", error.Message, StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        foreach (var client in _clients)
+        {
+            client.Dispose();
+        }
+    }
 }

@@ -1,4 +1,5 @@
 using Amazon.DynamoDBv2;
+using Bus.Jobs;
 using Bus.Workflows;
 
 namespace Bus.DynamoDb.Tests;
@@ -34,6 +35,7 @@ public sealed class LiveDynamoDbTests
         {
             var workflows = new DynamoDbWorkflowStore(client, options);
             var steps = new DynamoDbStepStore(client, options);
+            var jobs = new DynamoDbJobStatusStore(client, options);
             var now = DateTimeOffset.UtcNow;
             var instance = new WorkflowInstance("live", Guid.NewGuid().ToString(), "order-1", 1, WorkflowStatus.Running, "{}", [], now, now);
 
@@ -42,15 +44,18 @@ public sealed class LiveDynamoDbTests
             await Assert.ThrowsAsync<WorkflowConcurrencyException>(() => workflows.UpdateAsync(instance, 1, default));
             await steps.SaveAsync("job-1", "a", "1", default);
             await steps.SaveAsync("job-1", "b", "2", default);
+            var job = new JobStatus("job-1", "live.job", JobState.Completed, 2, 2, 1, now, "\"done\"");
+            await jobs.SaveAsync(job, default);
 
             Assert.Equal(2, (await workflows.FindAsync("live", "order-2", default))?.Version);
             Assert.Null(await workflows.FindAsync("live", "order-1", default));
             Assert.Equal(["a", "b"], await steps.ListAsync("job-1", default));
             Assert.Equal(2, await steps.DeleteJobsFinishedBeforeAsync(DateTimeOffset.UtcNow.AddMinutes(1), default));
+            Assert.Equal(job, await jobs.GetAsync("job-1", default)); // the index behind ListAsync is eventually consistent
         }
         finally
         {
-            foreach (var table in new[] { options.WorkflowTableName, options.StepTableName })
+            foreach (var table in new[] { options.WorkflowTableName, options.StepTableName, options.JobTableName })
             {
                 try
                 {

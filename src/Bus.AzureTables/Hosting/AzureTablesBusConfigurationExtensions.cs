@@ -1,6 +1,7 @@
 using Bus.AzureTables;
 using Bus.AzureTables.Connection;
 using Bus.AzureTables.Hosting;
+using Bus.Jobs;
 using Bus.Steps;
 using Bus.Workflows;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,7 +10,7 @@ using Microsoft.Extensions.Hosting;
 
 namespace Bus.Hosting;
 
-/// <summary>Registers the Azure Table storage workflow and step stores on a <see cref="BusConfiguration"/>.</summary>
+/// <summary>Registers the Azure Table storage workflow, step and job status stores on a <see cref="BusConfiguration"/>.</summary>
 public static class AzureTablesBusConfigurationExtensions
 {
     /// <summary>Stores workflow instances (<see cref="IWorkflowStore"/>) in the table <c>{prefix}Workflows</c>, shared
@@ -35,6 +36,19 @@ public static class AzureTablesBusConfigurationExtensions
         var options = Configure(bus, configure);
         bus.Services.Replace(ServiceDescriptor.Singleton<IStepStore>(sp =>
             new AzureTablesStepStore(TableServiceClientFactory.Create(options, sp), options, sp.GetService<TimeProvider>())));
+        return bus;
+    }
+
+    /// <summary>Stores job statuses (<see cref="IJobStatusStore"/>: progress, final state, result) in the table
+    /// <c>{prefix}Jobs</c>, shared by every host, replacing any job status store registered before, so that any host
+    /// answers <see cref="IJobStatusQuery"/> for any job. The client is resolved as for
+    /// <see cref="UseAzureTablesWorkflowStore"/>. The table is created or verified at start-up.</summary>
+    /// <exception cref="ArgumentException">The options are invalid (checked now).</exception>
+    public static BusConfiguration UseAzureTablesJobStatusStore(this BusConfiguration bus, Action<AzureTablesStoreOptions> configure)
+    {
+        var options = Configure(bus, configure);
+        bus.Services.Replace(ServiceDescriptor.Singleton<IJobStatusStore>(sp =>
+            new AzureTablesJobStatusStore(TableServiceClientFactory.Create(options, sp), options)));
         return bus;
     }
 

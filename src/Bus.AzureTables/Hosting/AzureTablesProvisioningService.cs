@@ -1,4 +1,5 @@
 using Bus.AzureTables.Provisioning;
+using Bus.Jobs;
 using Bus.Steps;
 using Bus.Workflows;
 using Microsoft.Extensions.DependencyInjection;
@@ -21,6 +22,11 @@ internal sealed class AzureTablesProvisioningService(IServiceProvider services) 
         if (services.GetService<IStepStore>() is AzureTablesStepStore steps)
         {
             provisioners.Add(steps.Provisioner);
+        }
+
+        if (services.GetService<IJobStatusStore>() is AzureTablesJobStatusStore jobs)
+        {
+            provisioners.Add(jobs.Provisioner);
         }
 
         var missing = new List<string>();

@@ -1,6 +1,7 @@
 using Bus.DynamoDb;
 using Bus.DynamoDb.Connection;
 using Bus.DynamoDb.Hosting;
+using Bus.Jobs;
 using Bus.Steps;
 using Bus.Workflows;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,7 +10,7 @@ using Microsoft.Extensions.Hosting;
 
 namespace Bus.Hosting;
 
-/// <summary>Registers the DynamoDB workflow and step stores on a <see cref="BusConfiguration"/>.</summary>
+/// <summary>Registers the DynamoDB workflow, step and job status stores on a <see cref="BusConfiguration"/>.</summary>
 public static class DynamoDbBusConfigurationExtensions
 {
     /// <summary>Stores workflow instances (<see cref="IWorkflowStore"/>) in the DynamoDB table
@@ -40,6 +41,22 @@ public static class DynamoDbBusConfigurationExtensions
         {
             var (client, owned) = DynamoDbClientFactory.Create(options, sp);
             return new DynamoDbStepStore(client, options, sp.GetService<TimeProvider>(), owned);
+        }));
+        return bus;
+    }
+
+    /// <summary>Stores job statuses (<see cref="IJobStatusStore"/>: progress, final state, result) in the DynamoDB
+    /// table <c>{prefix}jobs</c>, shared by every host, replacing any job status store registered before, so that any
+    /// host answers <see cref="IJobStatusQuery"/> for any job. The client is resolved as for
+    /// <see cref="UseDynamoDbWorkflowStore"/>. The table and its index are created or verified at start-up.</summary>
+    /// <exception cref="ArgumentException">The options are invalid (checked now).</exception>
+    public static BusConfiguration UseDynamoDbJobStatusStore(this BusConfiguration bus, Action<DynamoDbStoreOptions>? configure = null)
+    {
+        var options = Configure(bus, configure);
+        bus.Services.Replace(ServiceDescriptor.Singleton<IJobStatusStore>(sp =>
+        {
+            var (client, owned) = DynamoDbClientFactory.Create(options, sp);
+            return new DynamoDbJobStatusStore(client, options, owned);
         }));
         return bus;
     }

@@ -1,4 +1,5 @@
 using Bus.DynamoDb.Provisioning;
+using Bus.Jobs;
 using Bus.Steps;
 using Bus.Workflows;
 using Microsoft.Extensions.DependencyInjection;
@@ -21,6 +22,11 @@ internal sealed class DynamoDbProvisioningService(IServiceProvider services) : I
         if (services.GetService<IStepStore>() is DynamoDbStepStore steps)
         {
             provisioners.Add(steps.Provisioner);
+        }
+
+        if (services.GetService<IJobStatusStore>() is DynamoDbJobStatusStore jobs)
+        {
+            provisioners.Add(jobs.Provisioner);
         }
 
         var missing = new List<string>();

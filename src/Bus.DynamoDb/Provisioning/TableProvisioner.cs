@@ -4,11 +4,18 @@ using Amazon.DynamoDBv2.Model;
 namespace Bus.DynamoDb.Provisioning;
 
 /// <summary>The shape a store needs of its table: a string partition key <c>pk</c>, optionally a string sort key
-/// <c>sk</c>, optionally a time-to-live attribute.</summary>
-internal sealed record TableSpec(string Name, bool HasSortKey, string? TimeToLiveAttribute)
+/// <c>sk</c>, optionally a time-to-live attribute, optionally a global secondary index.</summary>
+internal sealed record TableSpec(string Name, bool HasSortKey, string? TimeToLiveAttribute, IndexSpec? Index = null)
 {
     public string Describe() =>
         $"table '{Name}' (partition key 'pk' string{(HasSortKey ? ", sort key 'sk' string" : string.Empty)})";
+}
+
+/// <summary>A global secondary index with a string partition key and a number sort key, projecting all attributes.</summary>
+internal sealed record IndexSpec(string Name, string PartitionKey, string SortKey)
+{
+    public string Describe(string tableName) =>
+        $"global secondary index '{Name}' of table '{tableName}' (partition key '{PartitionKey}' string, sort key '{SortKey}' number, projection ALL)";
 }
 
 /// <summary>Creates a missing table or reports what is missing, once per store; a failed attempt is tried again on the
@@ -59,6 +66,11 @@ internal sealed class TableProvisioner(IAmazonDynamoDB client, TableSpec spec, D
             if (mode == DynamoDbProvisioning.VerifyOnly)
             {
                 missing.Add(spec.Describe());
+                if (spec.Index is { } index)
+                {
+                    missing.Add(index.Describe(spec.Name));
+                }
+
                 if (spec.TimeToLiveAttribute is { } attribute)
                 {
                     missing.Add($"time to live on attribute '{attribute}' of table '{spec.Name}'");
@@ -82,6 +94,12 @@ internal sealed class TableProvisioner(IAmazonDynamoDB client, TableSpec spec, D
             // Never changed by provisioning: a table with other keys may hold someone else's data.
             missing.Add($"{spec.Describe()}: the existing table has other keys ({string.Join(", ", keys.Select(k => $"{k.Key} '{k.Value}'"))}); " +
                         "use another TableNamePrefix or recreate the table");
+        }
+
+        if (spec.Index is { } wanted && !HasIndex(table, wanted))
+        {
+            // Never added by provisioning either: adding an index to a live table backfills it, a change for the owner to make.
+            missing.Add($"{wanted.Describe(spec.Name)}: add it to the table (or delete the table so it is created with it), or use another TableNamePrefix");
         }
 
         if (spec.TimeToLiveAttribute is { } ttl && !await TimeToLiveEnabledAsync(ttl, cancellationToken).ConfigureAwait(false))
@@ -139,6 +157,21 @@ internal sealed class TableProvisioner(IAmazonDynamoDB client, TableSpec spec, D
             request.AttributeDefinitions.Add(new AttributeDefinition("sk", ScalarAttributeType.S));
         }
 
+        if (spec.Index is { } index)
+        {
+            request.AttributeDefinitions.Add(new AttributeDefinition(index.PartitionKey, ScalarAttributeType.S));
+            request.AttributeDefinitions.Add(new AttributeDefinition(index.SortKey, ScalarAttributeType.N));
+            request.GlobalSecondaryIndexes =
+            [
+                new GlobalSecondaryIndex
+                {
+                    IndexName = index.Name,
+                    KeySchema = [new KeySchemaElement(index.PartitionKey, KeyType.HASH), new KeySchemaElement(index.SortKey, KeyType.RANGE)],
+                    Projection = new Projection { ProjectionType = ProjectionType.ALL },
+                },
+            ];
+        }
+
         try
         {
             await client.CreateTableAsync(request, cancellationToken).ConfigureAwait(false);
@@ -163,6 +196,23 @@ internal sealed class TableProvisioner(IAmazonDynamoDB client, TableSpec spec, D
         }
 
         throw new TimeoutException($"DynamoDB table '{spec.Name}' did not become ACTIVE within a minute; check it in the AWS console and start again.");
+    }
+
+    private static bool HasIndex(TableDescription table, IndexSpec wanted)
+    {
+        var index = table.GlobalSecondaryIndexes?.FirstOrDefault(i => i.IndexName == wanted.Name);
+        if (index is null)
+        {
+            return false;
+        }
+
+        var keys = index.KeySchema.ToDictionary(k => k.KeyType.Value, k => k.AttributeName, StringComparer.Ordinal);
+        var types = table.AttributeDefinitions.ToDictionary(a => a.AttributeName, a => a.AttributeType.Value, StringComparer.Ordinal);
+        return keys.GetValueOrDefault(KeyType.HASH.Value) == wanted.PartitionKey
+               && keys.GetValueOrDefault(KeyType.RANGE.Value) == wanted.SortKey
+               && types.GetValueOrDefault(wanted.PartitionKey) == ScalarAttributeType.S.Value
+               && types.GetValueOrDefault(wanted.SortKey) == ScalarAttributeType.N.Value
+               && index.Projection?.ProjectionType == ProjectionType.ALL;
     }
 
     private async Task<bool> TimeToLiveEnabledAsync(string attribute, CancellationToken cancellationToken)
