@@ -26,16 +26,25 @@ public sealed class ChoreHandler : IHandleMessages<Chore>
 /// <summary>Remembers every report.</summary>
 public sealed class RecordingObserver : IDeliveryObserver
 {
+    private readonly TaskCompletionSource _sixHeard = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public ConcurrentQueue<DeliveryReport> Reports { get; } = new();
+
+    /// <summary>Completes once six reports were heard.</summary>
+    public Task SixHeard => _sixHeard.Task;
 
     public Task OnSettledAsync(DeliveryReport report, CancellationToken cancellationToken)
     {
         Reports.Enqueue(report);
+        if (Reports.Count >= 6)
+        {
+            _sixHeard.TrySetResult();
+        }
+
         return Task.CompletedTask;
     }
 }
 
-/// <summary>Throws, to show an observer cannot break settling.</summary>
 public sealed class ThrowingObserver : IDeliveryObserver
 {
     public Task OnSettledAsync(DeliveryReport report, CancellationToken cancellationToken) => throw new InvalidOperationException("observer bug");
@@ -80,11 +89,7 @@ public sealed class DeliveryObserverTests
             Encoding.UTF8.GetBytes("""{"id":"h","mode":"ok"}"""));
         await provider.GetRequiredService<ITransport>().SendAsync([new OutgoingMessage(Destination.Queue("observed"), hop)], CancellationToken.None);
 
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (observer.Reports.Count < 6 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20);
-        }
+        await observer.SixHeard.WaitAsync(TimeSpan.FromSeconds(20));
 
         foreach (var service in hosted)
         {
