@@ -94,6 +94,30 @@ public sealed class LongRunningJobTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_message_is_received_under_the_longest_lease_of_the_endpoints_profiles_and_its_own_applies_from_its_first_renewal()
+    {
+        // LongJob asks for a 2 s lease without heartbeats; the endpoint's default profile leases for 1 minute. The type
+        // is not known before the message is read, so the receive takes the longest lease: a crashed worker's job comes
+        // back after a minute, not after 2 s (the documented rule).
+        var shortLease = new ExecutionProfile { LeaseDuration = TimeSpan.FromSeconds(2), HeartbeatInterval = TimeSpan.FromSeconds(1), MaxRuntime = TimeSpan.FromSeconds(30), AutomaticRenewal = false };
+        FaultyTransport? faulty = null;
+        var crashing = await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.Profile = shortLease), inner => faulty = new FaultyTransport(inner));
+        await crashing.Bus.SendAsync(new LongJob("t", "lease", Steps: 1, BlockAtStep: 0));
+        await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
+        var receivedAt = _recorder.All[0].At;
+
+        faulty!.Crash();
+        await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.Profile = shortLease));
+        await Driver.AwaitAsync(_recorder.WhenAsync(all => all.Count(h => h.Handler == nameof(LongJobHandler)) >= 2));
+
+        var redelivered = _recorder.All.Where(h => h.Handler == nameof(LongJobHandler)).ElementAt(1);
+        Assert.Equal(2, redelivered.Attempt);
+        Assert.True(redelivered.At >= receivedAt + ExecutionProfile.Default.LeaseDuration,
+            $"redelivered {redelivered.At - receivedAt} after the receive: before the endpoint's longest lease of {ExecutionProfile.Default.LeaseDuration} ran out");
+        _recorder.Open("lease/step-0");
+    }
+
+    [Fact]
     public async Task A_worker_whose_lease_was_lost_has_its_handler_cancelled_and_never_settles_the_message()
     {
         FaultyTransport? partitioned = null;
