@@ -89,7 +89,6 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             }
         }
 
-        Waiter waiter;
         lock (_gate)
         {
             var now = time.GetUtcNow();
@@ -99,19 +98,11 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
                 return new ValueTask<IReadOnlyList<IReceivedMessage>>(taken);
             }
 
-            waiter = new Waiter(this, max, leaseDuration, now + longPoll);
+            var waiter = new Waiter(this, max, leaseDuration, now + longPoll);
             _waiters.Add(waiter);
+            waiter.Cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((Waiter)state!).Queue.Withdraw((Waiter)state!, token), waiter);
             ServeWaitersLocked(); // arms the timer for the poll's end
-        }
-
-        return WaitAsync(waiter, cancellationToken);
-    }
-
-    private async ValueTask<IReadOnlyList<IReceivedMessage>> WaitAsync(Waiter waiter, CancellationToken cancellationToken)
-    {
-        using (cancellationToken.UnsafeRegister(static (state, token) => ((Waiter)state!).Queue.Withdraw((Waiter)state!, token), waiter))
-        {
-            return await waiter.Task.ConfigureAwait(false);
+            return new ValueTask<IReadOnlyList<IReceivedMessage>>(waiter.Task);
         }
     }
 
@@ -145,7 +136,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             var now = time.GetUtcNow();
             while (_waiters.Count > 0 && TakeLocked(_waiters[0].Max, _waiters[0].LeaseDuration, now) is { Length: > 0 } taken)
             {
-                _waiters[0].TrySetResult(taken); // its code runs later, on the thread pool, not under this lock
+                _waiters[0].Finish(taken);
                 _waiters.RemoveAt(0);
             }
 
@@ -153,7 +144,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             {
                 if (_waiters[i].PollEndsAt <= now)
                 {
-                    _waiters[i].TrySetResult([]);
+                    _waiters[i].Finish([]);
                     _waiters.RemoveAt(i);
                 }
             }
@@ -430,10 +421,20 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     {
         public InMemoryQueue Queue { get; } = queue;
 
+        /// <summary>Its registration with the receiver's cancellation token (set under the queue's lock).</summary>
+        public CancellationTokenRegistration Cancellation { get; set; }
+
         public int Max { get; } = max;
 
         public TimeSpan LeaseDuration { get; } = leaseDuration;
 
         public DateTimeOffset PollEndsAt { get; } = pollEndsAt;
+
+        /// <summary>Completes the receive (under the queue's lock). Its awaiting code runs later, on the thread pool.</summary>
+        public void Finish(IReadOnlyList<IReceivedMessage> received)
+        {
+            Cancellation.Unregister(); // does not wait for a cancellation running now: that one finds the waiter gone
+            TrySetResult(received);
+        }
     }
 }
