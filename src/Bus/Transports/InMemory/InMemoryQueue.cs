@@ -29,27 +29,9 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     public string Name { get; } = name;
 
     /// <summary>Messages waiting or in flight.</summary>
-    public int Count
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _ready.Count + _hidden.Count;
-            }
-        }
-    }
+    public int Count => Locked(q => q._ready.Count + q._hidden.Count);
 
-    public int DeadLetterCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _deadLetters.Count;
-            }
-        }
-    }
+    public int DeadLetterCount => Locked(q => q._deadLetters.Count);
 
     /// <summary>Adds a message, ready at once or hidden until <paramref name="visibleAt"/>.</summary>
     public void Enqueue(TransportMessage message, DateTimeOffset? visibleAt)
@@ -181,6 +163,11 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     private IReceivedMessage[] TakeLocked(int max, TimeSpan leaseDuration, DateTimeOffset now)
     {
         PromoteDueLocked(now);
+        if (_ready.Count == 0)
+        {
+            return [];
+        }
+
         var taken = new IReceivedMessage[Math.Min(max, _ready.Count)];
         for (var i = 0; i < taken.Length; i++)
         {
@@ -241,16 +228,6 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         }
     }
 
-    private void RemoveLocked(Entry entry)
-    {
-        entry.Settled = true;
-        _hidden.Remove(entry);
-        if (entry.Node.List is not null)
-        {
-            _ready.Remove(entry.Node);
-        }
-    }
-
     /// <summary>Throws unless <paramref name="lease"/> is the entry's current lease: a delivery may act on its message
     /// only while no later delivery exists and the message is not settled.</summary>
     private void EnsureHeldLocked(Entry entry, int lease)
@@ -273,18 +250,31 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         }
     }
 
-    private void Complete(Entry entry, int lease)
+    /// <summary>Removes the message, or moves it to the dead letters with <paramref name="failure"/>.</summary>
+    private Task Settle(Entry entry, int lease, FailureDetails? failure = null)
     {
         lock (_gate)
         {
             EnsureHeldLocked(entry, lease);
-            RemoveLocked(entry);
+            entry.Settled = true;
+            _hidden.Remove(entry);
+            if (entry.Node.List is not null)
+            {
+                _ready.Remove(entry.Node);
+            }
+
+            if (failure is not null)
+            {
+                _deadLetters.Add(failure.AddTo(entry.Message));
+            }
         }
+
+        return Task.CompletedTask;
     }
 
     /// <summary>Gives the message back: ready at once (at the front, as it was taken first) or after
     /// <paramref name="delay"/>. A release does not count the delivery as an attempt.</summary>
-    private void GiveBack(Entry entry, int lease, TimeSpan delay, bool countAttempt)
+    private Task GiveBack(Entry entry, int lease, TimeSpan delay, bool countAttempt)
     {
         lock (_gate)
         {
@@ -310,26 +300,11 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
             ServeWaitersLocked();
         }
+
+        return Task.CompletedTask;
     }
 
-    private void DeadLetter(Entry entry, int lease, FailureDetails failure)
-    {
-        ArgumentNullException.ThrowIfNull(failure);
-        lock (_gate)
-        {
-            EnsureHeldLocked(entry, lease);
-            RemoveLocked(entry);
-            _deadLetters.Add(failure.AddTo(entry.Message));
-        }
-    }
-
-    public List<TransportMessage> PeekDeadLetters(int max)
-    {
-        lock (_gate)
-        {
-            return _deadLetters.Take(max).ToList();
-        }
-    }
+    public List<TransportMessage> PeekDeadLetters(int max) => Locked(q => q._deadLetters.Take(max).ToList());
 
     /// <summary>Removes and returns the dead letters with the given ids (all of them when <paramref name="ids"/> is null).</summary>
     public List<TransportMessage> TakeDeadLetters(IReadOnlyCollection<string>? ids)
@@ -339,6 +314,14 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             var taken = _deadLetters.Where(m => ids is null || (m.MessageId is { } id && ids.Contains(id))).ToList();
             _deadLetters.RemoveAll(taken.Contains);
             return taken;
+        }
+    }
+
+    private T Locked<T>(Func<InMemoryQueue, T> read)
+    {
+        lock (_gate)
+        {
+            return read(this);
         }
     }
 
@@ -389,29 +372,14 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             return Task.FromResult(expiry);
         }
 
-        public Task CompleteAsync(CancellationToken cancellationToken)
-        {
-            queue.Complete(entry, lease);
-            return Task.CompletedTask;
-        }
+        public Task CompleteAsync(CancellationToken cancellationToken) => queue.Settle(entry, lease);
 
-        public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken)
-        {
-            queue.GiveBack(entry, lease, delay, countAttempt: true);
-            return Task.CompletedTask;
-        }
+        public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken) => queue.GiveBack(entry, lease, delay, countAttempt: true);
 
-        public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken)
-        {
-            queue.GiveBack(entry, lease, delay, countAttempt: false);
-            return Task.CompletedTask;
-        }
+        public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken) => queue.GiveBack(entry, lease, delay, countAttempt: false);
 
-        public Task DeadLetterAsync(FailureDetails failure, CancellationToken cancellationToken)
-        {
-            queue.DeadLetter(entry, lease, failure);
-            return Task.CompletedTask;
-        }
+        public Task DeadLetterAsync(FailureDetails failure, CancellationToken cancellationToken) =>
+            queue.Settle(entry, lease, failure ?? throw new ArgumentNullException(nameof(failure)));
     }
 
     /// <summary>A receive waiting for messages: completed with the messages handed to it, with none when its poll ends,
