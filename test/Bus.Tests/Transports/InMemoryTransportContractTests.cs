@@ -121,9 +121,9 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
     }
 
     [Fact]
-    public async Task A_reused_long_poll_is_not_cancelled_by_the_token_of_an_earlier_wait()
+    public async Task A_long_poll_is_not_cancelled_by_the_token_of_an_earlier_wait()
     {
-        // A finished wait is reused by the next one: the token of the earlier wait must reach nothing after it.
+        // A finished wait leaves the line for good: the token of the earlier wait must reach nothing after it.
         var queue = await NewQueueAsync("reuse");
         using var earlier = new CancellationTokenSource();
         var served = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), earlier.Token);
@@ -137,7 +137,7 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
             var waiting = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default);
             if (round == 2)
             {
-                await earlier.CancelAsync(); // the earlier wait's token, while its waiter serves this wait
+                await earlier.CancelAsync(); // the earlier wait's token, while this wait is in line
             }
 
             Assert.False(waiting.IsCompleted);
@@ -163,9 +163,8 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
     [Fact]
     public async Task A_settled_message_is_not_kept_alive_by_its_lease_until_the_lease_would_have_ended()
     {
-        // Each delivery's lease is a record ordered by expiry; a settled message's record must not keep it (body and
-        // all) reachable for the minutes its lease would have run, or every handled message outlives the young
-        // generation of the collector.
+        // A settled message must leave the queue at once, not stay (body and all) among the hidden ones for the
+        // minutes its lease would have run, or every handled message outlives the young generation of the collector.
         var queue = await NewQueueAsync("settled");
         await SendAsync(queue, "long-job");
         var longJob = Assert.Single(await Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default)); // in flight throughout

@@ -1,109 +1,59 @@
-using System.Threading.Tasks.Sources;
-
 namespace Bus.Transports.InMemory;
 
-/// <summary>One queue: ready messages in arrival order, delayed and leased messages ordered by when they become
-/// visible, the dead letters, and the receivers waiting in a long poll.</summary>
+/// <summary>
+/// One queue, kept as plainly as a broker's queue can be. Every message in it is an <see cref="Entry"/> that is either
+/// <b>ready</b> (in <see cref="_ready"/>, in arrival order) or <b>hidden</b> until a time (in <see cref="_hidden"/>):
+/// a delayed send, a delayed retry, or a delivery under lease. A lease is nothing more than "hidden until the lease
+/// ends": when it ends unsettled, the message becomes ready again and the next receive gets it, with its receive
+/// count one higher. Each delivery carries the lease number it was given; settling with an older number throws
+/// <see cref="LeaseLostException"/>. Settled messages leave the queue; dead-lettered ones go to the queue's dead letters.
+/// </summary>
 /// <remarks>
-/// A waiting receiver is handed its messages by whoever makes them visible (a send, a release, the queue's timer), so
-/// it does not poll again. The queue has one timer, armed for the earliest of the waiters' poll ends and, while anyone
-/// waits, the next delayed or leased message's visibility. A long poll allocates nothing: its waiter is reused, and
-/// it has no timer or token source of its own.
+/// One lock guards everything. A receive that finds nothing waits (a long poll) as a <see cref="Waiter"/>; whoever
+/// makes a message ready (a send, a release, the queue's timer) hands it to the oldest waiter. The queue's single timer
+/// is armed, while anyone waits, for the earliest of the waiters' poll ends and the next hidden message's time. The
+/// timer and the clock come from the broker's <see cref="TimeProvider"/>, so tests move time instead of sleeping.
 /// </remarks>
 internal sealed class InMemoryQueue(string name, TimeProvider time)
 {
-    /// <summary>A poll with less than this left ends: real timers have whole-millisecond resolution.</summary>
-    private static readonly TimeSpan PollEndSlack = TimeSpan.FromMilliseconds(1);
-
-    /// <summary>Finished waiters kept for reuse: one per receive loop that polls this queue is plenty.</summary>
-    private const int MaxSpareWaiters = 16;
-
     private readonly object _gate = new();
-    private readonly ReadyQueue _ready = new();
-    private readonly InvisibleEntries _invisible = new();
+    private readonly LinkedList<Entry> _ready = new();
+    private readonly HashSet<Entry> _hidden = [];
+    private readonly List<Entry> _due = []; // scratch list for PromoteDueLocked
     private readonly List<TransportMessage> _deadLetters = [];
-    private readonly List<Waiter> _waiters = [];
-    private readonly Stack<Waiter> _spareWaiters = new(); // finished waits, for the next one to reuse
+    private readonly List<Waiter> _waiters = []; // oldest first
+    private DateTimeOffset _noneHiddenBefore = DateTimeOffset.MaxValue; // no hidden entry becomes ready before this
     private ITimer? _timer;
-    private DateTimeOffset? _armedFor;
-    private int _count;
+    private DateTimeOffset? _timerDueAt;
 
     public string Name { get; } = name;
 
-    public int Count
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _count;
-            }
-        }
-    }
+    /// <summary>Messages waiting or in flight.</summary>
+    public int Count => Locked(q => q._ready.Count + q._hidden.Count);
 
-    public int DeadLetterCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _deadLetters.Count;
-            }
-        }
-    }
+    public int DeadLetterCount => Locked(q => q._deadLetters.Count);
 
-    public void Enqueue(TransportMessage message, DateTimeOffset? visibleAt, int priorAttempts = 0)
+    /// <summary>Adds a message, ready at once or hidden until <paramref name="visibleAt"/>.</summary>
+    public void Enqueue(TransportMessage message, DateTimeOffset? visibleAt)
     {
-        Waiter? served;
-        bool fire;
         lock (_gate)
         {
-            _count++;
-
-            // The clock is read only when something depends on it: a delay, or a receiver waiting for messages.
-            DateTimeOffset? now = null;
-            if (visibleAt is null && priorAttempts == 0)
+            var entry = new Entry(message);
+            if (visibleAt is { } at && at > time.GetUtcNow())
             {
-                _ready.AddFresh(message); // its entry is made when it is taken
+                HideLocked(entry, at);
             }
             else
             {
-                var entry = new Entry(this, message) { PriorAttempts = priorAttempts };
-                now = time.GetUtcNow();
-                if (visibleAt is { } at && at > now)
-                {
-                    MakeInvisible(entry, at);
-                }
-                else
-                {
-                    _ready.AddLast(entry);
-                }
+                _ready.AddLast(entry.Node);
             }
 
-            if (_waiters.Count == 0)
-            {
-                served = null;
-                fire = false;
-            }
-            else
-            {
-                now ??= time.GetUtcNow();
-                served = ServeLocked(now.Value);
-
-                // A delayed message may become visible before a waiter's poll ends.
-                fire = _waiters.Count > 0 && ArmLocked(now.Value);
-            }
-        }
-
-        Complete(served);
-        if (fire)
-        {
-            Fire();
+            ServeWaitersLocked();
         }
     }
 
-    /// <summary>Takes up to <paramref name="max"/> visible messages under a lease of <paramref name="leaseDuration"/>.
-    /// When none is visible, waits up to <paramref name="longPoll"/> for one (returning none then).</summary>
+    /// <summary>Takes up to <paramref name="max"/> ready messages, each under a lease of <paramref name="leaseDuration"/>.
+    /// When none is ready, waits up to <paramref name="longPoll"/> for one and returns none if nothing came.</summary>
     public ValueTask<IReadOnlyList<IReceivedMessage>> ReceiveAsync(int max, TimeSpan leaseDuration, TimeSpan longPoll, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
@@ -111,94 +61,225 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             return ValueTask.FromCanceled<IReadOnlyList<IReceivedMessage>>(cancellationToken);
         }
 
-        // Made before the first wait and outside the lock: a test clock may move, and fire timers, as a timer is made.
+        // The timer is made on the first receive, outside the lock: making a timer may move a test clock and fire timers.
         if (Volatile.Read(ref _timer) is null)
         {
-            var timer = time.CreateTimer(static state => ((InMemoryQueue)state!).Fire(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            var timer = time.CreateTimer(static state => ((InMemoryQueue)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             if (Interlocked.CompareExchange(ref _timer, timer, null) is not null)
             {
                 timer.Dispose();
             }
         }
 
-        Waiter waiter;
-        bool fire;
         lock (_gate)
         {
             var now = time.GetUtcNow();
             var taken = TakeLocked(max, leaseDuration, now);
             if (taken.Length > 0)
             {
-                // Under load most receives find messages at once: nothing is allocated for a wait.
                 return new ValueTask<IReadOnlyList<IReceivedMessage>>(taken);
             }
 
-            waiter = _spareWaiters.TryPop(out var spare) ? spare : new Waiter(this);
-            waiter.Prepare(max, leaseDuration, now + longPoll);
+            var waiter = new Waiter(this, max, leaseDuration, now + longPoll);
             _waiters.Add(waiter);
-            fire = ArmLocked(now);
+            waiter.Cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((Waiter)state!).Queue.Withdraw((Waiter)state!, token), waiter);
+            ServeWaitersLocked(); // arms the timer for the poll's end
+            return new ValueTask<IReadOnlyList<IReceivedMessage>>(waiter.Task);
         }
-
-        var wait = waiter.CancelWith(cancellationToken);
-        if (fire)
-        {
-            Fire();
-        }
-
-        return wait;
     }
 
-    /// <summary>Settles the delivery of <paramref name="entry"/> that holds lease <paramref name="token"/>.</summary>
-    private Task Settle(Entry entry, long token, Settlement settlement, TimeSpan delay = default, FailureDetails? failure = null)
+    /// <summary>A cancelled receive leaves the line (unless it was served first).</summary>
+    private void Withdraw(Waiter waiter, CancellationToken token)
     {
-        switch (settlement)
+        lock (_gate)
         {
-            case Settlement.Complete:
-                Complete(entry, token);
-                break;
-            case Settlement.Abandon:
-                Return(entry, token, delay, countAttempt: true);
-                break;
-            case Settlement.Release:
-                Return(entry, token, delay, countAttempt: false);
-                break;
-            default:
-                ArgumentNullException.ThrowIfNull(failure);
-                DeadLetter(entry, token, failure.AddTo(entry.Message));
-                break;
+            if (_waiters.Remove(waiter))
+            {
+                waiter.TrySetCanceled(token);
+            }
+        }
+    }
+
+    private void OnTimer()
+    {
+        lock (_gate)
+        {
+            _timerDueAt = null;
+            ServeWaitersLocked();
+        }
+    }
+
+    /// <summary>Hands ready messages to the waiters, oldest first; ends the polls whose time is up; and arms the timer
+    /// for the next moment something can change for those still waiting.</summary>
+    private void ServeWaitersLocked()
+    {
+        while (_waiters.Count > 0)
+        {
+            var now = time.GetUtcNow();
+            while (_waiters.Count > 0 && TakeLocked(_waiters[0].Max, _waiters[0].LeaseDuration, now) is { Length: > 0 } taken)
+            {
+                _waiters[0].Finish(taken);
+                _waiters.RemoveAt(0);
+            }
+
+            for (var i = _waiters.Count - 1; i >= 0; i--)
+            {
+                if (_waiters[i].PollEndsAt <= now)
+                {
+                    _waiters[i].Finish([]);
+                    _waiters.RemoveAt(i);
+                }
+            }
+
+            if (_waiters.Count == 0)
+            {
+                return;
+            }
+
+            var next = _noneHiddenBefore;
+            foreach (var waiter in _waiters)
+            {
+                next = waiter.PollEndsAt < next ? waiter.PollEndsAt : next;
+            }
+
+            if (_timerDueAt == next)
+            {
+                return;
+            }
+
+            _timerDueAt = next;
+            _timer!.Change(next - now, Timeout.InfiniteTimeSpan);
+
+            // Had the clock passed `next` while the timer was armed, the timer would fire late: go round instead.
+            if (time.GetUtcNow() < next)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Takes up to <paramref name="max"/> ready messages and leases them: each becomes hidden until its lease
+    /// ends.</summary>
+    private IReceivedMessage[] TakeLocked(int max, TimeSpan leaseDuration, DateTimeOffset now)
+    {
+        PromoteDueLocked(now);
+        if (_ready.Count == 0)
+        {
+            return [];
+        }
+
+        var taken = new IReceivedMessage[Math.Min(max, _ready.Count)];
+        for (var i = 0; i < taken.Length; i++)
+        {
+            var entry = _ready.First!.Value;
+            entry.ReceiveCount++;
+            entry.Lease++; // any earlier delivery's lease is now stale
+            HideLocked(entry, now + leaseDuration);
+            taken[i] = new Delivery(this, entry, entry.Lease, now + leaseDuration);
+        }
+
+        return taken;
+    }
+
+    /// <summary>Makes the hidden entries whose time has come ready, earliest first.</summary>
+    private void PromoteDueLocked(DateTimeOffset now)
+    {
+        if (now < _noneHiddenBefore)
+        {
+            return; // nothing to look at
+        }
+
+        _noneHiddenBefore = DateTimeOffset.MaxValue;
+        foreach (var entry in _hidden)
+        {
+            if (entry.HiddenUntil <= now)
+            {
+                _due.Add(entry);
+            }
+            else if (entry.HiddenUntil < _noneHiddenBefore)
+            {
+                _noneHiddenBefore = entry.HiddenUntil;
+            }
+        }
+
+        _due.Sort(static (a, b) => a.HiddenUntil.CompareTo(b.HiddenUntil));
+        foreach (var entry in _due)
+        {
+            _hidden.Remove(entry);
+            _ready.AddLast(entry.Node);
+        }
+
+        _due.Clear();
+    }
+
+    /// <summary>Hides <paramref name="entry"/> until <paramref name="until"/> (a delay or a lease).</summary>
+    private void HideLocked(Entry entry, DateTimeOffset until)
+    {
+        if (entry.Node.List is not null)
+        {
+            _ready.Remove(entry.Node);
+        }
+
+        entry.HiddenUntil = until;
+        _hidden.Add(entry);
+        if (until < _noneHiddenBefore)
+        {
+            _noneHiddenBefore = until;
+        }
+    }
+
+    /// <summary>Throws unless <paramref name="lease"/> is the entry's current lease: a delivery may act on its message
+    /// only while no later delivery exists and the message is not settled.</summary>
+    private void EnsureHeldLocked(Entry entry, int lease)
+    {
+        if (entry.Settled || entry.Lease != lease)
+        {
+            throw new LeaseLostException(
+                $"The lease on message '{entry.Message.MessageId}' in queue '{Name}' was lost: it expired and the message was received again, or it was already settled.");
+        }
+    }
+
+    private DateTimeOffset Renew(Entry entry, int lease, TimeSpan duration)
+    {
+        lock (_gate)
+        {
+            EnsureHeldLocked(entry, lease);
+            var expiry = time.GetUtcNow() + duration;
+            HideLocked(entry, expiry); // a lease that ended but was not taken over yet can still be renewed
+            return expiry;
+        }
+    }
+
+    /// <summary>Removes the message, or moves it to the dead letters with <paramref name="failure"/>.</summary>
+    private Task Settle(Entry entry, int lease, FailureDetails? failure = null)
+    {
+        lock (_gate)
+        {
+            EnsureHeldLocked(entry, lease);
+            entry.Settled = true;
+            _hidden.Remove(entry);
+            if (entry.Node.List is not null)
+            {
+                _ready.Remove(entry.Node);
+            }
+
+            if (failure is not null)
+            {
+                _deadLetters.Add(failure.AddTo(entry.Message));
+            }
         }
 
         return Task.CompletedTask;
     }
 
-    public DateTimeOffset Renew(Entry entry, long token, TimeSpan duration)
+    /// <summary>Gives the message back: ready at once (at the front, as it was taken first) or after
+    /// <paramref name="delay"/>. A release does not count the delivery as an attempt.</summary>
+    private Task GiveBack(Entry entry, int lease, TimeSpan delay, bool countAttempt)
     {
         lock (_gate)
         {
-            EnsureHeld(entry, token);
-            var expiry = time.GetUtcNow() + duration;
-            MakeInvisible(entry, expiry);
-            return expiry;
-        }
-    }
-
-    private void Complete(Entry entry, long token)
-    {
-        lock (_gate)
-        {
-            EnsureHeld(entry, token);
-            Remove(entry);
-        }
-    }
-
-    private void Return(Entry entry, long token, TimeSpan delay, bool countAttempt)
-    {
-        Waiter? served;
-        bool fire;
-        lock (_gate)
-        {
-            EnsureHeld(entry, token);
-            entry.LeaseToken++; // the old lease is over
+            EnsureHeldLocked(entry, lease);
+            entry.Lease++; // this delivery is over
             if (!countAttempt)
             {
                 entry.ReceiveCount--;
@@ -206,427 +287,122 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
             if (delay > TimeSpan.Zero)
             {
-                MakeInvisible(entry, time.GetUtcNow() + delay);
+                HideLocked(entry, time.GetUtcNow() + delay);
             }
             else
             {
-                _invisible.Leave(entry);
-                _ready.AddFirst(entry);
+                _hidden.Remove(entry);
+                if (entry.Node.List is null)
+                {
+                    _ready.AddFirst(entry.Node);
+                }
             }
 
-            var now = time.GetUtcNow();
-            served = ServeLocked(now);
-            fire = _waiters.Count > 0 && ArmLocked(now);
+            ServeWaitersLocked();
         }
 
-        Complete(served);
-        if (fire)
-        {
-            Fire();
-        }
+        return Task.CompletedTask;
     }
 
-    private void DeadLetter(Entry entry, long token, TransportMessage deadLettered)
-    {
-        lock (_gate)
-        {
-            EnsureHeld(entry, token);
-            Remove(entry);
-            _deadLetters.Add(deadLettered);
-        }
-    }
+    public List<TransportMessage> PeekDeadLetters(int max) => Locked(q => q._deadLetters.Take(max).ToList());
 
-    public List<TransportMessage> PeekDeadLetters(int max)
-    {
-        lock (_gate)
-        {
-            return _deadLetters.Take(max).ToList();
-        }
-    }
-
+    /// <summary>Removes and returns the dead letters with the given ids (all of them when <paramref name="ids"/> is null).</summary>
     public List<TransportMessage> TakeDeadLetters(IReadOnlyCollection<string>? ids)
     {
         lock (_gate)
         {
             var taken = _deadLetters.Where(m => ids is null || (m.MessageId is { } id && ids.Contains(id))).ToList();
-            foreach (var message in taken)
-            {
-                _deadLetters.Remove(message);
-            }
-
+            _deadLetters.RemoveAll(taken.Contains);
             return taken;
         }
     }
 
-    private IReceivedMessage[] TakeLocked(int max, TimeSpan leaseDuration, DateTimeOffset now)
-    {
-        PromoteDue(now);
-        var count = Math.Min(max, _ready.Count);
-        if (count == 0)
-        {
-            return [];
-        }
-
-        var taken = new IReceivedMessage[count];
-        var expiry = now + leaseDuration;
-        for (var i = 0; i < count; i++)
-        {
-            _ready.TryTakeFirst(out var item);
-            var entry = item as Entry ?? new Entry(this, (TransportMessage)item!);
-            entry.ReceiveCount++;
-            entry.LeaseToken++;
-            MakeInvisible(entry, expiry);
-            taken[i] = entry.LeaseToken == Entry.FirstLease ? entry.FirstDelivery(expiry) : new Received(this, entry, entry.LeaseToken, expiry);
-        }
-
-        return taken;
-    }
-
-    /// <summary>Hands visible messages to the waiters, first come first served; returns the served ones, chained, to
-    /// be completed outside the lock.</summary>
-    private Waiter? ServeLocked(DateTimeOffset now)
-    {
-        Waiter? served = null;
-        while (_waiters.Count > 0 && _ready.Count > 0)
-        {
-            var waiter = _waiters[0];
-            _waiters.RemoveAt(0);
-            waiter.Result = TakeLocked(waiter.Max, waiter.LeaseDuration, now);
-            waiter.NextServed = served;
-            served = waiter;
-        }
-
-        return served;
-    }
-
-    /// <summary>The queue's timer: makes due messages visible, hands them to waiters, ends the polls whose time is up
-    /// and arms itself for what comes next.</summary>
-    private void Fire()
-    {
-        while (true)
-        {
-            Waiter? served;
-            bool again;
-            lock (_gate)
-            {
-                _armedFor = null;
-                var now = time.GetUtcNow();
-                PromoteDue(now);
-                served = ServeLocked(now);
-                for (var i = _waiters.Count - 1; i >= 0; i--)
-                {
-                    var waiter = _waiters[i];
-                    if (waiter.PollEndsAt - now < PollEndSlack)
-                    {
-                        _waiters.RemoveAt(i);
-                        waiter.Result = [];
-                        waiter.NextServed = served;
-                        served = waiter;
-                    }
-                }
-
-                again = ArmLocked(now);
-            }
-
-            Complete(served);
-            if (!again)
-            {
-                return;
-            }
-        }
-    }
-
-    /// <summary>Arms the timer for the next thing a waiter waits for; returns true instead when it is due already,
-    /// for the caller to fire outside the lock (a test clock fires a timer inline).</summary>
-    private bool ArmLocked(DateTimeOffset now)
-    {
-        if (_waiters.Count == 0 || _timer is null)
-        {
-            return false; // a timer armed earlier may still fire: that finds nothing to do
-        }
-
-        var next = _waiters[0].PollEndsAt;
-        for (var i = 1; i < _waiters.Count; i++)
-        {
-            if (_waiters[i].PollEndsAt < next)
-            {
-                next = _waiters[i].PollEndsAt;
-            }
-        }
-
-        if (_invisible.NextAt() is { } visible && visible < next)
-        {
-            next = visible;
-        }
-
-        if (next <= now)
-        {
-            return true;
-        }
-
-        if (_armedFor == next)
-        {
-            return false;
-        }
-
-        _armedFor = next;
-        _timer.Change(next - now, Timeout.InfiniteTimeSpan);
-
-        // The clock may have reached it while the timer was armed (a timer armed late fires late).
-        return time.GetUtcNow() >= next;
-    }
-
-    /// <summary>Takes a cancelled waiter out of the line; false when it was served (or ended) first.</summary>
-    private bool Withdraw(Waiter waiter)
+    private T Locked<T>(Func<InMemoryQueue, T> read)
     {
         lock (_gate)
         {
-            return _waiters.Remove(waiter);
+            return read(this);
         }
     }
 
-    /// <summary>A finished wait, back for reuse (its receiver has its result).</summary>
-    private void Recycle(Waiter waiter)
+    /// <summary>A message in the queue, from its send until it is settled.</summary>
+    private sealed class Entry
     {
-        lock (_gate)
+        public Entry(TransportMessage message)
         {
-            if (_spareWaiters.Count < MaxSpareWaiters)
-            {
-                _spareWaiters.Push(waiter);
-            }
+            Message = message;
+            Node = new LinkedListNode<Entry>(this);
         }
-    }
 
-    private static void Complete(Waiter? served)
-    {
-        while (served is not null)
-        {
-            var next = served.NextServed;
-            served.NextServed = null;
-            served.Finish();
-            served = next;
-        }
-    }
+        public TransportMessage Message { get; }
 
-    private void EnsureHeld(Entry entry, long token)
-    {
-        if (entry.Removed || entry.LeaseToken != token)
-        {
-            throw new LeaseLostException(
-                $"The lease on message '{entry.Message.MessageId}' in queue '{Name}' was lost: it expired and the message was received again, or it was already settled.");
-        }
-    }
+        /// <summary>Its place in the ready list (<c>Node.List</c> is null while it is hidden).</summary>
+        public LinkedListNode<Entry> Node { get; }
 
-    private void Remove(Entry entry)
-    {
-        _invisible.Leave(entry);
-        entry.Removed = true;
-        entry.LeaseToken++;
-        _ready.Withdraw(entry);
-        _count--;
-    }
-
-    private void MakeInvisible(Entry entry, DateTimeOffset until)
-    {
-        _ready.Withdraw(entry);
-        _invisible.Add(entry, until);
-    }
-
-    private void PromoteDue(DateTimeOffset now)
-    {
-        while (_invisible.TryTakeDue(now, out var entry))
-        {
-            _ready.AddLast(entry);
-        }
-    }
-
-    /// <summary>A message in the queue, from its send until it is settled. It is also the handle of its first delivery
-    /// (most messages have only one): later deliveries get a <see cref="Received"/> of their own.</summary>
-    internal sealed class Entry(InMemoryQueue queue, TransportMessage message) : IReceivedMessage
-    {
-        /// <summary>The lease token of a message's first delivery.</summary>
-        public const int FirstLease = 1;
-
-        private long _firstExpiresAtTicks; // UTC
-
-        public TransportMessage Message { get; } = message;
+        /// <summary>When it becomes ready again, while it is hidden.</summary>
+        public DateTimeOffset HiddenUntil { get; set; }
 
         /// <summary>Deliveries that counted as attempts so far.</summary>
         public int ReceiveCount { get; set; }
 
-        public int PriorAttempts { get; set; }
+        /// <summary>The number of the current lease; every delivery gets the next one.</summary>
+        public int Lease { get; set; }
 
-        /// <summary>Which delivery's lease is the live one (a handle holding another is stale).</summary>
-        public int LeaseToken { get; set; }
-
-        /// <summary>Which of its records among the invisible ones is the live one (moved on by
-        /// <see cref="InvisibleEntries"/>).</summary>
-        public int Version { get; set; }
-
-        public bool Removed { get; set; }
-
-        /// <summary>Whether its current record is among the invisible ones (delayed or leased).</summary>
-        public bool IsInvisible { get; set; }
-
-        /// <summary>Whether it waits among the ready entries (<see cref="ReadyQueue"/>).</summary>
-        public bool IsReady { get; set; }
-
-        /// <summary>Which of its slots in the <see cref="ReadyQueue"/> is the live one.</summary>
-        public long ReadyStamp { get; set; }
-
-        string IReceivedMessage.Queue => queue.Name;
-
-        int IReceivedMessage.ReceiveCount => 1 + PriorAttempts;
-
-        DateTimeOffset IReceivedMessage.LeaseExpiresAt => new(Volatile.Read(ref _firstExpiresAtTicks), TimeSpan.Zero);
-
-        /// <summary>Its first delivery, leased until <paramref name="expiresAt"/> (under the queue's lock).</summary>
-        public IReceivedMessage FirstDelivery(DateTimeOffset expiresAt)
-        {
-            _firstExpiresAtTicks = expiresAt.UtcTicks;
-            return this;
-        }
-
-        Task<DateTimeOffset> IReceivedMessage.RenewLeaseAsync(TimeSpan duration, CancellationToken cancellationToken)
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(duration, TimeSpan.Zero);
-            var expiry = queue.Renew(this, FirstLease, duration);
-            Volatile.Write(ref _firstExpiresAtTicks, expiry.UtcTicks);
-            return Task.FromResult(expiry);
-        }
-
-        Task IReceivedMessage.CompleteAsync(CancellationToken cancellationToken) => queue.Settle(this, FirstLease, Settlement.Complete);
-
-        Task IReceivedMessage.AbandonAsync(TimeSpan delay, CancellationToken cancellationToken) => queue.Settle(this, FirstLease, Settlement.Abandon, delay);
-
-        Task IReceivedMessage.ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken) => queue.Settle(this, FirstLease, Settlement.Release, delay);
-
-        Task IReceivedMessage.DeadLetterAsync(FailureDetails failure, CancellationToken cancellationToken) =>
-            queue.Settle(this, FirstLease, Settlement.DeadLetter, failure: failure);
+        public bool Settled { get; set; }
     }
 
-    /// <summary>
-    /// A receiver waiting in a long poll: completed with the messages handed to it, with none when its poll ends, or
-    /// cancelled with its token. Its continuation runs asynchronously, never on the sender's thread. Once its receiver
-    /// has the result it goes back to the queue for the next wait, so a long poll allocates nothing.
-    /// </summary>
-    private sealed class Waiter(InMemoryQueue queue) : IValueTaskSource<IReadOnlyList<IReceivedMessage>>
+    /// <summary>One delivery of an entry: the handle a receiver settles it with.</summary>
+    private sealed class Delivery(InMemoryQueue queue, Entry entry, int lease, DateTimeOffset expiresAt) : IReceivedMessage
     {
-        private ManualResetValueTaskSourceCore<IReadOnlyList<IReceivedMessage>> _core = new() { RunContinuationsAsynchronously = true };
-        private CancellationToken _token;
-        private CancellationTokenRegistration _registration;
-        private int _completed; // 1 once served, ended or cancelled: exactly one of them completes a wait
-
-        public int Max { get; private set; }
-
-        public TimeSpan LeaseDuration { get; private set; }
-
-        public DateTimeOffset PollEndsAt { get; private set; }
-
-        /// <summary>What it was handed (set under the queue's lock).</summary>
-        public IReceivedMessage[]? Result { get; set; }
-
-        /// <summary>The next waiter served in the same round (a chain, so serving allocates no list).</summary>
-        public Waiter? NextServed { get; set; }
-
-        /// <summary>Sets up a new wait (under the queue's lock).</summary>
-        public void Prepare(int max, TimeSpan leaseDuration, DateTimeOffset pollEndsAt)
-        {
-            Max = max;
-            LeaseDuration = leaseDuration;
-            PollEndsAt = pollEndsAt;
-        }
-
-        /// <summary>Registers for cancellation and returns the wait.</summary>
-        public ValueTask<IReadOnlyList<IReceivedMessage>> CancelWith(CancellationToken cancellationToken)
-        {
-            var wait = new ValueTask<IReadOnlyList<IReceivedMessage>>(this, _core.Version);
-            if (cancellationToken.CanBeCanceled)
-            {
-                _token = cancellationToken;
-                _registration = cancellationToken.UnsafeRegister(static state => ((Waiter)state!).OnCancelled(), this);
-            }
-
-            return wait;
-        }
-
-        public void Finish()
-        {
-            if (Interlocked.Exchange(ref _completed, 1) == 0)
-            {
-                _core.SetResult(Result!);
-            }
-        }
-
-        public IReadOnlyList<IReceivedMessage> GetResult(short token)
-        {
-            try
-            {
-                return _core.GetResult(token);
-            }
-            finally
-            {
-                // Dispose waits for a cancellation callback that is running, so none can reach the next wait.
-                _registration.Dispose();
-                _registration = default;
-                _token = default;
-                Result = null;
-                _core.Reset();
-                Volatile.Write(ref _completed, 0);
-                queue.Recycle(this);
-            }
-        }
-
-        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
-
-        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-            _core.OnCompleted(continuation, state, token, flags);
-
-        private void OnCancelled()
-        {
-            if (queue.Withdraw(this) && Interlocked.Exchange(ref _completed, 1) == 0)
-            {
-                _core.SetException(new OperationCanceledException(_token));
-            }
-        }
-    }
-
-    /// <summary>A delivery after the first (the first one's handle is its <see cref="Entry"/>).</summary>
-    internal sealed class Received(InMemoryQueue queue, Entry entry, long token, DateTimeOffset expiresAt) : IReceivedMessage
-    {
-        private DateTimeOffset _expiresAt = expiresAt;
+        private long _expiresAtTicks = expiresAt.UtcTicks; // renewed on the lease renewer's thread, read on the worker's
 
         public TransportMessage Message => entry.Message;
 
         public string Queue => queue.Name;
 
-        public int ReceiveCount { get; } = entry.ReceiveCount + entry.PriorAttempts;
+        public int ReceiveCount { get; } = entry.ReceiveCount;
 
-        public DateTimeOffset LeaseExpiresAt => _expiresAt;
+        public DateTimeOffset LeaseExpiresAt => new(Volatile.Read(ref _expiresAtTicks), TimeSpan.Zero);
 
         public Task<DateTimeOffset> RenewLeaseAsync(TimeSpan duration, CancellationToken cancellationToken)
         {
             ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(duration, TimeSpan.Zero);
-            _expiresAt = queue.Renew(entry, token, duration);
-            return Task.FromResult(_expiresAt);
+            var expiry = queue.Renew(entry, lease, duration);
+            Volatile.Write(ref _expiresAtTicks, expiry.UtcTicks);
+            return Task.FromResult(expiry);
         }
 
-        public Task CompleteAsync(CancellationToken cancellationToken) => queue.Settle(entry, token, Settlement.Complete);
+        public Task CompleteAsync(CancellationToken cancellationToken) => queue.Settle(entry, lease);
 
-        public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken) => queue.Settle(entry, token, Settlement.Abandon, delay);
+        public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken) => queue.GiveBack(entry, lease, delay, countAttempt: true);
 
-        public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken) => queue.Settle(entry, token, Settlement.Release, delay);
+        public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken) => queue.GiveBack(entry, lease, delay, countAttempt: false);
 
         public Task DeadLetterAsync(FailureDetails failure, CancellationToken cancellationToken) =>
-            queue.Settle(entry, token, Settlement.DeadLetter, failure: failure);
+            queue.Settle(entry, lease, failure ?? throw new ArgumentNullException(nameof(failure)));
     }
 
-    /// <summary>How a delivery is settled.</summary>
-    private enum Settlement
+    /// <summary>A receive waiting for messages: completed with the messages handed to it, with none when its poll ends,
+    /// or cancelled. Its awaiting code runs on the thread pool, never on the thread that completed it.</summary>
+    private sealed class Waiter(InMemoryQueue queue, int max, TimeSpan leaseDuration, DateTimeOffset pollEndsAt)
+        : TaskCompletionSource<IReadOnlyList<IReceivedMessage>>(TaskCreationOptions.RunContinuationsAsynchronously)
     {
-        Complete,
-        Abandon,
-        Release,
-        DeadLetter,
+        public InMemoryQueue Queue { get; } = queue;
+
+        /// <summary>Its registration with the receiver's cancellation token (set under the queue's lock).</summary>
+        public CancellationTokenRegistration Cancellation { get; set; }
+
+        public int Max { get; } = max;
+
+        public TimeSpan LeaseDuration { get; } = leaseDuration;
+
+        public DateTimeOffset PollEndsAt { get; } = pollEndsAt;
+
+        /// <summary>Completes the receive (under the queue's lock). Its awaiting code runs later, on the thread pool.</summary>
+        public void Finish(IReadOnlyList<IReceivedMessage> received)
+        {
+            Cancellation.Unregister(); // does not wait for a cancellation running now: that one finds the waiter gone
+            TrySetResult(received);
+        }
     }
 }

@@ -7,6 +7,11 @@ namespace Bus.Transports.InMemory;
 /// receive counts, delayed messages, a dead-letter queue per queue, pub/sub fan-out and lease renewal.
 /// Everything is lost when the process ends: use it for development and tests.
 /// </summary>
+/// <remarks>
+/// It is also the reference implementation of the seam, meant to be read: <see cref="SendAsync"/> puts messages in
+/// queues (a topic copies them to every subscribed queue), <see cref="ReceiveAsync"/> takes them under a lease, and each
+/// <see cref="IReceivedMessage"/> it returns settles that one delivery. The queue itself is <c>InMemoryQueue</c>.
+/// </remarks>
 public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
 {
     private readonly InMemoryBroker _broker;
