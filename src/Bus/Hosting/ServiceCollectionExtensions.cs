@@ -53,6 +53,9 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<IJobStatusQuery, JobStatusQuery>();
         services.AddSingleton(sp => config.TransportFactory!(sp));
         services.AddSingleton(sp => sp.GetRequiredService<ITransport>().DeadLetters);
+        services.AddSingleton(sp => sp.GetRequiredService<ITransport>() is var transport && transport.Statistics is { } statistics
+            ? statistics
+            : new UnsupportedQueueStatistics(transport.Capabilities.Name));
         services.AddSingleton(sp => config.SerializerFactory?.Invoke(sp) ?? new SystemTextJsonMessageSerializer(new System.Text.Json.JsonSerializerOptions(config.Json)));
 
         // Sending: a service of its own, all a send-only endpoint builds.
