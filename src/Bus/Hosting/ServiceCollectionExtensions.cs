@@ -70,6 +70,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<RetryDecision>();
         services.AddSingleton<IncomingPipeline>();
         services.AddSingleton<DeliverySettler>();
+        services.AddSingleton<ReceiveLoopState>();
         services.AddSingleton<BusHost>();
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<BusHost>());
         return services;
