@@ -39,3 +39,48 @@ public sealed class SqliteCliTests : CliTests
         Assert.False(File.Exists(missing));
     }
 }
+
+/// <summary><c>bus jobs</c> and <c>bus workflows show</c> read the SQLite stores (the transport's file, or --store-sqlite).</summary>
+public sealed class SqliteStoreCliTests
+{
+    private readonly string _database = Path.Combine(Directory.CreateTempSubdirectory("bus-cli-").FullName, "bus.db");
+
+    [Fact]
+    public async Task Jobs_and_workflows_are_read_from_the_store()
+    {
+        var at = new DateTimeOffset(2026, 3, 1, 8, 0, 0, TimeSpan.Zero);
+        await Bus.Sqlite.SqliteJobStatusStore.ForFile(_database).SaveAsync(
+            new Bus.Jobs.JobStatus("job-1", "billing.close-month", Bus.Jobs.JobState.Running, 40, 100, 1, at), default);
+        using (var workflows = Bus.Sqlite.SqliteWorkflowStore.ForFile(_database))
+        {
+            await workflows.InsertAsync(new Bus.Workflows.WorkflowInstance(
+                "order", "wf-1", "o-17", 1, Bus.Workflows.WorkflowStatus.Running, """{"orderId":"o-17","amount":12.5}""",
+                [new Bus.Workflows.WorkflowHistoryEntry(at, "shop.place-order", "m-1", "started")], at, at), default);
+        }
+
+        string[] store = ["--store-sqlite", _database, "--transport", "sqlite", "--sqlite", _database];
+        var running = await BusTool.RunAsync(["jobs", "-o", "json", .. store]);
+        Assert.True(running.ExitCode == 0, running.ToString());
+        var job = Assert.Single(running.Json().EnumerateArray());
+        Assert.Equal("job-1", job.GetProperty("messageId").GetString());
+        Assert.Equal(40, job.GetProperty("done").GetInt64());
+        Assert.Equal("running", job.GetProperty("state").GetString());
+
+        var table = await BusTool.RunAsync(["jobs", "show", "job-1", .. store]);
+        Assert.True(table.ExitCode == 0, table.ToString());
+        Assert.Contains("40/100 (40%)", table.Out);
+        Assert.Equal(4, (await BusTool.RunAsync(["jobs", "show", "job-404", .. store])).ExitCode);
+        Assert.Empty((await BusTool.RunAsync(["jobs", "--state", "Completed", "-o", "json", .. store])).Json().EnumerateArray());
+
+        var byCorrelation = await BusTool.RunAsync(["workflows", "show", "order", "--correlation", "o-17", "-o", "json", .. store]);
+        Assert.True(byCorrelation.ExitCode == 0, byCorrelation.ToString());
+        var instance = byCorrelation.Json();
+        Assert.Equal("wf-1", instance.GetProperty("id").GetString());
+        Assert.Equal(12.5, instance.GetProperty("state").GetProperty("amount").GetDouble());
+        Assert.Equal("shop.place-order", instance.GetProperty("history")[0].GetProperty("messageType").GetString());
+        var byId = await BusTool.RunAsync(["workflows", "show", "order", "wf-1", .. store]);
+        Assert.Contains("o-17", byId.Out);
+        Assert.Equal(4, (await BusTool.RunAsync(["workflows", "show", "order", "wf-404", .. store])).ExitCode);
+        Assert.Equal(2, (await BusTool.RunAsync(["workflows", "show", "order", .. store])).ExitCode);
+    }
+}
