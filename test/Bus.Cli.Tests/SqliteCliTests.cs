@@ -28,6 +28,35 @@ public sealed class SqliteCliTests : CliTests
     }
 
     [Fact]
+    public async Task A_long_redrive_goes_in_batches_with_a_progress_bar_and_moves_every_match()
+    {
+        await using var transport = new SqliteTransport(new SqliteTransportOptions { DatabasePath = _database });
+        await transport.ProvisionAsync(new Bus.Transports.TransportTopology("bulk", [], []), default);
+        var messages = Enumerable.Range(0, 250).Select(i => new Bus.Transports.OutgoingMessage(
+            Bus.Transports.Destination.Queue("bulk"),
+            new Bus.Transports.TransportMessage(
+                new Dictionary<string, string> { [MessageHeaders.MessageId] = $"bulk-{i}", [MessageHeaders.MessageType] = i % 5 == 0 ? "bulk.other" : "bulk.item" },
+                System.Text.Encoding.UTF8.GetBytes("{}")))).ToList();
+        await transport.SendAsync(messages, default);
+        for (var received = 0; received < messages.Count;)
+        {
+            foreach (var message in await transport.ReceiveAsync("bulk", 10, TimeSpan.FromMinutes(5), default))
+            {
+                await message.DeadLetterAsync(Bus.Transports.FailureDetails.From("bulk failure", null, 1, "bulk", DateTimeOffset.UtcNow), default);
+                received++;
+            }
+        }
+
+        var run = await RunAsync(["dlq", "redrive", "bulk", "--type", "bulk.item"], input: null);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("Redrove 200 dead letters of bulk.", run.Out);
+        Assert.Contains("Redriving 200 dead letters of bulk", run.Error); // the progress bar's task, on standard error
+        var counts = await transport.Statistics.GetAsync("bulk", default);
+        Assert.Equal((200L, 50L), (counts.Ready, counts.DeadLettered));
+    }
+
+    [Fact]
     public async Task A_database_that_does_not_exist_is_refused_without_creating_it()
     {
         var missing = Path.Combine(Path.GetDirectoryName(_database)!, "nope.db");
