@@ -199,6 +199,7 @@ public abstract class CliTests : IAsyncLifetime
     [InlineData("jobs")]
     [InlineData("jobs show")]
     [InlineData("workflows show")]
+    [InlineData("workflows list")]
     public async Task Help_is_printed_for_every_command(string command)
     {
         var run = await BusTool.RunAsync([.. command.Split(' ', StringSplitOptions.RemoveEmptyEntries), "--help"]);

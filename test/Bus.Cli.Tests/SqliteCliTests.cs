@@ -101,6 +101,12 @@ public sealed class SqliteStoreCliTests
         Assert.Equal(4, (await BusTool.RunAsync(["jobs", "show", "job-404", .. store])).ExitCode);
         Assert.Empty((await BusTool.RunAsync(["jobs", "--state", "Completed", "-o", "json", .. store])).Json().EnumerateArray());
 
+        var listed = await BusTool.RunAsync(["workflows", "list", "order", "--status", "Running", "-o", "json", .. store]);
+        Assert.True(listed.ExitCode == 0, listed.ToString());
+        Assert.Equal("wf-1", Assert.Single(listed.Json().EnumerateArray()).GetProperty("id").GetString());
+        Assert.Empty((await BusTool.RunAsync(["workflows", "list", "--status", "Failed", "-o", "json", .. store])).Json().EnumerateArray());
+        Assert.Contains("o-17", (await BusTool.RunAsync(["workflows", "list", .. store])).Out);
+
         var byCorrelation = await BusTool.RunAsync(["workflows", "show", "order", "--correlation", "o-17", "-o", "json", .. store]);
         Assert.True(byCorrelation.ExitCode == 0, byCorrelation.ToString());
         var instance = byCorrelation.Json();

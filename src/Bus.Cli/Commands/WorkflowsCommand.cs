@@ -7,8 +7,8 @@ using Spectre.Console;
 
 namespace Bus.Cli.Commands;
 
-/// <summary><c>bus workflows show NAME (ID | --correlation VALUE)</c>: one workflow instance with its state and history,
-/// from the workflow store.</summary>
+/// <summary><c>bus workflows list [NAME]</c> and <c>bus workflows show NAME (ID | --correlation VALUE)</c>: workflow
+/// instances with their state and history, from the workflow store.</summary>
 internal static class WorkflowsCommand
 {
     public static Command Create(GlobalOptions global)
@@ -47,7 +47,38 @@ internal static class WorkflowsCommand
             }, () => Render(instance));
             return ExitCodes.Success;
         });
-        return new Command("workflows", "Workflow instances from the workflow store") { show };
+        var listName = new Argument<string?>("workflow") { Description = "Only instances of this workflow (default: every workflow)", Arity = ArgumentArity.ZeroOrOne };
+        var status = new Option<WorkflowStatus?>("--status") { Description = "Only instances in this status: Running, Completed, Failed" };
+        var limit = new Option<int>("--limit") { Description = "At most this many, most recently updated first (1 to 1000)", DefaultValueFactory = _ => 50 };
+        var list = new Command("list", "List workflow instances, most recently updated first (SQLite workflow store)") { listName, status, limit };
+        list.SetAction(async (parse, cancellationToken) =>
+        {
+            var max = parse.GetValue(limit);
+            if (max is < 1 or > 1000)
+            {
+                throw new CliException(ExitCodes.Usage, $"--limit must be between 1 and 1000 (was {max}).");
+            }
+
+            var printer = global.Printer(parse);
+            var store = StoreConnectors.Workflows(global.Connection(parse)) as Bus.Sqlite.SqliteWorkflowStore
+                ?? throw new CliException(ExitCodes.Configuration, "Listing workflows needs the SQLite workflow store (--store-sqlite PATH); other stores can show an instance by id.");
+            var instances = await store.ListAsync(parse.GetValue(listName), parse.GetValue(status), max, cancellationToken);
+            printer.Print(
+                instances.Select(i => new { i.WorkflowName, i.Id, i.CorrelationValue, i.Status, i.Version, i.UpdatedAt, i.FailureReason, Messages = i.History.Count }),
+                () =>
+                {
+                    var table = new Table().AddColumns("Workflow", "Id", "Correlation", "Status", "Messages", "Updated");
+                    foreach (var i in instances)
+                    {
+                        table.AddRow(Markup.Escape(i.WorkflowName), Markup.Escape(i.Id), Markup.Escape(i.CorrelationValue ?? "-"), i.Status.ToString(),
+                            i.History.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), Format.Time(i.UpdatedAt));
+                    }
+
+                    return instances.Count == 0 ? new Text("No workflow instances match.") : table;
+                });
+            return ExitCodes.Success;
+        });
+        return new Command("workflows", "Workflow instances from the workflow store") { list, show };
     }
 
     private static Grid Render(WorkflowInstance instance)
