@@ -11,7 +11,8 @@ namespace Bus.Pipeline;
 /// Receives from the endpoint's queue into a bounded buffer and hands messages to at most MaxConcurrency workers. A
 /// worker owns each delivery from receive to settle: it runs the <see cref="IncomingPipeline"/>'s steps, which return an
 /// <see cref="Outcome"/>, has the <see cref="DeliverySettler"/> apply it, and disposes the message's lease renewer.
-/// Capacity (concurrency + prefetch) is taken before receiving, so nothing is received that cannot be held.
+/// Capacity (concurrency + prefetch) is taken before receiving, so nothing is received that cannot be held; prefetch
+/// only where the transport counts attempts at handler start (<see cref="TransportCapabilities.CountsAttemptsAtStart"/>).
 /// On stop: no more receives, buffered messages are released at once, in-flight handlers get the shutdown timeout,
 /// then their tokens are cancelled and their messages released.
 /// </summary>
@@ -56,11 +57,18 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         _deadlines = new LeaseDeadlines(time);
         _leases = new EndpointLeases(transport.Capabilities, time, _deadlines, _log, _endpointTag);
         _held = new LeaseRenewer?[_concurrency];
-        // Woken for a batch of up to half the places (or one place as soon as a worker is idle).
-        var size = _concurrency + config.Prefetch;
+        // Woken for a batch of up to half the places (or one place as soon as a worker is idle). Prefetch only where the
+        // transport counts an attempt at handler start: elsewhere a prefetched message killed with its worker would lose
+        // an attempt it never made, so only what the workers start at once is received.
+        var size = _concurrency + EffectivePrefetch(config, transport.Capabilities);
         _buffer = new ReceivedBuffer(() => _capacity!.OnWorkerIdle());
         _capacity = new ReceiveCapacity(size, Math.Clamp(size / 2, 1, MaxReceiveBatch), () => _buffer.HasIdleWorker, _stopping.Token);
     }
+
+    /// <summary>How many messages may wait received but not started: the configured prefetch on a transport that counts
+    /// attempts at start, else none.</summary>
+    public static int EffectivePrefetch(BusConfiguration config, TransportCapabilities capabilities) =>
+        capabilities.CountsAttemptsAtStart ? config.Prefetch : 0;
 
     public void Start()
     {
