@@ -52,7 +52,6 @@ internal sealed class AttemptStep(HandlerServices services, RetryDecision retry,
         {
             handler.IsOpenForSends = false;
             handler.DiscardPending();
-            await renewer.StopAsync().ConfigureAwait(false);
             if (!renewer.IsLeaseLost && !await SendRegardlessAsync(handler).ConfigureAwait(false))
             {
                 // What the handler sent regardless of the outcome did not go out: the whole attempt is tried again.
