@@ -19,6 +19,8 @@ internal sealed class HarnessTransport(ITransport inner, TimeProvider time) : IT
 
     public IDeadLetterQueue DeadLetters => inner.DeadLetters;
 
+    public IQueueStatistics? Statistics => inner.Statistics;
+
     public IReadOnlyList<RecordedMessage> Recorded
     {
         get

@@ -10,7 +10,7 @@ namespace Bus.Conformance;
 /// A transport's test project subclasses this and supplies the transport. Transports on a
 /// <see cref="ManualTimeProvider"/> have time advanced for them; real brokers are paced by their own long polls.
 /// </summary>
-public abstract class TransportContractTests : IAsyncLifetime
+public abstract partial class TransportContractTests : IAsyncLifetime
 {
     private ITransport? _transport;
 

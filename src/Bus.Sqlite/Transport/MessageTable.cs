@@ -364,7 +364,7 @@ internal sealed class MessageTable(SqliteDatabase database)
     }
 
     /// <summary>Reads headers and body; a message stored without a bus message id gets the stored (broker) id.</summary>
-    private static TransportMessage ReadMessage(SqliteDataReader reader, int messageIdOrdinal, int headersOrdinal, int bodyOrdinal)
+    internal static TransportMessage ReadMessage(SqliteDataReader reader, int messageIdOrdinal, int headersOrdinal, int bodyOrdinal)
     {
         var headers = JsonSerializer.Deserialize(reader.GetString(headersOrdinal), SqliteJson.Default.DictionaryStringString)
             ?? new Dictionary<string, string>(StringComparer.Ordinal);

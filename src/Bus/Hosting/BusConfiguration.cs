@@ -60,6 +60,12 @@ public sealed partial class BusConfiguration
     /// message may wait for a retry, or a late retry would run finished steps again.</summary>
     public TimeSpan? StepRetention { get; set; } = TimeSpan.FromDays(7);
 
+    /// <summary>How often the endpoint reads its queue's statistics for the <c>bus.queue.*</c> gauges of the <c>Bus</c>
+    /// meter (default 30 seconds; at least 1 second). Null turns the gauges off. Only sampled while a meter listener
+    /// (e.g. OpenTelemetry's <c>AddMeter("Bus")</c>) listens, and only on transports that count
+    /// (<see cref="Transports.ITransport.Statistics"/>).</summary>
+    public TimeSpan? QueueStatisticsInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The retry policy of every handler that does not set its own.</summary>
     public RetryPolicy Retry { get; } = new();
 
@@ -300,6 +306,11 @@ public sealed partial class BusConfiguration
         {
             // Throws, naming the type, when a handled type is neither marked, mapped as a system message, nor added.
             Messages.Get(handledType);
+        }
+
+        if (QueueStatisticsInterval is { } interval && interval < TimeSpan.FromSeconds(1))
+        {
+            throw new BusConfigurationException($"QueueStatisticsInterval must be at least 1 second, or null to turn the queue gauges off (was {interval}).");
         }
 
         if (StepRetention is { } retention && retention < TimeSpan.FromMinutes(1))

@@ -35,14 +35,16 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _hardStop = new();
     private readonly EndpointLeases _leases;
+    private readonly ReceiveLoopState _state;
     private Task? _receiveLoop;
     private Task[] _workers = [];
     private Task? _stopped;
 
     public EndpointReceiver(
         IncomingPipeline pipeline, DeliverySettler settler, HandlingTable handling, ITransport transport, TimeProvider time,
-        ILoggerFactory loggers, BusConfiguration config)
+        ILoggerFactory loggers, BusConfiguration config, ReceiveLoopState state)
     {
+        _state = state;
         _pipeline = pipeline;
         _settler = settler;
         _handling = handling;
@@ -70,6 +72,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     public void Start()
     {
         _workers = Enumerable.Range(0, _concurrency).Select(_ => Task.Run(WorkAsync)).ToArray();
+        _state.Running();
         _receiveLoop = Task.Run(ReceiveLoopAsync);
     }
 
@@ -88,6 +91,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
             return;
         }
 
+        _state.Stopping();
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _receiveLoop.ConfigureAwait(false);
         await ReleaseBufferedAsync().ConfigureAwait(false);
@@ -132,6 +136,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                 {
                     received = await _transport.ReceiveAsync(_queue, wanted, lease, token).ConfigureAwait(false);
                     failures = 0;
+                    _state.Received();
                 }
                 catch (OperationCanceledException) when (token.IsCancellationRequested)
                 {
@@ -142,6 +147,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                 {
                     _capacity.Release(wanted);
                     failures++;
+                    _state.Failed(ex);
                     var backOff = TimeSpan.FromMilliseconds(Math.Min(30_000, 250 * Math.Pow(2, Math.Min(failures, 10))));
                     _log.LogError(ex, "Receiving from {Queue} failed ({Failures} in a row); trying again in {BackOff}.", _queue, failures, backOff);
                     await Task.Delay(backOff, _time, token).ConfigureAwait(false);
@@ -170,8 +176,14 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
         }
+        catch (Exception ex)
+        {
+            _state.Ended(ex);
+            throw;
+        }
         finally
         {
+            _state.Ended(null);
             _buffer.Complete();
         }
     }

@@ -39,7 +39,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     {
         lock (_gate)
         {
-            var entry = new Entry(message);
+            var entry = new Entry(message, time.GetUtcNow());
             if (visibleAt is { } at && at > time.GetUtcNow())
             {
                 HideLocked(entry, at);
@@ -174,6 +174,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         {
             var entry = _ready.First!.Value;
             entry.Lease++; // any earlier delivery's lease is now stale
+            entry.Leased = true;
             HideLocked(entry, now + leaseDuration);
             taken[i] = new Delivery(this, entry, entry.Lease, now + leaseDuration);
         }
@@ -292,6 +293,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             EnsureHeldLocked(entry, lease);
             entry.Lease++; // this delivery is over
             entry.Attempts = attempts;
+            entry.Leased = false;
 
             if (delay > TimeSpan.Zero)
             {
@@ -310,6 +312,45 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>The queue's counts now: a hidden entry is in flight while its lease runs, delayed while its delay runs,
+    /// and ready once its time has come (even before a receive moves it to the ready list).</summary>
+    public QueueStatistics Statistics()
+    {
+        lock (_gate)
+        {
+            var now = time.GetUtcNow();
+            long ready = _ready.Count, inFlight = 0, delayed = 0;
+            var oldest = DateTimeOffset.MaxValue;
+            foreach (var entry in _ready)
+            {
+                oldest = entry.EnqueuedAt < oldest ? entry.EnqueuedAt : oldest;
+            }
+
+            foreach (var entry in _hidden)
+            {
+                if (entry.HiddenUntil > now && !entry.Leased)
+                {
+                    delayed++;
+                    continue;
+                }
+
+                if (entry.HiddenUntil > now)
+                {
+                    inFlight++;
+                }
+                else
+                {
+                    ready++;
+                }
+
+                oldest = entry.EnqueuedAt < oldest ? entry.EnqueuedAt : oldest;
+            }
+
+            TimeSpan? age = oldest == DateTimeOffset.MaxValue ? null : now - oldest;
+            return new QueueStatistics(Name, ready, inFlight, delayed, _deadLetters.Count, age, now);
+        }
     }
 
     public List<TransportMessage> PeekDeadLetters(int max) => Locked(q => q._deadLetters.Take(max).ToList());
@@ -336,13 +377,20 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     /// <summary>A message in the queue, from its send until it is settled.</summary>
     private sealed class Entry
     {
-        public Entry(TransportMessage message)
+        public Entry(TransportMessage message, DateTimeOffset enqueuedAt)
         {
             Message = message;
+            EnqueuedAt = enqueuedAt;
             Node = new LinkedListNode<Entry>(this);
         }
 
         public TransportMessage Message { get; }
+
+        /// <summary>When it was put in the queue.</summary>
+        public DateTimeOffset EnqueuedAt { get; }
+
+        /// <summary>Whether it is hidden because a delivery holds it (rather than for a delay).</summary>
+        public bool Leased { get; set; }
 
         /// <summary>Its place in the ready list (<c>Node.List</c> is null while it is hidden).</summary>
         public LinkedListNode<Entry> Node { get; }
