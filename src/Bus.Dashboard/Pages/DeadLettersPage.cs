@@ -104,14 +104,14 @@ internal static class DeadLettersPage
             page.Hidden("id", id);
         }
 
-        page.Raw("<button type=\"submit\">").Text("Redrive these " + DashboardRoutes.Count(ids.Count, "dead letter", "dead letters")).Raw("</button></form>");
+        page.Raw("<button type=\"submit\">").Text("Redrive the " + DashboardRoutes.Count(ids.Count, "dead letter", "dead letters") + " shown").Raw("</button></form>");
         page.Raw("<form method=\"get\" action=\"").Attribute(routes.Purge(queue)).Raw("\">");
         foreach (var id in ids)
         {
             page.Hidden("id", id);
         }
 
-        page.Raw("<button type=\"submit\" class=\"danger\" id=\"purge-shown\">").Text("Purge these " + DashboardRoutes.Count(ids.Count, "dead letter", "dead letters") + "…").Raw("</button></form></div>");
+        page.Raw("<button type=\"submit\" class=\"danger\" id=\"purge-shown\">").Text("Purge the " + DashboardRoutes.Count(ids.Count, "dead letter", "dead letters") + " shown…").Raw("</button></form></div>");
         if (found.ContinuationToken is not null)
         {
             page.Raw("<p>").Link(

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
+using System.Text.Unicode;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Http;
 
@@ -13,7 +14,7 @@ namespace Bus.Dashboard.Rendering;
 /// </summary>
 internal sealed class HtmlPage(DashboardRoutes routes, HttpContext http, string heading)
 {
-    private static readonly HtmlEncoder Encoder = HtmlEncoder.Default;
+    private static readonly HtmlEncoder Encoder = HtmlEncoder.Create(UnicodeRanges.All); // still encodes <, >, & and quotes
     private readonly StringBuilder _html = new();
 
     public DashboardRoutes Routes => routes;
