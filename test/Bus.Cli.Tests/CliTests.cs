@@ -139,7 +139,7 @@ public abstract class CliTests : IAsyncLifetime
     {
         var refused = await RunAsync(["dlq", "purge", Queue, "--type", "cli-test.refund"], input: "n\n");
         Assert.Equal(5, refused.ExitCode);
-        Assert.Contains("Delete 1 dead letters", refused.Error);
+        Assert.Contains("Delete 1 dead letter of", refused.Error);
         var noAnswer = await RunAsync(["dlq", "purge", Queue, "--all"], input: "");
         Assert.Equal(5, noAnswer.ExitCode);
         Assert.Contains("--yes", noAnswer.Error);

@@ -125,10 +125,10 @@ internal static class DeadLetterCommands
             else
             {
                 var ids = await filter.MatchingIdsAsync(transport.DeadLetters, name, parse, cancellationToken);
-                moved = await InBatchesAsync(printer, ids, $"Redriving {ids.Count} dead letters of {name}", batch => transport.DeadLetters.RedriveAsync(name, batch, cancellationToken));
+                moved = await InBatchesAsync(printer, ids, $"Redriving {Format.DeadLetters(ids.Count)} of {name}", batch => transport.DeadLetters.RedriveAsync(name, batch, cancellationToken));
             }
 
-            printer.Print(new { Queue = name, Redriven = moved }, () => new Text($"Redrove {moved} dead letters of {name}."));
+            printer.Print(new { Queue = name, Redriven = moved }, () => new Text($"Redrove {Format.DeadLetters(moved)} of {name}."));
             return ExitCodes.Success;
         });
         return command;
@@ -158,7 +158,7 @@ internal static class DeadLetterCommands
                 return ExitCodes.Success;
             }
 
-            if (!parse.GetValue(yes) && !Confirm(printer, $"Delete {count} dead letters of {name} for good?"))
+            if (!parse.GetValue(yes) && !Confirm(printer, $"Delete {Format.DeadLetters(count)} of {name} for good?"))
             {
                 printer.Note("Nothing purged. Pass --yes to purge without being asked.");
                 return ExitCodes.NotConfirmed;
@@ -166,15 +166,15 @@ internal static class DeadLetterCommands
 
             var purged = ids is null
                 ? await transport.DeadLetters.PurgeAsync(name, null, cancellationToken)
-                : await InBatchesAsync(printer, ids, $"Purging {ids.Count} dead letters of {name}", batch => transport.DeadLetters.PurgeAsync(name, batch, cancellationToken));
-            printer.Print(new { Queue = name, Purged = purged }, () => new Text($"Purged {purged} dead letters of {name}."));
+                : await InBatchesAsync(printer, ids, $"Purging {Format.DeadLetters(ids.Count)} of {name}", batch => transport.DeadLetters.PurgeAsync(name, batch, cancellationToken));
+            printer.Print(new { Queue = name, Purged = purged }, () => new Text($"Purged {Format.DeadLetters(purged)} of {name}."));
             return ExitCodes.Success;
         });
         return command;
     }
 
     /// <summary>Runs <paramref name="act"/> over the ids a batch at a time, with a progress bar (on standard error) when
-    /// there is more than one batch.</summary>
+    /// there is more than one batch; without a terminal, a line per batch.</summary>
     private static async Task<int> InBatchesAsync(Printer printer, IReadOnlyList<string> ids, string title, Func<IReadOnlyCollection<string>, Task<int>> act)
     {
         var batches = ids.Chunk(RedriveBatch).ToList();
@@ -184,6 +184,20 @@ internal static class DeadLetterCommands
         }
 
         var done = 0;
+        if (!printer.Error.Profile.Capabilities.Interactive)
+        {
+            // No terminal to draw a bar on (a script, a log): a line per batch on standard error instead.
+            var handled = 0;
+            foreach (var batch in batches)
+            {
+                done += await act(batch);
+                handled += batch.Length;
+                printer.Note($"{title}: {handled}/{ids.Count}");
+            }
+
+            return done;
+        }
+
         await printer.Error.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .StartAsync(async progress =>

@@ -56,7 +56,7 @@ internal static class JobsCommand
         foreach (var j in jobs)
         {
             var progress = j.Total > 0
-                ? string.Create(CultureInfo.InvariantCulture, $"{j.Done:N0}/{j.Total:N0} ({j.Fraction:P0})")
+                ? string.Create(CultureInfo.InvariantCulture, $"{j.Done:N0}/{j.Total:N0} ({j.Fraction * 100:0}%)")
                 : "-";
             table.AddRow(Markup.Escape(j.MessageId), Markup.Escape(j.MessageType), j.State.ToString(), progress,
                 j.Attempt.ToString(CultureInfo.InvariantCulture), Format.Time(j.UpdatedAt));

@@ -7,6 +7,9 @@ namespace Bus.Cli.Output;
 /// <summary>How figures read in tables, and the JSON shapes of dead letters.</summary>
 internal static class Format
 {
+    /// <summary>"1 dead letter", "3 dead letters".</summary>
+    public static string DeadLetters(long count) => count == 1 ? "1 dead letter" : $"{Count(count)} dead letters";
+
     public static string Count(long? value) => value?.ToString("N0", CultureInfo.InvariantCulture) ?? "-";
 
     public static string Age(TimeSpan? age) => age switch

@@ -12,6 +12,7 @@ internal sealed class Printer
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // read by people and scripts, not put in HTML
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
@@ -39,7 +40,12 @@ internal sealed class Printer
         }
         else
         {
-            Out.Write(table());
+            var rendered = table();
+            Out.Write(rendered);
+            if (rendered is Text)
+            {
+                Out.WriteLine();
+            }
         }
     }
 
