@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using Bus.Hosting;
 using Bus.Workflows;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -34,6 +35,31 @@ public sealed partial class DashboardHttpTests
         await using var app = DashboardHost.Build(o => { o.AllowAnonymous = true; o.PageSize = pageSize; });
         var error = Assert.Throws<InvalidOperationException>(() => app.MapBusDashboard("/bus"));
         Assert.Contains("PageSize must be 1 to 500", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Mapping_without_AddBusDashboard_fails_at_start_up_saying_what_to_call()
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.Services.AddBus(bus =>
+        {
+            bus.EndpointName = "orders";
+            bus.UseInMemoryTransport();
+        });
+        await using var app = builder.Build();
+        var error = Assert.Throws<InvalidOperationException>(() => app.MapBusDashboard());
+        Assert.Contains("AddBusDashboard", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_root_redirects_to_the_queues_and_a_purge_page_without_ids_is_refused()
+    {
+        await using var host = await DashboardHost.StartAsync();
+        using var client = await host.ClientAsync("operator");
+        var root = await client.GetAsync("/bus");
+        Assert.Equal(HttpStatusCode.Redirect, root.StatusCode);
+        Assert.Equal("/bus/queues", root.Headers.Location!.OriginalString);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/bus/queues/orders/dead-letters/purge")).StatusCode);
     }
 
     [Fact]
