@@ -202,6 +202,23 @@ public sealed class DashboardHost : IAsyncDisposable
         return id;
     }
 
+    /// <summary>Puts a message whose body is <paramref name="body"/> as it is (not JSON) on the queue; the bus cannot
+    /// read it and dead-letters it. Its message id.</summary>
+    public async Task<string> DeadLetterRawBodyAsync(string body)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var headers = new Dictionary<string, string>
+        {
+            [MessageHeaders.MessageId] = id,
+            [MessageHeaders.MessageType] = "shop.place-order",
+            [MessageHeaders.ContentType] = "application/json",
+        };
+        var transport = App.Services.GetRequiredService<ITransport>();
+        await transport.SendAsync([new OutgoingMessage(Destination.Queue("orders"), new TransportMessage(headers, System.Text.Encoding.UTF8.GetBytes(body)))], default);
+        await Settled.WaitAsync(id, OutcomeKind.DeadLetter);
+        return id;
+    }
+
     /// <summary>An HTTP client with its own cookies; signed in with <paramref name="role"/> when given.</summary>
     public async Task<HttpClient> ClientAsync(string? role)
     {

@@ -195,8 +195,11 @@ public sealed partial class DashboardHttpTests
         await using var host = await DashboardHost.StartAsync();
         const string Evil = "<script>alert('x')</script><img src=x onerror=alert(1)>";
         var id = await host.DeadLetterOrderAsync(Evil);
+        var rawId = await host.DeadLetterRawBodyAsync(Evil);
         using var client = await host.ClientAsync("operator");
-        foreach (var path in new[] { "/bus/queues/orders/dead-letters", "/bus/queues/orders/dead-letters/" + id, "/bus/queues/orders/dead-letters/purge?id=" + id })
+        var raw = await client.GetStringAsync("/bus/queues/orders/dead-letters/" + rawId);
+        Assert.Contains("<pre id=\"body\">&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;</pre>", raw, StringComparison.Ordinal);
+        foreach (var path in new[] { "/bus/queues/orders/dead-letters", "/bus/queues/orders/dead-letters/" + id, "/bus/queues/orders/dead-letters/" + rawId, "/bus/queues/orders/dead-letters/purge?id=" + id })
         {
             var html = await client.GetStringAsync(path);
             Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
