@@ -158,7 +158,7 @@ public sealed class LeaseRenewerTests
     public async Task An_extension_is_bounded_by_the_max_runtime_left_and_refused_once_it_is_reached()
     {
         var message = new RecordingMessage("extend", _time);
-        await using var renewer = new LeaseRenewer(message, Profile with { AutomaticRenewal = false }, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")));
+        await using var renewer = new LeaseRenewer(message, Profile with { AutomaticRenewal = false }, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")), new LeaseClock(_time));
         renewer.BeginHandling(CancellationToken.None);
 
         _time.Advance(TimeSpan.FromMinutes(25));
@@ -183,7 +183,7 @@ public sealed class LeaseRenewerTests
         var capped = Capabilities with { Name = "sqs-like", MaxTotalLeaseTime = TimeSpan.FromMinutes(10) };
         var message = new RecordingMessage("capped", _time);
         var start = _time.GetUtcNow();
-        await using var renewer = new LeaseRenewer(message, Profile, new EndpointLeases(capped, _time, NullLogger.Instance, new("bus.endpoint", "test")));
+        await using var renewer = new LeaseRenewer(message, Profile, new EndpointLeases(capped, _time, NullLogger.Instance, new("bus.endpoint", "test")), new LeaseClock(_time));
         renewer.BeginHandling(CancellationToken.None);
 
         // Off the test framework's synchronization context: there each heartbeat's continuation would be queued instead
@@ -200,7 +200,7 @@ public sealed class LeaseRenewerTests
     }
 
     private LeaseRenewer Renewer(IReceivedMessage message, ExecutionProfile? profile = null) =>
-        new(message, profile ?? Profile, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")));
+        new(message, profile ?? Profile, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")), new LeaseClock(_time));
 
     private sealed class RecordingMessage(string id, TimeProvider time) : IReceivedMessage
     {
