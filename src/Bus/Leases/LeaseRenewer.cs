@@ -36,9 +36,9 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private volatile bool _leaseLost;
     private volatile bool _runtimeExceeded;
 
-    /// <summary>Starts keeping the lease of <paramref name="message"/>, received at <paramref name="receivedAt"/> (now
-    /// when not given), on the worker's <paramref name="clock"/>: its first heartbeat is armed when the transport can
-    /// renew and the profile asks for it.</summary>
+    /// <summary>Keeps the lease of <paramref name="message"/>, received at <paramref name="receivedAt"/> (now when not
+    /// given), on the worker's <paramref name="clock"/>, once started (<see cref="StartAsync"/>): heartbeats when the
+    /// transport can renew and the profile asks for them.</summary>
     public LeaseRenewer(IReceivedMessage message, ExecutionProfile profile, EndpointLeases leases, LeaseClock clock, DateTimeOffset? receivedAt = null)
     {
         _message = message;
@@ -49,8 +49,22 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         if (leases.Capabilities.CanRenewLease && profile.AutomaticRenewal)
         {
             _nextHeartbeat = _receivedAt + NextWait(_receivedAt);
-            Arm();
         }
+    }
+
+    /// <summary>Starts the loop. A heartbeat that fell due while the message waited for a worker (prefetched for half
+    /// its lease or more) is made first, before the handler can start, so that no other worker takes the message while
+    /// it runs. False when that renewal found the lease lost: the message is someone else's now.</summary>
+    public async ValueTask<bool> StartAsync()
+    {
+        if (_nextHeartbeat <= _leases.Time.GetUtcNow())
+        {
+            await HeartbeatAsync(_nextHeartbeat).ConfigureAwait(false); // arms the clock for the next one
+            return !_leaseLost;
+        }
+
+        Arm();
+        return true;
     }
 
     /// <summary>Whether a renewal found the lease lost.</summary>

@@ -12,8 +12,9 @@ namespace Bus.Pipeline;
 /// worker owns each delivery from receive to settle: it runs the <see cref="IncomingPipeline"/>'s steps, which return an
 /// <see cref="Outcome"/>, and has the <see cref="DeliverySettler"/> apply it. The worker holds the delivery's
 /// <see cref="LeaseRenewer"/> all along, on its own <see cref="LeaseClock"/>: made when it takes the message, stopped
-/// before settling, disposed after. A prefetched message's lease is not renewed while it waits (a worker's first
-/// heartbeat makes up for it at once; one taken over meanwhile is lost to this worker at no attempt's cost).
+/// before settling, disposed after. A prefetched message's lease is not renewed while it waits: a heartbeat due
+/// meanwhile is made before its steps run, and one taken over by another worker meanwhile is dropped here, at no
+/// attempt's cost.
 /// Capacity (concurrency + prefetch) is taken before receiving, so nothing is received that cannot be held; prefetch
 /// only where the transport counts attempts at handler start (<see cref="TransportCapabilities.CountsAttemptsAtStart"/>).
 /// On stop: no more receives, buffered messages are released at once, in-flight handlers get the shutdown timeout,
@@ -191,6 +192,11 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                 {
                     await ReleaseAsync(message, renewer).ConfigureAwait(false);
                     continue;
+                }
+
+                if (!await renewer.StartAsync().ConfigureAwait(false))
+                {
+                    continue; // taken by another worker while it waited here, prefetched: not ours to handle or settle
                 }
 
                 await ProcessAsync(message, renewer).ConfigureAwait(false);
