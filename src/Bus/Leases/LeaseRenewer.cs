@@ -5,24 +5,26 @@ using Microsoft.Extensions.Logging;
 namespace Bus.Leases;
 
 /// <summary>
-/// Keeps the lease of one delivery alive from its receive until it is settled, and ends its handler at the max runtime.
-/// Started when the message is received (its lease runs from then), owned by the worker that takes the message, which
-/// stops it before settling and disposes it after.
+/// Keeps the lease of one delivery alive while a worker holds it, and ends its handler at the max runtime. Made by the
+/// worker when it takes the message, stopped by it before settling and disposed after.
 /// </summary>
 /// <remarks>
-/// One loop, driven by one timer armed for whatever comes first: the next heartbeat, or (once the handler started) the
-/// end of its max runtime. A heartbeat renews the lease and arms the timer again; the max runtime cancels the handler
-/// and ends the loop; a renewal that finds the lease lost cancels the handler and ends the loop. Heartbeats keep a fixed
-/// schedule counted from the due time of the one before, so a slow renewal does not push later ones back.
+/// One loop, driven by the worker's <see cref="LeaseClock"/> armed for whatever comes first: the next heartbeat, or
+/// (once the handler started) the end of its max runtime. A heartbeat renews the lease and arms the clock again; the max
+/// runtime cancels the handler and ends the loop; a renewal that finds the lease lost cancels the handler and ends the
+/// loop. Heartbeats keep a fixed schedule counted from the receive, each from the due time of the one before, so a slow
+/// renewal does not push later ones back; one overdue when the worker takes the message (it waited, prefetched, for
+/// more than half its lease) is made at once.
 /// </remarks>
 internal sealed class LeaseRenewer : IAsyncDisposable
 {
+    // Its state is guarded by lock (this): the class is internal and sealed, nothing else locks on it, and a lock object
+    // of its own would cost every message an allocation.
     private readonly IReceivedMessage _message;
     private readonly ExecutionProfile _profile;
     private readonly EndpointLeases _leases;
     private readonly DateTimeOffset _receivedAt;
-    private readonly object _gate = new();
-    private ITimer? _timer; // made with the first thing due (a heartbeat, or the max runtime)
+    private readonly LeaseClock _clock;
     private DateTimeOffset _nextHeartbeat = DateTimeOffset.MaxValue;
     private DateTimeOffset _runtimeEndsAt = DateTimeOffset.MaxValue;
     private CancellationTokenSource? _handler; // made when the handler first reads its token
@@ -34,19 +36,35 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private volatile bool _leaseLost;
     private volatile bool _runtimeExceeded;
 
-    /// <summary>Starts keeping the lease of <paramref name="message"/>, received at <paramref name="receivedAt"/> (now
-    /// when not given): its first heartbeat is armed when the transport can renew and the profile asks for it.</summary>
-    public LeaseRenewer(IReceivedMessage message, ExecutionProfile profile, EndpointLeases leases, DateTimeOffset? receivedAt = null)
+    /// <summary>Keeps the lease of <paramref name="message"/>, received at <paramref name="receivedAt"/> (now when not
+    /// given), on the worker's <paramref name="clock"/>, once started (<see cref="StartAsync"/>): heartbeats when the
+    /// transport can renew and the profile asks for them.</summary>
+    public LeaseRenewer(IReceivedMessage message, ExecutionProfile profile, EndpointLeases leases, LeaseClock clock, DateTimeOffset? receivedAt = null)
     {
         _message = message;
         _profile = profile;
         _leases = leases;
+        _clock = clock;
         _receivedAt = receivedAt ?? leases.Time.GetUtcNow();
         if (leases.Capabilities.CanRenewLease && profile.AutomaticRenewal)
         {
             _nextHeartbeat = _receivedAt + NextWait(_receivedAt);
-            Arm();
         }
+    }
+
+    /// <summary>Starts the loop. A heartbeat that fell due while the message waited for a worker (prefetched for half
+    /// its lease or more) is made first, before the handler can start, so that no other worker takes the message while
+    /// it runs. False when that renewal found the lease lost: the message is someone else's now.</summary>
+    public async ValueTask<bool> StartAsync()
+    {
+        if (_nextHeartbeat <= _leases.Time.GetUtcNow())
+        {
+            await HeartbeatAsync(_nextHeartbeat).ConfigureAwait(false); // arms the clock for the next one
+            return !_leaseLost;
+        }
+
+        Arm();
+        return true;
     }
 
     /// <summary>Whether a renewal found the lease lost.</summary>
@@ -61,7 +79,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     /// shutdown timeout) cancels it.</summary>
     public void BeginHandling(CancellationToken hardStop)
     {
-        lock (_gate)
+        lock (this)
         {
             _runtimeEndsAt = _leases.Time.GetUtcNow() + _profile.MaxRuntime;
         }
@@ -76,7 +94,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     {
         get
         {
-            lock (_gate)
+            lock (this)
             {
                 if (_handler is null)
                 {
@@ -113,7 +131,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         // still settle. Never past the transport's total lease time.
         var now = _leases.Time.GetUtcNow();
         DateTimeOffset runtimeEndsAt;
-        lock (_gate)
+        lock (this)
         {
             runtimeEndsAt = _runtimeEndsAt;
         }
@@ -151,7 +169,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     /// <summary>Ends the loop: no more heartbeats, no max runtime; waits for a renewal in progress. Idempotent.</summary>
     public Task StopAsync()
     {
-        lock (_gate)
+        lock (this)
         {
             if (_stopped)
             {
@@ -159,7 +177,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
             }
 
             _stopped = true;
-            _timer?.Dispose();
+            _clock.Disarm(this);
         }
 
         _hardStop.Dispose();
@@ -173,10 +191,10 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         _renewing?.Dispose();
     }
 
-    /// <summary>Arms the timer for the next thing due: the next heartbeat or the end of the max runtime.</summary>
+    /// <summary>Arms the clock for the next thing due: the next heartbeat or the end of the max runtime.</summary>
     private void Arm()
     {
-        lock (_gate)
+        lock (this)
         {
             if (_stopped)
             {
@@ -190,28 +208,20 @@ internal sealed class LeaseRenewer : IAsyncDisposable
             }
 
             var wait = next - _leases.Time.GetUtcNow();
-            wait = wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
-            if (_timer is null)
-            {
-                _timer = _leases.Time.CreateTimer(static state => ((LeaseRenewer)state!).OnTimer(), this, wait, Timeout.InfiniteTimeSpan);
-            }
-            else
-            {
-                _timer.Change(wait, Timeout.InfiniteTimeSpan);
-            }
+            _clock.Arm(this, wait > TimeSpan.Zero ? wait : TimeSpan.Zero);
         }
     }
 
-    /// <summary>The loop's body: the timer fired.</summary>
-    private void OnTimer()
+    /// <summary>The loop's body: the clock rang for this renewer.</summary>
+    internal void OnClock()
     {
         DateTimeOffset due;
-        lock (_gate)
+        lock (this)
         {
             var now = _leases.Time.GetUtcNow();
             if (_stopped || !_heartbeat.IsCompleted)
             {
-                return; // stopped, or a renewal is running and arms the timer when it returns
+                return; // stopped, or a renewal is running and arms the clock when it returns
             }
 
             if (now >= _runtimeEndsAt)
@@ -236,7 +246,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         }
 
         var heartbeat = HeartbeatAsync(due);
-        lock (_gate)
+        lock (this)
         {
             if (!heartbeat.IsCompleted)
             {
@@ -245,7 +255,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         }
     }
 
-    /// <summary>Renews the lease for the heartbeat due at <paramref name="due"/>, then arms the timer for the next.</summary>
+    /// <summary>Renews the lease for the heartbeat due at <paramref name="due"/>, then arms the clock for the next.</summary>
     private async Task HeartbeatAsync(DateTimeOffset due)
     {
         try
@@ -255,7 +265,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
             {
                 _leases.Log.LogWarning("Message {MessageId}: the transport's maximum total lease time ({Max}) is reached; the lease will expire.",
                     _message.Message.MessageId, _leases.Capabilities.MaxTotalLeaseTime);
-                lock (_gate)
+                lock (this)
                 {
                     _nextHeartbeat = DateTimeOffset.MaxValue; // no more heartbeats; the max runtime still holds
                 }
@@ -271,7 +281,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
 
             var now = _leases.Time.GetUtcNow();
             var next = due + NextWait(due);
-            lock (_gate)
+            lock (this)
             {
                 _nextHeartbeat = next > now ? next : now; // a loop that fell behind renews at once, once
             }
@@ -352,7 +362,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
     private void CancelHandler()
     {
         CancellationTokenSource? handler;
-        lock (_gate)
+        lock (this)
         {
             _handlerCancelled = true;
             handler = _handler;

@@ -10,8 +10,11 @@ namespace Bus.Pipeline;
 /// <summary>
 /// Receives from the endpoint's queue into a bounded buffer and hands messages to at most MaxConcurrency workers. A
 /// worker owns each delivery from receive to settle: it runs the <see cref="IncomingPipeline"/>'s steps, which return an
-/// <see cref="Outcome"/>, stops the message's <see cref="LeaseRenewer"/> (started at receive, as the lease runs from
-/// then), has the <see cref="DeliverySettler"/> apply the outcome, and disposes the renewer.
+/// <see cref="Outcome"/>, and has the <see cref="DeliverySettler"/> apply it. The worker holds the delivery's
+/// <see cref="LeaseRenewer"/> all along, on its own <see cref="LeaseClock"/>: made when it takes the message, stopped
+/// before settling, disposed after. A prefetched message's lease is not renewed while it waits: a heartbeat due
+/// meanwhile is made before its steps run, and one taken over by another worker meanwhile is dropped here, at no
+/// attempt's cost.
 /// Capacity (concurrency + prefetch) is taken before receiving, so nothing is received that cannot be held; prefetch
 /// only where the transport counts attempts at handler start (<see cref="TransportCapabilities.CountsAttemptsAtStart"/>).
 /// On stop: no more receives, buffered messages are released at once, in-flight handlers get the shutdown timeout,
@@ -168,8 +171,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                 for (var i = 0; i < received.Count; i++)
                 {
                     var message = received[i];
-                    var renewer = new LeaseRenewer(message, _handling.ProfileFor(message), _leases, receivedAt);
-                    _buffer.Add(new BufferedMessage(message, renewer));
+                    _buffer.Add(new BufferedMessage(message, receivedAt));
                 }
             }
         }
@@ -191,15 +193,22 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     private async Task WorkAsync()
     {
         var next = _buffer.NewWorker();
+        using var clock = new LeaseClock(_time);
         while (await next.NextAsync().ConfigureAwait(false))
         {
-            var (message, renewer) = next.Current;
+            var (message, receivedAt) = next.Current;
+            var renewer = new LeaseRenewer(message, _handling.ProfileFor(message), _leases, clock, receivedAt);
             try
             {
                 if (_stopping.IsCancellationRequested)
                 {
                     await ReleaseAsync(message, renewer).ConfigureAwait(false);
                     continue;
+                }
+
+                if (!await renewer.StartAsync().ConfigureAwait(false))
+                {
+                    continue; // taken by another worker while it waited here, prefetched: not ours to handle or settle
                 }
 
                 await ProcessAsync(message, renewer).ConfigureAwait(false);
@@ -292,19 +301,22 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         {
             try
             {
-                await ReleaseAsync(item.Message, item.Renewer).ConfigureAwait(false);
+                await ReleaseAsync(item.Message).ConfigureAwait(false);
             }
             finally
             {
-                await item.Renewer.DisposeAsync().ConfigureAwait(false);
                 _capacity.Release();
             }
         }
     }
 
-    private async Task ReleaseAsync(IReceivedMessage message, LeaseRenewer renewer)
+    private async Task ReleaseAsync(IReceivedMessage message, LeaseRenewer? renewer = null)
     {
-        await renewer.StopAsync().ConfigureAwait(false);
+        if (renewer is not null)
+        {
+            await renewer.StopAsync().ConfigureAwait(false);
+        }
+
         try
         {
             await message.ReleaseAsync(TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);

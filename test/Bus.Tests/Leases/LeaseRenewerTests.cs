@@ -158,7 +158,8 @@ public sealed class LeaseRenewerTests
     public async Task An_extension_is_bounded_by_the_max_runtime_left_and_refused_once_it_is_reached()
     {
         var message = new RecordingMessage("extend", _time);
-        await using var renewer = new LeaseRenewer(message, Profile with { AutomaticRenewal = false }, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")));
+        await using var renewer = new LeaseRenewer(message, Profile with { AutomaticRenewal = false }, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")), new LeaseClock(_time));
+        Assert.True(await renewer.StartAsync());
         renewer.BeginHandling(CancellationToken.None);
 
         _time.Advance(TimeSpan.FromMinutes(25));
@@ -183,7 +184,8 @@ public sealed class LeaseRenewerTests
         var capped = Capabilities with { Name = "sqs-like", MaxTotalLeaseTime = TimeSpan.FromMinutes(10) };
         var message = new RecordingMessage("capped", _time);
         var start = _time.GetUtcNow();
-        await using var renewer = new LeaseRenewer(message, Profile, new EndpointLeases(capped, _time, NullLogger.Instance, new("bus.endpoint", "test")));
+        await using var renewer = new LeaseRenewer(message, Profile, new EndpointLeases(capped, _time, NullLogger.Instance, new("bus.endpoint", "test")), new LeaseClock(_time));
+        Assert.True(await renewer.StartAsync());
         renewer.BeginHandling(CancellationToken.None);
 
         // Off the test framework's synchronization context: there each heartbeat's continuation would be queued instead
@@ -199,8 +201,42 @@ public sealed class LeaseRenewerTests
         Assert.Contains("has been leased for the sqs-like transport's maximum of 00:10:00", refused.Message);
     }
 
-    private LeaseRenewer Renewer(IReceivedMessage message, ExecutionProfile? profile = null) =>
-        new(message, profile ?? Profile, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")));
+    [Fact]
+    public async Task A_heartbeat_due_while_the_message_waited_prefetched_is_made_before_the_handler_starts()
+    {
+        var received = _time.GetUtcNow();
+        var message = new RecordingMessage("prefetched", _time);
+        _time.Advance(TimeSpan.FromSeconds(90)); // waited for a worker past its first heartbeat (at 1 minute)
+
+        await using var renewer = new LeaseRenewer(message, Profile, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")), new LeaseClock(_time), received);
+        Assert.True(await renewer.StartAsync());
+
+        Assert.Equal([received + TimeSpan.FromSeconds(90)], message.Renewals);
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(2, message.Renewals.Count); // and on from there
+    }
+
+    [Fact]
+    public async Task A_prefetched_message_taken_by_another_worker_meanwhile_does_not_start()
+    {
+        var received = _time.GetUtcNow();
+        var message = new RecordingMessage("taken", _time) { Lost = true };
+        _time.Advance(TimeSpan.FromMinutes(2));
+
+        await using var renewer = new LeaseRenewer(message, Profile, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")), new LeaseClock(_time), received);
+
+        Assert.False(await renewer.StartAsync());
+        Assert.True(renewer.IsLeaseLost);
+        Assert.Equal(0, _time.PendingTimers);
+    }
+
+    /// <summary>A renewer, started (its first heartbeat is in the future, so that completes at once).</summary>
+    private LeaseRenewer Renewer(IReceivedMessage message, ExecutionProfile? profile = null)
+    {
+        var renewer = new LeaseRenewer(message, profile ?? Profile, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")), new LeaseClock(_time));
+        Assert.True(renewer.StartAsync().AsTask().IsCompletedSuccessfully);
+        return renewer;
+    }
 
     private sealed class RecordingMessage(string id, TimeProvider time) : IReceivedMessage
     {
@@ -219,6 +255,9 @@ public sealed class LeaseRenewerTests
 
         public DateTimeOffset LeaseExpiresAt => _expires ?? _received + Profile.LeaseDuration;
 
+        /// <summary>When set, renewals find the lease lost (another worker took the message).</summary>
+        public bool Lost { get; init; }
+
         /// <summary>When set, a renewal returns only once this completes (a slow call to the broker).</summary>
         public TaskCompletionSource? Hold { get; set; }
 
@@ -228,6 +267,11 @@ public sealed class LeaseRenewerTests
             {
                 Renewals.Add(time.GetUtcNow());
                 Durations.Add(duration);
+            }
+
+            if (Lost)
+            {
+                throw new LeaseLostException($"'{id}' was taken by another worker.");
             }
 
             if (Hold is { } hold)

@@ -73,7 +73,7 @@ public sealed class RetryDecisionTests : IAsyncLifetime
         }
 
         var leases = new EndpointLeases(_transport.Capabilities, TimeProvider.System, NullLogger.Instance, new("bus.endpoint", "q"));
-        var renewer = new LeaseRenewer(received, ExecutionProfile.Default, leases);
+        var renewer = new LeaseRenewer(received, ExecutionProfile.Default, leases, new LeaseClock(TimeProvider.System));
         return new IncomingContext(received, renewer, CancellationToken.None, CancellationToken.None)
         {
             Type = type,

@@ -39,7 +39,7 @@ internal sealed class AttemptStep(HandlerServices services, RetryDecision retry,
 
         var renewer = context.Renewer;
         renewer.BeginHandling(context.HardStop);
-        var handler = new MessageContext(context.Received, context.Type!, renewer, context.Handling!.Window, context.Stopping, services);
+        var handler = new MessageContext(context, services);
         context.Handler = handler;
 
         // Not set back afterwards: an async method's changes to the execution context never reach its caller.
