@@ -33,7 +33,7 @@ public sealed class SqliteTransport : ITransport
     internal SqliteTransport(SqliteTransportOptions options, QueueSignals? signals)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var database = new SqliteDatabase(options.Validate());
+        var database = new SqliteDatabase(options.Validate(), options.Synchronous);
         _table = new MessageTable(database);
         _signals = signals ?? QueueSignals.For(database.FilePath);
         _pollInterval = options.PollInterval;
