@@ -11,21 +11,29 @@ namespace Bus.Sqlite.Transport;
 /// a write that fails is rolled back alone and the others still commit. A write's result is handed back only
 /// after its transaction committed.
 /// </summary>
-internal sealed class WriteQueue(Func<CancellationToken, Task<SqliteConnection>> open) : IAsyncDisposable
+internal sealed class WriteQueue : IAsyncDisposable
 {
     /// <summary>The most writes in one transaction.</summary>
     public const int MaxBatch = 128;
 
     private readonly Channel<Write> _writes = Channel.CreateUnbounded<Write>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly object _startLock = new();
-    private Task? _loop;
+    private readonly Func<CancellationToken, Task<SqliteConnection>> _open;
+    private readonly Task _loop;
     private long _commits;
+
+    /// <summary>Starts the queue; the connection is opened (with <paramref name="open"/>) by the first write.</summary>
+    public WriteQueue(Func<CancellationToken, Task<SqliteConnection>> open)
+    {
+        _open = open;
+        _loop = Task.Run(WriteLoopAsync);
+    }
 
     /// <summary>Transactions committed so far (tests read it to see writes share one).</summary>
     public long Commits => Interlocked.Read(ref _commits);
 
     /// <summary>Queues <paramref name="work"/> and returns its result once its transaction committed. A write not yet
-    /// started when <paramref name="cancellationToken"/> is cancelled is dropped; a started one runs to the end.</summary>
+    /// started when <paramref name="cancellationToken"/> is cancelled is dropped; a started one that the token stops is
+    /// rolled back alone.</summary>
     /// <exception cref="ObjectDisposedException">The queue was disposed.</exception>
     public Task<T> RunAsync<T>(
         Func<SqliteConnection, SqliteTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
@@ -36,11 +44,6 @@ internal sealed class WriteQueue(Func<CancellationToken, Task<SqliteConnection>>
             throw new ObjectDisposedException(nameof(SqliteTransport));
         }
 
-        lock (_startLock)
-        {
-            _loop ??= Task.Run(WriteLoopAsync, CancellationToken.None);
-        }
-
         return write.Result;
     }
 
@@ -48,16 +51,7 @@ internal sealed class WriteQueue(Func<CancellationToken, Task<SqliteConnection>>
     public async ValueTask DisposeAsync()
     {
         _writes.Writer.TryComplete();
-        Task? loop;
-        lock (_startLock)
-        {
-            loop = _loop;
-        }
-
-        if (loop is not null)
-        {
-            await loop.ConfigureAwait(false);
-        }
+        await _loop.ConfigureAwait(false);
     }
 
     private async Task WriteLoopAsync()
@@ -84,7 +78,7 @@ internal sealed class WriteQueue(Func<CancellationToken, Task<SqliteConnection>>
 
                 try
                 {
-                    connection ??= await open(CancellationToken.None).ConfigureAwait(false);
+                    connection ??= await _open(CancellationToken.None).ConfigureAwait(false);
                     await RunBatchAsync(connection, batch).ConfigureAwait(false);
                 }
                 catch (Exception e)
