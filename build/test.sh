@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: starts the local peers on 127.0.0.1 (fauxqs for SQS/SNS, dynalite for DynamoDB, azurite for
-# Azure Table storage), runs every test project in Bus.sln,
+# Azure Table storage, a throwaway PostgreSQL), runs every test project in Bus.sln,
 # and ends with one line "N passed, N failed, N skipped" summed from the TRX results.
 # Usage: bash build/test.sh [extra dotnet test arguments]
 set -uo pipefail
@@ -15,6 +15,8 @@ bash "$root/build/start-dynalite.sh" || { echo "could not start dynalite"; echo 
 export BUS_DYNAMODB_ENDPOINT="${BUS_DYNAMODB_ENDPOINT:-http://127.0.0.1:${BUS_DYNALITE_PORT:-4567}}"
 bash "$root/build/start-azurite.sh" || { echo "could not start azurite"; echo "0 passed, 1 failed"; exit 1; }
 export BUS_AZURITE_TABLE_PORT="${BUS_AZURITE_TABLE_PORT:-10002}"   # the tests' default connection string uses it
+bash "$root/build/start-postgres.sh" || { echo "could not start postgres"; echo "0 passed, 1 failed"; exit 1; }
+export BUS_POSTGRES_CONNECTION_STRING="${BUS_POSTGRES_CONNECTION_STRING:-Host=127.0.0.1;Port=${BUS_POSTGRES_PORT:-5433};Username=bus;Database=postgres}"
 
 dotnet build Bus.sln -c Release -nologo -v quiet 2>&1 | grep -E "error|Build succeeded|Warn" | sort -u
 build_rc=${PIPESTATUS[0]}

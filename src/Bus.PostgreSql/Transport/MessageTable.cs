@@ -1,0 +1,394 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Bus.PostgreSql.Json;
+using Bus.PostgreSql.Schema;
+using Bus.Transports;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Bus.PostgreSql.Transport;
+
+/// <summary>
+/// The SQL of the transport: messages under row leases (<c>FOR UPDATE SKIP LOCKED</c> claims, a random lease token per
+/// receive), subscriptions, dead letters, and a <c>NOTIFY</c> on the schema's channel with the queue's name whenever
+/// a message is written or given back, in the same statement, so it is heard when the transaction commits.
+/// </summary>
+internal sealed class MessageTable(PostgreSqlDatabase database)
+{
+    // Queue messages go to their queue; a topic's go to every subscribed queue (none: dropped, as a topic without
+    // subscribers does), all in one statement: all or none.
+    private const string InsertSql =
+        """
+        WITH inserted AS (
+            INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at)
+            SELECT CASE WHEN d.is_topic THEN s.queue ELSE d.destination END, d.message_id, d.headers::jsonb, d.body, d.visible_at, @now
+              FROM unnest(@is_topic, @destination, @message_id, @headers, @body, @visible_at) WITH ORDINALITY
+                   AS d(is_topic, destination, message_id, headers, body, visible_at, ord)
+              LEFT JOIN {schema}.subscriptions s ON d.is_topic AND s.topic = d.destination
+             WHERE NOT d.is_topic OR s.queue IS NOT NULL
+             ORDER BY d.ord, s.queue
+            RETURNING queue)
+        SELECT q.queue, pg_notify(@channel, q.queue) FROM (SELECT DISTINCT queue FROM inserted) q;
+        """;
+
+    public PostgreSqlDatabase Database { get; } = database;
+
+    public Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) =>
+        Database.OpenAsync(Migrations.TransportComponent, Migrations.Transport, cancellationToken);
+
+    public async Task ProvisionAsync(TransportTopology topology, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var provision = Database.Command(
+            connection,
+            null,
+            """
+            WITH queue AS (
+                INSERT INTO {schema}.queues (name, created_at) VALUES (@queue, @now) ON CONFLICT (name) DO NOTHING)
+            INSERT INTO {schema}.subscriptions (topic, queue)
+            SELECT DISTINCT topic, @queue FROM unnest(@topics) AS t(topic)
+            ON CONFLICT DO NOTHING;
+            """);
+        provision.Parameters.AddWithValue("queue", topology.InputQueue);
+        provision.Parameters.AddWithValue("now", now);
+        provision.Parameters.Add(new NpgsqlParameter<string[]>("topics", topology.Subscriptions.ToArray()));
+        await provision.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stores every message in one statement (all or none) and returns the queues written to.</summary>
+    public async Task<List<string>> SendAsync(IReadOnlyList<OutgoingMessage> messages, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await InsertAsync(connection, null, messages, now, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Leases up to <paramref name="max"/> visible messages, or returns none and when the next one becomes visible.</summary>
+    public async Task<(List<LeasedRow> Rows, DateTimeOffset? NextVisibleAt)> TakeAsync(
+        string queue, int max, DateTimeOffset now, DateTimeOffset leaseExpiresAt, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var token = Guid.NewGuid();
+        var rows = new List<LeasedRow>();
+        await using (var take = Database.Command(
+            connection,
+            null,
+            """
+            WITH next AS (
+                SELECT id FROM {schema}.messages
+                 WHERE queue = @queue AND visible_at <= @now
+                 ORDER BY visible_at, id
+                 LIMIT @max
+                 FOR UPDATE SKIP LOCKED)
+            UPDATE {schema}.messages m
+               SET lease_token = @token, visible_at = @expires, receive_count = m.receive_count + 1
+              FROM next
+             WHERE m.id = next.id
+            RETURNING m.id, m.message_id, m.headers::text, m.body, m.receive_count;
+            """))
+        {
+            take.Parameters.AddWithValue("queue", queue);
+            take.Parameters.AddWithValue("now", now.UtcTicks);
+            take.Parameters.AddWithValue("max", max);
+            take.Parameters.AddWithValue("token", token);
+            take.Parameters.AddWithValue("expires", leaseExpiresAt.UtcTicks);
+            await using var reader = await take.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var message = ReadMessage(reader.GetString(1), reader.GetString(2), reader.GetFieldValue<byte[]>(3));
+                rows.Add(new LeasedRow(reader.GetInt64(0), token, message, reader.GetInt32(4), leaseExpiresAt));
+            }
+        }
+
+        if (rows.Count > 0)
+        {
+            rows.Sort(static (a, b) => a.Id.CompareTo(b.Id));
+            return (rows, null);
+        }
+
+        await using var next = Database.Command(connection, null, "SELECT min(visible_at) FROM {schema}.messages WHERE queue = @queue;");
+        next.Parameters.AddWithValue("queue", queue);
+        var nextVisibleAt = await next.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long ticks
+            ? new DateTimeOffset(ticks, TimeSpan.Zero)
+            : (DateTimeOffset?)null;
+        return (rows, nextVisibleAt);
+    }
+
+    /// <summary>Extends many leases in one statement; returns the ids whose lease was still held.</summary>
+    public async Task<HashSet<long>> RenewAsync(
+        IReadOnlyList<(long Id, Guid Token, DateTimeOffset ExpiresAt)> leases, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var renew = Database.Command(
+            connection,
+            null,
+            """
+            UPDATE {schema}.messages m SET visible_at = r.expires_at
+              FROM unnest(@ids, @tokens, @expires) AS r(id, token, expires_at)
+             WHERE m.id = r.id AND m.lease_token = r.token
+            RETURNING m.id;
+            """);
+        renew.Parameters.Add(new NpgsqlParameter<long[]>("ids", leases.Select(l => l.Id).ToArray()));
+        renew.Parameters.Add(new NpgsqlParameter<Guid[]>("tokens", leases.Select(l => l.Token).ToArray()));
+        renew.Parameters.Add(new NpgsqlParameter<long[]>("expires", leases.Select(l => l.ExpiresAt.UtcTicks).ToArray()));
+        var held = new HashSet<long>();
+        await using var reader = await renew.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            held.Add(reader.GetInt64(0));
+        }
+
+        return held;
+    }
+
+    /// <summary>Deletes the leased message; with <paramref name="sends"/>, writes them in the same transaction.</summary>
+    public Task<bool> CompleteAsync(LeasedRow row, IReadOnlyList<OutgoingMessage>? sends, DateTimeOffset now, CancellationToken cancellationToken) =>
+        SettleAsync(
+            "DELETE FROM {schema}.messages WHERE id = @id AND lease_token = @token;",
+            selectsCount: false,
+            row,
+            static _ => { },
+            sends,
+            now,
+            cancellationToken);
+
+    /// <summary>Ends the lease and makes the message visible at <paramref name="visibleAt"/>; a release takes back the
+    /// attempt its receive counted. Wakes the queue's receivers.</summary>
+    public Task<bool> ReturnAsync(
+        LeasedRow row, DateTimeOffset visibleAt, bool countAttempt, IReadOnlyList<OutgoingMessage>? sends, DateTimeOffset now,
+        CancellationToken cancellationToken) =>
+        SettleAsync(
+            """
+            WITH back AS (
+                UPDATE {schema}.messages
+                   SET lease_token = NULL, visible_at = @visible_at, receive_count = receive_count - @uncount
+                 WHERE id = @id AND lease_token = @token
+                RETURNING queue)
+            SELECT count(*) FROM back, LATERAL pg_notify(@channel, back.queue);
+            """,
+            selectsCount: true,
+            row,
+            command =>
+            {
+                command.Parameters.AddWithValue("visible_at", visibleAt.UtcTicks);
+                command.Parameters.AddWithValue("uncount", countAttempt ? 0 : 1);
+                command.Parameters.AddWithValue("channel", Database.Channel);
+            },
+            sends,
+            now,
+            cancellationToken);
+
+    /// <summary>Removes the leased message and stores its dead letter with the failure details, in one statement.</summary>
+    public Task<bool> DeadLetterAsync(
+        LeasedRow row, FailureDetails failure, IReadOnlyList<OutgoingMessage>? sends, DateTimeOffset now, CancellationToken cancellationToken) =>
+        SettleAsync(
+            """
+            WITH gone AS (DELETE FROM {schema}.messages WHERE id = @id AND lease_token = @token RETURNING queue, message_id, receive_count)
+            INSERT INTO {schema}.dead_letters (queue, message_id, headers, body, receive_count, reason, exception_type,
+                                               exception_message, stack_trace, attempts, source_queue, failed_at)
+            SELECT queue, message_id, @headers::jsonb, @body, receive_count, @reason, @exception_type,
+                   @exception_message, @stack_trace, @attempts, @source_queue, @failed_at
+              FROM gone;
+            """,
+            selectsCount: false,
+            row,
+            command =>
+            {
+                command.Parameters.AddWithValue("headers", SerializeHeaders(row.Message.Headers));
+                command.Parameters.AddWithValue("body", BodyBytes(row.Message.Body));
+                command.Parameters.AddWithValue("reason", failure.Reason);
+                command.Parameters.AddWithValue("exception_type", NpgsqlDbType.Text, (object?)failure.ExceptionType ?? DBNull.Value);
+                command.Parameters.AddWithValue("exception_message", NpgsqlDbType.Text, (object?)failure.ExceptionMessage ?? DBNull.Value);
+                command.Parameters.AddWithValue("stack_trace", NpgsqlDbType.Text, (object?)failure.StackTrace ?? DBNull.Value);
+                command.Parameters.AddWithValue("attempts", failure.Attempts);
+                command.Parameters.AddWithValue("source_queue", failure.SourceQueue);
+                command.Parameters.AddWithValue("failed_at", failure.FailedAt.ToUniversalTime());
+            },
+            sends,
+            now,
+            cancellationToken);
+
+    public async Task<List<DeadLetter>> PeekDeadLettersAsync(string queue, int max, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var peek = Database.Command(
+            connection,
+            null,
+            """
+            SELECT message_id, headers::text, body, reason, exception_type, exception_message, stack_trace, attempts, source_queue, failed_at
+              FROM {schema}.dead_letters WHERE queue = @queue ORDER BY id LIMIT @max;
+            """);
+        peek.Parameters.AddWithValue("queue", queue);
+        peek.Parameters.AddWithValue("max", max);
+        var result = new List<DeadLetter>();
+        await using var reader = await peek.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            string? Text(int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+            result.Add(new DeadLetter(
+                ReadMessage(reader.GetString(0), reader.GetString(1), reader.GetFieldValue<byte[]>(2)),
+                new FailureDetails(
+                    reader.GetString(3),
+                    Text(4),
+                    Text(5),
+                    Text(6),
+                    reader.GetInt32(7),
+                    reader.GetString(8),
+                    new DateTimeOffset(reader.GetFieldValue<DateTime>(9), TimeSpan.Zero))));
+        }
+
+        return result;
+    }
+
+    /// <summary>Moves dead letters back to their queue (original headers, attempt count 0) in one statement.</summary>
+    public async Task<int> RedriveAsync(
+        string queue, IReadOnlyCollection<string>? messageIds, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var redrive = Database.Command(
+            connection,
+            null,
+            """
+            WITH moved AS (
+                DELETE FROM {schema}.dead_letters
+                 WHERE queue = @queue AND (@all OR message_id = ANY(@ids))
+                RETURNING id, message_id, headers, body),
+            inserted AS (
+                INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at)
+                SELECT @queue, message_id, headers, body, @visible_at, @now FROM moved ORDER BY id
+                RETURNING 1)
+            SELECT (SELECT count(*)::integer FROM inserted), (SELECT count(*) FROM (SELECT 1 FROM moved LIMIT 1) m, LATERAL pg_notify(@channel, @queue));
+            """);
+        redrive.Parameters.AddWithValue("queue", queue);
+        redrive.Parameters.AddWithValue("all", messageIds is null);
+        redrive.Parameters.Add(new NpgsqlParameter<string[]>("ids", messageIds?.ToArray() ?? []));
+        redrive.Parameters.AddWithValue("visible_at", now.UtcTicks);
+        redrive.Parameters.AddWithValue("now", now);
+        redrive.Parameters.AddWithValue("channel", Database.Channel);
+        return (int)(await redrive.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0);
+    }
+
+    public async Task<int> PurgeAsync(string queue, IReadOnlyCollection<string>? messageIds, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var purge = Database.Command(
+            connection, null, "DELETE FROM {schema}.dead_letters WHERE queue = @queue AND (@all OR message_id = ANY(@ids));");
+        purge.Parameters.AddWithValue("queue", queue);
+        purge.Parameters.AddWithValue("all", messageIds is null);
+        purge.Parameters.Add(new NpgsqlParameter<string[]>("ids", messageIds?.ToArray() ?? []));
+        return await purge.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Messages waiting or in flight in <paramref name="queue"/> (not dead letters).</summary>
+    public Task<long> CountMessagesAsync(string queue, CancellationToken cancellationToken) =>
+        CountAsync("SELECT count(*) FROM {schema}.messages WHERE queue = @queue;", queue, cancellationToken);
+
+    /// <summary>Dead letters held for <paramref name="queue"/>.</summary>
+    public Task<long> CountDeadLettersAsync(string queue, CancellationToken cancellationToken) =>
+        CountAsync("SELECT count(*) FROM {schema}.dead_letters WHERE queue = @queue;", queue, cancellationToken);
+
+    private async Task<long> CountAsync(string sql, string queue, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var count = Database.Command(connection, null, sql);
+        count.Parameters.AddWithValue("queue", queue);
+        return (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0L);
+    }
+
+    /// <summary>Runs one settling statement on the row (its result: rows affected, or the count it selects when
+    /// <paramref name="selectsCount"/>). With
+    /// <paramref name="sends"/> (the handler's messages, a transactional outbox), runs it and writes them in one
+    /// transaction, so they exist exactly when the message is settled.</summary>
+    private async Task<bool> SettleAsync(
+        string sql, bool selectsCount, LeasedRow row, Action<NpgsqlCommand> bind, IReadOnlyList<OutgoingMessage>? sends, DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = sends is { Count: > 0 } ? await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false) : null;
+        await using (var settle = Database.Command(connection, transaction, sql))
+        {
+            settle.Parameters.AddWithValue("id", row.Id);
+            settle.Parameters.AddWithValue("token", row.Token);
+            bind(settle);
+            var affected = selectsCount
+                ? Convert.ToInt64(await settle.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture)
+                : await settle.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            if (affected != 1)
+            {
+                return false; // the transaction, if any, rolls back on dispose
+            }
+        }
+
+        if (transaction is not null)
+        {
+            await InsertAsync(connection, transaction, sends!, now, cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
+    private async Task<List<string>> InsertAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyList<OutgoingMessage> messages, DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
+        var count = messages.Count;
+        var isTopic = new bool[count];
+        var destination = new string[count];
+        var messageId = new string[count];
+        var headers = new string[count];
+        var body = new byte[count][];
+        var visibleAt = new long[count];
+        for (var i = 0; i < count; i++)
+        {
+            var outgoing = messages[i];
+            isTopic[i] = outgoing.Destination.Kind == DestinationKind.Topic;
+            destination[i] = outgoing.Destination.Name;
+            messageId[i] = outgoing.Message.MessageId ?? Guid.NewGuid().ToString();
+            headers[i] = SerializeHeaders(outgoing.Message.Headers);
+            body[i] = BodyBytes(outgoing.Message.Body);
+            visibleAt[i] = (outgoing.VisibleAt is { } at && at > now ? at : now).UtcTicks;
+        }
+
+        await using var insert = Database.Command(connection, transaction, InsertSql);
+        insert.Parameters.Add(new NpgsqlParameter<bool[]>("is_topic", isTopic));
+        insert.Parameters.Add(new NpgsqlParameter<string[]>("destination", destination));
+        insert.Parameters.Add(new NpgsqlParameter<string[]>("message_id", messageId));
+        insert.Parameters.Add(new NpgsqlParameter<string[]>("headers", headers));
+        insert.Parameters.Add(new NpgsqlParameter("body", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = body });
+        insert.Parameters.Add(new NpgsqlParameter<long[]>("visible_at", visibleAt));
+        insert.Parameters.AddWithValue("now", now);
+        insert.Parameters.AddWithValue("channel", Database.Channel);
+        var touched = new List<string>();
+        await using var reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            touched.Add(reader.GetString(0));
+        }
+
+        return touched;
+    }
+
+    /// <summary>Reads headers and body; a message stored without a bus message id gets the stored one.</summary>
+    private static TransportMessage ReadMessage(string messageId, string headersJson, byte[] body)
+    {
+        var headers = JsonSerializer.Deserialize(headersJson, PostgreSqlJson.Default.DictionaryStringString)
+            ?? new Dictionary<string, string>(StringComparer.Ordinal);
+        if (!headers.ContainsKey(MessageHeaders.MessageId))
+        {
+            headers[MessageHeaders.MessageId] = messageId;
+        }
+
+        return new TransportMessage(headers, body);
+    }
+
+    private static string SerializeHeaders(IReadOnlyDictionary<string, string> headers) =>
+        JsonSerializer.Serialize(new Dictionary<string, string>(headers, StringComparer.Ordinal), PostgreSqlJson.Default.DictionaryStringString);
+
+    private static byte[] BodyBytes(ReadOnlyMemory<byte> body) =>
+        MemoryMarshal.TryGetArray(body, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : body.ToArray();
+}
+
+/// <summary>A message taken under a lease.</summary>
+internal sealed record LeasedRow(long Id, Guid Token, TransportMessage Message, int ReceiveCount, DateTimeOffset LeaseExpiresAt);
