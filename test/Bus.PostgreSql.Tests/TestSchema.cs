@@ -4,7 +4,7 @@ namespace Bus.PostgreSql.Tests;
 
 /// <summary>A schema of its own on the test server (build/start-postgres.sh), dropped on dispose, so test classes run in
 /// parallel without seeing each other's queues.</summary>
-internal sealed class TestSchema : IAsyncDisposable
+public sealed class TestSchema : IAsyncDisposable
 {
     /// <summary>The test server: BUS_POSTGRES_CONNECTION_STRING, as build/test.sh exports it, or its default.</summary>
     public static string ServerConnectionString =>
