@@ -101,7 +101,14 @@ public static class CrashWorkerProgram
 
         using var host = builder.Build();
         host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() => Console.WriteLine("ready"));
-        await host.RunAsync();
+        try
+        {
+            await host.RunAsync();
+        }
+        catch (OperationCanceledException)
+        {
+            // SIGTERM while starting (connecting to the server, migrating): a clean stop, nothing was taken yet.
+        }
     }
 
     private sealed record Options(string ConnectionString, string Schema, int Jobs, int Concurrency)
