@@ -11,7 +11,10 @@ namespace Bus.PostgreSql.Transport;
 /// <summary>
 /// The SQL of the transport: messages under row leases (<c>FOR UPDATE SKIP LOCKED</c> claims, a random lease token per
 /// receive), subscriptions, dead letters, and a <c>NOTIFY</c> on the schema's channel with the queue's name whenever
-/// a message is written or given back, in the same statement, so it is heard when the transaction commits.
+/// a message is written or given back. The notification goes in its own statement right after the write commits: it
+/// writes no WAL, so it commits without a flush, and writers are not serialised on the server's notification lock
+/// while their commits are flushed (they share flushes instead). A host that dies in between leaves the message to the
+/// receivers' poll.
 /// </summary>
 internal sealed class MessageTable(PostgreSqlDatabase database)
 {
@@ -28,7 +31,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
              WHERE NOT d.is_topic OR s.queue IS NOT NULL
              ORDER BY d.ord, s.queue
             RETURNING queue)
-        SELECT q.queue, pg_notify(@channel, q.queue) FROM (SELECT DISTINCT queue FROM inserted) q;
+        SELECT DISTINCT queue FROM inserted;
         """;
 
     public PostgreSqlDatabase Database { get; } = database;
@@ -59,7 +62,9 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
     public async Task<List<string>> SendAsync(IReadOnlyList<OutgoingMessage> messages, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        return await InsertAsync(connection, null, messages, now, cancellationToken).ConfigureAwait(false);
+        var touched = await InsertAsync(connection, null, messages, now, cancellationToken).ConfigureAwait(false);
+        await NotifyAsync(connection, touched).ConfigureAwait(false);
+        return touched;
     }
 
     /// <summary>Leases up to <paramref name="max"/> visible messages, or returns none and when the next one becomes visible.</summary>
@@ -144,7 +149,6 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
     public Task<bool> CompleteAsync(LeasedRow row, IReadOnlyList<OutgoingMessage>? sends, DateTimeOffset now, CancellationToken cancellationToken) =>
         SettleAsync(
             "DELETE FROM {schema}.messages WHERE id = @id AND lease_token = @token;",
-            selectsCount: false,
             row,
             static _ => { },
             sends,
@@ -154,28 +158,24 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
     /// <summary>Ends the lease and makes the message visible at <paramref name="visibleAt"/>; a release takes back the
     /// attempt its receive counted. Wakes the queue's receivers.</summary>
     public Task<bool> ReturnAsync(
-        LeasedRow row, DateTimeOffset visibleAt, bool countAttempt, IReadOnlyList<OutgoingMessage>? sends, DateTimeOffset now,
+        LeasedRow row, string queue, DateTimeOffset visibleAt, bool countAttempt, IReadOnlyList<OutgoingMessage>? sends, DateTimeOffset now,
         CancellationToken cancellationToken) =>
         SettleAsync(
             """
-            WITH back AS (
-                UPDATE {schema}.messages
-                   SET lease_token = NULL, visible_at = @visible_at, receive_count = receive_count - @uncount
-                 WHERE id = @id AND lease_token = @token
-                RETURNING queue)
-            SELECT count(*) FROM back, LATERAL pg_notify(@channel, back.queue);
+            UPDATE {schema}.messages
+               SET lease_token = NULL, visible_at = @visible_at, receive_count = receive_count - @uncount
+             WHERE id = @id AND lease_token = @token;
             """,
-            selectsCount: true,
             row,
             command =>
             {
                 command.Parameters.AddWithValue("visible_at", visibleAt.UtcTicks);
                 command.Parameters.AddWithValue("uncount", countAttempt ? 0 : 1);
-                command.Parameters.AddWithValue("channel", Database.Channel);
             },
             sends,
             now,
-            cancellationToken);
+            cancellationToken,
+            wake: queue);
 
     /// <summary>Removes the leased message and stores its dead letter with the failure details, in one statement.</summary>
     public Task<bool> DeadLetterAsync(
@@ -189,7 +189,6 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
                    @exception_message, @stack_trace, @attempts, @source_queue, @failed_at
               FROM gone;
             """,
-            selectsCount: false,
             row,
             command =>
             {
@@ -256,15 +255,20 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
                 INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at)
                 SELECT @queue, message_id, headers, body, @visible_at, @now FROM moved ORDER BY id
                 RETURNING 1)
-            SELECT (SELECT count(*)::integer FROM inserted), (SELECT count(*) FROM (SELECT 1 FROM moved LIMIT 1) m, LATERAL pg_notify(@channel, @queue));
+            SELECT count(*)::integer FROM inserted;
             """);
         redrive.Parameters.AddWithValue("queue", queue);
         redrive.Parameters.AddWithValue("all", messageIds is null);
         redrive.Parameters.Add(new NpgsqlParameter<string[]>("ids", messageIds?.ToArray() ?? []));
         redrive.Parameters.AddWithValue("visible_at", now.UtcTicks);
         redrive.Parameters.AddWithValue("now", now);
-        redrive.Parameters.AddWithValue("channel", Database.Channel);
-        return (int)(await redrive.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0);
+        var moved = (int)(await redrive.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0);
+        if (moved > 0)
+        {
+            await NotifyAsync(connection, [queue]).ConfigureAwait(false);
+        }
+
+        return moved;
     }
 
     public async Task<int> PurgeAsync(string queue, IReadOnlyCollection<string>? messageIds, CancellationToken cancellationToken)
@@ -294,13 +298,12 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
         return (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0L);
     }
 
-    /// <summary>Runs one settling statement on the row (its result: rows affected, or the count it selects when
-    /// <paramref name="selectsCount"/>). With
+    /// <summary>Runs one settling statement on the row (it must affect the row, else the lease was lost). With
     /// <paramref name="sends"/> (the handler's messages, a transactional outbox), runs it and writes them in one
     /// transaction, so they exist exactly when the message is settled.</summary>
     private async Task<bool> SettleAsync(
-        string sql, bool selectsCount, LeasedRow row, Action<NpgsqlCommand> bind, IReadOnlyList<OutgoingMessage>? sends, DateTimeOffset now,
-        CancellationToken cancellationToken)
+        string sql, LeasedRow row, Action<NpgsqlCommand> bind, IReadOnlyList<OutgoingMessage>? sends, DateTimeOffset now,
+        CancellationToken cancellationToken, string? wake = null)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = sends is { Count: > 0 } ? await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false) : null;
@@ -309,21 +312,25 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
             settle.Parameters.AddWithValue("id", row.Id);
             settle.Parameters.AddWithValue("token", row.Token);
             bind(settle);
-            var affected = selectsCount
-                ? Convert.ToInt64(await settle.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture)
-                : await settle.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            if (affected != 1)
+            if (await settle.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
             {
                 return false; // the transaction, if any, rolls back on dispose
             }
         }
 
+        var touched = new List<string>();
         if (transaction is not null)
         {
-            await InsertAsync(connection, transaction, sends!, now, cancellationToken).ConfigureAwait(false);
+            touched = await InsertAsync(connection, transaction, sends!, now, cancellationToken).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        if (wake is not null)
+        {
+            touched.Add(wake);
+        }
+
+        await NotifyAsync(connection, touched).ConfigureAwait(false);
         return true;
     }
 
@@ -357,7 +364,6 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
         insert.Parameters.Add(new NpgsqlParameter("body", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = body });
         insert.Parameters.Add(new NpgsqlParameter<long[]>("visible_at", visibleAt));
         insert.Parameters.AddWithValue("now", now);
-        insert.Parameters.AddWithValue("channel", Database.Channel);
         var touched = new List<string>();
         await using var reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -366,6 +372,28 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
         }
 
         return touched;
+    }
+
+    /// <summary>Wakes the receivers of <paramref name="queues"/> on every host (a statement of its own, after the write
+    /// committed). The write stands whatever happens here: a notification that fails is left to the receivers' poll.</summary>
+    private async Task NotifyAsync(NpgsqlConnection connection, List<string> queues)
+    {
+        if (queues.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await using var notify = Database.Command(connection, null, "SELECT pg_notify(@channel, queue) FROM unnest(@queues) AS q(queue);");
+            notify.Parameters.AddWithValue("channel", Database.Channel);
+            notify.Parameters.Add(new NpgsqlParameter<string[]>("queues", [.. queues.Distinct(StringComparer.Ordinal)]));
+            await notify.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (NpgsqlException)
+        {
+            // Committed already; receivers on other hosts find the message at their next poll.
+        }
     }
 
     /// <summary>Reads headers and body; a message stored without a bus message id gets the stored one.</summary>

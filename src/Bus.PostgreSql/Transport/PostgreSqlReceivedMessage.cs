@@ -80,7 +80,7 @@ internal sealed class PostgreSqlReceivedMessage(PostgreSqlTransport transport, s
         transport.ThrowIfDisposed();
         var held = TakeHeld();
         var now = transport.Time.GetUtcNow();
-        EnsureHeld(await transport.Table.ReturnAsync(row, now + delay, countAttempt, held, now, cancellationToken).ConfigureAwait(false));
+        EnsureHeld(await transport.Table.ReturnAsync(row, queue, now + delay, countAttempt, held, now, cancellationToken).ConfigureAwait(false));
         transport.Notifications.Notify(queue);
         Wake(held);
     }
