@@ -16,10 +16,10 @@ public sealed record BenchmarkOptions(bool Quick, bool SkipInMemory, bool SkipSq
     public int WarmUps => 1;
 
     /// <summary>Messages per PostgreSQL throughput run (Bus, Rebus).</summary>
-    public int PostgreSqlMessages => Quick ? 300 : 5_000;
+    public int PostgreSqlMessages => Quick ? 100 : 2_000;
 
     /// <summary>Messages per PostgreSQL latency run (one in flight).</summary>
-    public int PostgreSqlLatencyMessages => Quick ? 30 : 500;
+    public int PostgreSqlLatencyMessages => Quick ? 10 : 300;
 
     /// <summary>Messages per SQS request-count run.</summary>
     public int SqsMessages => Quick ? 200 : 2_000;

@@ -14,12 +14,17 @@ namespace Bus.Benchmarks;
 /// <summary>
 /// PostgreSQL side by side on the same server: Bus's PostgreSQL transport against Rebus 8.10.0 with Rebus.PostgreSql
 /// 9.1.1, each on a fresh schema, both at their default settings and the server's durability (fsync and
-/// synchronous_commit on: an acknowledged send survives a crash of the server). Throughput: one producer awaits each
-/// send, from the first send to the last message handled. Latency: one message in flight, from send to handler.
+/// synchronous_commit on: an acknowledged send survives a crash of the server). Throughput: one producer, then
+/// <see cref="Producers"/> producers, each awaiting its sends, from the first send to the last message handled; a raw
+/// loop (insert a row, then delete it, each its own transaction, on one connection) is the one-producer limit of the
+/// server. Latency: one message in flight, from send to handler.
 /// The server is BUS_POSTGRES_CONNECTION_STRING (build/bench.sh starts the local one); without it the part is skipped.
 /// </summary>
 public static class PostgreSqlComparison
 {
+    /// <summary>The producers of the concurrent throughput run.</summary>
+    public const int Producers = 8;
+
     private static string ConnectionString =>
         Environment.GetEnvironmentVariable("BUS_POSTGRES_CONNECTION_STRING") is { Length: > 0 } configured
             ? configured
@@ -44,6 +49,7 @@ public static class PostgreSqlComparison
         {
             ("Bus", RunBusAsync),
             ("Rebus", RunRebusAsync),
+            ("raw", RunRawLoopAsync),
         };
         var results = subjects.ToDictionary(s => s.Name, _ => new List<Result>());
         for (var run = 0; run < options.WarmUps + options.Runs; run++)
@@ -55,10 +61,10 @@ public static class PostgreSqlComparison
                 await ExecuteAsync($"CREATE SCHEMA \"{schema}\";").ConfigureAwait(false);
                 try
                 {
-                    var result = await runAsync(schema, warmUp ? Math.Min(options.PostgreSqlMessages, 200) : options.PostgreSqlMessages,
-                        warmUp ? 20 : options.PostgreSqlLatencyMessages).ConfigureAwait(false);
+                    var result = await runAsync(schema, warmUp ? Math.Min(options.PostgreSqlMessages, 100) : options.PostgreSqlMessages,
+                        warmUp ? 10 : options.PostgreSqlLatencyMessages).ConfigureAwait(false);
                     Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"  postgresql, {name}, {(warmUp ? "warm-up" : $"run {run - options.WarmUps + 1}")}: {result.Rate:N0} msg/s, p50 {result.P50Ms:0.0} ms, p99 {result.P99Ms:0.0} ms"));
+                        $"  postgresql, {name}, {(warmUp ? "warm-up" : $"run {run - options.WarmUps + 1}")}: {result.Rate:N0} msg/s, {Producers} producers {Optional(result.ConcurrentRate, "N0")} msg/s, p50 {Optional(result.P50Ms, "0.0")} ms, p99 {Optional(result.P99Ms, "0.0")} ms"));
                     if (!warmUp)
                     {
                         results[name].Add(result);
@@ -79,18 +85,21 @@ public static class PostgreSqlComparison
         var text = new StringBuilder();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"PostgreSQL {server} on one server, default settings of both, send + receive of {options.PostgreSqlMessages:N0} messages (one producer awaiting each send), latency over {options.PostgreSqlLatencyMessages:N0} (one in flight); median of {options.Runs} run(s) after {options.WarmUps} warm-up(s):"));
-        text.AppendLine("bus         msg/s  spread (min-max)   p50 ms   p99 ms");
-        text.AppendLine(new string('-', 56));
+        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"subject   1 producer msg/s  spread (min-max)   x raw   {Producers} producers msg/s   p50 ms   p99 ms"));
+        text.AppendLine(new string('-', 92));
+        var raw = Median(results["raw"].Select(r => r.Rate));
         foreach (var (name, runs) in results)
         {
+            var rate = Median(runs.Select(r => r.Rate));
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"{name,-6} {Median(runs.Select(r => r.Rate)),10:N0}  {runs.Min(r => r.Rate),7:N0}-{runs.Max(r => r.Rate),-7:N0} {Median(runs.Select(r => r.P50Ms)),8:0.0} {Median(runs.Select(r => r.P99Ms)),8:0.0}"));
+                $"{name,-8} {rate,17:N0}  {runs.Min(r => r.Rate),7:N0}-{runs.Max(r => r.Rate),-7:N0} {rate / raw,7:0.00}x {Optional(Median(runs.Select(r => r.ConcurrentRate)), "N0"),20} {Optional(Median(runs.Select(r => r.P50Ms)), "0.0"),8} {Optional(Median(runs.Select(r => r.P99Ms)), "0.0"),8}"));
         }
 
         var bus = results["Bus"];
         var rebus = results["Rebus"];
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"Bus/Rebus: throughput {Median(bus.Select(r => r.Rate)) / Median(rebus.Select(r => r.Rate)):0.00}x, p99 latency {Median(bus.Select(r => r.P99Ms)) / Median(rebus.Select(r => r.P99Ms)):0.00}x"));
+            $"Bus/Rebus: throughput {Median(bus.Select(r => r.Rate)) / Median(rebus.Select(r => r.Rate)):0.00}x with 1 producer, {Median(bus.Select(r => r.ConcurrentRate)) / Median(rebus.Select(r => r.ConcurrentRate)):0.00}x with {Producers}; p50 latency {Median(bus.Select(r => r.P50Ms)) / Median(rebus.Select(r => r.P50Ms)):0.00}x, p99 {Median(bus.Select(r => r.P99Ms)) / Median(rebus.Select(r => r.P99Ms)):0.00}x"));
         return text.ToString();
     }
 
@@ -157,21 +166,58 @@ public static class PostgreSqlComparison
             await send(i).ConfigureAwait(false);
         }
 
-        var lastHandled = await allHandled.ConfigureAwait(false);
-        var rate = count / ((lastHandled - started) / (double)Stopwatch.Frequency);
+        var rate = count / ((await allHandled.ConfigureAwait(false) - started) / (double)Stopwatch.Frequency);
+
+        allHandled = signal.WhenHandled(2L * count);
+        started = Stopwatch.GetTimestamp();
+        await Task.WhenAll(Enumerable.Range(0, Producers).Select(async producer =>
+        {
+            for (var i = count + producer; i < 2 * count; i += Producers)
+            {
+                await send(i).ConfigureAwait(false);
+            }
+        })).ConfigureAwait(false);
+        var concurrentRate = count / ((await allHandled.ConfigureAwait(false) - started) / (double)Stopwatch.Frequency);
 
         var latencies = new double[latencyCount];
         for (var i = 0; i < latencyCount; i++)
         {
-            var handled = signal.WhenHandled(count + i + 1);
+            var handled = signal.WhenHandled((2L * count) + i + 1);
             var sent = Stopwatch.GetTimestamp();
-            await send(count + i).ConfigureAwait(false);
+            await send((2 * count) + i).ConfigureAwait(false);
             latencies[i] = (await handled.ConfigureAwait(false) - sent) * 1000.0 / Stopwatch.Frequency;
         }
 
         Array.Sort(latencies);
-        return new Result(rate, Percentile(latencies, 0.50), Percentile(latencies, 0.99));
+        return new Result(rate, concurrentRate, Percentile(latencies, 0.50), Percentile(latencies, 0.99));
     }
+
+    /// <summary>The limit: one connection inserts a message row and deletes it again, each its own transaction.</summary>
+    private static async Task<Result> RunRawLoopAsync(string schema, int count, int latencyCount)
+    {
+        await ExecuteAsync($"CREATE TABLE \"{schema}\".messages (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, queue text NOT NULL, body bytea NOT NULL);")
+            .ConfigureAwait(false);
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync().ConfigureAwait(false);
+        await using var insert = new NpgsqlCommand($"INSERT INTO \"{schema}\".messages (queue, body) VALUES ('bench', @body) RETURNING id;", connection);
+        var body = new NpgsqlParameter<byte[]> { ParameterName = "body", TypedValue = [] };
+        insert.Parameters.Add(body);
+        await using var delete = new NpgsqlCommand($"DELETE FROM \"{schema}\".messages WHERE id = @id;", connection);
+        var id = new NpgsqlParameter<long> { ParameterName = "id" };
+        delete.Parameters.Add(id);
+        var started = Stopwatch.GetTimestamp();
+        for (var i = 0; i < count; i++)
+        {
+            body.TypedValue = Encoding.UTF8.GetBytes($"{{\"number\":{i},\"text\":\"{Payload.Text}\"}}");
+            id.TypedValue = (long)(await insert.ExecuteScalarAsync().ConfigureAwait(false))!;
+            await delete.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }
+
+        return new Result(count / Stopwatch.GetElapsedTime(started).TotalSeconds, double.NaN, double.NaN, double.NaN);
+    }
+
+    private static string Optional(double value, string format) =>
+        double.IsNaN(value) ? "-" : value.ToString(format, CultureInfo.InvariantCulture);
 
     private static async Task ExecuteAsync(string sql)
     {
@@ -192,7 +238,7 @@ public static class PostgreSqlComparison
             : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    private sealed record Result(double Rate, double P50Ms, double P99Ms);
+    private sealed record Result(double Rate, double ConcurrentRate, double P50Ms, double P99Ms);
 
     /// <summary>Counts and returns.</summary>
     private sealed class BusPingHandler(HandledSignal signal) : IHandleMessages<PingCommand>

@@ -67,76 +67,81 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
         return touched;
     }
 
-    /// <summary>Leases up to <paramref name="max"/> visible messages, or returns none and when the next one becomes visible.</summary>
+    /// <summary>Leases up to <paramref name="max"/> visible messages, or returns none and when the next one becomes
+    /// visible, in one round trip. The lease commits without waiting for its flush to disk
+    /// (<see cref="Relaxed"/>).</summary>
     public async Task<(List<LeasedRow> Rows, DateTimeOffset? NextVisibleAt)> TakeAsync(
         string queue, int max, DateTimeOffset now, DateTimeOffset leaseExpiresAt, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         var token = Guid.NewGuid();
         var rows = new List<LeasedRow>();
-        await using (var take = Database.Command(
+        DateTimeOffset? nextVisibleAt = null;
+        await using var take = Relaxed(
             connection,
-            null,
             """
             WITH next AS (
                 SELECT id FROM {schema}.messages
                  WHERE queue = @queue AND visible_at <= @now
                  ORDER BY visible_at, id
                  LIMIT @max
-                 FOR UPDATE SKIP LOCKED)
-            UPDATE {schema}.messages m
-               SET lease_token = @token, visible_at = @expires, receive_count = m.receive_count + 1
-              FROM next
-             WHERE m.id = next.id
-            RETURNING m.id, m.message_id, m.headers::text, m.body, m.receive_count;
-            """))
+                 FOR UPDATE SKIP LOCKED),
+            taken AS (
+                UPDATE {schema}.messages m
+                   SET lease_token = @token, visible_at = @expires, receive_count = m.receive_count + 1
+                  FROM next
+                 WHERE m.id = next.id
+                RETURNING m.id, m.message_id, m.headers::text AS headers, m.body, m.receive_count)
+            SELECT id, message_id, headers, body, receive_count, NULL::bigint FROM taken
+            UNION ALL
+            SELECT NULL, NULL, NULL, NULL, NULL, (SELECT min(visible_at) FROM {schema}.messages WHERE queue = @queue)
+             WHERE NOT EXISTS (SELECT 1 FROM taken);
+            """,
+            out var parameters);
+        parameters.AddWithValue("queue", queue);
+        parameters.AddWithValue("now", now.UtcTicks);
+        parameters.AddWithValue("max", max);
+        parameters.AddWithValue("token", token);
+        parameters.AddWithValue("expires", leaseExpiresAt.UtcTicks);
+        await using (var reader = await ReadRelaxedAsync(take, cancellationToken).ConfigureAwait(false))
         {
-            take.Parameters.AddWithValue("queue", queue);
-            take.Parameters.AddWithValue("now", now.UtcTicks);
-            take.Parameters.AddWithValue("max", max);
-            take.Parameters.AddWithValue("token", token);
-            take.Parameters.AddWithValue("expires", leaseExpiresAt.UtcTicks);
-            await using var reader = await take.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
+                if (reader.IsDBNull(0))
+                {
+                    nextVisibleAt = reader.IsDBNull(5) ? null : new DateTimeOffset(reader.GetInt64(5), TimeSpan.Zero);
+                    continue;
+                }
+
                 var message = ReadMessage(reader.GetString(1), reader.GetString(2), reader.GetFieldValue<byte[]>(3));
                 rows.Add(new LeasedRow(reader.GetInt64(0), token, message, reader.GetInt32(4), leaseExpiresAt));
             }
         }
 
-        if (rows.Count > 0)
-        {
-            rows.Sort(static (a, b) => a.Id.CompareTo(b.Id));
-            return (rows, null);
-        }
-
-        await using var next = Database.Command(connection, null, "SELECT min(visible_at) FROM {schema}.messages WHERE queue = @queue;");
-        next.Parameters.AddWithValue("queue", queue);
-        var nextVisibleAt = await next.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long ticks
-            ? new DateTimeOffset(ticks, TimeSpan.Zero)
-            : (DateTimeOffset?)null;
+        rows.Sort(static (a, b) => a.Id.CompareTo(b.Id));
         return (rows, nextVisibleAt);
     }
 
-    /// <summary>Extends many leases in one statement; returns the ids whose lease was still held.</summary>
+    /// <summary>Extends many leases in one statement; returns the ids whose lease was still held. Commits without
+    /// waiting for the flush (<see cref="Relaxed"/>).</summary>
     public async Task<HashSet<long>> RenewAsync(
         IReadOnlyList<(long Id, Guid Token, DateTimeOffset ExpiresAt)> leases, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var renew = Database.Command(
+        await using var renew = Relaxed(
             connection,
-            null,
             """
             UPDATE {schema}.messages m SET visible_at = r.expires_at
               FROM unnest(@ids, @tokens, @expires) AS r(id, token, expires_at)
              WHERE m.id = r.id AND m.lease_token = r.token
             RETURNING m.id;
-            """);
-        renew.Parameters.Add(new NpgsqlParameter<long[]>("ids", leases.Select(l => l.Id).ToArray()));
-        renew.Parameters.Add(new NpgsqlParameter<Guid[]>("tokens", leases.Select(l => l.Token).ToArray()));
-        renew.Parameters.Add(new NpgsqlParameter<long[]>("expires", leases.Select(l => l.ExpiresAt.UtcTicks).ToArray()));
+            """,
+            out var parameters);
+        parameters.Add(new NpgsqlParameter<long[]>("ids", leases.Select(l => l.Id).ToArray()));
+        parameters.Add(new NpgsqlParameter<Guid[]>("tokens", leases.Select(l => l.Token).ToArray()));
+        parameters.Add(new NpgsqlParameter<long[]>("expires", leases.Select(l => l.ExpiresAt.UtcTicks).ToArray()));
         var held = new HashSet<long>();
-        await using var reader = await renew.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var reader = await ReadRelaxedAsync(renew, cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             held.Add(reader.GetInt64(0));
@@ -372,6 +377,29 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
         }
 
         return touched;
+    }
+
+    /// <summary>A statement that commits without waiting for its WAL to reach the disk: one batch of
+    /// <c>set_config('synchronous_commit', 'off', true)</c> and <paramref name="sql"/>, which the server runs as one
+    /// implicit transaction (one round trip, one sync), so the setting holds for that transaction only. For writes whose loss in a server crash does no harm: a lease or a renewal lost that
+    /// way only makes the message visible again (at-least-once, as after any crash), and the next durable commit
+    /// flushes it anyway. Sends, completions, give-backs and dead letters always wait for the flush.</summary>
+    private NpgsqlBatch Relaxed(NpgsqlConnection connection, string sql, out NpgsqlParameterCollection parameters)
+    {
+        var statement = new NpgsqlBatchCommand(Database.Sql(sql));
+        parameters = statement.Parameters;
+        return new NpgsqlBatch(connection)
+        {
+            BatchCommands = { new NpgsqlBatchCommand("SELECT set_config('synchronous_commit', 'off', true);"), statement },
+        };
+    }
+
+    /// <summary>Runs a <see cref="Relaxed"/> batch and returns its reader on the statement's rows.</summary>
+    private static async Task<NpgsqlDataReader> ReadRelaxedAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
+    {
+        var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the set_config row
+        return reader;
     }
 
     /// <summary>Wakes the receivers of <paramref name="queues"/> on every host (a statement of its own, after the write
