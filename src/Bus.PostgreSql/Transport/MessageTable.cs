@@ -68,7 +68,9 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
     }
 
     /// <summary>Leases up to <paramref name="max"/> visible messages, or returns none and when the next one becomes
-    /// visible, in one round trip. The lease commits without waiting for its flush to disk
+    /// visible, in one round trip. Each row's receive count is the attempt its delivery would be; it is stored only when
+    /// the attempt begins (<see cref="BeginAttemptAsync"/>), so a message taken by a worker that dies before starting it
+    /// keeps its count. The lease commits without waiting for its flush to disk
     /// (<see cref="Relaxed"/>).</summary>
     public async Task<(List<LeasedRow> Rows, DateTimeOffset? NextVisibleAt)> TakeAsync(
         string queue, int max, DateTimeOffset now, DateTimeOffset leaseExpiresAt, CancellationToken cancellationToken)
@@ -88,10 +90,10 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
                  FOR UPDATE SKIP LOCKED),
             taken AS (
                 UPDATE {schema}.messages m
-                   SET lease_token = @token, visible_at = @expires, receive_count = m.receive_count + 1
+                   SET lease_token = @token, visible_at = @expires
                   FROM next
                  WHERE m.id = next.id
-                RETURNING m.id, m.message_id, m.headers::text AS headers, m.body, m.receive_count)
+                RETURNING m.id, m.message_id, m.headers::text AS headers, m.body, m.receive_count + 1 AS receive_count)
             SELECT id, message_id, headers, body, receive_count, NULL::bigint FROM taken
             UNION ALL
             SELECT NULL, NULL, NULL, NULL, NULL, (SELECT min(visible_at) FROM {schema}.messages WHERE queue = @queue)
@@ -120,6 +122,23 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
 
         rows.Sort(static (a, b) => a.Id.CompareTo(b.Id));
         return (rows, nextVisibleAt);
+    }
+
+    /// <summary>Stores the delivery's attempt as the leased message's count of attempts: its handlers start. Commits
+    /// without waiting for the flush (<see cref="Relaxed"/>): a worker that crashes right after still has it counted;
+    /// only a server crash in the next moment could lose it.</summary>
+    public async Task<bool> BeginAttemptAsync(LeasedRow row, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var begin = Relaxed(
+            connection,
+            "UPDATE {schema}.messages SET receive_count = @attempt WHERE id = @id AND lease_token = @token RETURNING id;",
+            out var parameters);
+        parameters.AddWithValue("attempt", row.ReceiveCount);
+        parameters.AddWithValue("id", row.Id);
+        parameters.AddWithValue("token", row.Token);
+        await using var reader = await ReadRelaxedAsync(begin, cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Extends many leases in one statement; returns the ids whose lease was still held. Commits without
@@ -160,22 +179,23 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
             now,
             cancellationToken);
 
-    /// <summary>Ends the lease and makes the message visible at <paramref name="visibleAt"/>; a release takes back the
-    /// attempt its receive counted. Wakes the queue's receivers.</summary>
+    /// <summary>Ends the lease and makes the message visible at <paramref name="visibleAt"/> with
+    /// <paramref name="attempts"/> counted (an abandon counts the delivery's attempt, a release does not). Wakes the
+    /// queue's receivers.</summary>
     public Task<bool> ReturnAsync(
-        LeasedRow row, string queue, DateTimeOffset visibleAt, bool countAttempt, IReadOnlyList<OutgoingMessage>? sends, DateTimeOffset now,
+        LeasedRow row, string queue, DateTimeOffset visibleAt, int attempts, IReadOnlyList<OutgoingMessage>? sends, DateTimeOffset now,
         CancellationToken cancellationToken) =>
         SettleAsync(
             """
             UPDATE {schema}.messages
-               SET lease_token = NULL, visible_at = @visible_at, receive_count = receive_count - @uncount
+               SET lease_token = NULL, visible_at = @visible_at, receive_count = @attempts
              WHERE id = @id AND lease_token = @token;
             """,
             row,
             command =>
             {
                 command.Parameters.AddWithValue("visible_at", visibleAt.UtcTicks);
-                command.Parameters.AddWithValue("uncount", countAttempt ? 0 : 1);
+                command.Parameters.AddWithValue("attempts", attempts);
             },
             sends,
             now,
@@ -187,10 +207,10 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
         LeasedRow row, FailureDetails failure, IReadOnlyList<OutgoingMessage>? sends, DateTimeOffset now, CancellationToken cancellationToken) =>
         SettleAsync(
             """
-            WITH gone AS (DELETE FROM {schema}.messages WHERE id = @id AND lease_token = @token RETURNING queue, message_id, receive_count)
+            WITH gone AS (DELETE FROM {schema}.messages WHERE id = @id AND lease_token = @token RETURNING queue, message_id)
             INSERT INTO {schema}.dead_letters (queue, message_id, headers, body, receive_count, reason, exception_type,
                                                exception_message, stack_trace, attempts, source_queue, failed_at)
-            SELECT queue, message_id, @headers::jsonb, @body, receive_count, @reason, @exception_type,
+            SELECT queue, message_id, @headers::jsonb, @body, @receive_count, @reason, @exception_type,
                    @exception_message, @stack_trace, @attempts, @source_queue, @failed_at
               FROM gone;
             """,
@@ -199,6 +219,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
             {
                 command.Parameters.AddWithValue("headers", SerializeHeaders(row.Message.Headers));
                 command.Parameters.AddWithValue("body", BodyBytes(row.Message.Body));
+                command.Parameters.AddWithValue("receive_count", row.ReceiveCount);
                 command.Parameters.AddWithValue("reason", failure.Reason);
                 command.Parameters.AddWithValue("exception_type", NpgsqlDbType.Text, (object?)failure.ExceptionType ?? DBNull.Value);
                 command.Parameters.AddWithValue("exception_message", NpgsqlDbType.Text, (object?)failure.ExceptionMessage ?? DBNull.Value);

@@ -52,6 +52,12 @@ internal sealed class PostgreSqlReceivedMessage(PostgreSqlTransport transport, s
         return expiresAt;
     }
 
+    public async ValueTask BeginAttemptAsync(CancellationToken cancellationToken)
+    {
+        transport.ThrowIfDisposed();
+        EnsureHeld(await transport.Table.BeginAttemptAsync(row, cancellationToken).ConfigureAwait(false));
+    }
+
     public async Task CompleteAsync(CancellationToken cancellationToken)
     {
         transport.ThrowIfDisposed();
@@ -60,9 +66,9 @@ internal sealed class PostgreSqlReceivedMessage(PostgreSqlTransport transport, s
         Wake(held);
     }
 
-    public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken) => GiveBackAsync(delay, countAttempt: true, cancellationToken);
+    public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken) => GiveBackAsync(delay, row.ReceiveCount, cancellationToken);
 
-    public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken) => GiveBackAsync(delay, countAttempt: false, cancellationToken);
+    public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken) => GiveBackAsync(delay, row.ReceiveCount - 1, cancellationToken);
 
     public async Task DeadLetterAsync(FailureDetails failure, CancellationToken cancellationToken)
     {
@@ -73,14 +79,16 @@ internal sealed class PostgreSqlReceivedMessage(PostgreSqlTransport transport, s
         Wake(held);
     }
 
-    private async Task GiveBackAsync(TimeSpan delay, bool countAttempt, CancellationToken cancellationToken)
+    /// <summary>Ends the lease with <paramref name="attempts"/> counted: an abandon counts this delivery's attempt
+    /// (begun or not), a release takes it back.</summary>
+    private async Task GiveBackAsync(TimeSpan delay, int attempts, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(delay, transport.Capabilities.MaxDelay);
         transport.ThrowIfDisposed();
         var held = TakeHeld();
         var now = transport.Time.GetUtcNow();
-        EnsureHeld(await transport.Table.ReturnAsync(row, queue, now + delay, countAttempt, held, now, cancellationToken).ConfigureAwait(false));
+        EnsureHeld(await transport.Table.ReturnAsync(row, queue, now + delay, attempts, held, now, cancellationToken).ConfigureAwait(false));
         transport.Notifications.Notify(queue);
         Wake(held);
     }

@@ -48,9 +48,11 @@ public sealed class PostgreSqlTransport : ITransport
             Redrive = true,
             NativeDeadLetter = false,
             SharedBetweenHosts = true,
+            CountsAttemptsAtStart = true,
             MaxMessageSize = _maxMessageSize,
         };
         DeadLetters = new PostgreSqlDeadLetterQueue(this);
+        Statistics = new PostgreSqlQueueStatistics(this);
     }
 
     /// <inheritdoc />
@@ -58,6 +60,9 @@ public sealed class PostgreSqlTransport : ITransport
 
     /// <inheritdoc />
     public IDeadLetterQueue DeadLetters { get; }
+
+    /// <inheritdoc />
+    public IQueueStatistics Statistics { get; }
 
     /// <summary>The schema that holds the queues.</summary>
     public string Schema => _table.Database.SchemaName;

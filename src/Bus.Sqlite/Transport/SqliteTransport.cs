@@ -43,6 +43,7 @@ public sealed class SqliteTransport : ITransport
         {
             Name = TransportName,
             CanRenewLease = true,
+            CountsAttemptsAtStart = true,
             MaxLeaseDuration = TimeSpan.FromDays(7),
             MaxDelay = TimeSpan.FromDays(365),
             PublishSubscribe = true,
@@ -51,6 +52,7 @@ public sealed class SqliteTransport : ITransport
             MaxMessageSize = _maxMessageSize,
         };
         DeadLetters = new SqliteDeadLetterQueue(this);
+        Statistics = new SqliteQueueStatistics(this);
     }
 
     /// <inheritdoc />
@@ -58,6 +60,11 @@ public sealed class SqliteTransport : ITransport
 
     /// <inheritdoc />
     public IDeadLetterQueue DeadLetters { get; }
+
+    /// <inheritdoc />
+    /// <remarks>Counted in the tables: ready rows are visible now, in-flight rows are under an unexpired lease, delayed
+    /// rows wait for their <c>visible_at</c>; the oldest age is counted from <c>enqueued_at</c>.</remarks>
+    public IQueueStatistics Statistics { get; }
 
     /// <summary>The full path of the database file.</summary>
     public string DatabasePath => _table.Database.FilePath;
