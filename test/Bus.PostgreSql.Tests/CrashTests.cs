@@ -169,6 +169,9 @@ public sealed class CrashTests(ITestOutputHelper output) : IAsyncLifetime
     private async Task StopAllAsync()
     {
         var running = _allWorkers.Where(w => !w.HasExited).ToList();
+
+        // A worker restarted at the end may still be starting the runtime, before it handles SIGTERM: let it get ready.
+        await PumpUntilAsync(() => running.All(w => w.Ready || w.HasExited), "the workers to be ready before SIGTERM", TimeSpan.FromSeconds(60));
         foreach (var worker in running)
         {
             worker.Terminate();
@@ -220,6 +223,10 @@ public sealed class CrashTests(ITestOutputHelper output) : IAsyncLifetime
             {
                 throw new InvalidOperationException($"Worker {line.Worker.Id} exited on its own: {line.Worker.Describe()}");
             }
+        }
+        else if (line.Text == "ready")
+        {
+            line.Worker.Ready = true;
         }
         else if (line.Text.StartsWith("done ", StringComparison.Ordinal))
         {
@@ -322,6 +329,9 @@ public sealed class CrashTests(ITestOutputHelper output) : IAsyncLifetime
         public string? LastStep { get; private set; }
 
         public bool StoppedByTest { get; private set; }
+
+        /// <summary>Whether the worker printed "ready" (its host started).</summary>
+        public bool Ready { get; set; }
 
         public bool HasExited => _process.HasExited;
 
