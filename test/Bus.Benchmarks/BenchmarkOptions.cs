@@ -1,7 +1,7 @@
 namespace Bus.Benchmarks;
 
 /// <summary>Command-line options and the sizes they imply.</summary>
-public sealed record BenchmarkOptions(bool Quick, bool SkipInMemory, bool SkipSqs, bool ProfileAllocations, bool Isolated = false, bool SqliteOnly = false, bool SkipSqlite = false)
+public sealed record BenchmarkOptions(bool Quick, bool SkipInMemory, bool SkipSqs, bool ProfileAllocations, bool Isolated = false, bool SqliteOnly = false, bool SkipSqlite = false, bool SkipPostgreSql = false, bool PostgreSqlOnly = false)
 {
     /// <summary>Messages per throughput run.</summary>
     public int ThroughputMessages => Quick ? 5_000 : 200_000;
@@ -18,6 +18,12 @@ public sealed record BenchmarkOptions(bool Quick, bool SkipInMemory, bool SkipSq
     /// <summary>Messages per durable SQLite run (Bus, Wolverine, the raw loop).</summary>
     public int SqliteMessages => Quick ? 300 : 5_000;
 
+    /// <summary>Messages per PostgreSQL throughput run (Bus, Rebus).</summary>
+    public int PostgreSqlMessages => Quick ? 100 : 2_000;
+
+    /// <summary>Messages per PostgreSQL latency run (one in flight).</summary>
+    public int PostgreSqlLatencyMessages => Quick ? 10 : 300;
+
     /// <summary>Messages per SQS request-count run.</summary>
     public int SqsMessages => Quick ? 200 : 2_000;
 
@@ -30,7 +36,7 @@ public sealed record BenchmarkOptions(bool Quick, bool SkipInMemory, bool SkipSq
     /// <summary>Parses the arguments, or returns null when one is unknown.</summary>
     public static BenchmarkOptions? Parse(string[] args)
     {
-        var known = new HashSet<string>(StringComparer.Ordinal) { "--quick", "--skip-in-memory", "--skip-sqs", "--profile-allocations", "--isolated", "--sqlite", "--skip-sqlite" };
+        var known = new HashSet<string>(StringComparer.Ordinal) { "--quick", "--skip-in-memory", "--skip-sqs", "--profile-allocations", "--isolated", "--sqlite", "--skip-sqlite", "--skip-postgres", "--postgres" };
         if (args.Any(a => !known.Contains(a)))
         {
             return null;
@@ -38,6 +44,6 @@ public sealed record BenchmarkOptions(bool Quick, bool SkipInMemory, bool SkipSq
 
         return new BenchmarkOptions(
             args.Contains("--quick"), args.Contains("--skip-in-memory"), args.Contains("--skip-sqs"), args.Contains("--profile-allocations"), args.Contains("--isolated"),
-            args.Contains("--sqlite"), args.Contains("--skip-sqlite"));
+            args.Contains("--sqlite"), args.Contains("--skip-sqlite"), args.Contains("--skip-postgres"), args.Contains("--postgres"));
     }
 }

@@ -3,11 +3,11 @@ using System.Runtime.InteropServices;
 using Bus.Benchmarks;
 
 // Bus vs MassTransit on their in-memory transports, then SQS request cost against fauxqs.
-// Usage: dotnet run -c Release --project test/Bus.Benchmarks -- [--quick] [--skip-in-memory] [--skip-sqs] [--profile-allocations] [--isolated] [--sqlite] [--skip-sqlite]
+// Usage: dotnet run -c Release --project test/Bus.Benchmarks -- [--quick] [--skip-in-memory] [--skip-sqs] [--profile-allocations] [--isolated] [--sqlite] [--skip-sqlite] [--postgres] [--skip-postgres]
 var options = BenchmarkOptions.Parse(args);
 if (options is null)
 {
-    Console.Error.WriteLine("usage: Bus.Benchmarks [--quick] [--skip-in-memory] [--skip-sqs] [--profile-allocations] [--isolated] [--sqlite] [--skip-sqlite]");
+    Console.Error.WriteLine("usage: Bus.Benchmarks [--quick] [--skip-in-memory] [--skip-sqs] [--profile-allocations] [--isolated] [--sqlite] [--skip-sqlite] [--postgres] [--skip-postgres]");
     return 2;
 }
 
@@ -34,6 +34,13 @@ if (options.SqliteOnly)
     return 0;
 }
 
+if (options.PostgreSqlOnly)
+{
+    Console.WriteLine(await PostgreSqlComparison.RunAsync(options).ConfigureAwait(false));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done in {total.Elapsed.TotalSeconds:0} s"));
+    return 0;
+}
+
 if (!options.SkipInMemory)
 {
     var table = await InMemoryComparison.RunAsync(options).ConfigureAwait(false);
@@ -45,6 +52,12 @@ if (!options.SkipSqlite)
 {
     Console.WriteLine();
     Console.WriteLine(await SqliteComparison.RunAsync(options).ConfigureAwait(false));
+}
+
+if (!options.SkipPostgreSql)
+{
+    Console.WriteLine();
+    Console.WriteLine(await PostgreSqlComparison.RunAsync(options).ConfigureAwait(false));
 }
 
 if (!options.SkipSqs)

@@ -1,0 +1,146 @@
+using System.Globalization;
+using Bus.Hosting;
+using Bus.Leases;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Bus.PostgreSql.CrashWorker;
+
+/// <summary>Parses the command line and runs the enqueue or work mode.</summary>
+public static class CrashWorkerProgram
+{
+    /// <summary>The queue (endpoint) the workers share.</summary>
+    public const string WorkerQueue = "crash-workers";
+
+    /// <summary>Every third job is long: this many steps.</summary>
+    public const int LongJobSteps = 6;
+
+    /// <summary>Runs the mode named by <paramref name="args"/>[0]; returns the exit code.</summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var error = "No mode given.";
+        if (args.Length == 0 || !Options.TryParse(args.Skip(1).ToArray(), out var options, out error))
+        {
+            await Console.Error.WriteLineAsync(
+                $"{error}{Environment.NewLine}" +
+                "Usage: Bus.PostgreSql.CrashWorker enqueue --db <connection string> --schema <name> --jobs <n>" + Environment.NewLine +
+                "       Bus.PostgreSql.CrashWorker work --db <connection string> --schema <name> --concurrency <n>");
+            return 2;
+        }
+
+        switch (args[0])
+        {
+            case "enqueue":
+                await EnqueueAsync(options);
+                return 0;
+            case "work":
+                await WorkAsync(options);
+                return 0;
+            default:
+                await Console.Error.WriteLineAsync($"Unknown mode '{args[0]}': use enqueue or work.");
+                return 2;
+        }
+    }
+
+    /// <summary>The shape of job <paramref name="number"/>: every third is long (several slow steps), the rest short.</summary>
+    public static CrashJob Job(int number) => number % 3 == 0
+        ? new CrashJob(number, LongJobSteps, StepMilliseconds: 150)
+        : new CrashJob(number, Steps: 1, StepMilliseconds: 20);
+
+    private static async Task EnqueueAsync(Options options)
+    {
+        await ExecutionLog.CreateAsync(options.ConnectionString, options.Schema);
+        var services = new ServiceCollection();
+        services.AddBus(bus =>
+        {
+            bus.EndpointName = "crash-enqueuer";
+            bus.UsePostgreSql(options.ConnectionString, options.Schema);
+            bus.RouteCommand<CrashJob>(WorkerQueue);
+        });
+        await using var provider = services.BuildServiceProvider();
+        var sender = provider.GetRequiredService<IBus>();
+        for (var number = 1; number <= options.Jobs; number++)
+        {
+            await sender.SendAsync(Job(number));
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"enqueued {options.Jobs}"));
+    }
+
+    private static async Task WorkAsync(Options options)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders()
+            .AddSimpleConsole(o => o.SingleLine = true)
+            .SetMinimumLevel(LogLevel.Warning);
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.Services.AddSingleton(new ExecutionLog(options.ConnectionString, options.Schema));
+        builder.Services.AddBus(bus =>
+        {
+            bus.EndpointName = WorkerQueue;
+            bus.UsePostgreSql(postgres =>
+            {
+                postgres.ConnectionString = options.ConnectionString;
+                postgres.Schema = options.Schema;
+            });
+            bus.UsePostgreSqlStepStore(options.ConnectionString, options.Schema);
+            bus.MaxConcurrency = options.Concurrency;
+            bus.Prefetch = 0;   // a killed worker holds only the jobs it was running
+            bus.ShutdownTimeout = TimeSpan.FromSeconds(5);
+            bus.Retry.MaxAttempts = 50;   // a job may be interrupted by every crash; crashes are not failures
+            bus.Profile = new ExecutionProfile
+            {
+                // Short leases: a killed worker's jobs come back within 3 seconds.
+                LeaseDuration = TimeSpan.FromSeconds(3),
+                HeartbeatInterval = TimeSpan.FromMilliseconds(500),
+                MaxRuntime = TimeSpan.FromMinutes(2),
+            };
+            bus.AddHandler<CrashJobHandler>();
+        });
+
+        using var host = builder.Build();
+        host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() => Console.WriteLine("ready"));
+        try
+        {
+            await host.RunAsync();
+        }
+        catch (OperationCanceledException)
+        {
+            // SIGTERM while starting (connecting to the server, migrating): a clean stop, nothing was taken yet.
+        }
+    }
+
+    private sealed record Options(string ConnectionString, string Schema, int Jobs, int Concurrency)
+    {
+        public static bool TryParse(string[] args, out Options options, out string error)
+        {
+            var values = new Dictionary<string, string>(StringComparer.Ordinal);
+            options = new Options(string.Empty, string.Empty, 0, 0);
+            for (var i = 0; i < args.Length; i += 2)
+            {
+                if (i + 1 >= args.Length || !args[i].StartsWith("--", StringComparison.Ordinal))
+                {
+                    error = $"Expected '--name value' pairs, got '{string.Join(' ', args)}'.";
+                    return false;
+                }
+
+                values[args[i][2..]] = args[i + 1];
+            }
+
+            if (!values.TryGetValue("db", out var db) || !values.TryGetValue("schema", out var schema))
+            {
+                error = "Both --db (a connection string) and --schema are required.";
+                return false;
+            }
+
+            options = new Options(
+                db,
+                schema,
+                int.Parse(values.GetValueOrDefault("jobs", "0"), CultureInfo.InvariantCulture),
+                int.Parse(values.GetValueOrDefault("concurrency", "4"), CultureInfo.InvariantCulture));
+            error = string.Empty;
+            return true;
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using Bus.Conformance;
+using Bus.Steps;
+using Bus.Workflows;
+
+namespace Bus.PostgreSql.Tests;
+
+public sealed class PostgreSqlStepStoreContractTests : StepStoreContractTests, IAsyncLifetime
+{
+    private readonly TestSchema _schema = new();
+    private readonly List<PostgreSqlStepStore> _stores = [];
+
+    protected override IStepStore CreateStore(TimeProvider time)
+    {
+        var store = new PostgreSqlStepStore(_schema.ConnectionString, _schema.Name, time);
+        _stores.Add(store);
+        return store;
+    }
+
+    [Fact]
+    public async Task Two_stores_on_one_schema_share_steps_and_the_first_result_wins()
+    {
+        var job = NewJobId();
+        var one = CreateStore();
+        await using var two = new PostgreSqlStepStore(_schema.ConnectionString, _schema.Name);
+
+        await one.SaveAsync(job, "charge", "\"one\"", default);
+        await two.SaveAsync(job, "charge", "\"two\"", default);
+
+        Assert.Equal("\"one\"", await two.GetAsync(job, "charge", default));
+        Assert.Equal(["charge"], await two.ListAsync(job, default));
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var store in _stores)
+        {
+            await store.DisposeAsync();
+        }
+
+        await _schema.DisposeAsync();
+    }
+}
+
+public sealed class PostgreSqlWorkflowStoreContractTests : WorkflowStoreContractTests, IAsyncLifetime
+{
+    private readonly TestSchema _schema = new();
+    private readonly List<PostgreSqlWorkflowStore> _stores = [];
+
+    protected override IWorkflowStore CreateStore()
+    {
+        var store = new PostgreSqlWorkflowStore(_schema.ConnectionString, _schema.Name);
+        _stores.Add(store);
+        return store;
+    }
+
+    [Fact]
+    public async Task Two_stores_on_one_schema_see_each_others_instances_and_versions()
+    {
+        var name = NewWorkflowName();
+        var instance = NewInstance(name, "order-9") with { UpdatedAt = new DateTimeOffset(2026, 2, 1, 8, 0, 0, TimeSpan.FromHours(2)) };
+        var first = CreateStore();
+        await first.InsertAsync(instance, default);
+        await first.UpdateAsync(instance with { Status = WorkflowStatus.Failed, FailureReason = "gave up" }, 1, default);
+
+        var second = CreateStore();
+        var stored = await second.FindAsync(name, "order-9", default);
+        AssertSame(instance with { Version = 2, Status = WorkflowStatus.Failed, FailureReason = "gave up" }, stored);
+        Assert.Equal(TimeSpan.FromHours(2), stored!.UpdatedAt.Offset);
+        await Assert.ThrowsAsync<WorkflowConcurrencyException>(() => second.UpdateAsync(stored, 1, default));
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var store in _stores)
+        {
+            await store.DisposeAsync();
+        }
+
+        await _schema.DisposeAsync();
+    }
+}
+
+public sealed class PostgreSqlJobStatusStoreContractTests : JobStatusStoreContractTests, IAsyncLifetime
+{
+    private readonly TestSchema _schema = new();
+    private readonly List<PostgreSqlJobStatusStore> _stores = [];
+
+    protected override Jobs.IJobStatusStore CreateStore()
+    {
+        var store = new PostgreSqlJobStatusStore(_schema.ConnectionString, _schema.Name);
+        _stores.Add(store);
+        return store;
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var store in _stores)
+        {
+            await store.DisposeAsync();
+        }
+
+        await _schema.DisposeAsync();
+    }
+}
