@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Benchmarks: Bus vs MassTransit 8.5.12 on their in-memory transports, then SQS request cost against fauxqs.
+# Benchmarks: Bus vs MassTransit 8.5.12 on their in-memory transports, Bus vs Wolverine 6.64.2 on durable SQLite, then SQS request cost against fauxqs.
 # Builds test/Bus.Benchmarks in Release and runs it; starts fauxqs (build/start-fauxqs.sh) for the SQS part.
-# Usage: bash build/bench.sh [--quick] [--skip-in-memory] [--skip-sqs] [--profile-allocations] [--isolated]
+# Usage: bash build/bench.sh [--quick] [--skip-in-memory] [--skip-sqs] [--skip-sqlite] [--sqlite] [--profile-allocations] [--isolated]
 #   full run: under 10 minutes; --quick: under a minute (CI smoke test: it only has to run).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,7 +12,7 @@ dotnet build test/Bus.Benchmarks/Bus.Benchmarks.csproj -c Release -nologo -v qui
 args=("$@")
 needs_sqs=yes
 for arg in "${args[@]}"; do
-  case "$arg" in --skip-sqs|--profile-allocations|--isolated) needs_sqs=no ;; esac
+  case "$arg" in --skip-sqs|--profile-allocations|--isolated|--sqlite) needs_sqs=no ;; esac
 done
 if [ "$needs_sqs" = yes ]; then
   if bash "$root/build/start-fauxqs.sh"; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: starts the local peers on 127.0.0.1 (fauxqs for SQS/SNS, dynalite for DynamoDB, azurite for
-# Azure Table storage), runs every test project in Bus.sln,
+# Azure Table storage), installs Debian's chromium for the dashboard's browser tests when missing, runs every test project in Bus.sln,
 # and ends with one line "N passed, N failed, N skipped" summed from the TRX results.
 # Usage: bash build/test.sh [extra dotnet test arguments]
 set -uo pipefail
@@ -15,6 +15,8 @@ bash "$root/build/start-dynalite.sh" || { echo "could not start dynalite"; echo 
 export BUS_DYNAMODB_ENDPOINT="${BUS_DYNAMODB_ENDPOINT:-http://127.0.0.1:${BUS_DYNALITE_PORT:-4567}}"
 bash "$root/build/start-azurite.sh" || { echo "could not start azurite"; echo "0 passed, 1 failed"; exit 1; }
 export BUS_AZURITE_TABLE_PORT="${BUS_AZURITE_TABLE_PORT:-10002}"   # the tests' default connection string uses it
+
+bash "$root/build/install-chromium.sh" || { echo "could not install chromium (the dashboard's browser tests need it)"; echo "0 passed, 1 failed"; exit 1; }
 
 dotnet build Bus.sln -c Release -nologo -v quiet 2>&1 | grep -E "error|Build succeeded|Warn" | sort -u
 build_rc=${PIPESTATUS[0]}

@@ -72,6 +72,7 @@ public sealed class SqsTransport : ITransport
         _sender = new MessageSender(_sqs, sns, _topology, options, _time, logger);
         _leases = new LeaseOperations(_sqs, options.BatchWindow, logger);
         _deadLetters = new SqsDeadLetterQueue(_sqs, _topology, _sender, _leases, options, maxReceiveCount, logger);
+        Statistics = new Statistics.SqsQueueStatistics(_sqs, _topology, options.QueueNamePrefix, _time);
         _capabilities = BuildCapabilities(options.MaxMessageSize);
     }
 
@@ -97,6 +98,11 @@ public sealed class SqsTransport : ITransport
 
     /// <inheritdoc />
     public IDeadLetterQueue DeadLetters => _deadLetters;
+
+    /// <inheritdoc />
+    /// <remarks>From the queue attributes (approximate, as SQS counts); the age of the oldest message is null because SQS
+    /// serves it only as a CloudWatch metric.</remarks>
+    public IQueueStatistics Statistics { get; }
 
     /// <inheritdoc />
     public Task ProvisionAsync(TransportTopology topology, CancellationToken cancellationToken)

@@ -69,6 +69,7 @@ public sealed class ServiceBusTransport : ITransport
         _limits = new EntitySizeLimits(admin, options.MaxMessageSize);
         _provisioner = new TopologyProvisioner(admin, _names, options, _limits);
         _deadLetters = new ServiceBusDeadLetterQueue(_clients, _names, TimeSpan.FromSeconds(1));
+        Statistics = new Statistics.ServiceBusQueueStatistics(admin, _clients, _names, options.EntityPrefix, _time);
         _tier = options.Tier;
         Capabilities = new TransportCapabilities
         {
@@ -90,6 +91,11 @@ public sealed class ServiceBusTransport : ITransport
 
     /// <inheritdoc />
     public IDeadLetterQueue DeadLetters => _deadLetters;
+
+    /// <inheritdoc />
+    /// <remarks>From the queue's runtime properties: ready is ActiveMessageCount, which includes locked messages, so in
+    /// flight is null; delayed is ScheduledMessageCount; the oldest age is peeked from the head of the queue.</remarks>
+    public IQueueStatistics Statistics { get; }
 
     /// <summary>The namespace's tier as the transport uses it: the configured one, else the one read at provisioning.</summary>
     public ServiceBusTier? Tier => _tier;

@@ -19,6 +19,8 @@ internal sealed class HarnessTransport(ITransport inner, TimeProvider time) : IT
 
     public IDeadLetterQueue DeadLetters => inner.DeadLetters;
 
+    public IQueueStatistics? Statistics => inner.Statistics;
+
     public IReadOnlyList<RecordedMessage> Recorded
     {
         get
@@ -178,6 +180,8 @@ internal sealed class HarnessTransport(ITransport inner, TimeProvider time) : IT
         public DateTimeOffset LeaseExpiresAt => inner.LeaseExpiresAt;
 
         public Task<DateTimeOffset> RenewLeaseAsync(TimeSpan duration, CancellationToken cancellationToken) => inner.RenewLeaseAsync(duration, cancellationToken);
+
+        public ValueTask BeginAttemptAsync(CancellationToken cancellationToken) => inner.BeginAttemptAsync(cancellationToken);
 
         public Task CompleteAsync(CancellationToken cancellationToken) => SettleAsync(() => inner.CompleteAsync(cancellationToken), null);
 

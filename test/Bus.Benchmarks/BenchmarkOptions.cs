@@ -1,7 +1,7 @@
 namespace Bus.Benchmarks;
 
 /// <summary>Command-line options and the sizes they imply.</summary>
-public sealed record BenchmarkOptions(bool Quick, bool SkipInMemory, bool SkipSqs, bool ProfileAllocations, bool Isolated = false)
+public sealed record BenchmarkOptions(bool Quick, bool SkipInMemory, bool SkipSqs, bool ProfileAllocations, bool Isolated = false, bool SqliteOnly = false, bool SkipSqlite = false)
 {
     /// <summary>Messages per throughput run.</summary>
     public int ThroughputMessages => Quick ? 5_000 : 200_000;
@@ -15,6 +15,9 @@ public sealed record BenchmarkOptions(bool Quick, bool SkipInMemory, bool SkipSq
     /// <summary>Discarded warm-up runs per scenario and bus.</summary>
     public int WarmUps => 1;
 
+    /// <summary>Messages per durable SQLite run (Bus, Wolverine, the raw loop).</summary>
+    public int SqliteMessages => Quick ? 300 : 5_000;
+
     /// <summary>Messages per SQS request-count run.</summary>
     public int SqsMessages => Quick ? 200 : 2_000;
 
@@ -27,13 +30,14 @@ public sealed record BenchmarkOptions(bool Quick, bool SkipInMemory, bool SkipSq
     /// <summary>Parses the arguments, or returns null when one is unknown.</summary>
     public static BenchmarkOptions? Parse(string[] args)
     {
-        var known = new HashSet<string>(StringComparer.Ordinal) { "--quick", "--skip-in-memory", "--skip-sqs", "--profile-allocations", "--isolated" };
+        var known = new HashSet<string>(StringComparer.Ordinal) { "--quick", "--skip-in-memory", "--skip-sqs", "--profile-allocations", "--isolated", "--sqlite", "--skip-sqlite" };
         if (args.Any(a => !known.Contains(a)))
         {
             return null;
         }
 
         return new BenchmarkOptions(
-            args.Contains("--quick"), args.Contains("--skip-in-memory"), args.Contains("--skip-sqs"), args.Contains("--profile-allocations"), args.Contains("--isolated"));
+            args.Contains("--quick"), args.Contains("--skip-in-memory"), args.Contains("--skip-sqs"), args.Contains("--profile-allocations"), args.Contains("--isolated"),
+            args.Contains("--sqlite"), args.Contains("--skip-sqlite"));
     }
 }

@@ -3,11 +3,11 @@ using System.Runtime.InteropServices;
 using Bus.Benchmarks;
 
 // Bus vs MassTransit on their in-memory transports, then SQS request cost against fauxqs.
-// Usage: dotnet run -c Release --project test/Bus.Benchmarks -- [--quick] [--skip-in-memory] [--skip-sqs] [--profile-allocations] [--isolated]
+// Usage: dotnet run -c Release --project test/Bus.Benchmarks -- [--quick] [--skip-in-memory] [--skip-sqs] [--profile-allocations] [--isolated] [--sqlite] [--skip-sqlite]
 var options = BenchmarkOptions.Parse(args);
 if (options is null)
 {
-    Console.Error.WriteLine("usage: Bus.Benchmarks [--quick] [--skip-in-memory] [--skip-sqs] [--profile-allocations] [--isolated]");
+    Console.Error.WriteLine("usage: Bus.Benchmarks [--quick] [--skip-in-memory] [--skip-sqs] [--profile-allocations] [--isolated] [--sqlite] [--skip-sqlite]");
     return 2;
 }
 
@@ -27,11 +27,24 @@ if (options.Isolated)
     return 0;
 }
 
+if (options.SqliteOnly)
+{
+    Console.WriteLine(await SqliteComparison.RunAsync(options).ConfigureAwait(false));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done in {total.Elapsed.TotalSeconds:0} s"));
+    return 0;
+}
+
 if (!options.SkipInMemory)
 {
     var table = await InMemoryComparison.RunAsync(options).ConfigureAwait(false);
     Console.WriteLine();
     Console.WriteLine(table);
+}
+
+if (!options.SkipSqlite)
+{
+    Console.WriteLine();
+    Console.WriteLine(await SqliteComparison.RunAsync(options).ConfigureAwait(false));
 }
 
 if (!options.SkipSqs)

@@ -48,6 +48,20 @@ public sealed class SqliteOptionsTests
     }
 
     [Fact]
+    public void Synchronous_is_full_unless_normal_is_chosen_and_other_values_are_rejected()
+    {
+        var options = new SqliteTransportOptions();
+        Assert.Equal(SqliteSynchronous.Full, options.Synchronous);
+
+        options.Synchronous = SqliteSynchronous.Normal;
+        Assert.Equal(SqliteSynchronous.Normal, options.Synchronous);
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => options.Synchronous = (SqliteSynchronous)3);
+        Assert.Contains("SqliteSynchronous.Full", error.Message);
+        Assert.Equal(SqliteSynchronous.Normal, options.Synchronous);
+    }
+
+    [Fact]
     public void Out_of_range_poll_interval_and_message_size_are_rejected()
     {
         var options = new SqliteTransportOptions();

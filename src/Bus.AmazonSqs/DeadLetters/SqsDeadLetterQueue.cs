@@ -61,6 +61,18 @@ internal sealed class SqsDeadLetterQueue(
         return held.Select(h => Explain(h.Message, h.Raw, queue)).ToList();
     }
 
+    /// <summary>SQS can only receive: the dead-letter queue is read whole (up to <see cref="IDeadLetterQueue.ScanLimit"/>,
+    /// each held for a moment and made visible again), sorted by failure time and id so that pages are stable, filtered,
+    /// and paged by position.</summary>
+    public async Task<DeadLetterPage> ListAsync(string queue, DeadLetterQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        ArgumentNullException.ThrowIfNull(query);
+        query.Validate();
+        var all = await PeekAsync(queue, IDeadLetterQueue.ScanLimit, cancellationToken).ConfigureAwait(false);
+        return query.PageByOffset(all.OrderBy(d => d.Failure.FailedAt).ThenBy(d => d.Message.MessageId, StringComparer.Ordinal));
+    }
+
     public async Task<int> RedriveAsync(string queue, IReadOnlyCollection<string>? messageIds, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);

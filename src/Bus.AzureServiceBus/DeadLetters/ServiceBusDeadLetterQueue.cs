@@ -43,6 +43,46 @@ internal sealed class ServiceBusDeadLetterQueue(EntityClients clients, EntityNam
         return result;
     }
 
+    /// <summary>Browses the dead-letter sub-queue by sequence number (no lock, no delivery count), filtering as it goes;
+    /// the continuation token is the sequence number to browse on from, so pages stay stable while dead letters come and go.</summary>
+    public async Task<DeadLetterPage> ListAsync(string queue, DeadLetterQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        ArgumentNullException.ThrowIfNull(query);
+        query.Validate();
+        var from = query.ContinuationToken is null ? 0
+            : query.ContinuationToken.StartsWith("s:", StringComparison.Ordinal)
+              && long.TryParse(query.ContinuationToken.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var sequence) ? sequence
+            : throw new ArgumentException(
+                $"The continuation token '{query.ContinuationToken}' was not made by the Service Bus dead-letter queue; pass the token of its previous page, or none for the first page.",
+                nameof(query));
+        var receiver = clients.DeadLetterReceiver(names.Queue(queue));
+        var items = new List<DeadLetter>();
+        while (true)
+        {
+            var batch = await PeekPageAsync(receiver, PageSize, from, cancellationToken).ConfigureAwait(false);
+            if (batch.Count == 0)
+            {
+                return new DeadLetterPage(items, null);
+            }
+
+            foreach (var received in batch)
+            {
+                if (items.Count == query.PageSize)
+                {
+                    return new DeadLetterPage(items, string.Create(CultureInfo.InvariantCulture, $"s:{received.SequenceNumber}"));
+                }
+
+                from = received.SequenceNumber + 1;
+                var letter = ToDeadLetter(received, queue);
+                if (query.Matches(letter))
+                {
+                    items.Add(letter);
+                }
+            }
+        }
+    }
+
     public Task<int> RedriveAsync(string queue, IReadOnlyCollection<string>? messageIds, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);

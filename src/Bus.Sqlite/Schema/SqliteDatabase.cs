@@ -11,13 +11,14 @@ internal sealed class SqliteDatabase
 {
     private readonly SemaphoreSlim _schemaGate = new(1, 1);
     private readonly HashSet<string> _migrated = new(StringComparer.Ordinal);
-    private readonly int _busyTimeoutMilliseconds;
+    private readonly string _connectionPragmas;
 
-    public SqliteDatabase(string connectionString)
+    public SqliteDatabase(string connectionString, SqliteSynchronous synchronous = SqliteSynchronous.Full)
     {
         ConnectionString = Normalize(connectionString, out var filePath, out var busyTimeout);
         FilePath = filePath;
-        _busyTimeoutMilliseconds = busyTimeout;
+        var level = synchronous == SqliteSynchronous.Normal ? "NORMAL" : "FULL";
+        _connectionPragmas = string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {busyTimeout}; PRAGMA synchronous = {level};");
     }
 
     /// <summary>The connection string used for every connection.</summary>
@@ -101,7 +102,7 @@ internal sealed class SqliteDatabase
         return builder.ToString();
     }
 
-    /// <summary>Opens a connection (from the pool) with the busy timeout set.</summary>
+    /// <summary>Opens a connection (from the pool) with the busy timeout and synchronous level set.</summary>
     public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(ConnectionString);
@@ -109,7 +110,7 @@ internal sealed class SqliteDatabase
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
             using var pragma = connection.CreateCommand();
-            pragma.CommandText = string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {_busyTimeoutMilliseconds};");
+            pragma.CommandText = _connectionPragmas;
             await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             return connection;
         }

@@ -7,8 +7,10 @@ using Microsoft.Data.Sqlite;
 
 namespace Bus.Sqlite.Transport;
 
-/// <summary>The SQL of the transport: messages with row leases, subscriptions and dead letters.</summary>
-internal sealed class MessageTable(SqliteDatabase database)
+/// <summary>The SQL of the transport: messages with row leases, subscriptions and dead letters. Reads use pooled
+/// connections; every write goes through the <see cref="WriteQueue"/> (one connection, writes that queue up committed
+/// together).</summary>
+internal sealed class MessageTable : IAsyncDisposable
 {
     private const string InsertSql =
         """
@@ -16,7 +18,19 @@ internal sealed class MessageTable(SqliteDatabase database)
         VALUES ($queue, $message_id, $headers, $body, $visible_at, 0, $now);
         """;
 
-    public SqliteDatabase Database { get; } = database;
+    public MessageTable(SqliteDatabase database)
+    {
+        Database = database;
+        Writes = new WriteQueue(OpenAsync);
+    }
+
+    public SqliteDatabase Database { get; }
+
+    /// <summary>The queue every write of this table runs on.</summary>
+    public WriteQueue Writes { get; }
+
+    /// <summary>Runs the writes already queued and closes the write connection.</summary>
+    public ValueTask DisposeAsync() => Writes.DisposeAsync();
 
     public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
@@ -24,10 +38,12 @@ internal sealed class MessageTable(SqliteDatabase database)
         return await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task ProvisionAsync(TransportTopology topology, DateTimeOffset now, CancellationToken cancellationToken)
+    public Task ProvisionAsync(TransportTopology topology, DateTimeOffset now, CancellationToken cancellationToken) =>
+        Writes.RunAsync((connection, transaction, ct) => ProvisionAsync(connection, transaction, topology, now, ct), cancellationToken);
+
+    private static async Task<bool> ProvisionAsync(
+        SqliteConnection connection, SqliteTransaction transaction, TransportTopology topology, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = connection.BeginTransaction(deferred: false);
         await using (var queue = Sql.Command(
             connection, transaction, "INSERT INTO bus_queues (name, created_at) VALUES ($name, $now) ON CONFLICT (name) DO NOTHING;"))
         {
@@ -48,16 +64,19 @@ internal sealed class MessageTable(SqliteDatabase database)
             }
         }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>Stores every message in one transaction (all or none) and returns the queues written to.</summary>
-    public async Task<HashSet<string>> SendAsync(
-        IReadOnlyList<OutgoingMessage> messages, DateTimeOffset now, CancellationToken cancellationToken)
+    public Task<HashSet<string>> SendAsync(
+        IReadOnlyList<OutgoingMessage> messages, DateTimeOffset now, CancellationToken cancellationToken) =>
+        Writes.RunAsync((connection, transaction, ct) => SendAsync(connection, transaction, messages, now, ct), cancellationToken);
+
+    private static async Task<HashSet<string>> SendAsync(
+        SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<OutgoingMessage> messages, DateTimeOffset now,
+        CancellationToken cancellationToken)
     {
         var touched = new HashSet<string>(StringComparer.Ordinal);
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = connection.BeginTransaction(deferred: false);
         var subscribers = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         await using var insert = CreateInsert(connection, transaction, now);
         foreach (var outgoing in messages)
@@ -74,24 +93,37 @@ internal sealed class MessageTable(SqliteDatabase database)
             }
         }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return touched;
     }
 
-    /// <summary>Leases up to <paramref name="max"/> visible messages, or returns none and when the next one becomes visible.</summary>
+    /// <summary>Leases up to <paramref name="max"/> visible messages, or returns none and when the next one becomes visible.
+    /// Each row's receive count is the attempt its delivery would be; it is stored only when the attempt begins
+    /// (<see cref="BeginAttemptAsync(long, string, int, CancellationToken)"/>), so a message taken by a worker that dies before starting it keeps its count.</summary>
     public async Task<(List<LeasedRow> Rows, DateTimeOffset? NextVisibleAt)> TakeAsync(
         string queue, int max, DateTimeOffset now, DateTimeOffset leaseExpiresAt, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-
         // A cheap read first (WAL readers take no lock), so idle receivers do not queue up for the write lock.
-        var next = await NextVisibleAtAsync(connection, null, queue, cancellationToken).ConfigureAwait(false);
+        DateTimeOffset? next;
+        await using (var connection = await OpenAsync(cancellationToken).ConfigureAwait(false))
+        {
+            next = await NextVisibleAtAsync(connection, null, queue, cancellationToken).ConfigureAwait(false);
+        }
+
         if (next is null || next > now)
         {
             return ([], next);
         }
 
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        return await Writes.RunAsync(
+            (connection, transaction, ct) => TakeAsync(connection, transaction, queue, max, now, leaseExpiresAt, ct),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<(List<LeasedRow> Rows, DateTimeOffset? NextVisibleAt)> TakeAsync(
+        SqliteConnection connection, SqliteTransaction transaction, string queue, int max, DateTimeOffset now, DateTimeOffset leaseExpiresAt,
+        CancellationToken cancellationToken)
+    {
+        DateTimeOffset? next = null;
         var token = Guid.NewGuid().ToString("N");
         var rows = new List<LeasedRow>();
         await using (var take = Sql.Command(
@@ -99,12 +131,12 @@ internal sealed class MessageTable(SqliteDatabase database)
             transaction,
             """
             UPDATE bus_messages
-               SET lease_token = $token, lease_expires_at = $expires, visible_at = $expires, receive_count = receive_count + 1
+               SET lease_token = $token, lease_expires_at = $expires, visible_at = $expires
              WHERE id IN (SELECT id FROM bus_messages
                            WHERE queue = $queue AND visible_at <= $now
                            ORDER BY visible_at, id
                            LIMIT $max)
-            RETURNING id, message_id, headers, body, receive_count;
+            RETURNING id, message_id, headers, body, receive_count + 1;
             """))
         {
             take.Parameters.AddWithValue("$token", token);
@@ -125,17 +157,36 @@ internal sealed class MessageTable(SqliteDatabase database)
             next = await NextVisibleAtAsync(connection, transaction, queue, cancellationToken).ConfigureAwait(false);
         }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         rows.Sort(static (a, b) => a.Id.CompareTo(b.Id));
         return (rows, next);
     }
 
-    public async Task<bool> RenewAsync(long id, string token, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    /// <summary>Stores <paramref name="attempt"/> as the leased message's count of attempts: its handlers start.</summary>
+    public Task<bool> BeginAttemptAsync(long id, string token, int attempt, CancellationToken cancellationToken) =>
+        Writes.RunAsync((connection, transaction, ct) => BeginAttemptAsync(connection, transaction, id, token, attempt, ct), cancellationToken);
+
+    private static async Task<bool> BeginAttemptAsync(
+        SqliteConnection connection, SqliteTransaction transaction, long id, string token, int attempt, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var begin = Sql.Command(
+            connection,
+            transaction,
+            "UPDATE bus_messages SET receive_count = $attempt WHERE id = $id AND lease_token = $token;");
+        begin.Parameters.AddWithValue("$attempt", attempt);
+        begin.Parameters.AddWithValue("$id", id);
+        begin.Parameters.AddWithValue("$token", token);
+        return await begin.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    public Task<bool> RenewAsync(long id, string token, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
+        Writes.RunAsync((connection, transaction, ct) => RenewAsync(connection, transaction, id, token, expiresAt, ct), cancellationToken);
+
+    private static async Task<bool> RenewAsync(
+        SqliteConnection connection, SqliteTransaction transaction, long id, string token, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    {
         await using var renew = Sql.Command(
             connection,
-            null,
+            transaction,
             "UPDATE bus_messages SET lease_expires_at = $expires, visible_at = $expires WHERE id = $id AND lease_token = $token;");
         renew.Parameters.AddWithValue("$expires", expiresAt.UtcTicks);
         renew.Parameters.AddWithValue("$id", id);
@@ -143,51 +194,62 @@ internal sealed class MessageTable(SqliteDatabase database)
         return await renew.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 
-    public async Task<bool> CompleteAsync(long id, string token, CancellationToken cancellationToken)
+    public Task<bool> CompleteAsync(long id, string token, CancellationToken cancellationToken) =>
+        Writes.RunAsync((connection, transaction, ct) => CompleteAsync(connection, transaction, id, token, ct), cancellationToken);
+
+    private static async Task<bool> CompleteAsync(
+        SqliteConnection connection, SqliteTransaction transaction, long id, string token, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var delete = Sql.Command(connection, null, "DELETE FROM bus_messages WHERE id = $id AND lease_token = $token;");
+        await using var delete = Sql.Command(connection, transaction, "DELETE FROM bus_messages WHERE id = $id AND lease_token = $token;");
         delete.Parameters.AddWithValue("$id", id);
         delete.Parameters.AddWithValue("$token", token);
         return await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 
-    /// <summary>Ends the lease and makes the message visible at <paramref name="visibleAt"/>; a release takes back the
-    /// attempt its receive counted.</summary>
-    public async Task<bool> ReturnAsync(long id, string token, DateTimeOffset visibleAt, bool countAttempt, CancellationToken cancellationToken)
+    /// <summary>Ends the lease and makes the message visible at <paramref name="visibleAt"/> with <paramref name="attempts"/>
+    /// counted (an abandon counts the delivery's attempt, a release does not).</summary>
+    public Task<bool> ReturnAsync(long id, string token, DateTimeOffset visibleAt, int attempts, CancellationToken cancellationToken) =>
+        Writes.RunAsync((connection, transaction, ct) => ReturnAsync(connection, transaction, id, token, visibleAt, attempts, ct), cancellationToken);
+
+    private static async Task<bool> ReturnAsync(
+        SqliteConnection connection, SqliteTransaction transaction, long id, string token, DateTimeOffset visibleAt, int attempts,
+        CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var giveBack = Sql.Command(
             connection,
-            null,
+            transaction,
             """
             UPDATE bus_messages
                SET lease_token = NULL, lease_expires_at = NULL, visible_at = $visible,
-                   receive_count = MAX(receive_count - $uncount, 0)
+                   receive_count = $attempts
              WHERE id = $id AND lease_token = $token;
             """);
         giveBack.Parameters.AddWithValue("$visible", visibleAt.UtcTicks);
-        giveBack.Parameters.AddWithValue("$uncount", countAttempt ? 0 : 1);
+        giveBack.Parameters.AddWithValue("$attempts", attempts);
         giveBack.Parameters.AddWithValue("$id", id);
         giveBack.Parameters.AddWithValue("$token", token);
         return await giveBack.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 
     /// <summary>Removes the leased message and stores its dead letter, in one transaction.</summary>
-    public async Task<bool> DeadLetterAsync(
+    public Task<bool> DeadLetterAsync(
         long id, string token, string queue, TransportMessage deadLettered, int receiveCount, DateTimeOffset failedAt,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken) =>
+        Writes.RunAsync(
+            (connection, transaction, ct) => DeadLetterAsync(connection, transaction, id, token, queue, deadLettered, receiveCount, failedAt, ct),
+            cancellationToken);
+
+    private static async Task<bool> DeadLetterAsync(
+        SqliteConnection connection, SqliteTransaction transaction, long id, string token, string queue, TransportMessage deadLettered,
+        int receiveCount, DateTimeOffset failedAt, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = connection.BeginTransaction(deferred: false);
         await using (var delete = Sql.Command(connection, transaction, "DELETE FROM bus_messages WHERE id = $id AND lease_token = $token;"))
         {
             delete.Parameters.AddWithValue("$id", id);
             delete.Parameters.AddWithValue("$token", token);
             if (await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
             {
-                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
-                return false;
+                return false; // nothing was deleted, so there is nothing to roll back
             }
         }
 
@@ -208,7 +270,6 @@ internal sealed class MessageTable(SqliteDatabase database)
             await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return true;
     }
 
@@ -230,11 +291,14 @@ internal sealed class MessageTable(SqliteDatabase database)
     }
 
     /// <summary>Moves dead letters back to their queue (without failure headers, attempt count 0) in one transaction.</summary>
-    public async Task<int> RedriveAsync(
-        string queue, IReadOnlyCollection<string>? messageIds, DateTimeOffset now, CancellationToken cancellationToken)
+    public Task<int> RedriveAsync(
+        string queue, IReadOnlyCollection<string>? messageIds, DateTimeOffset now, CancellationToken cancellationToken) =>
+        Writes.RunAsync((connection, transaction, ct) => RedriveAsync(connection, transaction, queue, messageIds, now, ct), cancellationToken);
+
+    private static async Task<int> RedriveAsync(
+        SqliteConnection connection, SqliteTransaction transaction, string queue, IReadOnlyCollection<string>? messageIds, DateTimeOffset now,
+        CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = connection.BeginTransaction(deferred: false);
         var dead = new List<(long Id, TransportMessage Message)>();
         await using (var select = Sql.Command(
             connection,
@@ -261,15 +325,18 @@ internal sealed class MessageTable(SqliteDatabase database)
             await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return dead.Count;
     }
 
-    public async Task<int> PurgeAsync(string queue, IReadOnlyCollection<string>? messageIds, CancellationToken cancellationToken)
+    public Task<int> PurgeAsync(string queue, IReadOnlyCollection<string>? messageIds, CancellationToken cancellationToken) =>
+        Writes.RunAsync((connection, transaction, ct) => PurgeAsync(connection, transaction, queue, messageIds, ct), cancellationToken);
+
+    private static async Task<int> PurgeAsync(
+        SqliteConnection connection, SqliteTransaction transaction, string queue, IReadOnlyCollection<string>? messageIds,
+        CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var purge = Sql.Command(
-            connection, null, $"DELETE FROM bus_dead_letters WHERE queue = $queue {IdFilter(messageIds)};");
+            connection, transaction, $"DELETE FROM bus_dead_letters WHERE queue = $queue {IdFilter(messageIds)};");
         purge.Parameters.AddWithValue("$queue", queue);
         AddIds(purge, messageIds);
         return await purge.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -348,7 +415,7 @@ internal sealed class MessageTable(SqliteDatabase database)
     }
 
     /// <summary>Reads headers and body; a message stored without a bus message id gets the stored (broker) id.</summary>
-    private static TransportMessage ReadMessage(SqliteDataReader reader, int messageIdOrdinal, int headersOrdinal, int bodyOrdinal)
+    internal static TransportMessage ReadMessage(SqliteDataReader reader, int messageIdOrdinal, int headersOrdinal, int bodyOrdinal)
     {
         var headers = JsonSerializer.Deserialize(reader.GetString(headersOrdinal), SqliteJson.Default.DictionaryStringString)
             ?? new Dictionary<string, string>(StringComparer.Ordinal);

@@ -33,7 +33,7 @@ public sealed class SqliteTransport : ITransport
     internal SqliteTransport(SqliteTransportOptions options, QueueSignals? signals)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var database = new SqliteDatabase(options.Validate());
+        var database = new SqliteDatabase(options.Validate(), options.Synchronous);
         _table = new MessageTable(database);
         _signals = signals ?? QueueSignals.For(database.FilePath);
         _pollInterval = options.PollInterval;
@@ -43,6 +43,7 @@ public sealed class SqliteTransport : ITransport
         {
             Name = TransportName,
             CanRenewLease = true,
+            CountsAttemptsAtStart = true,
             MaxLeaseDuration = TimeSpan.FromDays(7),
             MaxDelay = TimeSpan.FromDays(365),
             PublishSubscribe = true,
@@ -51,6 +52,7 @@ public sealed class SqliteTransport : ITransport
             MaxMessageSize = _maxMessageSize,
         };
         DeadLetters = new SqliteDeadLetterQueue(this);
+        Statistics = new SqliteQueueStatistics(this);
     }
 
     /// <inheritdoc />
@@ -58,6 +60,11 @@ public sealed class SqliteTransport : ITransport
 
     /// <inheritdoc />
     public IDeadLetterQueue DeadLetters { get; }
+
+    /// <inheritdoc />
+    /// <remarks>Counted in the tables: ready rows are visible now, in-flight rows are under an unexpired lease, delayed
+    /// rows wait for their <c>visible_at</c>; the oldest age is counted from <c>enqueued_at</c>.</remarks>
+    public IQueueStatistics Statistics { get; }
 
     /// <summary>The full path of the database file.</summary>
     public string DatabasePath => _table.Database.FilePath;
@@ -150,16 +157,16 @@ public sealed class SqliteTransport : ITransport
     internal Task<long> CountDeadLettersAsync(string queue, CancellationToken cancellationToken = default) =>
         _table.CountDeadLettersAsync(queue, cancellationToken);
 
-    /// <summary>Stops waiting receives and lets the pooled connections to the file go. Messages stay in the file.</summary>
-    public ValueTask DisposeAsync()
+    /// <summary>Stops waiting receives, finishes the writes already queued and lets the connections to the file go.
+    /// Messages stay in the file.</summary>
+    public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            _disposing.Cancel();
+            await _disposing.CancelAsync().ConfigureAwait(false);
+            await _table.DisposeAsync().ConfigureAwait(false);
             _table.Database.ReleasePooledConnections();
         }
-
-        return ValueTask.CompletedTask;
     }
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);

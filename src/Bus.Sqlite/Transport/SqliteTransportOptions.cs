@@ -13,6 +13,7 @@ public sealed class SqliteTransportOptions
     private string? _connectionString;
     private TimeSpan _pollInterval = TimeSpan.FromSeconds(1);
     private long _maxMessageSize = 1024 * 1024;
+    private SqliteSynchronous _synchronous = SqliteSynchronous.Full;
 
     /// <summary>The database file, e.g. <c>data/bus.db</c>; created (with its folder) on first use. Every process that
     /// shares the file shares the queues.</summary>
@@ -79,6 +80,25 @@ public sealed class SqliteTransportOptions
             }
 
             _maxMessageSize = value;
+        }
+    }
+
+    /// <summary>What an acknowledged write survives: <see cref="SqliteSynchronous.Full"/> (the default: a power loss)
+    /// or <see cref="SqliteSynchronous.Normal"/> (a process crash, not a power loss; faster). Applies to the
+    /// transport's connections only.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not one of <see cref="SqliteSynchronous"/>.</exception>
+    public SqliteSynchronous Synchronous
+    {
+        get => _synchronous;
+        set
+        {
+            if (!Enum.IsDefined(value))
+            {
+                throw new ArgumentOutOfRangeException(
+                    nameof(Synchronous), value, "Synchronous must be SqliteSynchronous.Full (survives power loss, the default) or SqliteSynchronous.Normal (survives a process crash only).");
+            }
+
+            _synchronous = value;
         }
     }
 

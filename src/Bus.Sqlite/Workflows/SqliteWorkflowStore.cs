@@ -59,6 +59,35 @@ public sealed class SqliteWorkflowStore : IWorkflowStore, IDisposable
         return await ReadOneAsync(find, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Instances, most recently updated first: of <paramref name="workflowName"/> (any workflow when null), in
+    /// <paramref name="status"/> (any when null), at most <paramref name="max"/>. For tools (<c>bus workflows list</c>);
+    /// not part of <see cref="IWorkflowStore"/>.</summary>
+    public async Task<IReadOnlyList<WorkflowInstance>> ListAsync(string? workflowName, WorkflowStatus? status, int max, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var list = Sql.Command(
+            connection,
+            null,
+            $"""
+            SELECT {Columns} FROM bus_workflows
+             WHERE ($name IS NULL OR workflow_name = $name) AND ($status IS NULL OR status = $status)
+             ORDER BY updated_at DESC, id
+             LIMIT $max;
+            """);
+        list.Parameters.AddWithValue("$name", (object?)workflowName ?? DBNull.Value);
+        list.Parameters.AddWithValue("$status", (object?)status?.ToString() ?? DBNull.Value);
+        list.Parameters.AddWithValue("$max", max);
+        await using var reader = await list.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var result = new List<WorkflowInstance>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            result.Add(Read(reader));
+        }
+
+        return result;
+    }
+
     /// <inheritdoc />
     public async Task InsertAsync(WorkflowInstance instance, CancellationToken cancellationToken)
     {
@@ -153,11 +182,11 @@ public sealed class SqliteWorkflowStore : IWorkflowStore, IDisposable
     private static async Task<WorkflowInstance?> ReadOneAsync(SqliteCommand command, CancellationToken cancellationToken)
     {
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            return null;
-        }
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
+    }
 
+    private static WorkflowInstance Read(SqliteDataReader reader)
+    {
         var name = reader.GetString(0);
         var id = reader.GetString(1);
         var statusText = reader.GetString(4);

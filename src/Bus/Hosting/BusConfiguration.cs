@@ -36,7 +36,10 @@ public sealed partial class BusConfiguration
     public int MaxConcurrency { get; set; } = Environment.ProcessorCount * 2;
 
     /// <summary>How many messages may wait, received but not started, beyond <see cref="MaxConcurrency"/>. Default 10.
-    /// 0 receives only when a handler is free.</summary>
+    /// 0 receives only when a handler is free. Applies only on transports that count an attempt when a handler starts
+    /// (<see cref="Transports.TransportCapabilities.CountsAttemptsAtStart"/>: in-memory, SQLite); on SQS and Service
+    /// Bus, which count every receive, the bus receives only what its free workers start at once, so a killed worker
+    /// never costs an attempt to a message it had not started.</summary>
     public int Prefetch { get; set; } = 10;
 
     /// <summary>On stop, how long in-flight handlers may finish before their tokens are cancelled. Default 30 seconds.</summary>
@@ -56,6 +59,12 @@ public sealed partial class BusConfiguration
     /// from the job's latest step). Default 7 days; null keeps them forever. Keep it longer than any job runs and any
     /// message may wait for a retry, or a late retry would run finished steps again.</summary>
     public TimeSpan? StepRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often the endpoint reads its queue's statistics for the <c>bus.queue.*</c> gauges of the <c>Bus</c>
+    /// meter (default 30 seconds; at least 1 second). Null turns the gauges off. Only sampled while a meter listener
+    /// (e.g. OpenTelemetry's <c>AddMeter("Bus")</c>) listens, and only on transports that count
+    /// (<see cref="Transports.ITransport.Statistics"/>).</summary>
+    public TimeSpan? QueueStatisticsInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The retry policy of every handler that does not set its own.</summary>
     public RetryPolicy Retry { get; } = new();
@@ -297,6 +306,11 @@ public sealed partial class BusConfiguration
         {
             // Throws, naming the type, when a handled type is neither marked, mapped as a system message, nor added.
             Messages.Get(handledType);
+        }
+
+        if (QueueStatisticsInterval is { } interval && interval < TimeSpan.FromSeconds(1))
+        {
+            throw new BusConfigurationException($"QueueStatisticsInterval must be at least 1 second, or null to turn the queue gauges off (was {interval}).");
         }
 
         if (StepRetention is { } retention && retention < TimeSpan.FromMinutes(1))

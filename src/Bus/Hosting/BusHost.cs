@@ -1,3 +1,4 @@
+using Bus.Diagnostics;
 using Bus.Pipeline;
 using Bus.Steps;
 using Bus.Transports;
@@ -11,13 +12,15 @@ namespace Bus.Hosting;
 /// <summary>Starts and stops the bus with the host: checks, provisioning, then receiving.</summary>
 internal sealed class BusHost(
     BusConfiguration config, IServiceProvider services, ITransport transport, IStepStore steps, IWorkflowStore workflowStore,
-    WorkflowRegistry workflows, TimeProvider time, ILoggerFactory loggers)
+    WorkflowRegistry workflows, TimeProvider time, ILoggerFactory loggers, ReceiveLoopState receiveLoop)
     : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _log = loggers.CreateLogger("Bus");
     private readonly CancellationTokenSource _stopping = new();
     private EndpointReceiver? _receiver;
     private Task? _retention;
+    private QueueStatisticsSampler? _sampler;
+    private Task? _sampling;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -42,6 +45,16 @@ internal sealed class BusHost(
             _receiver = ActivatorUtilities.CreateInstance<EndpointReceiver>(services);
             _receiver.Start();
         }
+        else
+        {
+            receiveLoop.SendOnly();
+        }
+
+        if (config.QueueStatisticsInterval is { } interval && transport.Statistics is { } statistics)
+        {
+            _sampler = new QueueStatisticsSampler(statistics, config.EndpointName!, interval, time, _log);
+            _sampling = Task.Run(() => _sampler.RunAsync(_stopping.Token), CancellationToken.None);
+        }
 
         if (config.StepRetention is { } retention)
         {
@@ -49,7 +62,7 @@ internal sealed class BusHost(
         }
 
         _log.LogInformation("Bus endpoint {Endpoint} started on {Transport} ({Concurrency} concurrent, prefetch {Prefetch}).",
-            config.EndpointName, transport.Capabilities.Name, config.MaxConcurrency, config.Prefetch);
+            config.EndpointName, transport.Capabilities.Name, config.MaxConcurrency, EndpointReceiver.EffectivePrefetch(config, transport.Capabilities));
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -67,6 +80,11 @@ internal sealed class BusHost(
         if (_retention is not null)
         {
             await _retention.ConfigureAwait(false);
+        }
+
+        if (_sampling is not null)
+        {
+            await _sampling.ConfigureAwait(false);
         }
 
         _log.LogInformation("Bus endpoint {Endpoint} stopped.", config.EndpointName);

@@ -53,6 +53,9 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<IJobStatusQuery, JobStatusQuery>();
         services.AddSingleton(sp => config.TransportFactory!(sp));
         services.AddSingleton(sp => sp.GetRequiredService<ITransport>().DeadLetters);
+        services.AddSingleton(sp => sp.GetRequiredService<ITransport>() is var transport && transport.Statistics is { } statistics
+            ? statistics
+            : new UnsupportedQueueStatistics(transport.Capabilities.Name));
         services.AddSingleton(sp => config.SerializerFactory?.Invoke(sp) ?? new SystemTextJsonMessageSerializer(new System.Text.Json.JsonSerializerOptions(config.Json)));
 
         // Sending: a service of its own, all a send-only endpoint builds.
@@ -67,6 +70,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<RetryDecision>();
         services.AddSingleton<IncomingPipeline>();
         services.AddSingleton<DeliverySettler>();
+        services.AddSingleton<ReceiveLoopState>();
         services.AddSingleton<BusHost>();
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<BusHost>());
         return services;

@@ -10,8 +10,13 @@ namespace Bus.Pipeline;
 /// <summary>
 /// Receives from the endpoint's queue into a bounded buffer and hands messages to at most MaxConcurrency workers. A
 /// worker owns each delivery from receive to settle: it runs the <see cref="IncomingPipeline"/>'s steps, which return an
-/// <see cref="Outcome"/>, has the <see cref="DeliverySettler"/> apply it, and disposes the message's lease renewer.
-/// Capacity (concurrency + prefetch) is taken before receiving, so nothing is received that cannot be held.
+/// <see cref="Outcome"/>, and has the <see cref="DeliverySettler"/> apply it. The worker holds the delivery's
+/// <see cref="LeaseRenewer"/> all along, on its own <see cref="LeaseClock"/>: made when it takes the message, stopped
+/// before settling, disposed after. A prefetched message's lease is not renewed while it waits: a heartbeat due
+/// meanwhile is made before its steps run, and one taken over by another worker meanwhile is dropped here, at no
+/// attempt's cost.
+/// Capacity (concurrency + prefetch) is taken before receiving, so nothing is received that cannot be held; prefetch
+/// only where the transport counts attempts at handler start (<see cref="TransportCapabilities.CountsAttemptsAtStart"/>).
 /// On stop: no more receives, buffered messages are released at once, in-flight handlers get the shutdown timeout,
 /// then their tokens are cancelled and their messages released.
 /// </summary>
@@ -32,17 +37,17 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     private readonly ReceivedBuffer _buffer;
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _hardStop = new();
-    private readonly LeaseDeadlines _deadlines;
     private readonly EndpointLeases _leases;
-    private readonly LeaseRenewer?[] _held; // per worker: the lease of the message it handles, for a hard stop
+    private readonly ReceiveLoopState _state;
     private Task? _receiveLoop;
     private Task[] _workers = [];
     private Task? _stopped;
 
     public EndpointReceiver(
         IncomingPipeline pipeline, DeliverySettler settler, HandlingTable handling, ITransport transport, TimeProvider time,
-        ILoggerFactory loggers, BusConfiguration config)
+        ILoggerFactory loggers, BusConfiguration config, ReceiveLoopState state)
     {
+        _state = state;
         _pipeline = pipeline;
         _settler = settler;
         _handling = handling;
@@ -53,18 +58,24 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         _queue = config.EndpointName!;
         _concurrency = config.MaxConcurrency;
         _shutdownTimeout = config.ShutdownTimeout;
-        _deadlines = new LeaseDeadlines(time);
-        _leases = new EndpointLeases(transport.Capabilities, time, _deadlines, _log, _endpointTag);
-        _held = new LeaseRenewer?[_concurrency];
-        // Woken for a batch of up to half the places (or one place as soon as a worker is idle).
-        var size = _concurrency + config.Prefetch;
+        _leases = new EndpointLeases(transport.Capabilities, time, _log, _endpointTag);
+        // Woken for a batch of up to half the places (or one place as soon as a worker is idle). Prefetch only where the
+        // transport counts an attempt at handler start: elsewhere a prefetched message killed with its worker would lose
+        // an attempt it never made, so only what the workers start at once is received.
+        var size = _concurrency + EffectivePrefetch(config, transport.Capabilities);
         _buffer = new ReceivedBuffer(() => _capacity!.OnWorkerIdle());
         _capacity = new ReceiveCapacity(size, Math.Clamp(size / 2, 1, MaxReceiveBatch), () => _buffer.HasIdleWorker, _stopping.Token);
     }
 
+    /// <summary>How many messages may wait received but not started: the configured prefetch on a transport that counts
+    /// attempts at start, else none.</summary>
+    public static int EffectivePrefetch(BusConfiguration config, TransportCapabilities capabilities) =>
+        capabilities.CountsAttemptsAtStart ? config.Prefetch : 0;
+
     public void Start()
     {
-        _workers = Enumerable.Range(0, _concurrency).Select(worker => Task.Run(() => WorkAsync(worker))).ToArray();
+        _workers = Enumerable.Range(0, _concurrency).Select(_ => Task.Run(WorkAsync)).ToArray();
+        _state.Running();
         _receiveLoop = Task.Run(ReceiveLoopAsync);
     }
 
@@ -83,6 +94,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
             return;
         }
 
+        _state.Stopping();
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _receiveLoop.ConfigureAwait(false);
         await ReleaseBufferedAsync().ConfigureAwait(false);
@@ -95,12 +107,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
             _log.LogWarning("Handlers still running after the shutdown timeout of {Timeout}; cancelling them. Their messages are released.", _shutdownTimeout);
-            await _hardStop.CancelAsync().ConfigureAwait(false);
-            foreach (var renewer in _held)
-            {
-                renewer?.CancelHandling(); // a handler that starts after this sees the cancelled token itself
-            }
-
+            await _hardStop.CancelAsync().ConfigureAwait(false); // cancels every running handler's token
             await workers.ConfigureAwait(false);
         }
 
@@ -113,7 +120,6 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         _capacity.Dispose();
         _stopping.Dispose();
         _hardStop.Dispose();
-        _deadlines.Dispose();
     }
 
     private async Task ReceiveLoopAsync()
@@ -133,6 +139,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                 {
                     received = await _transport.ReceiveAsync(_queue, wanted, lease, token).ConfigureAwait(false);
                     failures = 0;
+                    _state.Received();
                 }
                 catch (OperationCanceledException) when (token.IsCancellationRequested)
                 {
@@ -143,6 +150,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                 {
                     _capacity.Release(wanted);
                     failures++;
+                    _state.Failed(ex);
                     var backOff = TimeSpan.FromMilliseconds(Math.Min(30_000, 250 * Math.Pow(2, Math.Min(failures, 10))));
                     _log.LogError(ex, "Receiving from {Queue} failed ({Failures} in a row); trying again in {BackOff}.", _queue, failures, backOff);
                     await Task.Delay(backOff, _time, token).ConfigureAwait(false);
@@ -163,27 +171,33 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                 for (var i = 0; i < received.Count; i++)
                 {
                     var message = received[i];
-                    var renewer = new LeaseRenewer(message, _handling.ProfileFor(message), _leases, receivedAt);
-                    renewer.Start();
-                    _buffer.Add(new BufferedMessage(message, renewer));
+                    _buffer.Add(new BufferedMessage(message, receivedAt));
                 }
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
         }
+        catch (Exception ex)
+        {
+            _state.Ended(ex);
+            throw;
+        }
         finally
         {
+            _state.Ended(null);
             _buffer.Complete();
         }
     }
 
-    private async Task WorkAsync(int worker)
+    private async Task WorkAsync()
     {
         var next = _buffer.NewWorker();
+        using var clock = new LeaseClock(_time);
         while (await next.NextAsync().ConfigureAwait(false))
         {
-            var (message, renewer) = next.Current;
+            var (message, receivedAt) = next.Current;
+            var renewer = new LeaseRenewer(message, _handling.ProfileFor(message), _leases, clock, receivedAt);
             try
             {
                 if (_stopping.IsCancellationRequested)
@@ -192,8 +206,11 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                     continue;
                 }
 
-                // A full fence: a hard stop either sees this renewer or is seen by it (BeginHandling checks the token).
-                Interlocked.Exchange(ref _held[worker], renewer);
+                if (!await renewer.StartAsync().ConfigureAwait(false))
+                {
+                    continue; // taken by another worker while it waited here, prefetched: not ours to handle or settle
+                }
+
                 await ProcessAsync(message, renewer).ConfigureAwait(false);
             }
             catch (Exception ex)
@@ -204,15 +221,14 @@ internal sealed class EndpointReceiver : IAsyncDisposable
             }
             finally
             {
-                Volatile.Write(ref _held[worker], null);
                 await renewer.DisposeAsync().ConfigureAwait(false);
                 _capacity.Release();
             }
         }
     }
 
-    /// <summary>One delivery, from its steps to its settlement, traced and timed. The settler stops the lease renewer;
-    /// the worker disposes it (which also stops it when something unexpected skipped the settler).</summary>
+    /// <summary>One delivery, from its steps to its settlement, traced and timed. The lease renewer is stopped before
+    /// settling (no heartbeat races the settlement) and disposed by the caller.</summary>
     private async Task ProcessAsync(IReceivedMessage message, LeaseRenewer renewer)
     {
         BusTelemetry.Received.Add(1, _endpointTag);
@@ -237,6 +253,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                 OutcomeKind.DeadLetter => "dead-lettered",
                 _ => "lease-lost",
             };
+            await renewer.StopAsync().ConfigureAwait(false);
             await _settler.SettleAsync(delivery, decided).ConfigureAwait(false);
         }
         finally
@@ -284,19 +301,22 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         {
             try
             {
-                await ReleaseAsync(item.Message, item.Renewer).ConfigureAwait(false);
+                await ReleaseAsync(item.Message).ConfigureAwait(false);
             }
             finally
             {
-                await item.Renewer.DisposeAsync().ConfigureAwait(false);
                 _capacity.Release();
             }
         }
     }
 
-    private async Task ReleaseAsync(IReceivedMessage message, LeaseRenewer renewer)
+    private async Task ReleaseAsync(IReceivedMessage message, LeaseRenewer? renewer = null)
     {
-        await renewer.StopAsync().ConfigureAwait(false);
+        if (renewer is not null)
+        {
+            await renewer.StopAsync().ConfigureAwait(false);
+        }
+
         try
         {
             await message.ReleaseAsync(TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);

@@ -14,30 +14,17 @@ internal sealed class MessageContext : IMessageContext
 {
     private static readonly AsyncLocal<MessageContext?> Ambient = new();
     private readonly HandlerServices _services;
-    private readonly LeaseRenewer _renewer;
-    private readonly TimeWindow? _window;
-    private readonly CancellationToken _stopping;
+    private readonly IncomingContext _delivery;
     private List<OutgoingMessage>? _pending;
     private List<OutgoingMessage>? _regardless;
     private string? _identity;
 
-    /// <summary>Creates the context of <paramref name="received"/>, of <paramref name="type"/>, whose lease
-    /// <paramref name="renewer"/> keeps; <paramref name="window"/> is the time window its handlers run in, if any, and
-    /// <paramref name="stopping"/> is cancelled when the host starts stopping (a checkpoint then releases the job).</summary>
-    public MessageContext(
-        IReceivedMessage received,
-        MessageType type,
-        LeaseRenewer renewer,
-        TimeWindow? window,
-        CancellationToken stopping,
-        HandlerServices services)
+    /// <summary>Creates the handlers' context of <paramref name="delivery"/>, whose type is resolved: it reads the
+    /// message, its lease renewer, its type's time window and the host's stopping signal from there.</summary>
+    public MessageContext(IncomingContext delivery, HandlerServices services)
     {
         _services = services;
-        _renewer = renewer;
-        _window = window;
-        _stopping = stopping;
-        Received = received;
-        Type = type;
+        _delivery = delivery;
     }
 
     /// <summary>The context of the message being handled on this async flow, if any.</summary>
@@ -47,9 +34,9 @@ internal sealed class MessageContext : IMessageContext
         set => Ambient.Value = value;
     }
 
-    public IReceivedMessage Received { get; }
+    public IReceivedMessage Received => _delivery.Received;
 
-    public MessageType Type { get; }
+    public MessageType Type => _delivery.Type!;
 
     /// <summary>Read from the headers when asked: a message the bus made in this process formats its id then.</summary>
     public string MessageId => Received.Message.MessageId ?? string.Empty;
@@ -80,7 +67,7 @@ internal sealed class MessageContext : IMessageContext
     public IBus Bus => _services.Bus;
 
     /// <summary>The handler's token; its source is made when first read.</summary>
-    public CancellationToken CancellationToken => _renewer.HandlerToken;
+    public CancellationToken CancellationToken => _delivery.Renewer.HandlerToken;
 
     /// <summary>A small runner made when asked (most handlers run no steps; one that does keeps no state of its own).</summary>
     public IStepRunner Steps => new StepRunner(this, _services.StepStore, _services.StepGate, _services.Json);
@@ -154,7 +141,7 @@ internal sealed class MessageContext : IMessageContext
     public async Task ExtendLeaseAsync(TimeSpan duration)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(duration, TimeSpan.Zero);
-        await _renewer.ExtendAsync(duration, CancellationToken).ConfigureAwait(false);
+        await _delivery.Renewer.ExtendAsync(duration, CancellationToken).ConfigureAwait(false);
     }
 
     public Task CheckpointAsync()
@@ -201,7 +188,7 @@ internal sealed class MessageContext : IMessageContext
 
     private bool ShouldPause(out TimeSpan resumeAfter, out string why)
     {
-        if (_stopping.IsCancellationRequested)
+        if (_delivery.Stopping.IsCancellationRequested)
         {
             resumeAfter = TimeSpan.Zero;
             why = "the host is stopping";
@@ -209,7 +196,7 @@ internal sealed class MessageContext : IMessageContext
         }
 
         var now = _services.Time.GetUtcNow();
-        if (_window is { } window && !window.IsOpen(now))
+        if (_delivery.Handling!.Window is { } window && !window.IsOpen(now))
         {
             resumeAfter = window.NextOpening(now) - now;
             why = $"its time window {window} has closed";

@@ -1,11 +1,10 @@
 using System.Threading.Tasks.Sources;
-using Bus.Leases;
 using Bus.Transports;
 
 namespace Bus.Pipeline;
 
 /// <summary>
-/// Received messages (each with its running <see cref="LeaseRenewer"/>) waiting for a free worker, first in first out.
+/// Received messages waiting for a free worker, first in first out.
 /// A worker that finds the buffer empty waits on its own reusable signal and is handed the next message directly, so
 /// passing a message to an idle worker allocates nothing (a channel with several readers allocates a waiter per wait).
 /// </summary>
@@ -135,6 +134,5 @@ internal sealed class ReceivedBuffer
     }
 }
 
-/// <summary>A received message waiting for a worker, with its lease's renewer (the worker that takes it owns both until
-/// the message is settled).</summary>
-internal readonly record struct BufferedMessage(IReceivedMessage Message, LeaseRenewer Renewer);
+/// <summary>A received message waiting for a worker, and when it was received (its lease runs from then).</summary>
+internal readonly record struct BufferedMessage(IReceivedMessage Message, DateTimeOffset ReceivedAt);

@@ -13,6 +13,14 @@ public interface ITransport : IAsyncDisposable
     /// <summary>Dead-letter access: list, redrive and purge.</summary>
     IDeadLetterQueue DeadLetters { get; }
 
+    /// <summary>
+    /// Counts per queue (ready, in flight, delayed, dead-lettered, age of the oldest message), or null when the transport
+    /// cannot count. A transport that can returns an <see cref="IQueueStatistics"/> here; the bus then serves it from
+    /// dependency injection, reports it as gauges on the <c>Bus</c> meter and uses it in its health checks. The default
+    /// is null, so transports written before it still compile; a transport that wraps another should pass it through.
+    /// </summary>
+    IQueueStatistics? Statistics => null;
+
     /// <summary>Creates (or, in verify-only mode, checks) the queues, topics and subscriptions of an endpoint.</summary>
     Task ProvisionAsync(TransportTopology topology, CancellationToken cancellationToken);
 

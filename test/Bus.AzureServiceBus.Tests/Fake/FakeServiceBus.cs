@@ -305,7 +305,31 @@ public sealed class FakeServiceBus
             Record(deadLetters ? "PeekDeadLetters" : "Peek", queue);
             var q = _queues.TryGetValue(queue, out var found) ? found : throw NotFound(queue);
             Sweep();
-            return (deadLetters ? q.DeadLetters : q.Messages).Where(m => m.Sequence >= from).Take(max).Select(ToReceived).ToList();
+            var now = Time.GetUtcNow();
+            return (deadLetters ? q.DeadLetters : q.Messages).Where(m => m.Sequence >= from).Take(max)
+                .Select(m => ToReceived(m, m.ScheduledAt > now ? ServiceBusMessageState.Scheduled : ServiceBusMessageState.Active)).ToList();
+        }
+    }
+
+    /// <summary>A queue's runtime counts as Service Bus reports them: active (locked ones included), scheduled, dead letters.</summary>
+    internal (long Active, long Scheduled, long DeadLetters) Counts(string queue)
+    {
+        lock (_gate)
+        {
+            var q = _queues.TryGetValue(queue, out var found) ? found : throw NotFound(queue);
+            Sweep();
+            var now = Time.GetUtcNow();
+            var scheduled = q.Messages.Count(m => m.ScheduledAt > now);
+            return (q.Messages.Count - scheduled, scheduled, q.DeadLetters.Count);
+        }
+    }
+
+    /// <summary>The names of the queues.</summary>
+    internal IReadOnlyList<QueueSettings> Queues()
+    {
+        lock (_gate)
+        {
+            return [.. _queues.Values.Select(q => q.Settings with { })];
         }
     }
 
@@ -586,7 +610,9 @@ public sealed class FakeServiceBus
         ScheduledAt = message.ScheduledEnqueueTime == default ? null : message.ScheduledEnqueueTime,
     };
 
-    private static ServiceBusReceivedMessage ToReceived(Stored m) => ServiceBusModelFactory.ServiceBusReceivedMessage(
+    private static ServiceBusReceivedMessage ToReceived(Stored m) => ToReceived(m, ServiceBusMessageState.Active);
+
+    private static ServiceBusReceivedMessage ToReceived(Stored m, ServiceBusMessageState state) => ServiceBusModelFactory.ServiceBusReceivedMessage(
         body: m.Body,
         messageId: m.MessageId,
         correlationId: m.CorrelationId,
@@ -597,7 +623,8 @@ public sealed class FakeServiceBus
         lockedUntil: m.LockToken is null ? default : m.LockedUntil,
         sequenceNumber: m.Sequence,
         enqueuedTime: m.EnqueuedAt,
-        scheduledEnqueueTime: m.ScheduledAt ?? default);
+        scheduledEnqueueTime: m.ScheduledAt ?? default,
+        serviceBusMessageState: state);
 
     private void Pass()
     {

@@ -143,6 +143,16 @@ public sealed class FakeServiceBusAdministrationClient(FakeServiceBus broker) : 
     public override Task<Response<QueueProperties>> GetQueueAsync(string name, CancellationToken cancellationToken = default) =>
         Ok(ToProperties(broker.GetQueue(name)));
 
+    public override Task<Response<QueueRuntimeProperties>> GetQueueRuntimePropertiesAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var (active, scheduled, dead) = broker.Counts(name);
+        return Ok(ServiceBusModelFactory.QueueRuntimeProperties(
+            name, active, scheduled, dead, 0, 0, active + scheduled + dead, 0, DateTimeOffset.MinValue, DateTimeOffset.MinValue, DateTimeOffset.MinValue));
+    }
+
+    public override AsyncPageable<QueueProperties> GetQueuesAsync(CancellationToken cancellationToken = default) =>
+        AsyncPageable<QueueProperties>.FromPages([Page<QueueProperties>.FromValues([.. broker.Queues().Select(ToProperties)], null, null!)]);
+
     public override Task<Response<QueueProperties>> CreateQueueAsync(CreateQueueOptions options, CancellationToken cancellationToken = default) =>
         Ok(ToProperties(broker.CreateQueue(new FakeServiceBus.QueueSettings(
             options.Name, options.LockDuration, options.MaxDeliveryCount, options.MaxSizeInMegabytes, options.MaxMessageSizeInKilobytes,

@@ -8,17 +8,23 @@ internal sealed class ScopeStep(IServiceScopeFactory scopes) : IIncomingStep
 {
     public async ValueTask<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
     {
-        var scope = scopes.CreateAsyncScope();
-        await using (scope.ConfigureAwait(false))
+        // A plain scope, disposed asynchronously when it can be (AsyncServiceScope would be boxed by ConfigureAwait).
+        var scope = scopes.CreateScope();
+        try
         {
             context.ScopeServices = scope.ServiceProvider;
-            try
+            return await next(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            context.ScopeServices = null;
+            if (scope is IAsyncDisposable asyncScope)
             {
-                return await next(context).ConfigureAwait(false);
+                await asyncScope.DisposeAsync().ConfigureAwait(false);
             }
-            finally
+            else
             {
-                context.ScopeServices = null;
+                scope.Dispose();
             }
         }
     }

@@ -25,6 +25,8 @@ public sealed class InMemoryBroker
 
     internal InMemoryQueue Queue(string name) => _queues.GetOrAdd(name, static (n, time) => new InMemoryQueue(n, time), Time);
 
+    internal IReadOnlyList<string> QueueNames() => [.. _queues.Keys.Order(StringComparer.Ordinal)];
+
     internal bool TryGetQueue(string name, out InMemoryQueue queue) => _queues.TryGetValue(name, out queue!);
 
     internal void Subscribe(string topic, string queue)

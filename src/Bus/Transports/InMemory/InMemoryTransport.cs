@@ -12,7 +12,7 @@ namespace Bus.Transports.InMemory;
 /// queues (a topic copies them to every subscribed queue), <see cref="ReceiveAsync"/> takes them under a lease, and each
 /// <see cref="IReceivedMessage"/> it returns settles that one delivery. The queue itself is <c>InMemoryQueue</c>.
 /// </remarks>
-public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
+public sealed class InMemoryTransport : ITransport, IDeadLetterQueue, IQueueStatistics
 {
     private readonly InMemoryBroker _broker;
     private readonly InMemoryTransportOptions _options;
@@ -28,6 +28,7 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
         {
             Name = "in-memory",
             CanRenewLease = true,
+            CountsAttemptsAtStart = true,
             MaxLeaseDuration = TimeSpan.FromHours(12),
             MaxDelay = TimeSpan.FromDays(365),
             PublishSubscribe = true,
@@ -42,6 +43,9 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
 
     /// <inheritdoc />
     public IDeadLetterQueue DeadLetters => this;
+
+    /// <inheritdoc />
+    public IQueueStatistics Statistics => this;
 
     /// <summary>The broker this transport uses.</summary>
     public InMemoryBroker Broker => _broker;
@@ -120,6 +124,27 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
             ? q.PeekDeadLetters(maxCount).Select(m => FailureDetails.Read(m, queue)).ToList()
             : [];
         return Task.FromResult(result);
+    }
+
+    /// <inheritdoc />
+    public Task<DeadLetterPage> ListAsync(string queue, DeadLetterQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        ArgumentNullException.ThrowIfNull(query);
+        var all = _broker.TryGetQueue(queue, out var q) ? q.PeekDeadLetters(int.MaxValue) : [];
+        return Task.FromResult(query.PageByOffset(all.Select(m => FailureDetails.Read(m, queue))));
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken) => Task.FromResult(_broker.QueueNames());
+
+    /// <inheritdoc />
+    public Task<QueueStatistics> GetAsync(string queue, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        return Task.FromResult(_broker.TryGetQueue(queue, out var q)
+            ? q.Statistics()
+            : new QueueStatistics(queue, 0, 0, 0, 0, null, _broker.Time.GetUtcNow()));
     }
 
     /// <inheritdoc />

@@ -1,0 +1,170 @@
+using System.Text;
+using Bus.Sqlite.Schema;
+using Bus.Testing;
+using Bus.Transports;
+using Microsoft.Data.Sqlite;
+
+namespace Bus.Sqlite.Tests;
+
+/// <summary>The transport's writes run on one connection; writes that queue up commit together, each in its own
+/// savepoint. The queue is held on a gate write so that the writes after it are known to share one transaction.</summary>
+public sealed class SqliteWriteQueueTests : IAsyncLifetime
+{
+    private static readonly TimeSpan LongLease = TimeSpan.FromHours(1);
+    private readonly ManualTimeProvider _time = new();
+    private readonly TempDatabase _database = new();
+    private SqliteTransport _transport = null!;
+
+    public Task InitializeAsync()
+    {
+        _transport = new SqliteTransport(new SqliteTransportOptions { DatabasePath = _database.Path, TimeProvider = _time });
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _transport.DisposeAsync();
+        _database.Dispose();
+    }
+
+    [Fact]
+    public async Task Completes_queued_together_commit_in_one_transaction_and_all_land()
+    {
+        var received = await SendAndReceiveAsync("together", 20);
+        var (gate, gateWrite) = await HoldQueueAsync();
+        var commitsBefore = _transport.Table.Writes.Commits;
+
+        var completes = received.Select(m => m.CompleteAsync(default)).ToList();
+        gate.SetResult();
+        await gateWrite;
+        await Task.WhenAll(completes);
+
+        Assert.Equal(0, await _transport.CountMessagesAsync("together"));
+        Assert.Equal(2, _transport.Table.Writes.Commits - commitsBefore); // the gate's transaction, then all 20 completes in one
+    }
+
+    [Fact]
+    public async Task A_failing_write_rolls_back_alone_and_the_rest_of_its_batch_commits()
+    {
+        var received = await SendAndReceiveAsync("failing", 3);
+        var (gate, gateWrite) = await HoldQueueAsync();
+
+        var first = received[0].CompleteAsync(default);
+        var failing = _transport.Table.Writes.RunAsync<bool>(
+            async (connection, transaction, ct) =>
+            {
+                // Deletes the queue's messages, then fails: the delete must be rolled back, so the message is not lost.
+                await using var delete = connection.CreateCommand();
+                delete.Transaction = transaction;
+                delete.CommandText = "DELETE FROM bus_messages WHERE queue = 'failing';";
+                Assert.True(await delete.ExecuteNonQueryAsync(ct) > 0);
+                throw new InvalidOperationException("handler blew up mid-write");
+            },
+            default);
+        var second = received[1].CompleteAsync(default);
+        var send = _transport.SendAsync([new OutgoingMessage(Destination.Queue("failing"), Message("sent in the same batch"))], default);
+        gate.SetResult();
+        await gateWrite;
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => failing);
+        Assert.Equal("handler blew up mid-write", error.Message);
+        await first;
+        await second;
+        await send;
+        Assert.Equal(2, await _transport.CountMessagesAsync("failing")); // the third (still leased) and the new one
+        await received[2].CompleteAsync(default);
+        var left = await _transport.ReceiveAsync("failing", 10, LongLease, default);
+        Assert.Equal("sent in the same batch", Encoding.UTF8.GetString(Assert.Single(left).Message.Body.Span));
+    }
+
+    [Fact]
+    public async Task A_stale_complete_in_a_batch_fails_alone()
+    {
+        var received = await SendAndReceiveAsync("stale", 2);
+        await received[0].CompleteAsync(default);
+        var (gate, gateWrite) = await HoldQueueAsync();
+
+        var again = received[0].CompleteAsync(default);
+        var other = received[1].CompleteAsync(default);
+        gate.SetResult();
+        await gateWrite;
+
+        await Assert.ThrowsAsync<LeaseLostException>(() => again);
+        await other;
+        Assert.Equal(0, await _transport.CountMessagesAsync("stale"));
+    }
+
+    [Fact]
+    public async Task A_write_cancelled_while_queued_is_not_stored()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("cancelled", [], []), default);
+        var (gate, gateWrite) = await HoldQueueAsync();
+        using var cancel = new CancellationTokenSource();
+
+        var send = _transport.SendAsync([new OutgoingMessage(Destination.Queue("cancelled"), Message("never"))], cancel.Token);
+        await cancel.CancelAsync();
+        gate.SetResult();
+        await gateWrite;
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
+        Assert.Equal(0, await _transport.CountMessagesAsync("cancelled"));
+    }
+
+    [Fact]
+    public async Task Dispose_finishes_the_writes_already_queued()
+    {
+        var received = await SendAndReceiveAsync("dispose", 5);
+        var (gate, _) = await HoldQueueAsync();
+        var completes = received.Select(m => m.CompleteAsync(default)).ToList();
+
+        var disposed = _transport.DisposeAsync().AsTask();
+        gate.SetResult();
+        await disposed;
+        await Task.WhenAll(completes);
+
+        await using var reopened = new SqliteTransport(new SqliteTransportOptions { DatabasePath = _database.Path, TimeProvider = _time });
+        Assert.Equal(0, await reopened.CountMessagesAsync("dispose"));
+    }
+
+    [Theory]
+    [InlineData(SqliteSynchronous.Full, 2L)]
+    [InlineData(SqliteSynchronous.Normal, 1L)]
+    public async Task Connections_use_the_chosen_synchronous_level(SqliteSynchronous synchronous, long expected)
+    {
+        var database = new SqliteDatabase(_database.ConnectionString, synchronous);
+        await using var connection = await database.OpenAsync(default);
+        await using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA synchronous;";
+
+        Assert.Equal(expected, await pragma.ExecuteScalarAsync());
+    }
+
+    private async Task<List<IReceivedMessage>> SendAndReceiveAsync(string queue, int count)
+    {
+        await _transport.SendAsync(
+            Enumerable.Range(0, count).Select(i => new OutgoingMessage(Destination.Queue(queue), Message($"m{i}"))).ToList(), default);
+        var received = await _transport.ReceiveAsync(queue, count, LongLease, default);
+        Assert.Equal(count, received.Count);
+        return received.ToList();
+    }
+
+    /// <summary>Queues a write that waits for the returned gate, so the writes queued next share the following transaction.</summary>
+    private async Task<(TaskCompletionSource Gate, Task<bool> Write)> HoldQueueAsync()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var gateWrite = _transport.Table.Writes.RunAsync(
+            async (_, _, _) =>
+            {
+                started.SetResult();
+                await gate.Task;
+                return true;
+            },
+            default);
+        await started.Task; // the gate write holds the queue before anything else is queued
+        return (gate, gateWrite);
+    }
+
+    private static TransportMessage Message(string body) =>
+        new(new Dictionary<string, string> { [MessageHeaders.MessageId] = Guid.NewGuid().ToString() }, Encoding.UTF8.GetBytes(body));
+}
