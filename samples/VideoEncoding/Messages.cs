@@ -6,10 +6,6 @@ namespace VideoEncoding;
 [MessageName("media.encode-video")]
 public sealed record EncodeVideo(string VideoId, string FileName) : ICommand;
 
-/// <summary>The workflow's own timeout: run the encoder again after a failed run.</summary>
-[MessageName("media.rerun-encoder")]
-public sealed record RerunEncoder(string VideoId) : ICommand;
-
 /// <summary>The video was encoded.</summary>
 [MessageName("media.video-encoded")]
 public sealed record VideoEncoded(string VideoId, int Runs) : IEvent;

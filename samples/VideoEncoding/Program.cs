@@ -2,11 +2,14 @@
 // EncodeVideo starts a workflow per video that launches an encoder "container" (here a local process, this program
 // in encode mode) and returns at once. When the process exits, LocalProcessTaskLauncher sends an ECS
 // "Task State Change" event to the endpoint's queue as a bare EventBridge payload, exactly as EventBridge would on
-// AWS; the system-message map turns it into EcsTaskStateChange and the workflow reacts: exit 0 publishes
-// VideoEncoded, a failure reruns the task after a pause, up to 3 runs, then VideoEncodingFailed is published.
+// AWS; Bus.Aws's system-message map turns it into EcsTaskStateChange and the library's container-task workflow reacts:
+// exit 0 publishes VideoEncoded, a failure reruns the task after a pause, up to 3 runs, then VideoEncodingFailed.
+// On AWS, register EcsTaskLauncher (services.AddEcsTaskLauncher) and the EventBridge rule (services.AddEcsTaskEventRule)
+// instead of the local launcher.
 //   dotnet run --project samples/VideoEncoding [-- --db data/video-encoding.db]
 //   dotnet run --project samples/VideoEncoding -- --transport sqs --sqs-endpoint http://127.0.0.1:4566
 using Bus;
+using Bus.Aws;
 using Bus.Hosting;
 using Bus.Samples;
 using Bus.Transports;
@@ -87,8 +90,8 @@ var query = host.Services.GetRequiredService<IWorkflowStatusQuery>();
 foreach (var video in videos)
 {
     var instance = await FinishedInstanceAsync(query, video.VideoId);
-    var state = instance.GetState<VideoEncodingState>();
-    Console.WriteLine($"  {video.VideoId,-16} {instance.Status,-10} runs {state.Runs}, exit codes [{string.Join(", ", state.ExitCodes)}]"
+    var runs = instance.GetState<ContainerTaskState<EncodeVideo>>().Runs;
+    Console.WriteLine($"  {video.VideoId,-16} {instance.Status,-10} runs {runs.Count}, exit codes [{string.Join(", ", runs.Select(r => r.ExitCode))}]"
         + (instance.FailureReason is { } reason ? $": {reason}" : string.Empty));
 }
 

@@ -1,9 +1,10 @@
 using Amazon.SQS.Model;
 using Bus.AmazonSqs.Sqs;
+using Bus.Aws;
+using Bus.Aws.Ecs;
 using Bus.Conformance;
 using Bus.Conformance.SystemMessages;
 using Bus.Hosting;
-using Bus.SystemMessages;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Bus.AmazonSqs.Tests;

@@ -103,7 +103,7 @@ public sealed partial class SampleTests : IDisposable
         Assert.True(run.ExitCode == 0, run.Output);
         Assert.Matches(@"VideoEncoded intro-\S+ after 1 run\(s\)", run.Output);
         Assert.Matches(@"VideoEncoded keynote-\S+ after 2 run\(s\)", run.Output);
-        Assert.Matches(@"VideoEncodingFailed corrupt-\S+: the encoder failed 3 times", run.Output);
+        Assert.Matches(@"VideoEncodingFailed corrupt-\S+: run 3 of 3 exited with 65", run.Output);
         Assert.Matches(@"corrupt-\S+\s+Failed\s+runs 3, exit codes \[65, 65, 65\]", run.Output);
     }
 

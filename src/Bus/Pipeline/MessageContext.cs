@@ -17,6 +17,7 @@ internal sealed class MessageContext : IMessageContext
     private readonly IncomingContext _delivery;
     private List<OutgoingMessage>? _pending;
     private List<OutgoingMessage>? _regardless;
+    private string? _identity;
 
     /// <summary>Creates the handlers' context of <paramref name="delivery"/>, whose type is resolved: it reads the
     /// message, its lease renewer, its type's time window and the host's stopping signal from there.</summary>
@@ -41,6 +42,16 @@ internal sealed class MessageContext : IMessageContext
     public string MessageId => Received.Message.MessageId ?? string.Empty;
 
     public string MessageType => Type.WireName;
+
+    /// <summary>What identifies the message across copies: for a system message that names itself
+    /// (<see cref="SystemMessages.ISystemMessageIdentity"/>, e.g. an EventBridge event id) <c>event:{id}</c>, which two
+    /// copies of one event share whatever their queue message ids; else the message id. Steps and workflow history are
+    /// keyed by it.</summary>
+    public string Identity
+    {
+        get => _identity ?? MessageId;
+        set => _identity = value;
+    }
 
     public IReadOnlyDictionary<string, string> Headers => Received.Message.Headers;
 
@@ -198,7 +209,7 @@ internal sealed class MessageContext : IMessageContext
     }
 }
 
-/// <summary>Runs memoised steps for one job (keyed by its message id).</summary>
+/// <summary>Runs memoised steps for one job (keyed by its identity: the message id, or a system message's own id).</summary>
 internal sealed class StepRunner(MessageContext context, IStepStore store, StepGate gate, System.Text.Json.JsonSerializerOptions json) : IStepRunner
 {
     public async Task<T> RunAsync<T>(string name, Func<CancellationToken, Task<T>> step)
@@ -208,8 +219,8 @@ internal sealed class StepRunner(MessageContext context, IStepStore store, StepG
         var token = context.CancellationToken;
 
         // Another copy of this message running the same step here finishes it first; this copy then finds its result.
-        using var pass = await gate.EnterAsync(context.MessageId, name, token).ConfigureAwait(false);
-        var stored = await store.GetAsync(context.MessageId, name, token).ConfigureAwait(false);
+        using var pass = await gate.EnterAsync(context.Identity, name, token).ConfigureAwait(false);
+        var stored = await store.GetAsync(context.Identity, name, token).ConfigureAwait(false);
         if (stored is not null)
         {
             return System.Text.Json.JsonSerializer.Deserialize<T>(stored, json)!;
@@ -218,7 +229,7 @@ internal sealed class StepRunner(MessageContext context, IStepStore store, StepG
         await context.CheckpointAsync().ConfigureAwait(false);
         var result = await step(token).ConfigureAwait(false);
         await context.FlushAsync().ConfigureAwait(false);
-        await store.SaveAsync(context.MessageId, name, System.Text.Json.JsonSerializer.Serialize(result, json), token).ConfigureAwait(false);
+        await store.SaveAsync(context.Identity, name, System.Text.Json.JsonSerializer.Serialize(result, json), token).ConfigureAwait(false);
         return result;
     }
 

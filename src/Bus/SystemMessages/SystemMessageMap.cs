@@ -4,7 +4,9 @@ namespace Bus.SystemMessages;
 
 /// <summary>
 /// Recognises foreign payloads that carry no bus envelope (e.g. EventBridge events delivered straight to a queue)
-/// by their content, and turns them into typed messages that handlers and workflows handle like any other.
+/// by their content, and turns them into typed messages that handlers and workflows handle like any other. Cloud
+/// packages add their events (e.g. <c>Bus.Aws</c>: <c>MapEventBridge&lt;T&gt;(source, detailType)</c> and
+/// <c>MapEcsTaskStateChange()</c>).
 /// </summary>
 public sealed class SystemMessageMap
 {
@@ -13,24 +15,6 @@ public sealed class SystemMessageMap
 
     /// <summary>The registered message types, in registration order.</summary>
     public IEnumerable<Type> MessageTypes => _entries.Select(e => e.Type);
-
-    /// <summary>Maps EventBridge events with this <paramref name="source"/> and <paramref name="detailType"/> to
-    /// <typeparamref name="TMessage"/> (deserialized from the whole event).</summary>
-    public SystemMessageMap MapEventBridge<TMessage>(string source, string detailType)
-        where TMessage : class
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(source);
-        ArgumentException.ThrowIfNullOrWhiteSpace(detailType);
-        return Map<TMessage>(
-            $"EventBridge {source} / {detailType}",
-            root => root.ValueKind == JsonValueKind.Object
-                && root.TryGetProperty("source", out var s) && s.ValueKind == JsonValueKind.String && s.ValueEquals(source)
-                && root.TryGetProperty("detail-type", out var d) && d.ValueKind == JsonValueKind.String && d.ValueEquals(detailType));
-    }
-
-    /// <summary>Maps ECS "Task State Change" events (source aws.ecs) to <see cref="EcsTaskStateChange"/>.</summary>
-    public SystemMessageMap MapEcsTaskStateChange() =>
-        MapEventBridge<EcsTaskStateChange>(EcsTaskStateChange.EventSource, EcsTaskStateChange.EventDetailType);
 
     /// <summary>Maps payloads for which <paramref name="recognize"/> returns true to <typeparamref name="TMessage"/>.</summary>
     /// <param name="description">Says what is recognised, for logs and errors.</param>

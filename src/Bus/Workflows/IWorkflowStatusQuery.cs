@@ -74,6 +74,10 @@ internal sealed class WorkflowRegistry
 
     public bool Contains(Type workflowType) => _names.ContainsKey(workflowType);
 
+    /// <summary>Lets one message at a time work on a given instance in this process (keyed by workflow name and
+    /// correlation value or instance id).</summary>
+    public Steps.StepGate InstanceGate { get; } = new();
+
     /// <summary>Whether any workflow is registered.</summary>
     public bool Any => _names.Count > 0;
 

@@ -89,6 +89,18 @@ public sealed class WorkflowConfigurator<TState>
         return this;
     }
 
+    /// <summary>What happens to <typeparamref name="TMessage"/> when it matches no running instance, with the time
+    /// <see cref="UnmatchedMessagePolicy.RetryThenComplete"/> keeps retrying it (measured from when the message was sent
+    /// or, for a system message, when its event happened).</summary>
+    public WorkflowConfigurator<TState> WhenUnmatched<TMessage>(UnmatchedMessagePolicy policy, TimeSpan retryFor)
+        where TMessage : class
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(retryFor, TimeSpan.Zero);
+        WhenUnmatched<TMessage>(policy);
+        _bindings[typeof(TMessage)] = _bindings[typeof(TMessage)] with { UnmatchedRetryFor = retryFor };
+        return this;
+    }
+
     private WorkflowConfigurator<TState> Add<TMessage>(Func<TMessage, WorkflowContext<TState>, Task> handler, bool isStart, Func<object, string?>? correlate)
         where TMessage : class
     {
@@ -110,7 +122,8 @@ internal sealed record WorkflowMessageBinding<TState>(
     bool IsStart,
     Func<object, string?>? Correlate,
     Func<object, WorkflowContext<TState>, Task> Handler,
-    UnmatchedMessagePolicy? Unmatched)
+    UnmatchedMessagePolicy? Unmatched,
+    TimeSpan? UnmatchedRetryFor = null)
     where TState : class, new();
 
 /// <summary>What happens to a workflow message that matches no running instance. It is always logged and counted
@@ -126,4 +139,9 @@ public enum UnmatchedMessagePolicy
     /// <summary>Fail the attempt so the retry policy tries again later (e.g. an event that can overtake the save of
     /// the instance it belongs to); dead-lettered when the attempts are exhausted.</summary>
     Retry,
+
+    /// <summary>Retry it for a bounded time (default 5 minutes, and never past the retry policy's attempts), then
+    /// complete it with a log line and the count: for events that may overtake the save of their instance but may as
+    /// well belong to no instance at all (e.g. ECS events of tasks other code started).</summary>
+    RetryThenComplete,
 }

@@ -46,6 +46,9 @@ public sealed class WorkflowContext<TState>
     /// <summary>Whether <see cref="Discard"/> was called.</summary>
     public bool IsDiscarded { get; private set; }
 
+    /// <summary>The message's DI scope (for workflows the library defines, e.g. container tasks).</summary>
+    internal IServiceProvider? Services { get; set; }
+
     internal string? Note => _notes.Count == 0 ? null : string.Join("; ", _notes);
 
     /// <summary>Sends a command; it carries the workflow id, so its replies find this instance.</summary>

@@ -2,7 +2,6 @@ using System.Text.Json;
 using Bus.Diagnostics;
 using Bus.Hosting;
 using Bus.Pipeline;
-using Bus.SystemMessages;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -34,33 +33,46 @@ internal sealed class WorkflowInvoker<TWorkflow, TState>(
         var token = context.CancellationToken;
 
         string? correlation = null;
-        WorkflowInstance? instance;
+        string? workflowId = null;
         if (binding.Correlate is not null)
         {
             correlation = binding.Correlate(message);
             if (string.IsNullOrEmpty(correlation))
             {
-                await UnmatchedAsync(context, log, "its correlation value is empty").ConfigureAwait(false);
+                await UnmatchedAsync(message, context, time, log, "its correlation value is empty", canRetry: false).ConfigureAwait(false);
                 return;
             }
+        }
+        else if (context.Headers.TryGetValue(MessageHeaders.WorkflowId, out var header) && header.Length > 0)
+        {
+            workflowId = header;
+        }
 
+        // One message at a time per instance in this process, from the read to the save: two copies of one event handled
+        // at once would otherwise both read the same version, both pass the history check and both run their side
+        // effects. (Across processes the save's version check and the launch's idempotency token keep them apart.)
+        var instanceKey = correlation is not null ? $"c:{correlation}" : $"i:{workflowId ?? NewIdFor(context)}";
+        var registry = services.GetRequiredService<WorkflowRegistry>();
+        using var turn = await registry.InstanceGate.EnterAsync(definition.Name, instanceKey, token).ConfigureAwait(false);
+
+        WorkflowInstance? instance;
+        if (correlation is not null)
+        {
             instance = await store.FindAsync(definition.Name, correlation, token).ConfigureAwait(false);
         }
         else
         {
-            instance = context.Headers.TryGetValue(MessageHeaders.WorkflowId, out var workflowId) && workflowId.Length > 0
-                ? await store.GetAsync(definition.Name, workflowId, token).ConfigureAwait(false)
-                : null;
-            if (instance is null && binding.IsStart && context.MessageId.Length > 0)
+            instance = workflowId is not null ? await store.GetAsync(definition.Name, workflowId, token).ConfigureAwait(false) : null;
+            if (instance is null && binding.IsStart && context.Identity.Length > 0)
             {
                 instance = await store.GetAsync(definition.Name, NewIdFor(context), token).ConfigureAwait(false);
             }
         }
 
-        var handledKey = HandledKey(message, context);
+        var handledKey = context.Identity;
         if (instance is null && !binding.IsStart)
         {
-            await UnmatchedAsync(context, log, correlation is null ? "no instance has its workflow id" : $"no instance is correlated on '{correlation}'")
+            await UnmatchedAsync(message, context, time, log, correlation is null ? "no instance has its workflow id" : $"no instance is correlated on '{correlation}'")
                 .ConfigureAwait(false);
             return;
         }
@@ -82,7 +94,7 @@ internal sealed class WorkflowInvoker<TWorkflow, TState>(
             }
 
             // Retrying cannot help a finished instance: it never runs again.
-            await UnmatchedAsync(context, log, $"instance {instance.Id} is {instance.Status.ToString().ToLowerInvariant()}", canRetry: false).ConfigureAwait(false);
+            await UnmatchedAsync(message, context, time, log, $"instance {instance.Id} is {instance.Status.ToString().ToLowerInvariant()}", canRetry: false).ConfigureAwait(false);
             return;
         }
 
@@ -94,7 +106,7 @@ internal sealed class WorkflowInvoker<TWorkflow, TState>(
         }
 
         var id = instance?.Id ?? (correlation is null ? NewIdFor(context) : Guid.CreateVersion7(time.GetUtcNow()).ToString());
-        var workflowContext = new WorkflowContext<TState>(id, isNew, state, context, config.EndpointName!);
+        var workflowContext = new WorkflowContext<TState>(id, isNew, state, context, config.EndpointName!) { Services = services };
         var workflow = services.GetRequiredService<TWorkflow>();
         var handler = WorkflowDefinition<TWorkflow, TState>.Configure(workflow).Bindings[binding.MessageType].Handler;
 
@@ -153,16 +165,32 @@ internal sealed class WorkflowInvoker<TWorkflow, TState>(
         log.LogDebug("Workflow {Workflow} instance {WorkflowId} handled {MessageType} ({Status}).", definition.Name, id, context.MessageType, workflowContext.Status);
     }
 
-    /// <summary>What identifies the message in the history: the EventBridge event id for system messages (a redelivered
-    /// event keeps it, whatever the queue's message id), else the bus message id.</summary>
-    private static string HandledKey(object message, MessageContext context) =>
-        message is IEventBridgeIdentity { EventId: { Length: > 0 } eventId } ? $"event:{eventId}" : context.MessageId;
+    /// <summary>Whether an unmatched message under <see cref="UnmatchedMessagePolicy.RetryThenComplete"/> is retried once
+    /// more: it is younger than the window (from its event time or sent-at header) and the retry policy has attempts
+    /// left, so it is never dead-lettered for being unmatched.</summary>
+    private bool StillRetrying(object message, MessageContext context, TimeProvider time, out TimeSpan window)
+    {
+        window = binding.UnmatchedRetryFor ?? TimeSpan.FromMinutes(5);
+        if (!config.Retry.HasAttemptsLeft(context.Attempt))
+        {
+            return false;
+        }
 
-    /// <summary>The id of an instance started by an uncorrelated message: derived from the message, so a redelivery
-    /// finds the instance it started.</summary>
-    private static string NewIdFor(MessageContext context) => context.MessageId.Length > 0 ? context.MessageId : Guid.NewGuid().ToString();
+        DateTimeOffset? since = message is SystemMessages.ISystemMessageIdentity { OccurredAt: { } occurred } ? occurred : null;
+        if (since is null && context.Headers.TryGetValue(MessageHeaders.SentAt, out var sentAt)
+            && DateTimeOffset.TryParse(sentAt, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var sent))
+        {
+            since = sent;
+        }
 
-    private async Task UnmatchedAsync(MessageContext context, ILogger log, string why, bool canRetry = true)
+        return since is null || time.GetUtcNow() - since.Value < window;
+    }
+
+    /// <summary>The id of an instance started by an uncorrelated message: derived from the message's identity, so a
+    /// redelivery (or another copy of the same event) finds the instance it started.</summary>
+    private static string NewIdFor(MessageContext context) => context.Identity.Length > 0 ? context.Identity : Guid.NewGuid().ToString();
+
+    private async Task UnmatchedAsync(object message, MessageContext context, TimeProvider time, ILogger log, string why, bool canRetry = true)
     {
         BusTelemetry.WorkflowUnmatched.Add(1,
             new KeyValuePair<string, object?>("bus.endpoint", config.EndpointName),
@@ -176,6 +204,11 @@ internal sealed class WorkflowInvoker<TWorkflow, TState>(
                 break;
             case UnmatchedMessagePolicy.Retry when canRetry:
                 throw new WorkflowInstanceNotFoundException(reason + " It is retried, as the workflow asks.");
+            case UnmatchedMessagePolicy.RetryThenComplete when canRetry && StillRetrying(message, context, time, out var window):
+                throw new WorkflowInstanceNotFoundException(reason + $" It is retried for up to {window}, as the workflow asks.");
+            case UnmatchedMessagePolicy.RetryThenComplete:
+                log.LogInformation("{Reason} Completed without effect: it was retried for as long as the workflow asks, so it belongs to no instance.", reason);
+                break;
             default:
                 log.LogWarning("{Reason} Completed without effect (choose another UnmatchedMessagePolicy to dead-letter or retry such messages).", reason);
                 break;

@@ -1,4 +1,4 @@
-using Bus.SystemMessages;
+using Bus.Aws.Ecs;
 using Xunit;
 
 namespace Bus.Conformance.SystemMessages;

@@ -1,7 +1,8 @@
+using Bus.Aws;
+using Bus.Aws.Ecs;
 using Bus.Conformance;
 using Bus.Conformance.SystemMessages;
 using Bus.Hosting;
-using Bus.SystemMessages;
 using Bus.Testing;
 using Bus.Workflows;
 using Microsoft.Extensions.DependencyInjection;

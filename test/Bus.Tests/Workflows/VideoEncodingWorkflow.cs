@@ -1,8 +1,9 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Serialization;
-using Bus.SystemMessages;
+using System.Text.Json;
+using Bus.Aws;
+using Bus.Aws.Ecs;
 using Bus.Workflows;
 using Bus.Workflows.ContainerTasks;
 

@@ -1,3 +1,4 @@
+using Bus.Aws;
 using Bus.Conformance;
 using Bus.Hosting;
 using Bus.Testing;

@@ -40,6 +40,11 @@ internal sealed class AttemptStep(HandlerServices services, RetryDecision retry,
         var renewer = context.Renewer;
         renewer.BeginHandling(context.HardStop);
         var handler = new MessageContext(context, services);
+        if (context.HasMessage && context.Message is SystemMessages.ISystemMessageIdentity { SystemMessageId: { Length: > 0 } eventId })
+        {
+            handler.Identity = $"event:{eventId}";
+        }
+
         context.Handler = handler;
 
         // Not set back afterwards: an async method's changes to the execution context never reach its caller.

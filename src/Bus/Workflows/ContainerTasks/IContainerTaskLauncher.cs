@@ -1,14 +1,16 @@
 namespace Bus.Workflows.ContainerTasks;
 
 /// <summary>
-/// Starts a container task (on ECS: RunTask) and returns at once. The task's end is reported later as a system
-/// message, an ECS "Task State Change" event (<see cref="SystemMessages.EcsTaskStateChange"/>) whose
-/// <c>detail.startedBy</c> is <see cref="ContainerTaskRequest.StartedBy"/>: map it with
-/// <c>bus.SystemMessages.MapEcsTaskStateChange()</c> and correlate a workflow on it.
+/// Starts a container task (on ECS: RunTask, with <c>Bus.Aws</c>'s <c>EcsTaskLauncher</c>) and returns at once. The
+/// task's changes are reported later as system messages that implement <see cref="IContainerTaskEvent"/> (on ECS the
+/// "Task State Change" event, <c>Bus.Aws.Ecs.EcsTaskStateChange</c>) carrying <see cref="ContainerTaskRequest.StartedBy"/>;
+/// a <see cref="ContainerTaskWorkflow{TStart, TTaskEvent}"/> follows them.
 /// </summary>
 public interface IContainerTaskLauncher
 {
     /// <summary>Starts the task and returns its id (on ECS the task ARN).</summary>
+    /// <exception cref="ContainerTaskLaunchException">The platform refused to start the task (on ECS: RunTask returned
+    /// <c>failures</c>); a container-task workflow records it as a run that failed to start.</exception>
     Task<string> LaunchAsync(ContainerTaskRequest request, CancellationToken cancellationToken);
 }
 
@@ -34,4 +36,26 @@ public sealed record ContainerTaskRequest
 
     /// <summary>The cluster; null for the launcher's default.</summary>
     public string? Cluster { get; init; }
+
+    /// <summary>Makes the launch idempotent: a launcher given the same token twice starts one task (ECS RunTask's
+    /// <c>clientToken</c>, up to 64 ASCII characters, honoured for a few hours). A container-task workflow sets it to
+    /// its instance id and run number, so two processes launching the same run start one task.</summary>
+    public string? IdempotencyToken { get; init; }
+}
+
+/// <summary>The platform refused to start a container task (e.g. ECS RunTask <c>failures</c>: no capacity, a missing
+/// task definition). Thrown by <see cref="IContainerTaskLauncher.LaunchAsync"/>.</summary>
+public sealed class ContainerTaskLaunchException : Exception
+{
+    /// <summary>Creates the exception with the platform's reason.</summary>
+    public ContainerTaskLaunchException(string reason)
+        : base(reason)
+    {
+    }
+
+    /// <summary>Creates the exception with the platform's reason and the error behind it.</summary>
+    public ContainerTaskLaunchException(string reason, Exception innerException)
+        : base(reason, innerException)
+    {
+    }
 }

@@ -2,8 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Serialization;
-using Bus.SystemMessages;
+using System.Text.Json.Nodes;
 using Bus.Transports;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -13,12 +12,11 @@ namespace Bus.Workflows.ContainerTasks;
 /// <summary>
 /// A <see cref="IContainerTaskLauncher"/> for development and tests: runs <see cref="ContainerTaskRequest.Command"/>
 /// as a local process and, when it exits, sends an ECS "Task State Change" event (STOPPED, with the exit code) as a
-/// bare EventBridge JSON payload without bus headers to <c>queue</c> through the transport, so the exit takes
+/// bare EventBridge JSON payload without bus headers (map it with <c>Bus.Aws</c>'s <c>MapEcsTaskStateChange()</c>) to <c>queue</c> through the transport, so the exit takes
 /// exactly the path a real ECS event takes.
 /// </summary>
 public sealed class LocalProcessTaskLauncher : IContainerTaskLauncher, IAsyncDisposable
 {
-    private static readonly JsonSerializerOptions EventJson = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
     private readonly ITransport _transport;
     private readonly string _queue;
     private readonly TimeProvider _time;
@@ -102,7 +100,7 @@ public sealed class LocalProcessTaskLauncher : IContainerTaskLauncher, IAsyncDis
             _log.LogInformation("Local task {TaskArn} exited with {ExitCode}. Output: {Output} Errors: {Errors}",
                 taskArn, exitCode, await output.ConfigureAwait(false), await errors.ConfigureAwait(false));
             var stopped = StoppedEvent(request, cluster, taskArn, createdAt, exitCode);
-            var body = JsonSerializer.SerializeToUtf8Bytes(stopped, EventJson);
+            var body = JsonSerializer.SerializeToUtf8Bytes(stopped);
             await _transport.SendAsync([new OutgoingMessage(Destination.Queue(_queue), new TransportMessage(null, body))], CancellationToken.None)
                 .ConfigureAwait(false);
         }
@@ -117,49 +115,52 @@ public sealed class LocalProcessTaskLauncher : IContainerTaskLauncher, IAsyncDis
         }
     }
 
-    private EcsTaskStateChange StoppedEvent(ContainerTaskRequest request, string cluster, string taskArn, DateTimeOffset createdAt, int exitCode)
+    /// <summary>The ECS "Task State Change" event of a stopped task, in EventBridge's JSON shape (what
+    /// <c>Bus.Aws</c>'s <c>MapEcsTaskStateChange()</c> reads).</summary>
+    private JsonObject StoppedEvent(ContainerTaskRequest request, string cluster, string taskArn, DateTimeOffset createdAt, int exitCode)
     {
         var now = _time.GetUtcNow();
-        var container = request.ContainerName ?? "main";
-        return new EcsTaskStateChange
+        var container = new JsonObject
         {
-            Id = Guid.NewGuid().ToString(),
-            DetailType = EcsTaskStateChange.EventDetailType,
-            Source = EcsTaskStateChange.EventSource,
-            Account = "000000000000",
-            Region = "local",
-            Time = now,
-            Resources = [taskArn],
-            Detail = new EcsTaskDetail
+            ["name"] = request.ContainerName ?? "main",
+            ["image"] = request.TaskDefinition,
+            ["lastStatus"] = "STOPPED",
+            ["exitCode"] = exitCode,
+        };
+        if (exitCode != 0)
+        {
+            container["reason"] = string.Create(CultureInfo.InvariantCulture, $"Exited with {exitCode}");
+        }
+
+        return new JsonObject
+        {
+            ["id"] = Guid.NewGuid().ToString(),
+            ["detail-type"] = "ECS Task State Change",
+            ["source"] = "aws.ecs",
+            ["account"] = "000000000000",
+            ["region"] = "local",
+            ["time"] = now,
+            ["resources"] = new JsonArray(taskArn),
+            ["detail"] = new JsonObject
             {
-                ClusterArn = $"arn:aws:ecs:local:000000000000:cluster/{cluster}",
-                TaskArn = taskArn,
-                TaskDefinitionArn = request.TaskDefinition,
-                Group = $"family:{request.TaskDefinition}",
-                LaunchType = "LOCAL",
-                StartedBy = request.StartedBy,
-                LastStatus = "STOPPED",
-                DesiredStatus = "STOPPED",
-                StopCode = "EssentialContainerExited",
-                StoppedReason = "Essential container in task exited",
-                CreatedAt = createdAt,
-                StartedAt = createdAt,
-                StoppingAt = now,
-                StoppedAt = now,
+                ["clusterArn"] = $"arn:aws:ecs:local:000000000000:cluster/{cluster}",
+                ["taskArn"] = taskArn,
+                ["taskDefinitionArn"] = request.TaskDefinition,
+                ["group"] = $"family:{request.TaskDefinition}",
+                ["launchType"] = "LOCAL",
+                ["startedBy"] = request.StartedBy,
+                ["lastStatus"] = "STOPPED",
+                ["desiredStatus"] = "STOPPED",
+                ["stopCode"] = "EssentialContainerExited",
+                ["stoppedReason"] = "Essential container in task exited",
+                ["createdAt"] = createdAt,
+                ["startedAt"] = createdAt,
+                ["stoppingAt"] = now,
+                ["stoppedAt"] = now,
 
                 // PENDING and RUNNING would be versions 1 and 2; only the stop is reported.
-                Version = 3,
-                Containers =
-                [
-                    new EcsContainer
-                    {
-                        Name = container,
-                        Image = request.TaskDefinition,
-                        LastStatus = "STOPPED",
-                        ExitCode = exitCode,
-                        Reason = exitCode == 0 ? null : string.Create(CultureInfo.InvariantCulture, $"Exited with {exitCode}"),
-                    },
-                ],
+                ["version"] = 3,
+                ["containers"] = new JsonArray(container),
             },
         };
     }

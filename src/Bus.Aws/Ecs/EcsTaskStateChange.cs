@@ -1,67 +1,44 @@
 using System.Text.Json.Serialization;
+using Bus.Aws.EventBridge;
+using Bus.Workflows.ContainerTasks;
 
-namespace Bus.SystemMessages;
-
-/// <summary>The EventBridge envelope every AWS event shares.</summary>
-/// <typeparam name="TDetail">The shape of <see cref="Detail"/>.</typeparam>
-public abstract record EventBridgeEvent<TDetail> : IEventBridgeIdentity
-    where TDetail : class
-{
-    /// <summary>The event id (unique per event, repeated on redelivery).</summary>
-    [JsonPropertyName("id")]
-    public required string Id { get; init; }
-
-    /// <summary>E.g. "ECS Task State Change".</summary>
-    [JsonPropertyName("detail-type")]
-    public required string DetailType { get; init; }
-
-    /// <summary>E.g. "aws.ecs".</summary>
-    [JsonPropertyName("source")]
-    public required string Source { get; init; }
-
-    /// <summary>The AWS account id.</summary>
-    [JsonPropertyName("account")]
-    public string? Account { get; init; }
-
-    /// <summary>When the event happened.</summary>
-    [JsonPropertyName("time")]
-    public DateTimeOffset Time { get; init; }
-
-    /// <summary>The AWS region.</summary>
-    [JsonPropertyName("region")]
-    public string? Region { get; init; }
-
-    /// <summary>ARNs of the resources involved.</summary>
-    [JsonPropertyName("resources")]
-    public IReadOnlyList<string> Resources { get; init; } = [];
-
-    /// <summary>The service-specific detail.</summary>
-    [JsonPropertyName("detail")]
-    public required TDetail Detail { get; init; }
-
-    string IEventBridgeIdentity.EventId => Id;
-}
-
-/// <summary>Gives the EventBridge event id of a system message, which a redelivered event keeps (unlike the queue's
-/// message id), so workflows can recognise duplicates.</summary>
-internal interface IEventBridgeIdentity
-{
-    string EventId { get; }
-}
+namespace Bus.Aws.Ecs;
 
 /// <summary>
 /// An ECS "Task State Change" event, e.g. when a container task stops. Delivery is at-least-once and unordered:
-/// use <see cref="EcsTaskDetail.Version"/> to ignore stale and duplicate events.
-/// Map it with <c>bus.SystemMessages.MapEcsTaskStateChange()</c>.
+/// use <see cref="EcsTaskDetail.Version"/> to ignore stale and duplicate events (a
+/// <see cref="ContainerTaskWorkflow{TStart, TTaskEvent}"/> does). Map it with
+/// <c>bus.SystemMessages.MapEcsTaskStateChange()</c>.
 /// </summary>
 [MessageName("aws.ecs.task-state-change")]
-public sealed record EcsTaskStateChange : EventBridgeEvent<EcsTaskDetail>
+public sealed record EcsTaskStateChange : EventBridgeEvent<EcsTaskDetail>, IContainerTaskEvent
 {
     /// <summary>The EventBridge source.</summary>
     public const string EventSource = "aws.ecs";
 
     /// <summary>The EventBridge detail-type.</summary>
     public const string EventDetailType = "ECS Task State Change";
+
+    string IContainerTaskEvent.TaskId => Detail.TaskArn;
+
+    string? IContainerTaskEvent.StartedBy => Detail.StartedBy;
+
+    long IContainerTaskEvent.Version => Detail.Version;
+
+    string? IContainerTaskEvent.LastStatus => Detail.LastStatus;
+
+    bool IContainerTaskEvent.IsStopped => Detail.IsStopped;
+
+    string? IContainerTaskEvent.StopCode => Detail.StopCode;
+
+    string? IContainerTaskEvent.StoppedReason => Detail.StoppedReason;
+
+    DateTimeOffset? IContainerTaskEvent.StartedAt => Detail.StartedAt;
+
+    DateTimeOffset? IContainerTaskEvent.StoppedAt => Detail.StoppedAt;
+
+    IReadOnlyList<ContainerState> IContainerTaskEvent.Containers =>
+        Detail.Containers.Select(c => new ContainerState(c.Name, c.ExitCode, c.Reason)).ToList();
 }
 
 /// <summary>The detail of an ECS task state change.</summary>
