@@ -104,7 +104,11 @@ public sealed class WorkDoneHandler(Recorder recorder, TimeProvider time) : IHan
 /// <param name="BlockAtStep">A step that waits for the gate "{Id}/step-{n}" before finishing (-1: none).</param>
 /// <param name="FailAtStepOnFirstAttempt">A step that throws on attempt 1 (-1: none).</param>
 [MessageName("conformance.long-job")]
-public sealed record LongJob(string Test, string Id, int Steps, int BlockAtStep = -1, int FailAtStepOnFirstAttempt = -1) : ICommand;
+/// <param name="OpenGateWhenCancelled">When the handler is cancelled, it opens the gate it blocked on, so the next attempt
+/// runs through without waiting for the test to open it (on a moving virtual clock it could otherwise pass its own max
+/// runtime first).</param>
+public sealed record LongJob(
+    string Test, string Id, int Steps, int BlockAtStep = -1, int FailAtStepOnFirstAttempt = -1, bool OpenGateWhenCancelled = false) : ICommand;
 
 /// <summary>Runs <see cref="LongJob"/> as steps, recording each step that finishes and each start.</summary>
 public sealed class LongJobHandler(Recorder recorder, TimeProvider time) : IHandleMessages<LongJob>
@@ -139,6 +143,11 @@ public sealed class LongJobHandler(Recorder recorder, TimeProvider time) : IHand
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
+            if (message.OpenGateWhenCancelled)
+            {
+                recorder.Open($"{message.Id}/step-{message.BlockAtStep}");
+            }
+
             recorder.Record(new Handled("cancelled", message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
             throw;
         }

@@ -92,6 +92,12 @@ internal sealed class DeliverySettler
             return;
         }
 
+        if (outcome.Kind == OutcomeKind.Complete)
+        {
+            await SaveJobStatusAsync(context, JobState.Completed).ConfigureAwait(false);
+        }
+
+        // Counted once the settlement is whole (the job's final status saved), so whoever reacts to the count finds it.
         var counter = outcome.Kind switch
         {
             OutcomeKind.Complete => BusTelemetry.Completed,
@@ -100,10 +106,6 @@ internal sealed class DeliverySettler
             _ => BusTelemetry.DeadLettered,
         };
         counter.Add(1, _endpointTag);
-        if (outcome.Kind == OutcomeKind.Complete)
-        {
-            await SaveJobStatusAsync(context, JobState.Completed).ConfigureAwait(false);
-        }
 
         await NotifyAsync(context, outcome).ConfigureAwait(false);
     }
