@@ -4,10 +4,12 @@ using System.Text.RegularExpressions;
 using Bus.Leases;
 using Bus.Pipeline;
 using Bus.Recoverability;
+using Bus.Schedules;
 using Bus.Serialization;
 using Bus.SystemMessages;
 using Bus.Transports;
 using Bus.Transports.InMemory;
+using Cronos;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -20,6 +22,7 @@ public sealed partial class BusConfiguration
     private readonly Dictionary<Type, HandlerOptions> _handlerOptions = [];
     private readonly HashSet<Type> _subscriptions = [];
     private readonly List<Type> _incomingSteps = [];
+    private readonly List<RecurringSchedule> _schedules = [];
 
     internal BusConfiguration(IServiceCollection services)
     {
@@ -119,6 +122,78 @@ public sealed partial class BusConfiguration
 
         _incomingSteps.Add(typeof(TStep));
         Services.TryAddScoped<TStep>();
+        return this;
+    }
+
+    /// <summary>The recurring schedules added with <see cref="Schedule{TMessage}"/>, in order.</summary>
+    internal IReadOnlyList<RecurringSchedule> Schedules => _schedules;
+
+    /// <summary>
+    /// Sends (a command) or publishes (an event) the message <paramref name="factory"/> makes at every tick of
+    /// <paramref name="cron"/> read in <paramref name="zone"/>, across daylight-saving changes (a time the clock skips
+    /// fires at the first valid time after it; a time it repeats fires once). Every host of the endpoint runs the
+    /// schedule and one fires each tick: the tick is claimed in the <see cref="IScheduleStore"/> (shared by the hosts:
+    /// UseSqliteScheduleStore, UseDynamoDbScheduleStore, UseAzureTablesScheduleStore, ...). List, pause and resume
+    /// schedules with <see cref="ISchedules"/>.
+    /// </summary>
+    /// <param name="cron">Five fields (minute hour day-of-month month day-of-week), or six with seconds first, e.g.
+    /// "0 2 * * *" for 02:00 every day. Macros such as "@daily" are read too.</param>
+    /// <param name="zone">The time zone the expression is read in, e.g.
+    /// <c>TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin")</c> or <see cref="TimeZoneInfo.Utc"/>.</param>
+    /// <param name="factory">Makes the message of a tick; given the tick's time in <paramref name="zone"/>.</param>
+    /// <param name="configure">Name (default: the message's wire name) and what happens to missed ticks.</param>
+    /// <exception cref="BusConfigurationException">The expression does not read, the name is invalid or taken, or the
+    /// type is neither a command nor an event.</exception>
+    public BusConfiguration Schedule<TMessage>(string cron, TimeZoneInfo zone, Func<DateTimeOffset, TMessage> factory, Action<ScheduleOptions>? configure = null)
+        where TMessage : class
+    {
+        ArgumentNullException.ThrowIfNull(zone);
+        ArgumentNullException.ThrowIfNull(factory);
+        if (string.IsNullOrWhiteSpace(cron))
+        {
+            throw new BusConfigurationException($"The schedule of {typeof(TMessage).Name} has no cron expression; give one such as \"0 2 * * *\" (02:00 every day).");
+        }
+
+        CronExpression expression;
+        try
+        {
+            var format = cron.Trim().StartsWith('@') || cron.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length != 6
+                ? CronFormat.Standard
+                : CronFormat.IncludeSeconds;
+            expression = CronExpression.Parse(cron.Trim(), format);
+        }
+        catch (CronFormatException ex)
+        {
+            throw new BusConfigurationException(
+                $"The cron expression '{cron}' of the schedule of {typeof(TMessage).Name} does not read ({ex.Message}). Use five fields " +
+                "(minute hour day-of-month month day-of-week) or six with seconds first, e.g. \"0 2 * * *\" for 02:00 every day.");
+        }
+
+        var options = new ScheduleOptions();
+        configure?.Invoke(options);
+        var type = Messages.Register(typeof(TMessage));
+        var name = options.Name ?? type.WireName;
+        if (!ScheduleNamePattern().IsMatch(name))
+        {
+            throw new BusConfigurationException(
+                $"'{name}' is not a valid schedule name: use 1-100 letters, digits, '.', '-', '_' or ':' (set ScheduleOptions.Name).");
+        }
+
+        if (_schedules.Any(s => s.Name == name))
+        {
+            throw new BusConfigurationException(
+                $"Two schedules are named '{name}': give each its own name with ScheduleOptions.Name (o => o.Name = \"...\").");
+        }
+
+        if (!Enum.IsDefined(options.Missed))
+        {
+            throw new BusConfigurationException($"ScheduleOptions.Missed of schedule '{name}' must be FireOnce or Skip (was {options.Missed}).");
+        }
+
+        Func<IBus, DateTimeOffset, DeliveryOptions, CancellationToken, Task> send = type.Kind == MessageKind.Event
+            ? (bus, tick, delivery, ct) => bus.PublishAsync(factory(tick), delivery, ct)
+            : (bus, tick, delivery, ct) => bus.SendAsync(factory(tick), delivery, ct);
+        _schedules.Add(new RecurringSchedule(name, cron.Trim(), expression, zone, options.Missed, typeof(TMessage), send));
         return this;
     }
 
@@ -312,6 +387,16 @@ public sealed partial class BusConfiguration
             options.Profile?.Validate($"Profile of {type.Name}");
         }
 
+        foreach (var schedule in _schedules.Where(s => Messages.Get(s.MessageType).Kind == MessageKind.Command))
+        {
+            if (!_routes.ContainsKey(schedule.MessageType) && Handlers.For(schedule.MessageType).Length == 0)
+            {
+                throw new BusConfigurationException(
+                    $"Schedule '{schedule.Name}' sends the command {schedule.MessageType.Name}, which has no owner: route it " +
+                    $"(bus.RouteCommand<{schedule.MessageType.Name}>(\"endpoint\")) or handle it on this endpoint.");
+            }
+        }
+
         foreach (var (type, _) in _routes)
         {
             if (Messages.Get(type).Kind != MessageKind.Command)
@@ -329,6 +414,9 @@ public sealed partial class BusConfiguration
                 $"'{name}' is not a valid {what}: use 1-64 letters, digits, '.', '-' or '_' (it becomes a queue name).");
         }
     }
+
+    [GeneratedRegex("^[A-Za-z0-9._:-]{1,100}$")]
+    private static partial Regex ScheduleNamePattern();
 
     [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
     private static partial Regex EndpointNamePattern();
