@@ -38,7 +38,7 @@ public static class ServiceBusBusConfigurationExtensions
             }
 
             options.TimeProvider ??= services.GetService<TimeProvider>();
-            options.PrefetchCount ??= bus.Prefetch;
+            options.PrefetchCount ??= 0; // a prefetched message is locked and counted: a killed host would cost it an attempt
             options.Strict = bus.Strict;
             var loggers = services.GetService<ILoggerFactory>();
             if (!options.UsesClientFromServices)

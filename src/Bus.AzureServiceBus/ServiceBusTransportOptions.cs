@@ -70,7 +70,9 @@ public sealed class ServiceBusTransportOptions
     public TimeSpan ReceiveTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Messages the receiver fetches ahead (<see cref="ServiceBusReceiverOptions.PrefetchCount"/>), or null
-    /// (default) for the endpoint's <c>Prefetch</c>. Prefetched messages are locked while they wait.</summary>
+    /// (default) for none. Prefetched messages are locked while they wait and Service Bus counts each lock in its
+    /// DeliveryCount, so a host killed with messages prefetched costs each of them an attempt; the endpoint's
+    /// <c>Prefetch</c> does not apply here for that reason. Set it only when that trade is worth the fewer round trips.</summary>
     public int? PrefetchCount { get; set; }
 
     /// <summary>The clock for lock expiries and scheduling; <see cref="System.TimeProvider.System"/> when null.</summary>

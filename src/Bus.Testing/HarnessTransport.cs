@@ -179,6 +179,8 @@ internal sealed class HarnessTransport(ITransport inner, TimeProvider time) : IT
 
         public Task<DateTimeOffset> RenewLeaseAsync(TimeSpan duration, CancellationToken cancellationToken) => inner.RenewLeaseAsync(duration, cancellationToken);
 
+        public ValueTask BeginAttemptAsync(CancellationToken cancellationToken) => inner.BeginAttemptAsync(cancellationToken);
+
         public Task CompleteAsync(CancellationToken cancellationToken) => SettleAsync(() => inner.CompleteAsync(cancellationToken), null);
 
         public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken) =>

@@ -17,9 +17,10 @@ public abstract partial class BusConformanceTests
         await Driver.AwaitAsync(endpoint.StopAsync());
         await endpoint.Bus.SendAsync(new DoWork(TestId, "k1"));
 
-        // A worker takes the message and dies without settling it.
+        // A worker takes the message, starts its handler and dies without settling it.
         var crashed = await Driver.AwaitAsync(ReceiveOneAsync(endpoint));
         Assert.NotNull(crashed);
+        await crashed.BeginAttemptAsync(default);
         var survivor = await StartEndpointAsync("crash-survivor", b =>
         {
             b.EndpointName = endpoint.Name;
@@ -30,6 +31,31 @@ public abstract partial class BusConformanceTests
         var handled = Assert.Single(Mine(Recorder.All));
         Assert.Equal(2, handled.Attempt);
         Assert.Equal(crashed.Message.MessageId, handled.MessageId);
+        _ = survivor;
+    }
+
+    [SkippableFact]
+    public async Task Message_a_killed_worker_received_but_never_started_keeps_its_attempt_where_attempts_count_at_start()
+    {
+        var endpoint = await StartEndpointAsync("unstarted", b => b.AddHandler<DoWorkHandler>());
+        Skip.IfNot(endpoint.Transport.Capabilities.CountsAttemptsAtStart,
+            $"The {endpoint.Transport.Capabilities.Name} transport counts every receive; the bus does not prefetch there.");
+        await Driver.AwaitAsync(endpoint.StopAsync());
+        await endpoint.Bus.SendAsync(new DoWork(TestId, "u1"));
+
+        // A worker takes the message (prefetched, waiting for a free handler) and is killed before starting it.
+        var prefetched = await Driver.AwaitAsync(ReceiveOneAsync(endpoint));
+        Assert.NotNull(prefetched);
+        var survivor = await StartEndpointAsync("unstarted-survivor", b =>
+        {
+            b.EndpointName = endpoint.Name;
+            b.AddHandler<DoWorkHandler>();
+        });
+        await WaitForAsync(all => Mine(all).Any());
+
+        var handled = Assert.Single(Mine(Recorder.All));
+        Assert.Equal(1, handled.Attempt);
+        Assert.Equal(prefetched.Message.MessageId, handled.MessageId);
         _ = survivor;
     }
 

@@ -106,6 +106,7 @@ public abstract class TransportContractTests : IAsyncLifetime
 
         var first = await ReceiveWithinAsync(queue, ShortLease, Patience);
         Assert.NotNull(first);
+        await first.BeginAttemptAsync(default); // its handlers started (a no-op where the broker counts at receive)
         var second = await ReceiveWithinAsync(queue, ShortLease * 10, Patience + ShortLease);
 
         Assert.NotNull(second);
@@ -113,6 +114,57 @@ public abstract class TransportContractTests : IAsyncLifetime
         Assert.Equal(2, second.ReceiveCount);
         await Assert.ThrowsAsync<LeaseLostException>(() => first.CompleteAsync(default));
         await second.CompleteAsync(default);
+    }
+
+    [SkippableFact]
+    public async Task Expired_lease_of_a_delivery_never_started_costs_no_attempt_where_attempts_count_at_start()
+    {
+        Skip.IfNot(Transport.Capabilities.CountsAttemptsAtStart,
+            $"The {Transport.Capabilities.Name} transport counts every receive as an attempt (the bus does not prefetch there).");
+        var queue = await NewQueueAsync("unstarted");
+        var sent = Message("prefetched");
+        await Transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), sent)], default);
+
+        // Received (prefetched) by a worker that died, or whose lease ran out, before the handlers started.
+        var first = await ReceiveWithinAsync(queue, ShortLease, Patience);
+        Assert.NotNull(first);
+        Assert.Equal(1, first.ReceiveCount);
+        var second = await ReceiveWithinAsync(queue, ShortLease, Patience + ShortLease);
+
+        Assert.NotNull(second);
+        Assert.Equal(sent.MessageId, second.Message.MessageId);
+        Assert.Equal(1, second.ReceiveCount);
+        await Assert.ThrowsAsync<LeaseLostException>(() => first.BeginAttemptAsync(default).AsTask());
+
+        // This one starts, then its worker dies: the started attempt counts.
+        await second.BeginAttemptAsync(default);
+        var third = await ReceiveWithinAsync(queue, ShortLease * 10, Patience + ShortLease);
+        Assert.NotNull(third);
+        Assert.Equal(2, third.ReceiveCount);
+        await third.CompleteAsync(default);
+    }
+
+    [Fact]
+    public async Task Release_after_the_attempt_began_does_not_count_it()
+    {
+        // A checkpoint or a shutdown releases a message whose handler was running.
+        var queue = await NewQueueAsync("begunrelease");
+        await Transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), Message("checkpointed"))], default);
+        var first = await ReceiveWithinAsync(queue, ShortLease * 10, Patience);
+        Assert.NotNull(first);
+        await first.BeginAttemptAsync(default);
+
+        await first.ReleaseAsync(TimeSpan.Zero, default);
+        var second = await ReceiveWithinAsync(queue, ShortLease * 10, Patience);
+
+        Assert.NotNull(second);
+        Assert.Equal(1, second.ReceiveCount);
+        await second.BeginAttemptAsync(default);
+        await second.AbandonAsync(TimeSpan.Zero, default);
+        var third = await ReceiveWithinAsync(queue, ShortLease * 10, Patience);
+        Assert.NotNull(third);
+        Assert.Equal(2, third.ReceiveCount);
+        await third.CompleteAsync(default);
     }
 
     [Fact]

@@ -4,7 +4,7 @@ using Bus.Steps;
 namespace Bus.Sqlite.CrashWorker;
 
 /// <summary>
-/// Runs a <see cref="CrashJob"/> as memoised steps. Each step, as it starts, appends a row to the execution log
+/// Runs a <see cref="CrashJob"/> as memoised steps. The handler first logs its start with its attempt number. Each step, as it starts, appends a row to the execution log
 /// (job, step, whether the step store already held the step as finished) and prints "step &lt;job&gt; &lt;step&gt;",
 /// then works. A step killed mid-way is logged, so every execution that a crash repeats is countable.
 /// </summary>
@@ -13,6 +13,7 @@ public sealed class CrashJobHandler(ExecutionLog log, IStepStore stepStore) : IH
     /// <inheritdoc />
     public async Task HandleAsync(CrashJob message, IMessageContext context)
     {
+        await log.RecordStartAsync(message.Number, context.Attempt, context.CancellationToken);
         for (var step = 1; step <= message.Steps; step++)
         {
             var name = string.Create(CultureInfo.InvariantCulture, $"step-{step}");

@@ -86,7 +86,7 @@ public static class CrashWorkerProgram
             });
             bus.UseSqliteStepStore(options.DatabasePath);
             bus.MaxConcurrency = options.Concurrency;
-            bus.Prefetch = 0;   // a killed worker holds only the jobs it was running
+            bus.Prefetch = 3 * options.Concurrency;   // a killed worker holds prefetched jobs it never started: they keep their attempts
             bus.ShutdownTimeout = TimeSpan.FromSeconds(5);
             bus.Retry.MaxAttempts = 50;   // a job may be interrupted by every crash; crashes are not failures
             bus.Profile = new ExecutionProfile

@@ -9,14 +9,15 @@ namespace Bus.Sqlite.CrashWorker;
 /// </summary>
 public sealed class ExecutionLog(string path)
 {
-    /// <summary>The schema: one row per started step execution (kind 'step') and per handler completion (kind 'done').</summary>
+    /// <summary>The schema: one row per handler start (kind 'start'), per started step execution (kind 'step') and per
+    /// handler completion (kind 'done').</summary>
     public const string Schema =
         """
         CREATE TABLE IF NOT EXISTS executions (
             seq              INTEGER PRIMARY KEY AUTOINCREMENT,
-            kind             TEXT    NOT NULL,   -- 'step' or 'done'
+            kind             TEXT    NOT NULL,   -- 'start', 'step' or 'done'
             job              INTEGER NOT NULL,
-            step             TEXT    NOT NULL,   -- '' for 'done'
+            step             TEXT    NOT NULL,   -- '' for 'start' and 'done'
             attempt          INTEGER NOT NULL,
             already_finished INTEGER NOT NULL,   -- 1 when the step store held the step as finished when it started
             pid              INTEGER NOT NULL,
@@ -43,6 +44,10 @@ public sealed class ExecutionLog(string path)
         command.CommandText = "PRAGMA journal_mode = WAL;" + Schema;
         await command.ExecuteNonQueryAsync();
     }
+
+    /// <summary>Records that a job's handler started, as attempt <paramref name="attempt"/>.</summary>
+    public Task RecordStartAsync(int job, int attempt, CancellationToken cancellationToken) =>
+        AppendAsync("start", job, string.Empty, attempt, alreadyFinished: false, cancellationToken);
 
     /// <summary>Records that a step started.</summary>
     public Task RecordStepAsync(int job, string step, int attempt, bool alreadyFinished, CancellationToken cancellationToken) =>

@@ -19,7 +19,9 @@ public sealed class CrashTestCollection
 /// Real-process crash test: worker processes (test/Bus.Sqlite.CrashWorker) share one SQLite database and step store;
 /// the test enqueues jobs, SIGKILLs a random worker mid-step several times, restarts it, and proves from the workers'
 /// execution log and the database that every job completed, none was lost, no finished step ran again, and the
-/// steps that ran twice are at most crashes × concurrency. Progress is followed through the workers' stdout lines
+/// steps that ran twice are at most crashes × concurrency. Workers prefetch (3 × concurrency), and an attempt is counted
+/// when a handler starts: every attempt a job reached is one its handler started, except at most the handlers a killed
+/// worker had begun but not yet logged (crashes × concurrency), far fewer than the messages it held prefetched. Progress is followed through the workers' stdout lines
 /// ("step &lt;job&gt; &lt;step&gt;", "done &lt;job&gt;"); every wait is bounded.
 /// </summary>
 [Collection(CrashTestCollection.Name)]
@@ -89,6 +91,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
         Log(clock, $"finished steps re-run:       {counts.FinishedStepsRerun}");
         Log(clock, $"duplicate step executions:   {counts.StepExecutions - counts.DistinctSteps} (bound: {Crashes} crashes × concurrency {Concurrency} = {bound})");
         Log(clock, $"finished jobs redelivered:   {counts.HandlerRuns - counts.JobsCompleted} (killed after the handler returned, before the message was completed)");
+        Log(clock, $"handler starts:              {counts.HandlerStarts}; attempts counted beyond them: {counts.AttemptsNotStarted} (bound: {bound}; prefetched messages of killed workers would add up to {Crashes} × {3 * Concurrency})");
 
         Assert.Equal(Jobs, counts.JobsCompleted);
         Assert.Equal(0, counts.MessagesLeft);
@@ -96,6 +99,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(counts.ExpectedSteps, counts.DistinctSteps);
         Assert.Equal(0, counts.FinishedStepsRerun);
         Assert.InRange(counts.StepExecutions - counts.DistinctSteps, 0, bound);
+        Assert.InRange(counts.AttemptsNotStarted, 0, bound);
     }
 
     public void Dispose()
@@ -256,6 +260,15 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
             DistinctSteps: await ScalarAsync(log, "SELECT COUNT(*) FROM (SELECT DISTINCT job, step FROM executions WHERE kind = 'step');"),
             FinishedStepsRerun: await ScalarAsync(log, "SELECT COUNT(*) FROM executions WHERE kind = 'step' AND already_finished = 1;"),
             ExpectedSteps: Enumerable.Range(1, Jobs).Sum(StepsOf),
+            HandlerStarts: await ScalarAsync(log, "SELECT COUNT(*) FROM executions WHERE kind = 'start';"),
+            // Per job: the attempt its last run was, less how many runs started. Counted at start, they are equal but
+            // for runs a kill cut between counting the attempt and logging the start.
+            AttemptsNotStarted: await ScalarAsync(log,
+                """
+                SELECT COALESCE(SUM(MAX(last_attempt - starts, 0)), 0) FROM (
+                    SELECT job, MAX(attempt) AS last_attempt, SUM(kind = 'start') AS starts
+                      FROM executions WHERE kind IN ('start', 'done') GROUP BY job);
+                """),
             MessagesLeft: messagesLeft,
             DeadLetters: deadLetters);
     }
@@ -272,7 +285,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
 
     private sealed record Counts(
         long JobsCompleted, long HandlerRuns, long StepExecutions, long DistinctSteps, long FinishedStepsRerun, long ExpectedSteps,
-        long MessagesLeft, long DeadLetters);
+        long HandlerStarts, long AttemptsNotStarted, long MessagesLeft, long DeadLetters);
 
     /// <summary>A line a worker printed; null text when its output ended (it exited).</summary>
     private sealed record WorkerLine(WorkerProcess Worker, string? Text);

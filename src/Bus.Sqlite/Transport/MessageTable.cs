@@ -78,7 +78,9 @@ internal sealed class MessageTable(SqliteDatabase database)
         return touched;
     }
 
-    /// <summary>Leases up to <paramref name="max"/> visible messages, or returns none and when the next one becomes visible.</summary>
+    /// <summary>Leases up to <paramref name="max"/> visible messages, or returns none and when the next one becomes visible.
+    /// Each row's receive count is the attempt its delivery would be; it is stored only when the attempt begins
+    /// (<see cref="BeginAttemptAsync"/>), so a message taken by a worker that dies before starting it keeps its count.</summary>
     public async Task<(List<LeasedRow> Rows, DateTimeOffset? NextVisibleAt)> TakeAsync(
         string queue, int max, DateTimeOffset now, DateTimeOffset leaseExpiresAt, CancellationToken cancellationToken)
     {
@@ -99,12 +101,12 @@ internal sealed class MessageTable(SqliteDatabase database)
             transaction,
             """
             UPDATE bus_messages
-               SET lease_token = $token, lease_expires_at = $expires, visible_at = $expires, receive_count = receive_count + 1
+               SET lease_token = $token, lease_expires_at = $expires, visible_at = $expires
              WHERE id IN (SELECT id FROM bus_messages
                            WHERE queue = $queue AND visible_at <= $now
                            ORDER BY visible_at, id
                            LIMIT $max)
-            RETURNING id, message_id, headers, body, receive_count;
+            RETURNING id, message_id, headers, body, receive_count + 1;
             """))
         {
             take.Parameters.AddWithValue("$token", token);
@@ -130,6 +132,20 @@ internal sealed class MessageTable(SqliteDatabase database)
         return (rows, next);
     }
 
+    /// <summary>Stores <paramref name="attempt"/> as the leased message's count of attempts: its handlers start.</summary>
+    public async Task<bool> BeginAttemptAsync(long id, string token, int attempt, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var begin = Sql.Command(
+            connection,
+            null,
+            "UPDATE bus_messages SET receive_count = $attempt WHERE id = $id AND lease_token = $token;");
+        begin.Parameters.AddWithValue("$attempt", attempt);
+        begin.Parameters.AddWithValue("$id", id);
+        begin.Parameters.AddWithValue("$token", token);
+        return await begin.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
     public async Task<bool> RenewAsync(long id, string token, DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -152,9 +168,9 @@ internal sealed class MessageTable(SqliteDatabase database)
         return await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 
-    /// <summary>Ends the lease and makes the message visible at <paramref name="visibleAt"/>; a release takes back the
-    /// attempt its receive counted.</summary>
-    public async Task<bool> ReturnAsync(long id, string token, DateTimeOffset visibleAt, bool countAttempt, CancellationToken cancellationToken)
+    /// <summary>Ends the lease and makes the message visible at <paramref name="visibleAt"/> with <paramref name="attempts"/>
+    /// counted (an abandon counts the delivery's attempt, a release does not).</summary>
+    public async Task<bool> ReturnAsync(long id, string token, DateTimeOffset visibleAt, int attempts, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var giveBack = Sql.Command(
@@ -163,11 +179,11 @@ internal sealed class MessageTable(SqliteDatabase database)
             """
             UPDATE bus_messages
                SET lease_token = NULL, lease_expires_at = NULL, visible_at = $visible,
-                   receive_count = MAX(receive_count - $uncount, 0)
+                   receive_count = $attempts
              WHERE id = $id AND lease_token = $token;
             """);
         giveBack.Parameters.AddWithValue("$visible", visibleAt.UtcTicks);
-        giveBack.Parameters.AddWithValue("$uncount", countAttempt ? 0 : 1);
+        giveBack.Parameters.AddWithValue("$attempts", attempts);
         giveBack.Parameters.AddWithValue("$id", id);
         giveBack.Parameters.AddWithValue("$token", token);
         return await giveBack.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;

@@ -27,15 +27,21 @@ internal sealed class SqliteReceivedMessage(SqliteTransport transport, string qu
         return expiresAt;
     }
 
+    public async ValueTask BeginAttemptAsync(CancellationToken cancellationToken)
+    {
+        transport.ThrowIfDisposed();
+        EnsureHeld(await transport.Table.BeginAttemptAsync(row.Id, row.Token, row.ReceiveCount, cancellationToken).ConfigureAwait(false));
+    }
+
     public async Task CompleteAsync(CancellationToken cancellationToken)
     {
         transport.ThrowIfDisposed();
         EnsureHeld(await transport.Table.CompleteAsync(row.Id, row.Token, cancellationToken).ConfigureAwait(false));
     }
 
-    public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken) => GiveBackAsync(delay, countAttempt: true, cancellationToken);
+    public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken) => GiveBackAsync(delay, row.ReceiveCount, cancellationToken);
 
-    public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken) => GiveBackAsync(delay, countAttempt: false, cancellationToken);
+    public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken) => GiveBackAsync(delay, row.ReceiveCount - 1, cancellationToken);
 
     public async Task DeadLetterAsync(FailureDetails failure, CancellationToken cancellationToken)
     {
@@ -46,13 +52,15 @@ internal sealed class SqliteReceivedMessage(SqliteTransport transport, string qu
             row.Id, row.Token, queue, deadLettered, row.ReceiveCount, failure.FailedAt, cancellationToken).ConfigureAwait(false));
     }
 
-    private async Task GiveBackAsync(TimeSpan delay, bool countAttempt, CancellationToken cancellationToken)
+    /// <summary>Ends the lease with <paramref name="attempts"/> counted: an abandon counts this delivery's attempt
+    /// (begun or not), a release takes it back.</summary>
+    private async Task GiveBackAsync(TimeSpan delay, int attempts, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(delay, transport.Capabilities.MaxDelay);
         transport.ThrowIfDisposed();
         var visibleAt = transport.Time.GetUtcNow() + delay;
-        EnsureHeld(await transport.Table.ReturnAsync(row.Id, row.Token, visibleAt, countAttempt, cancellationToken).ConfigureAwait(false));
+        EnsureHeld(await transport.Table.ReturnAsync(row.Id, row.Token, visibleAt, attempts, cancellationToken).ConfigureAwait(false));
         if (delay == TimeSpan.Zero)
         {
             transport.Signals.Notify(queue);

@@ -43,6 +43,7 @@ public sealed class SqliteTransport : ITransport
         {
             Name = TransportName,
             CanRenewLease = true,
+            CountsAttemptsAtStart = true,
             MaxLeaseDuration = TimeSpan.FromDays(7),
             MaxDelay = TimeSpan.FromDays(365),
             PublishSubscribe = true,

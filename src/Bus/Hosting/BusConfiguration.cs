@@ -39,7 +39,10 @@ public sealed partial class BusConfiguration
     public int MaxConcurrency { get; set; } = Environment.ProcessorCount * 2;
 
     /// <summary>How many messages may wait, received but not started, beyond <see cref="MaxConcurrency"/>. Default 10.
-    /// 0 receives only when a handler is free.</summary>
+    /// 0 receives only when a handler is free. Applies only on transports that count an attempt when a handler starts
+    /// (<see cref="Transports.TransportCapabilities.CountsAttemptsAtStart"/>: in-memory, SQLite); on SQS and Service
+    /// Bus, which count every receive, the bus receives only what its free workers start at once, so a killed worker
+    /// never costs an attempt to a message it had not started.</summary>
     public int Prefetch { get; set; } = 10;
 
     /// <summary>On stop, how long in-flight handlers may finish before their tokens are cancelled. Default 30 seconds.</summary>

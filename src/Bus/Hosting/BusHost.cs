@@ -52,7 +52,7 @@ internal sealed class BusHost(
         }
 
         _log.LogInformation("Bus endpoint {Endpoint} started on {Transport} ({Concurrency} concurrent, prefetch {Prefetch}).",
-            config.EndpointName, transport.Capabilities.Name, config.MaxConcurrency, config.Prefetch);
+            config.EndpointName, transport.Capabilities.Name, config.MaxConcurrency, EndpointReceiver.EffectivePrefetch(config, transport.Capabilities));
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

@@ -32,12 +32,11 @@ internal sealed class DeliverySettler
         _endpointTag = new("bus.endpoint", config.EndpointName);
     }
 
-    /// <summary>Settles <paramref name="context"/>'s message as <paramref name="outcome"/> says, after stopping its lease
-    /// renewer.</summary>
+    /// <summary>Settles <paramref name="context"/>'s message as <paramref name="outcome"/> says; its lease renewer has
+    /// stopped.</summary>
     public async Task SettleAsync(IncomingContext context, Outcome outcome)
     {
         var received = context.Received;
-        await context.Renewer.StopAsync().ConfigureAwait(false);
         if (outcome.Kind == OutcomeKind.LeaseLost)
         {
             await NotifyAsync(context, outcome).ConfigureAwait(false);

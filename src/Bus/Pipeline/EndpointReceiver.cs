@@ -10,8 +10,10 @@ namespace Bus.Pipeline;
 /// <summary>
 /// Receives from the endpoint's queue into a bounded buffer and hands messages to at most MaxConcurrency workers. A
 /// worker owns each delivery from receive to settle: it runs the <see cref="IncomingPipeline"/>'s steps, which return an
-/// <see cref="Outcome"/>, has the <see cref="DeliverySettler"/> apply it, and disposes the message's lease renewer.
-/// Capacity (concurrency + prefetch) is taken before receiving, so nothing is received that cannot be held.
+/// <see cref="Outcome"/>, stops the message's <see cref="LeaseRenewer"/> (started at receive, as the lease runs from
+/// then), has the <see cref="DeliverySettler"/> apply the outcome, and disposes the renewer.
+/// Capacity (concurrency + prefetch) is taken before receiving, so nothing is received that cannot be held; prefetch
+/// only where the transport counts attempts at handler start (<see cref="TransportCapabilities.CountsAttemptsAtStart"/>).
 /// On stop: no more receives, buffered messages are released at once, in-flight handlers get the shutdown timeout,
 /// then their tokens are cancelled and their messages released.
 /// </summary>
@@ -32,9 +34,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     private readonly ReceivedBuffer _buffer;
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _hardStop = new();
-    private readonly LeaseDeadlines _deadlines;
     private readonly EndpointLeases _leases;
-    private readonly LeaseRenewer?[] _held; // per worker: the lease of the message it handles, for a hard stop
     private Task? _receiveLoop;
     private Task[] _workers = [];
     private Task? _stopped;
@@ -53,18 +53,23 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         _queue = config.EndpointName!;
         _concurrency = config.MaxConcurrency;
         _shutdownTimeout = config.ShutdownTimeout;
-        _deadlines = new LeaseDeadlines(time);
-        _leases = new EndpointLeases(transport.Capabilities, time, _deadlines, _log, _endpointTag);
-        _held = new LeaseRenewer?[_concurrency];
-        // Woken for a batch of up to half the places (or one place as soon as a worker is idle).
-        var size = _concurrency + config.Prefetch;
+        _leases = new EndpointLeases(transport.Capabilities, time, _log, _endpointTag);
+        // Woken for a batch of up to half the places (or one place as soon as a worker is idle). Prefetch only where the
+        // transport counts an attempt at handler start: elsewhere a prefetched message killed with its worker would lose
+        // an attempt it never made, so only what the workers start at once is received.
+        var size = _concurrency + EffectivePrefetch(config, transport.Capabilities);
         _buffer = new ReceivedBuffer(() => _capacity!.OnWorkerIdle());
         _capacity = new ReceiveCapacity(size, Math.Clamp(size / 2, 1, MaxReceiveBatch), () => _buffer.HasIdleWorker, _stopping.Token);
     }
 
+    /// <summary>How many messages may wait received but not started: the configured prefetch on a transport that counts
+    /// attempts at start, else none.</summary>
+    public static int EffectivePrefetch(BusConfiguration config, TransportCapabilities capabilities) =>
+        capabilities.CountsAttemptsAtStart ? config.Prefetch : 0;
+
     public void Start()
     {
-        _workers = Enumerable.Range(0, _concurrency).Select(worker => Task.Run(() => WorkAsync(worker))).ToArray();
+        _workers = Enumerable.Range(0, _concurrency).Select(_ => Task.Run(WorkAsync)).ToArray();
         _receiveLoop = Task.Run(ReceiveLoopAsync);
     }
 
@@ -95,12 +100,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
             _log.LogWarning("Handlers still running after the shutdown timeout of {Timeout}; cancelling them. Their messages are released.", _shutdownTimeout);
-            await _hardStop.CancelAsync().ConfigureAwait(false);
-            foreach (var renewer in _held)
-            {
-                renewer?.CancelHandling(); // a handler that starts after this sees the cancelled token itself
-            }
-
+            await _hardStop.CancelAsync().ConfigureAwait(false); // cancels every running handler's token
             await workers.ConfigureAwait(false);
         }
 
@@ -113,7 +113,6 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         _capacity.Dispose();
         _stopping.Dispose();
         _hardStop.Dispose();
-        _deadlines.Dispose();
     }
 
     private async Task ReceiveLoopAsync()
@@ -164,7 +163,6 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                 {
                     var message = received[i];
                     var renewer = new LeaseRenewer(message, _handling.ProfileFor(message), _leases, receivedAt);
-                    renewer.Start();
                     _buffer.Add(new BufferedMessage(message, renewer));
                 }
             }
@@ -178,7 +176,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         }
     }
 
-    private async Task WorkAsync(int worker)
+    private async Task WorkAsync()
     {
         var next = _buffer.NewWorker();
         while (await next.NextAsync().ConfigureAwait(false))
@@ -192,8 +190,6 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                     continue;
                 }
 
-                // A full fence: a hard stop either sees this renewer or is seen by it (BeginHandling checks the token).
-                Interlocked.Exchange(ref _held[worker], renewer);
                 await ProcessAsync(message, renewer).ConfigureAwait(false);
             }
             catch (Exception ex)
@@ -204,15 +200,14 @@ internal sealed class EndpointReceiver : IAsyncDisposable
             }
             finally
             {
-                Volatile.Write(ref _held[worker], null);
                 await renewer.DisposeAsync().ConfigureAwait(false);
                 _capacity.Release();
             }
         }
     }
 
-    /// <summary>One delivery, from its steps to its settlement, traced and timed. The settler stops the lease renewer;
-    /// the worker disposes it (which also stops it when something unexpected skipped the settler).</summary>
+    /// <summary>One delivery, from its steps to its settlement, traced and timed. The lease renewer is stopped before
+    /// settling (no heartbeat races the settlement) and disposed by the caller.</summary>
     private async Task ProcessAsync(IReceivedMessage message, LeaseRenewer renewer)
     {
         BusTelemetry.Received.Add(1, _endpointTag);
@@ -237,6 +232,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                 OutcomeKind.DeadLetter => "dead-lettered",
                 _ => "lease-lost",
             };
+            await renewer.StopAsync().ConfigureAwait(false);
             await _settler.SettleAsync(delivery, decided).ConfigureAwait(false);
         }
         finally

@@ -26,6 +26,14 @@ public sealed record TransportCapabilities
     /// <summary>The longest delay a single send or abandon can carry; longer waits are made in hops.</summary>
     public required TimeSpan MaxDelay { get; init; }
 
+    /// <summary>Whether the transport counts an attempt when the bus starts a delivery's handlers
+    /// (<see cref="IReceivedMessage.BeginAttemptAsync"/>) rather than when the message is received. True for in-memory
+    /// and SQLite: a prefetched message whose worker is killed before it starts keeps its attempt, so the bus prefetches
+    /// (<c>BusConfiguration.Prefetch</c>) only on such transports. False where the broker counts every receive itself
+    /// (SQS ApproximateReceiveCount, Service Bus DeliveryCount): there the bus receives only as many messages as it has
+    /// free workers to start, so a killed worker costs an attempt only to the messages whose handlers were running.</summary>
+    public bool CountsAttemptsAtStart { get; init; }
+
     /// <summary>Whether messages that crash their process repeatedly reach a native dead-letter queue.</summary>
     public bool NativeDeadLetter { get; init; }
 

@@ -67,7 +67,7 @@ public sealed class OptionsAndHostingTests
     }
 
     [Fact]
-    public async Task UseAzureServiceBus_takes_the_clients_from_the_service_collection_with_the_hosts_clock_and_prefetch()
+    public async Task UseAzureServiceBus_takes_the_clients_from_the_service_collection_with_the_hosts_clock_and_no_sdk_prefetch()
     {
         var time = new ManualTimeProvider();
         var fake = new FakeServiceBus(time);
@@ -94,7 +94,8 @@ public sealed class OptionsAndHostingTests
         var received = await transport.ReceiveAsync("orders", 4, TimeSpan.FromSeconds(20), default);
         Assert.Single(received);
         var receiver = Assert.Single(((FakeServiceBusClient)provider.GetRequiredService<ServiceBusClient>()).Receivers);
-        Assert.Equal((7, ServiceBusReceiveMode.PeekLock), (receiver.PrefetchCount, receiver.ReceiveMode));
+        // The endpoint's Prefetch (7) does not reach the SDK: Service Bus counts a prefetched message's lock as a delivery.
+        Assert.Equal((0, ServiceBusReceiveMode.PeekLock), (receiver.PrefetchCount, receiver.ReceiveMode));
     }
 
     [Fact]

@@ -149,6 +149,8 @@ public sealed class DeliveryObserverTests
 
             public Task<DateTimeOffset> RenewLeaseAsync(TimeSpan duration, CancellationToken cancellationToken) => inner.RenewLeaseAsync(duration, cancellationToken);
 
+            public ValueTask BeginAttemptAsync(CancellationToken cancellationToken) => inner.BeginAttemptAsync(cancellationToken);
+
             public Task CompleteAsync(CancellationToken cancellationToken) => inner.Message.Headers.ContainsKey("lose-lease")
                 ? throw new LeaseLostException("taken over by another consumer")
                 : inner.CompleteAsync(cancellationToken);

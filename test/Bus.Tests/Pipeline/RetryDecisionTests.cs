@@ -11,7 +11,6 @@ namespace Bus.Tests.Pipeline;
 public sealed class RetryDecisionTests : IAsyncLifetime
 {
     private readonly InMemoryBroker _broker = new();
-    private readonly LeaseDeadlines _deadlines = new(TimeProvider.System);
     private InMemoryTransport _transport = null!;
     private readonly RetryPolicy _policy = new() { MaxAttempts = 3, ImmediateRetries = 1, JitterFactor = 0 };
 
@@ -23,7 +22,6 @@ public sealed class RetryDecisionTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        _deadlines.Dispose();
         await _transport.DisposeAsync();
     }
 
@@ -74,7 +72,7 @@ public sealed class RetryDecisionTests : IAsyncLifetime
             }
         }
 
-        var leases = new EndpointLeases(_transport.Capabilities, TimeProvider.System, _deadlines, NullLogger.Instance, new("bus.endpoint", "q"));
+        var leases = new EndpointLeases(_transport.Capabilities, TimeProvider.System, NullLogger.Instance, new("bus.endpoint", "q"));
         var renewer = new LeaseRenewer(received, ExecutionProfile.Default, leases);
         return new IncomingContext(received, renewer, CancellationToken.None, CancellationToken.None)
         {

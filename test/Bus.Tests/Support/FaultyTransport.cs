@@ -75,6 +75,8 @@ public sealed class FaultyTransport(ITransport inner) : ITransport
             return inner.RenewLeaseAsync(duration, cancellationToken);
         }
 
+        public ValueTask BeginAttemptAsync(CancellationToken cancellationToken) => inner.BeginAttemptAsync(cancellationToken);
+
         public Task CompleteAsync(CancellationToken cancellationToken)
         {
             owner.ThrowIfCrashed();

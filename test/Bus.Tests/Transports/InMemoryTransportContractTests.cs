@@ -108,6 +108,7 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
         var headers = new Dictionary<string, string> { [MessageHeaders.MessageId] = "expiry-1" };
         await transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), new TransportMessage(headers, Encoding.UTF8.GetBytes("x")))], default);
         var held = Assert.Single(await transport.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default));
+        await held.BeginAttemptAsync(default); // its handler started: the attempt counts
 
         var waiting = transport.ReceiveAsync(queue, 1, TimeSpan.FromSeconds(30), default).AsTask();
         _time.Advance(TimeSpan.FromSeconds(30) - TimeSpan.FromTicks(1));

@@ -1,10 +1,13 @@
 using Bus.Recoverability;
+using Bus.Transports;
 using Microsoft.Extensions.Logging;
 
 namespace Bus.Pipeline.Steps;
 
 /// <summary>
-/// Starts a handling attempt: the handler's max runtime starts counting and its <see cref="MessageContext"/> is made
+/// Starts a handling attempt: the transport counts it (<see cref="Transports.IReceivedMessage.BeginAttemptAsync"/>; until
+/// here a delivery costs no attempt where the transport counts at start), the handler's max runtime starts counting and
+/// its <see cref="MessageContext"/> is made
 /// (also the ambient one, so an <see cref="IBus"/> injected anywhere holds its sends). A failure anywhere after this
 /// step (a user step, a handler, the flush of held sends) ends the attempt here: what the handler sent is dropped, what
 /// it sent with <see cref="DeliveryOptions.EvenIfHandlerFails"/> goes out, and <see cref="RetryDecision"/> turns the
@@ -14,8 +17,26 @@ internal sealed class AttemptStep(HandlerServices services, RetryDecision retry,
 {
     private readonly ILogger _log = loggers.CreateLogger("Bus");
 
+    /// <summary>How long a message waits when its attempt could not be recorded (the transport failed).</summary>
+    private static readonly TimeSpan NotRecordedDelay = TimeSpan.FromSeconds(1);
+
     public async ValueTask<Outcome> InvokeAsync(IncomingContext context, IncomingStepDelegate next)
     {
+        try
+        {
+            await context.Received.BeginAttemptAsync(context.HardStop).ConfigureAwait(false);
+        }
+        catch (LeaseLostException)
+        {
+            return Outcome.LeaseLost("the lease was lost before the handlers started");
+        }
+        catch (Exception ex)
+        {
+            _log.LogWarning(ex, "Could not record the start of attempt {Attempt} of message {MessageId}; it is released and tried again.",
+                context.Attempt, context.MessageId);
+            return Outcome.Release(NotRecordedDelay, "the transport could not record the start of the attempt");
+        }
+
         var renewer = context.Renewer;
         renewer.BeginHandling(context.HardStop);
         var handler = new MessageContext(context.Received, context.Type!, renewer, context.Handling!.Window, context.Stopping, services);
@@ -31,7 +52,6 @@ internal sealed class AttemptStep(HandlerServices services, RetryDecision retry,
         {
             handler.IsOpenForSends = false;
             handler.DiscardPending();
-            await renewer.StopAsync().ConfigureAwait(false);
             if (!renewer.IsLeaseLost && !await SendRegardlessAsync(handler).ConfigureAwait(false))
             {
                 // What the handler sent regardless of the outcome did not go out: the whole attempt is tried again.

@@ -4,8 +4,9 @@ namespace Bus.Transports.InMemory;
 /// One queue, kept as plainly as a broker's queue can be. Every message in it is an <see cref="Entry"/> that is either
 /// <b>ready</b> (in <see cref="_ready"/>, in arrival order) or <b>hidden</b> until a time (in <see cref="_hidden"/>):
 /// a delayed send, a delayed retry, or a delivery under lease. A lease is nothing more than "hidden until the lease
-/// ends": when it ends unsettled, the message becomes ready again and the next receive gets it, with its receive
-/// count one higher. Each delivery carries the lease number it was given; settling with an older number throws
+/// ends": when it ends unsettled, the message becomes ready again and the next receive gets it. An attempt is counted
+/// when the bus starts the delivery's handlers (<see cref="IReceivedMessage.BeginAttemptAsync"/>), not at receive, so a
+/// delivery never started costs none. Each delivery carries the lease number it was given; settling with an older number throws
 /// <see cref="LeaseLostException"/>. Settled messages leave the queue; dead-lettered ones go to the queue's dead letters.
 /// </summary>
 /// <remarks>
@@ -172,7 +173,6 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         for (var i = 0; i < taken.Length; i++)
         {
             var entry = _ready.First!.Value;
-            entry.ReceiveCount++;
             entry.Lease++; // any earlier delivery's lease is now stale
             HideLocked(entry, now + leaseDuration);
             taken[i] = new Delivery(this, entry, entry.Lease, now + leaseDuration);
@@ -239,6 +239,16 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         }
     }
 
+    /// <summary>Counts <paramref name="attempt"/> as the entry's attempts so far: its handlers start.</summary>
+    private void BeginAttempt(Entry entry, int lease, int attempt)
+    {
+        lock (_gate)
+        {
+            EnsureHeldLocked(entry, lease);
+            entry.Attempts = attempt;
+        }
+    }
+
     private DateTimeOffset Renew(Entry entry, int lease, TimeSpan duration)
     {
         lock (_gate)
@@ -273,17 +283,15 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     }
 
     /// <summary>Gives the message back: ready at once (at the front, as it was taken first) or after
-    /// <paramref name="delay"/>. A release does not count the delivery as an attempt.</summary>
-    private Task GiveBack(Entry entry, int lease, TimeSpan delay, bool countAttempt)
+    /// <paramref name="delay"/>, with <paramref name="attempts"/> counted so far (a release takes back the delivery's
+    /// attempt, an abandon keeps it).</summary>
+    private Task GiveBack(Entry entry, int lease, TimeSpan delay, int attempts)
     {
         lock (_gate)
         {
             EnsureHeldLocked(entry, lease);
             entry.Lease++; // this delivery is over
-            if (!countAttempt)
-            {
-                entry.ReceiveCount--;
-            }
+            entry.Attempts = attempts;
 
             if (delay > TimeSpan.Zero)
             {
@@ -343,7 +351,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         public DateTimeOffset HiddenUntil { get; set; }
 
         /// <summary>Deliveries that counted as attempts so far.</summary>
-        public int ReceiveCount { get; set; }
+        public int Attempts { get; set; }
 
         /// <summary>The number of the current lease; every delivery gets the next one.</summary>
         public int Lease { get; set; }
@@ -360,7 +368,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
 
         public string Queue => queue.Name;
 
-        public int ReceiveCount { get; } = entry.ReceiveCount;
+        public int ReceiveCount { get; } = entry.Attempts + 1;
 
         public DateTimeOffset LeaseExpiresAt => new(Volatile.Read(ref _expiresAtTicks), TimeSpan.Zero);
 
@@ -372,11 +380,17 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             return Task.FromResult(expiry);
         }
 
+        public ValueTask BeginAttemptAsync(CancellationToken cancellationToken)
+        {
+            queue.BeginAttempt(entry, lease, ReceiveCount);
+            return ValueTask.CompletedTask;
+        }
+
         public Task CompleteAsync(CancellationToken cancellationToken) => queue.Settle(entry, lease);
 
-        public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken) => queue.GiveBack(entry, lease, delay, countAttempt: true);
+        public Task AbandonAsync(TimeSpan delay, CancellationToken cancellationToken) => queue.GiveBack(entry, lease, delay, ReceiveCount);
 
-        public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken) => queue.GiveBack(entry, lease, delay, countAttempt: false);
+        public Task ReleaseAsync(TimeSpan delay, CancellationToken cancellationToken) => queue.GiveBack(entry, lease, delay, ReceiveCount - 1);
 
         public Task DeadLetterAsync(FailureDetails failure, CancellationToken cancellationToken) =>
             queue.Settle(entry, lease, failure ?? throw new ArgumentNullException(nameof(failure)));

@@ -28,6 +28,7 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue
         {
             Name = "in-memory",
             CanRenewLease = true,
+            CountsAttemptsAtStart = true,
             MaxLeaseDuration = TimeSpan.FromHours(12),
             MaxDelay = TimeSpan.FromDays(365),
             PublishSubscribe = true,

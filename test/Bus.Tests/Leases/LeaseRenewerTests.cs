@@ -5,7 +5,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Bus.Tests.Leases;
 
-public sealed class LeaseDeadlinesTests
+/// <summary>One delivery's lease renewer: heartbeats, the max runtime, extensions, the transport's total lease time.</summary>
+public sealed class LeaseRenewerTests
 {
     private static readonly ExecutionProfile Profile = new()
     {
@@ -27,19 +28,15 @@ public sealed class LeaseDeadlinesTests
     private readonly ManualTimeProvider _time = new();
 
     [Fact]
-    public async Task Every_lease_gets_its_first_heartbeat_at_its_own_time_from_one_timer()
+    public async Task Every_lease_gets_its_first_heartbeat_at_its_own_time()
     {
-        using var deadlines = new LeaseDeadlines(_time);
         var start = _time.GetUtcNow();
         var early = new RecordingMessage("early", _time);
         var late = new RecordingMessage("late", _time);
-        await using var first = Renewer(early, deadlines);
-        first.Start();
+        await using var first = Renewer(early);
         _time.Advance(TimeSpan.FromSeconds(10));
-        await using var second = Renewer(late, deadlines);
-        second.Start();
+        await using var second = Renewer(late);
 
-        Assert.Equal(1, _time.PendingTimers); // one timer for both leases, not one each
         _time.Advance(TimeSpan.FromSeconds(49));
         Assert.Empty(early.Renewals);
         _time.Advance(TimeSpan.FromSeconds(1));
@@ -50,25 +47,23 @@ public sealed class LeaseDeadlinesTests
     }
 
     [Fact]
-    public async Task A_stopped_lease_is_never_renewed_and_many_stopped_ones_do_not_delay_a_live_max_runtime()
+    public async Task A_stopped_lease_is_never_renewed_and_leaves_no_timer_behind()
     {
-        using var deadlines = new LeaseDeadlines(_time);
         var stopped = new List<RecordingMessage>();
-        for (var i = 0; i < 500; i++)
+        for (var i = 0; i < 50; i++)
         {
-            // Short handlers: received, handled and settled long before any deadline (drives compaction).
+            // Short handlers: received, handled and settled long before any deadline.
             var message = new RecordingMessage($"short-{i}", _time);
             stopped.Add(message);
-            await using var renewer = Renewer(message, deadlines);
-            renewer.Start();
+            await using var renewer = Renewer(message);
             renewer.BeginHandling(CancellationToken.None);
             await renewer.StopAsync();
         }
 
+        Assert.Equal(0, _time.PendingTimers);
         var live = new RecordingMessage("live", _time);
-        await using var running = Renewer(live, deadlines);
+        await using var running = Renewer(live);
         var start = _time.GetUtcNow();
-        running.Start();
         running.BeginHandling(CancellationToken.None);
         var token = running.HandlerToken;
 
@@ -80,14 +75,13 @@ public sealed class LeaseDeadlinesTests
         Assert.True(running.IsRuntimeExceeded);
         Assert.All(stopped, m => Assert.Empty(m.Renewals));
         Assert.Equal(start + TimeSpan.FromMinutes(1), live.Renewals[0]);
+        Assert.Equal(0, _time.PendingTimers); // the loop ended at the max runtime
     }
 
     [Fact]
     public async Task A_handler_token_first_read_after_the_max_runtime_or_a_hard_stop_is_already_cancelled()
     {
-        using var deadlines = new LeaseDeadlines(_time);
-        await using var late = Renewer(new RecordingMessage("late", _time), deadlines);
-        late.Start();
+        await using var late = Renewer(new RecordingMessage("late", _time));
         late.BeginHandling(CancellationToken.None);
         _time.Advance(Profile.MaxRuntime);
         Assert.True(late.IsRuntimeExceeded);
@@ -95,29 +89,28 @@ public sealed class LeaseDeadlinesTests
 
         using var hardStop = new CancellationTokenSource();
         await hardStop.CancelAsync();
-        await using var stopped = Renewer(new RecordingMessage("stopped", _time), deadlines);
+        await using var stopped = Renewer(new RecordingMessage("stopped", _time));
         stopped.BeginHandling(hardStop.Token);
         Assert.True(stopped.HandlerToken.IsCancellationRequested);
 
-        await using var handling = Renewer(new RecordingMessage("handling", _time), deadlines);
-        handling.BeginHandling(CancellationToken.None);
+        using var laterHardStop = new CancellationTokenSource();
+        await using var handling = Renewer(new RecordingMessage("handling", _time));
+        handling.BeginHandling(laterHardStop.Token);
         var token = handling.HandlerToken;
         Assert.False(token.IsCancellationRequested);
-        handling.CancelHandling();
+        await laterHardStop.CancelAsync();
         Assert.True(token.IsCancellationRequested);
         Assert.Equal(token, handling.HandlerToken); // one source per handler
     }
 
     [Theory]
     [InlineData(10, 0)] // the max runtime comes before the first heartbeat (at 1 min)
-    [InlineData(150, 0)] // after it: the first heartbeat puts it on the deadlines
+    [InlineData(150, 0)] // after it: heartbeats run first
     [InlineData(150, 90)] // handling starts after the first heartbeat came
     public async Task The_max_runtime_cancels_the_handler_at_its_exact_time_whether_before_or_after_the_first_heartbeat(int maxRuntimeSeconds, int bufferedSeconds)
     {
-        using var deadlines = new LeaseDeadlines(_time);
         var message = new RecordingMessage("runtime", _time);
-        await using var renewer = Renewer(message, deadlines, Profile with { MaxRuntime = TimeSpan.FromSeconds(maxRuntimeSeconds) });
-        renewer.Start();
+        await using var renewer = Renewer(message, Profile with { MaxRuntime = TimeSpan.FromSeconds(maxRuntimeSeconds) });
         await Task.Run(() => _time.Advance(TimeSpan.FromSeconds(bufferedSeconds)));
 
         renewer.BeginHandling(CancellationToken.None);
@@ -135,11 +128,9 @@ public sealed class LeaseDeadlinesTests
     [Fact]
     public async Task A_slow_renewal_does_not_push_later_heartbeats_back()
     {
-        using var deadlines = new LeaseDeadlines(_time);
         var start = _time.GetUtcNow();
         var message = new RecordingMessage("slow", _time) { Hold = new TaskCompletionSource() };
-        await using var renewer = Renewer(message, deadlines);
-        renewer.Start();
+        await using var renewer = Renewer(message);
 
         _time.Advance(TimeSpan.FromMinutes(1));
         Assert.Equal([start + TimeSpan.FromMinutes(1)], message.Renewals);
@@ -166,10 +157,8 @@ public sealed class LeaseDeadlinesTests
     [Fact]
     public async Task An_extension_is_bounded_by_the_max_runtime_left_and_refused_once_it_is_reached()
     {
-        using var deadlines = new LeaseDeadlines(_time);
         var message = new RecordingMessage("extend", _time);
-        await using var renewer = new LeaseRenewer(message, Profile with { AutomaticRenewal = false }, new EndpointLeases(Capabilities, _time, deadlines, NullLogger.Instance, new("bus.endpoint", "test")));
-        renewer.Start();
+        await using var renewer = new LeaseRenewer(message, Profile with { AutomaticRenewal = false }, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")));
         renewer.BeginHandling(CancellationToken.None);
 
         _time.Advance(TimeSpan.FromMinutes(25));
@@ -191,12 +180,10 @@ public sealed class LeaseDeadlinesTests
     [Fact]
     public async Task Renewals_never_reach_past_the_transports_total_lease_time_and_an_extension_after_it_is_refused()
     {
-        using var deadlines = new LeaseDeadlines(_time);
         var capped = Capabilities with { Name = "sqs-like", MaxTotalLeaseTime = TimeSpan.FromMinutes(10) };
         var message = new RecordingMessage("capped", _time);
         var start = _time.GetUtcNow();
-        await using var renewer = new LeaseRenewer(message, Profile, new EndpointLeases(capped, _time, deadlines, NullLogger.Instance, new("bus.endpoint", "test")));
-        renewer.Start();
+        await using var renewer = new LeaseRenewer(message, Profile, new EndpointLeases(capped, _time, NullLogger.Instance, new("bus.endpoint", "test")));
         renewer.BeginHandling(CancellationToken.None);
 
         // Off the test framework's synchronization context: there each heartbeat's continuation would be queued instead
@@ -212,23 +199,8 @@ public sealed class LeaseDeadlinesTests
         Assert.Contains("has been leased for the sqs-like transport's maximum of 00:10:00", refused.Message);
     }
 
-    [Fact]
-    public async Task A_deadline_scheduled_after_disposal_never_fires()
-    {
-        var deadlines = new LeaseDeadlines(_time);
-        deadlines.Dispose();
-        var message = new RecordingMessage("late", _time);
-        await using var renewer = Renewer(message, deadlines);
-
-        renewer.Start();
-        _time.Advance(TimeSpan.FromHours(1));
-
-        Assert.Empty(message.Renewals);
-        Assert.Equal(0, _time.PendingTimers);
-    }
-
-    private LeaseRenewer Renewer(IReceivedMessage message, LeaseDeadlines deadlines, ExecutionProfile? profile = null) =>
-        new(message, profile ?? Profile, new EndpointLeases(Capabilities, _time, deadlines, NullLogger.Instance, new("bus.endpoint", "test")));
+    private LeaseRenewer Renewer(IReceivedMessage message, ExecutionProfile? profile = null) =>
+        new(message, profile ?? Profile, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")));
 
     private sealed class RecordingMessage(string id, TimeProvider time) : IReceivedMessage
     {
