@@ -144,3 +144,18 @@ public sealed class LongJobHandler(Recorder recorder, TimeProvider time) : IHand
         }
     }
 }
+
+/// <summary>A heavy job: waits at its gate (named by its id) until the test opens it.</summary>
+public sealed record HeavyWork(string Test, string Id) : ICommand;
+
+/// <summary>Handles <see cref="HeavyWork"/>: records its start, then waits at its gate.</summary>
+public sealed class HeavyWorkHandler(Recorder recorder, TimeProvider time) : IHandleMessages<HeavyWork>
+{
+    /// <inheritdoc />
+    public async Task HandleAsync(HeavyWork message, IMessageContext context)
+    {
+        recorder.Record(new Handled(nameof(HeavyWorkHandler), message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
+        await recorder.Gate(message.Id).WaitAsync(context.CancellationToken);
+        recorder.Record(new Handled("heavy-done", message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
+    }
+}

@@ -386,6 +386,7 @@ public sealed partial class BusConfiguration
         Profile.Validate("Default profile");
         foreach (var (type, options) in _handlerOptions)
         {
+            options.Validate($"Handling of {type.Name}");
             options.Retry?.Validate();
             options.Profile?.Validate($"Profile of {type.Name}");
         }
@@ -436,6 +437,34 @@ public sealed class HandlerOptions
 
     /// <summary>A daily window outside which the message waits.</summary>
     public TimeWindow? Window { get; set; }
+
+    /// <summary>At most this many messages of the type are handled at once on this endpoint (and host), within the
+    /// endpoint's <see cref="BusConfiguration.MaxConcurrency"/>; null (default): only the endpoint's limit. See
+    /// <see cref="MaxConcurrency"/>.</summary>
+    public int? ConcurrencyLimit { get; set; }
+
+    /// <summary>
+    /// Handles at most <paramref name="limit"/> messages of the type at once, so a heavy job type cannot take every
+    /// worker. A message over the limit does not hold a worker: it waits, received and its lease renewed, until a
+    /// message of its type finishes (the worker that finished it runs it next), while the workers handle other types.
+    /// Up to <paramref name="limit"/> messages wait per type; one more is released, visible again after 5 seconds,
+    /// without counting an attempt (on SQS and Service Bus the broker still counts the receive). The limit is per host.
+    /// </summary>
+    /// <exception cref="BusConfigurationException"><paramref name="limit"/> is not 1 to 10,000.</exception>
+    public HandlerOptions MaxConcurrency(int limit)
+    {
+        ConcurrencyLimit = limit;
+        Validate("MaxConcurrency");
+        return this;
+    }
+
+    internal void Validate(string owner)
+    {
+        if (ConcurrencyLimit is < 1 or > 10_000)
+        {
+            throw new BusConfigurationException($"{owner}: the concurrency limit of a message type must be 1 to 10,000 (was {ConcurrencyLimit}).");
+        }
+    }
 
     /// <summary>Uses <see cref="ExecutionProfile.LongRunning"/> with <paramref name="maxRuntime"/>.</summary>
     public HandlerOptions LongRunning(TimeSpan maxRuntime)

@@ -20,6 +20,9 @@ namespace Bus.Pipeline;
 internal sealed class EndpointReceiver : IAsyncDisposable
 {
     private const int MaxReceiveBatch = 10;
+
+    /// <summary>How long a message released over its type's concurrency limit stays invisible.</summary>
+    internal static readonly TimeSpan OverLimitDelay = TimeSpan.FromSeconds(5);
     private readonly IncomingPipeline _pipeline;
     private readonly DeliverySettler _settler;
     private readonly HandlingTable _handling;
@@ -32,6 +35,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     private readonly TimeSpan _shutdownTimeout;
     private readonly ReceiveCapacity _capacity;
     private readonly ReceivedBuffer _buffer;
+    private readonly TypeConcurrency _typeLimits = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _hardStop = new();
     private readonly EndpointLeases _leases;
@@ -181,28 +185,86 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         var next = _buffer.NewWorker();
         while (await next.NextAsync().ConfigureAwait(false))
         {
-            var (message, renewer) = next.Current;
-            try
+            var item = next.Current;
+            if (!_handling.TryGetLimit(item.Message, out var type, out var limit))
             {
-                if (_stopping.IsCancellationRequested)
-                {
-                    await ReleaseAsync(message, renewer).ConfigureAwait(false);
-                    continue;
-                }
+                await RunAsync(item, holdsPlace: true).ConfigureAwait(false);
+                continue;
+            }
 
-                await ProcessAsync(message, renewer).ConfigureAwait(false);
-            }
-            catch (Exception ex)
+            switch (_typeLimits.Enter(type, limit, item))
             {
-                // The steps turn failures into outcomes; this is a bug guard so one message cannot stop a worker.
-                _log.LogError(ex, "Unexpected error processing message {MessageId}; it will be delivered again when its lease expires.",
-                    message.Message.MessageId);
+                case TypeConcurrency.Admission.Parked:
+                    _capacity.Release(); // a parked message holds no receive place: other types are still received
+                    continue;
+                case TypeConcurrency.Admission.Release:
+                    await ReleaseOverLimitAsync(item).ConfigureAwait(false);
+                    continue;
             }
-            finally
+
+            // This worker runs the type's parked messages as it finishes each, keeping the type's place.
+            var holdsPlace = true;
+            do
             {
-                await renewer.DisposeAsync().ConfigureAwait(false);
+                await RunAsync(item, holdsPlace).ConfigureAwait(false);
+                holdsPlace = false;
+            }
+            while (_typeLimits.Exit(type, out item));
+        }
+    }
+
+    /// <summary>Processes one message (or releases it when stopping), then disposes its lease renewer and gives back
+    /// its receive place if it holds one.</summary>
+    private async Task RunAsync(BufferedMessage item, bool holdsPlace)
+    {
+        var (message, renewer) = item;
+        try
+        {
+            if (_stopping.IsCancellationRequested)
+            {
+                await ReleaseAsync(message, renewer).ConfigureAwait(false);
+                return;
+            }
+
+            await ProcessAsync(message, renewer).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The steps turn failures into outcomes; this is a bug guard so one message cannot stop a worker.
+            _log.LogError(ex, "Unexpected error processing message {MessageId}; it will be delivered again when its lease expires.",
+                message.Message.MessageId);
+        }
+        finally
+        {
+            await renewer.DisposeAsync().ConfigureAwait(false);
+            if (holdsPlace)
+            {
                 _capacity.Release();
             }
+        }
+    }
+
+    /// <summary>A message over its type's limit with enough of its type waiting: released, without counting an attempt.</summary>
+    private async Task ReleaseOverLimitAsync(BufferedMessage item)
+    {
+        try
+        {
+            await item.Renewer.StopAsync().ConfigureAwait(false);
+            await item.Message.ReleaseAsync(OverLimitDelay, CancellationToken.None).ConfigureAwait(false);
+            if (_log.IsEnabled(LogLevel.Debug))
+            {
+                _log.LogDebug("Message {MessageId} is over its type's concurrency limit; released for {Delay}.", item.Message.Message.MessageId, OverLimitDelay);
+            }
+        }
+        catch (Exception ex)
+        {
+            _log.LogWarning(ex, "Could not release message {MessageId} over its type's concurrency limit; it will be delivered again when its lease expires.",
+                item.Message.Message.MessageId);
+        }
+        finally
+        {
+            await item.Renewer.DisposeAsync().ConfigureAwait(false);
+            _capacity.Release();
         }
     }
 
@@ -276,6 +338,18 @@ internal sealed class EndpointReceiver : IAsyncDisposable
 
     private async Task ReleaseBufferedAsync()
     {
+        foreach (var (message, renewer) in _typeLimits.TakeParked())
+        {
+            try
+            {
+                await ReleaseAsync(message, renewer).ConfigureAwait(false);
+            }
+            finally
+            {
+                await renewer.DisposeAsync().ConfigureAwait(false); // a parked message gave its receive place back already
+            }
+        }
+
         while (_buffer.TryTake(out var item))
         {
             try
