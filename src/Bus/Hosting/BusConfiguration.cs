@@ -239,7 +239,7 @@ public sealed partial class BusConfiguration
     {
         ArgumentNullException.ThrowIfNull(assembly);
         foreach (var type in assembly.GetTypes().Where(t => t is { IsAbstract: false, IsInterface: false, IsGenericTypeDefinition: false }
-                     && HandlerRegistry.HandledMessageTypes(t).Any()))
+                     && (HandlerRegistry.HandledMessageTypes(t).Any() || HandlerRegistry.BatchedMessageTypes(t).Any())))
         {
             AddHandler(type);
         }
@@ -315,9 +315,20 @@ public sealed partial class BusConfiguration
     internal BusConfiguration AddHandler(Type handlerType)
     {
         var handled = HandlerRegistry.HandledMessageTypes(handlerType).ToList();
-        if (handled.Count == 0)
+        var batched = HandlerRegistry.BatchedMessageTypes(handlerType).ToList();
+        if (handled.Count == 0 && batched.Count == 0)
         {
-            throw new BusConfigurationException($"'{handlerType.FullName}' implements no IHandleMessages<T>.");
+            throw new BusConfigurationException($"'{handlerType.FullName}' implements no IHandleMessages<T> nor IHandleBatches<T>.");
+        }
+
+        foreach (var messageType in batched)
+        {
+            if (typeof(ICommand).IsAssignableFrom(messageType) || typeof(IEvent).IsAssignableFrom(messageType))
+            {
+                Messages.Register(messageType);
+            }
+
+            Handlers.Add(messageType, HandlerRegistry.CreateBatchInvoker(messageType, handlerType, this));
         }
 
         foreach (var messageType in handled)
@@ -458,8 +469,46 @@ public sealed class HandlerOptions
         return this;
     }
 
+    /// <summary>The batch size when <see cref="Batch"/> was not called: 10.</summary>
+    public const int DefaultBatchSize = 10;
+
+    /// <summary>The batch window when <see cref="Batch"/> was not called: 1 second.</summary>
+    public static readonly TimeSpan DefaultBatchWindow = TimeSpan.FromSeconds(1);
+
+    /// <summary>For an <see cref="IHandleBatches{TMessage}"/>: the most messages in one batch. Null: 10.</summary>
+    public int? BatchSize { get; set; }
+
+    /// <summary>For an <see cref="IHandleBatches{TMessage}"/>: how long a batch waits, from its first message, for
+    /// more. Null: 1 second.</summary>
+    public TimeSpan? BatchWindow { get; set; }
+
+    /// <summary>
+    /// Batches for the type's <see cref="IHandleBatches{TMessage}"/>: up to <paramref name="maxSize"/> messages, or what
+    /// arrived within <paramref name="window"/> of the batch's first message, whichever comes first. Each message of a
+    /// batch holds a worker (and its lease) while it waits, so a batch has at most the endpoint's
+    /// <see cref="BusConfiguration.MaxConcurrency"/> (or the type's <see cref="MaxConcurrency"/>) messages.
+    /// </summary>
+    /// <exception cref="BusConfigurationException">The size is not 1 to 1,000 or the window not above zero and at most an hour.</exception>
+    public HandlerOptions Batch(int maxSize, TimeSpan window)
+    {
+        BatchSize = maxSize;
+        BatchWindow = window;
+        Validate("Batch");
+        return this;
+    }
+
     internal void Validate(string owner)
     {
+        if (BatchSize is < 1 or > 1_000)
+        {
+            throw new BusConfigurationException($"{owner}: the batch size must be 1 to 1,000 messages (was {BatchSize}).");
+        }
+
+        if (BatchWindow is { } window && (window <= TimeSpan.Zero || window > TimeSpan.FromHours(1)))
+        {
+            throw new BusConfigurationException($"{owner}: the batch window must be above zero and at most 1 hour (was {window}).");
+        }
+
         if (ConcurrencyLimit is < 1 or > 10_000)
         {
             throw new BusConfigurationException($"{owner}: the concurrency limit of a message type must be 1 to 10,000 (was {ConcurrencyLimit}).");
