@@ -34,7 +34,8 @@ public sealed class AzureTablesStoreOptions
     /// injection when there is one, else a client built from these options. A given client is used as it is.</summary>
     public TableServiceClient? Client { get; set; }
 
-    /// <summary>Prefix of the table names (<c>{prefix}Workflows</c>, <c>{prefix}Steps</c>, <c>{prefix}Jobs</c>): letters and digits,
+    /// <summary>Prefix of the table names (<c>{prefix}Workflows</c>, <c>{prefix}Steps</c>, <c>{prefix}Jobs</c>,
+    /// <c>{prefix}Schedules</c>): letters and digits,
     /// starting with a letter. Default "Bus".</summary>
     public string TableNamePrefix { get; set; } = "Bus";
 
@@ -49,6 +50,9 @@ public sealed class AzureTablesStoreOptions
 
     /// <summary>The name of the job status table.</summary>
     public string JobTableName => TableNamePrefix + "Jobs";
+
+    /// <summary>The name of the schedules table.</summary>
+    public string ScheduleTableName => TableNamePrefix + "Schedules";
 
     /// <summary>A copy of these options.</summary>
     public AzureTablesStoreOptions Clone() => (AzureTablesStoreOptions)MemberwiseClone();

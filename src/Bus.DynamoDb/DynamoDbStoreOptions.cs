@@ -45,7 +45,8 @@ public sealed class DynamoDbStoreOptions
     /// options. A given client is used as it is and not disposed by the stores.</summary>
     public IAmazonDynamoDB? Client { get; set; }
 
-    /// <summary>Prefix of the table names (<c>{prefix}workflows</c>, <c>{prefix}steps</c>, <c>{prefix}jobs</c>). Default "bus-".</summary>
+    /// <summary>Prefix of the table names (<c>{prefix}workflows</c>, <c>{prefix}steps</c>, <c>{prefix}jobs</c>,
+    /// <c>{prefix}schedules</c>). Default "bus-".</summary>
     public string TableNamePrefix { get; set; } = "bus-";
 
     /// <summary>Create missing tables, or only verify them. Default <see cref="DynamoDbProvisioning.CreateIfMissing"/>.</summary>
@@ -66,6 +67,9 @@ public sealed class DynamoDbStoreOptions
 
     /// <summary>The name of the job status table.</summary>
     public string JobTableName => TableNamePrefix + "jobs";
+
+    /// <summary>The name of the schedules table.</summary>
+    public string ScheduleTableName => TableNamePrefix + "schedules";
 
     /// <summary>A copy of these options.</summary>
     public DynamoDbStoreOptions Clone() => (DynamoDbStoreOptions)MemberwiseClone();

@@ -103,3 +103,11 @@ public sealed class AzureTablesJobStatusStoreContractTests : JobStatusStoreContr
         Assert.Contains("Record a smaller result", error.Message, StringComparison.Ordinal);
     }
 }
+
+public sealed class AzureTablesScheduleStoreContractTests : ScheduleStoreContractTests
+{
+    private readonly string _prefix = Azurite.UniquePrefix("sched");
+
+    /// <summary>Each store gets a client of its own, as another host would.</summary>
+    protected override Schedules.IScheduleStore CreateStore() => new AzureTablesScheduleStore(Azurite.Client(), Azurite.Options(_prefix));
+}

@@ -153,3 +153,48 @@ public sealed class LongJobHandler(Recorder recorder, TimeProvider time) : IHand
         }
     }
 }
+
+/// <summary>A heavy job: waits at its gate (named by its id) until the test opens it.</summary>
+public sealed record HeavyWork(string Test, string Id) : ICommand;
+
+/// <summary>Handles <see cref="HeavyWork"/>: records its start, then waits at its gate.</summary>
+public sealed class HeavyWorkHandler(Recorder recorder, TimeProvider time) : IHandleMessages<HeavyWork>
+{
+    /// <inheritdoc />
+    public async Task HandleAsync(HeavyWork message, IMessageContext context)
+    {
+        recorder.Record(new Handled(nameof(HeavyWorkHandler), message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
+        await recorder.Gate(message.Id).WaitAsync(context.CancellationToken);
+        recorder.Record(new Handled("heavy-done", message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
+    }
+}
+
+/// <summary>Work handled in batches; <see cref="Mode"/> "fail" fails it on its first attempt, "dead" dead-letters it.</summary>
+public sealed record BatchWork(string Test, string Id, string Mode = "ok") : ICommand;
+
+/// <summary>What one batch held: the ids and attempts of its messages, in order.</summary>
+public sealed record BatchSeen(string Test, IReadOnlyList<string> Ids, IReadOnlyList<int> Attempts);
+
+/// <summary>Handles <see cref="BatchWork"/> in batches: records each batch, fails or dead-letters the items asked to.</summary>
+public sealed class BatchWorkHandler(Recorder recorder, TimeProvider time) : IHandleBatches<BatchWork>
+{
+    /// <inheritdoc />
+    public Task HandleAsync(IReadOnlyList<BatchItem<BatchWork>> batch, CancellationToken cancellationToken)
+    {
+        var seen = new BatchSeen(batch[0].Message.Test, batch.Select(i => i.Message.Id).ToList(), batch.Select(i => i.Attempt).ToList());
+        recorder.Record(new Handled(nameof(BatchWorkHandler), seen, batch[0].MessageId, batch[0].Headers, batch[0].Attempt, string.Empty, time.GetUtcNow()));
+        foreach (var item in batch)
+        {
+            if (item.Message.Mode == "fail" && item.Attempt == 1)
+            {
+                item.Fail(new InvalidOperationException($"failing {item.Message.Id} once"));
+            }
+            else if (item.Message.Mode == "dead")
+            {
+                item.DeadLetter($"rejected {item.Message.Id}");
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+}

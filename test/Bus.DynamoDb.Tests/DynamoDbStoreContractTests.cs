@@ -76,3 +76,19 @@ public sealed class DynamoDbJobStatusStoreContractTests : JobStatusStoreContract
         }
     }
 }
+
+public sealed class DynamoDbScheduleStoreContractTests : ScheduleStoreContractTests, IDisposable
+{
+    private readonly string _prefix = Dynalite.UniquePrefix("sched");
+    private readonly List<IAmazonDynamoDB> _clients = [];
+
+    /// <summary>Each store gets a client of its own, as another host would.</summary>
+    protected override Schedules.IScheduleStore CreateStore()
+    {
+        var client = Dynalite.Client();
+        _clients.Add(client);
+        return new DynamoDbScheduleStore(client, Dynalite.Options(_prefix));
+    }
+
+    public void Dispose() => _clients.ForEach(c => c.Dispose());
+}

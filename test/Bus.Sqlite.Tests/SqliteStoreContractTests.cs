@@ -119,3 +119,27 @@ public sealed class SqliteJobStatusStoreContractTests : JobStatusStoreContractTe
         _database.Dispose();
     }
 }
+
+public sealed class SqliteScheduleStoreContractTests : ScheduleStoreContractTests, IDisposable
+{
+    private readonly TempDatabase _database = new();
+    private readonly List<SqliteScheduleStore> _stores = [];
+
+    /// <summary>Each store is another process's view of the same file.</summary>
+    protected override Schedules.IScheduleStore CreateStore()
+    {
+        var store = new SqliteScheduleStore(_database.ConnectionString);
+        _stores.Add(store);
+        return store;
+    }
+
+    public void Dispose()
+    {
+        foreach (var store in _stores)
+        {
+            store.Dispose();
+        }
+
+        _database.Dispose();
+    }
+}

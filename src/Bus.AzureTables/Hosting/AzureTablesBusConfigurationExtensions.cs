@@ -2,6 +2,7 @@ using Bus.AzureTables;
 using Bus.AzureTables.Connection;
 using Bus.AzureTables.Hosting;
 using Bus.Jobs;
+using Bus.Schedules;
 using Bus.Steps;
 using Bus.Workflows;
 using Microsoft.Extensions.DependencyInjection;
@@ -49,6 +50,19 @@ public static class AzureTablesBusConfigurationExtensions
         var options = Configure(bus, configure);
         bus.Services.Replace(ServiceDescriptor.Singleton<IJobStatusStore>(sp =>
             new AzureTablesJobStatusStore(TableServiceClientFactory.Create(options, sp), options)));
+        return bus;
+    }
+
+    /// <summary>Claims the ticks of recurring schedules (<see cref="IScheduleStore"/>) in the table
+    /// <c>{prefix}Schedules</c>, shared by every host, replacing any schedule store registered before, so that one host
+    /// fires each tick and pausing holds for all. The client is resolved as for <see cref="UseAzureTablesWorkflowStore"/>.
+    /// The table is created or verified at start-up.</summary>
+    /// <exception cref="ArgumentException">The options are invalid (checked now).</exception>
+    public static BusConfiguration UseAzureTablesScheduleStore(this BusConfiguration bus, Action<AzureTablesStoreOptions> configure)
+    {
+        var options = Configure(bus, configure);
+        bus.Services.Replace(ServiceDescriptor.Singleton<IScheduleStore>(sp =>
+            new AzureTablesScheduleStore(TableServiceClientFactory.Create(options, sp), options)));
         return bus;
     }
 

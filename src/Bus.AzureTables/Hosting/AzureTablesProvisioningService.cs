@@ -1,5 +1,6 @@
 using Bus.AzureTables.Provisioning;
 using Bus.Jobs;
+using Bus.Schedules;
 using Bus.Steps;
 using Bus.Workflows;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,6 +28,11 @@ internal sealed class AzureTablesProvisioningService(IServiceProvider services) 
         if (services.GetService<IJobStatusStore>() is AzureTablesJobStatusStore jobs)
         {
             provisioners.Add(jobs.Provisioner);
+        }
+
+        if (services.GetService<IScheduleStore>() is AzureTablesScheduleStore schedules)
+        {
+            provisioners.Add(schedules.Provisioner);
         }
 
         var missing = new List<string>();

@@ -2,6 +2,7 @@ using Bus.DynamoDb;
 using Bus.DynamoDb.Connection;
 using Bus.DynamoDb.Hosting;
 using Bus.Jobs;
+using Bus.Schedules;
 using Bus.Steps;
 using Bus.Workflows;
 using Microsoft.Extensions.DependencyInjection;
@@ -57,6 +58,22 @@ public static class DynamoDbBusConfigurationExtensions
         {
             var (client, owned) = DynamoDbClientFactory.Create(options, sp);
             return new DynamoDbJobStatusStore(client, options, owned);
+        }));
+        return bus;
+    }
+
+    /// <summary>Claims the ticks of recurring schedules (<see cref="IScheduleStore"/>) in the DynamoDB table
+    /// <c>{prefix}schedules</c>, shared by every host, replacing any schedule store registered before, so that one host
+    /// fires each tick and pausing holds for all. The client is resolved as for <see cref="UseDynamoDbWorkflowStore"/>.
+    /// The table is created or verified at start-up.</summary>
+    /// <exception cref="ArgumentException">The options are invalid (checked now).</exception>
+    public static BusConfiguration UseDynamoDbScheduleStore(this BusConfiguration bus, Action<DynamoDbStoreOptions>? configure = null)
+    {
+        var options = Configure(bus, configure);
+        bus.Services.Replace(ServiceDescriptor.Singleton<IScheduleStore>(sp =>
+        {
+            var (client, owned) = DynamoDbClientFactory.Create(options, sp);
+            return new DynamoDbScheduleStore(client, options, owned);
         }));
         return bus;
     }

@@ -1,5 +1,6 @@
 using Bus.DynamoDb.Provisioning;
 using Bus.Jobs;
+using Bus.Schedules;
 using Bus.Steps;
 using Bus.Workflows;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,6 +28,11 @@ internal sealed class DynamoDbProvisioningService(IServiceProvider services) : I
         if (services.GetService<IJobStatusStore>() is DynamoDbJobStatusStore jobs)
         {
             provisioners.Add(jobs.Provisioner);
+        }
+
+        if (services.GetService<IScheduleStore>() is DynamoDbScheduleStore schedules)
+        {
+            provisioners.Add(schedules.Provisioner);
         }
 
         var missing = new List<string>();

@@ -74,4 +74,16 @@ public static class SqliteBusConfigurationExtensions
         bus.Services.Replace(ServiceDescriptor.Singleton<Jobs.IJobStatusStore>(_ => new SqliteJobStatusStore(connectionString)));
         return bus;
     }
+
+    /// <summary>Claims the ticks of recurring schedules (<see cref="Schedules.IScheduleStore"/>) in the SQLite database
+    /// file at <paramref name="databasePath"/>, e.g. the transport's, so that every process using the file fires each
+    /// tick once, and pausing holds for all of them.</summary>
+    /// <exception cref="ArgumentException">The path is empty.</exception>
+    public static BusConfiguration UseSqliteScheduleStore(this BusConfiguration bus, string databasePath)
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        var connectionString = SqliteDatabase.ForPath(databasePath);
+        bus.Services.Replace(ServiceDescriptor.Singleton<Schedules.IScheduleStore>(_ => new SqliteScheduleStore(connectionString)));
+        return bus;
+    }
 }

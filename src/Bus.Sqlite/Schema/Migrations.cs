@@ -10,6 +10,7 @@ internal static class Migrations
     public const string StepsComponent = "steps";
     public const string WorkflowsComponent = "workflows";
     public const string JobsComponent = "jobs";
+    public const string SchedulesComponent = "schedules";
 
     public static readonly IReadOnlyList<string> Transport =
     [
@@ -101,6 +102,19 @@ internal static class Migrations
             result_json  TEXT    NULL
         );
         CREATE INDEX ix_bus_jobs_state ON bus_jobs (state, updated_at);
+        """,
+    ];
+
+    public static readonly IReadOnlyList<string> Schedules =
+    [
+        """
+        CREATE TABLE bus_schedules (
+            name          TEXT    NOT NULL PRIMARY KEY,
+            last_tick     INTEGER NULL,                          -- UTC ticks of the last tick claimed
+            last_fired_at INTEGER NULL,                          -- UTC ticks
+            paused        INTEGER NOT NULL DEFAULT 0,
+            resumed_at    INTEGER NULL                           -- UTC ticks
+        );
         """,
     ];
 }

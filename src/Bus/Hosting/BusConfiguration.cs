@@ -4,10 +4,12 @@ using System.Text.RegularExpressions;
 using Bus.Leases;
 using Bus.Pipeline;
 using Bus.Recoverability;
+using Bus.Schedules;
 using Bus.Serialization;
 using Bus.SystemMessages;
 using Bus.Transports;
 using Bus.Transports.InMemory;
+using Cronos;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -20,6 +22,7 @@ public sealed partial class BusConfiguration
     private readonly Dictionary<Type, HandlerOptions> _handlerOptions = [];
     private readonly HashSet<Type> _subscriptions = [];
     private readonly List<Type> _incomingSteps = [];
+    private readonly List<RecurringSchedule> _schedules = [];
 
     internal BusConfiguration(IServiceCollection services)
     {
@@ -131,6 +134,78 @@ public sealed partial class BusConfiguration
         return this;
     }
 
+    /// <summary>The recurring schedules added with <see cref="Schedule{TMessage}"/>, in order.</summary>
+    internal IReadOnlyList<RecurringSchedule> Schedules => _schedules;
+
+    /// <summary>
+    /// Sends (a command) or publishes (an event) the message <paramref name="factory"/> makes at every tick of
+    /// <paramref name="cron"/> read in <paramref name="zone"/>, across daylight-saving changes (a time the clock skips
+    /// fires at the first valid time after it; a time it repeats fires once). Every host of the endpoint runs the
+    /// schedule and one fires each tick: the tick is claimed in the <see cref="IScheduleStore"/> (shared by the hosts:
+    /// UseSqliteScheduleStore, UseDynamoDbScheduleStore, UseAzureTablesScheduleStore, ...). List, pause and resume
+    /// schedules with <see cref="ISchedules"/>.
+    /// </summary>
+    /// <param name="cron">Five fields (minute hour day-of-month month day-of-week), or six with seconds first, e.g.
+    /// "0 2 * * *" for 02:00 every day. Macros such as "@daily" are read too.</param>
+    /// <param name="zone">The time zone the expression is read in, e.g.
+    /// <c>TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin")</c> or <see cref="TimeZoneInfo.Utc"/>.</param>
+    /// <param name="factory">Makes the message of a tick; given the tick's time in <paramref name="zone"/>.</param>
+    /// <param name="configure">Name (default: the message's wire name) and what happens to missed ticks.</param>
+    /// <exception cref="BusConfigurationException">The expression does not read, the name is invalid or taken, or the
+    /// type is neither a command nor an event.</exception>
+    public BusConfiguration Schedule<TMessage>(string cron, TimeZoneInfo zone, Func<DateTimeOffset, TMessage> factory, Action<ScheduleOptions>? configure = null)
+        where TMessage : class
+    {
+        ArgumentNullException.ThrowIfNull(zone);
+        ArgumentNullException.ThrowIfNull(factory);
+        if (string.IsNullOrWhiteSpace(cron))
+        {
+            throw new BusConfigurationException($"The schedule of {typeof(TMessage).Name} has no cron expression; give one such as \"0 2 * * *\" (02:00 every day).");
+        }
+
+        CronExpression expression;
+        try
+        {
+            var format = cron.Trim().StartsWith('@') || cron.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length != 6
+                ? CronFormat.Standard
+                : CronFormat.IncludeSeconds;
+            expression = CronExpression.Parse(cron.Trim(), format);
+        }
+        catch (CronFormatException ex)
+        {
+            throw new BusConfigurationException(
+                $"The cron expression '{cron}' of the schedule of {typeof(TMessage).Name} does not read ({ex.Message}). Use five fields " +
+                "(minute hour day-of-month month day-of-week) or six with seconds first, e.g. \"0 2 * * *\" for 02:00 every day.");
+        }
+
+        var options = new ScheduleOptions();
+        configure?.Invoke(options);
+        var type = Messages.Register(typeof(TMessage));
+        var name = options.Name ?? type.WireName;
+        if (!ScheduleNamePattern().IsMatch(name))
+        {
+            throw new BusConfigurationException(
+                $"'{name}' is not a valid schedule name: use 1-100 letters, digits, '.', '-', '_' or ':' (set ScheduleOptions.Name).");
+        }
+
+        if (_schedules.Any(s => s.Name == name))
+        {
+            throw new BusConfigurationException(
+                $"Two schedules are named '{name}': give each its own name with ScheduleOptions.Name (o => o.Name = \"...\").");
+        }
+
+        if (!Enum.IsDefined(options.Missed))
+        {
+            throw new BusConfigurationException($"ScheduleOptions.Missed of schedule '{name}' must be FireOnce or Skip (was {options.Missed}).");
+        }
+
+        Func<IBus, DateTimeOffset, DeliveryOptions, CancellationToken, Task> send = type.Kind == MessageKind.Event
+            ? (bus, tick, delivery, ct) => bus.PublishAsync(factory(tick), delivery, ct)
+            : (bus, tick, delivery, ct) => bus.SendAsync(factory(tick), delivery, ct);
+        _schedules.Add(new RecurringSchedule(name, cron.Trim(), expression, zone, options.Missed, typeof(TMessage), send));
+        return this;
+    }
+
     /// <summary>Uses a custom serializer instead of System.Text.Json.</summary>
     public BusConfiguration UseSerializer(Func<IServiceProvider, IMessageSerializer> factory)
     {
@@ -170,7 +245,7 @@ public sealed partial class BusConfiguration
     {
         ArgumentNullException.ThrowIfNull(assembly);
         foreach (var type in assembly.GetTypes().Where(t => t is { IsAbstract: false, IsInterface: false, IsGenericTypeDefinition: false }
-                     && HandlerRegistry.HandledMessageTypes(t).Any()))
+                     && (HandlerRegistry.HandledMessageTypes(t).Any() || HandlerRegistry.BatchedMessageTypes(t).Any())))
         {
             AddHandler(type);
         }
@@ -246,9 +321,20 @@ public sealed partial class BusConfiguration
     internal BusConfiguration AddHandler(Type handlerType)
     {
         var handled = HandlerRegistry.HandledMessageTypes(handlerType).ToList();
-        if (handled.Count == 0)
+        var batched = HandlerRegistry.BatchedMessageTypes(handlerType).ToList();
+        if (handled.Count == 0 && batched.Count == 0)
         {
-            throw new BusConfigurationException($"'{handlerType.FullName}' implements no IHandleMessages<T>.");
+            throw new BusConfigurationException($"'{handlerType.FullName}' implements no IHandleMessages<T> nor IHandleBatches<T>.");
+        }
+
+        foreach (var messageType in batched)
+        {
+            if (typeof(ICommand).IsAssignableFrom(messageType) || typeof(IEvent).IsAssignableFrom(messageType))
+            {
+                Messages.Register(messageType);
+            }
+
+            Handlers.Add(messageType, HandlerRegistry.CreateBatchInvoker(messageType, handlerType, this));
         }
 
         foreach (var messageType in handled)
@@ -322,8 +408,19 @@ public sealed partial class BusConfiguration
         Profile.Validate("Default profile");
         foreach (var (type, options) in _handlerOptions)
         {
+            options.Validate($"Handling of {type.Name}");
             options.Retry?.Validate();
             options.Profile?.Validate($"Profile of {type.Name}");
+        }
+
+        foreach (var schedule in _schedules.Where(s => Messages.Get(s.MessageType).Kind == MessageKind.Command))
+        {
+            if (!_routes.ContainsKey(schedule.MessageType) && Handlers.For(schedule.MessageType).Length == 0)
+            {
+                throw new BusConfigurationException(
+                    $"Schedule '{schedule.Name}' sends the command {schedule.MessageType.Name}, which has no owner: route it " +
+                    $"(bus.RouteCommand<{schedule.MessageType.Name}>(\"endpoint\")) or handle it on this endpoint.");
+            }
         }
 
         foreach (var (type, _) in _routes)
@@ -344,6 +441,9 @@ public sealed partial class BusConfiguration
         }
     }
 
+    [GeneratedRegex("^[A-Za-z0-9._:-]{1,100}$")]
+    private static partial Regex ScheduleNamePattern();
+
     [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
     private static partial Regex EndpointNamePattern();
 }
@@ -359,6 +459,72 @@ public sealed class HandlerOptions
 
     /// <summary>A daily window outside which the message waits.</summary>
     public TimeWindow? Window { get; set; }
+
+    /// <summary>At most this many messages of the type are handled at once on this endpoint (and host), within the
+    /// endpoint's <see cref="BusConfiguration.MaxConcurrency"/>; null (default): only the endpoint's limit. See
+    /// <see cref="MaxConcurrency"/>.</summary>
+    public int? ConcurrencyLimit { get; set; }
+
+    /// <summary>
+    /// Handles at most <paramref name="limit"/> messages of the type at once, so a heavy job type cannot take every
+    /// worker. A message over the limit does not hold a worker: it waits, received and its lease renewed, until a
+    /// message of its type finishes (the worker that finished it runs it next), while the workers handle other types.
+    /// Up to <paramref name="limit"/> messages wait per type; one more is released, visible again after 5 seconds,
+    /// without counting an attempt (on SQS and Service Bus the broker still counts the receive). The limit is per host.
+    /// </summary>
+    /// <exception cref="BusConfigurationException"><paramref name="limit"/> is not 1 to 10,000.</exception>
+    public HandlerOptions MaxConcurrency(int limit)
+    {
+        ConcurrencyLimit = limit;
+        Validate("MaxConcurrency");
+        return this;
+    }
+
+    /// <summary>The batch size when <see cref="Batch"/> was not called: 10.</summary>
+    public const int DefaultBatchSize = 10;
+
+    /// <summary>The batch window when <see cref="Batch"/> was not called: 1 second.</summary>
+    public static readonly TimeSpan DefaultBatchWindow = TimeSpan.FromSeconds(1);
+
+    /// <summary>For an <see cref="IHandleBatches{TMessage}"/>: the most messages in one batch. Null: 10.</summary>
+    public int? BatchSize { get; set; }
+
+    /// <summary>For an <see cref="IHandleBatches{TMessage}"/>: how long a batch waits, from its first message, for
+    /// more. Null: 1 second.</summary>
+    public TimeSpan? BatchWindow { get; set; }
+
+    /// <summary>
+    /// Batches for the type's <see cref="IHandleBatches{TMessage}"/>: up to <paramref name="maxSize"/> messages, or what
+    /// arrived within <paramref name="window"/> of the batch's first message, whichever comes first. Each message of a
+    /// batch holds a worker (and its lease) while it waits, so a batch has at most the endpoint's
+    /// <see cref="BusConfiguration.MaxConcurrency"/> (or the type's <see cref="MaxConcurrency"/>) messages.
+    /// </summary>
+    /// <exception cref="BusConfigurationException">The size is not 1 to 1,000 or the window not above zero and at most an hour.</exception>
+    public HandlerOptions Batch(int maxSize, TimeSpan window)
+    {
+        BatchSize = maxSize;
+        BatchWindow = window;
+        Validate("Batch");
+        return this;
+    }
+
+    internal void Validate(string owner)
+    {
+        if (BatchSize is < 1 or > 1_000)
+        {
+            throw new BusConfigurationException($"{owner}: the batch size must be 1 to 1,000 messages (was {BatchSize}).");
+        }
+
+        if (BatchWindow is { } window && (window <= TimeSpan.Zero || window > TimeSpan.FromHours(1)))
+        {
+            throw new BusConfigurationException($"{owner}: the batch window must be above zero and at most 1 hour (was {window}).");
+        }
+
+        if (ConcurrencyLimit is < 1 or > 10_000)
+        {
+            throw new BusConfigurationException($"{owner}: the concurrency limit of a message type must be 1 to 10,000 (was {ConcurrencyLimit}).");
+        }
+    }
 
     /// <summary>Uses <see cref="ExecutionProfile.LongRunning"/> with <paramref name="maxRuntime"/>.</summary>
     public HandlerOptions LongRunning(TimeSpan maxRuntime)

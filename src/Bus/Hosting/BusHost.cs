@@ -1,5 +1,6 @@
 using Bus.Diagnostics;
 using Bus.Pipeline;
+using Bus.Schedules;
 using Bus.Steps;
 using Bus.Transports;
 using Bus.Workflows;
@@ -12,7 +13,8 @@ namespace Bus.Hosting;
 /// <summary>Starts and stops the bus with the host: checks, provisioning, then receiving.</summary>
 internal sealed class BusHost(
     BusConfiguration config, IServiceProvider services, ITransport transport, IStepStore steps, IWorkflowStore workflowStore,
-    WorkflowRegistry workflows, TimeProvider time, ILoggerFactory loggers, ReceiveLoopState receiveLoop)
+    WorkflowRegistry workflows, IScheduleStore scheduleStore, ScheduleRunner schedules, TimeProvider time, ILoggerFactory loggers,
+    ReceiveLoopState receiveLoop)
     : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _log = loggers.CreateLogger("Bus");
@@ -25,7 +27,8 @@ internal sealed class BusHost(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var topology = Topology();
-        var problems = StartupChecks.Find(config, transport.Capabilities, topology.Subscriptions.Count > 0, steps, workflows.Any ? workflowStore : null);
+        var problems = StartupChecks.Find(config, transport.Capabilities, topology.Subscriptions.Count > 0, steps, workflows.Any ? workflowStore : null,
+            config.Schedules.Count > 0 ? scheduleStore : null);
         if (problems.Count > 0)
         {
             var text = string.Join(Environment.NewLine + "- ", problems.Prepend($"Endpoint '{config.EndpointName}' cannot run as configured on the {transport.Capabilities.Name} transport:"));
@@ -56,6 +59,7 @@ internal sealed class BusHost(
             _sampling = Task.Run(() => _sampler.RunAsync(_stopping.Token), CancellationToken.None);
         }
 
+        schedules.Start();
         if (config.StepRetention is { } retention)
         {
             _retention = Task.Run(() => ExpireStepsAsync(retention, _stopping.Token), CancellationToken.None);
@@ -67,6 +71,7 @@ internal sealed class BusHost(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        await schedules.StopAsync().ConfigureAwait(false);
         if (_receiver is not null)
         {
             await _receiver.StopAsync(cancellationToken).ConfigureAwait(false);
@@ -98,6 +103,7 @@ internal sealed class BusHost(
             await _receiver.DisposeAsync().ConfigureAwait(false);
         }
 
+        await schedules.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
     }
 

@@ -1,6 +1,7 @@
 using Bus.Jobs;
 using Bus.Pipeline;
 using Bus.Recoverability;
+using Bus.Schedules;
 using Bus.Serialization;
 using Bus.Steps;
 using Bus.SystemMessages;
@@ -51,6 +52,12 @@ public static class ServiceCollectionExtensions
         services.AddSingleton(config.SystemMessages);
         services.TryAddSingleton<IJobStatusStore, InMemoryJobStatusStore>();
         services.AddSingleton<IJobStatusQuery, JobStatusQuery>();
+        services.TryAddSingleton<IScheduleStore, InMemoryScheduleStore>();
+        services.AddSingleton<ISchedules>(sp => new ScheduleBoard(
+            config.Schedules, type => config.Messages.Get(type).WireName, sp.GetRequiredService<IScheduleStore>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new ScheduleRunner(
+            config.Schedules, sp.GetRequiredService<IScheduleStore>(), sp.GetRequiredService<IBus>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton(sp => config.TransportFactory!(sp));
         services.AddSingleton(sp => sp.GetRequiredService<ITransport>().DeadLetters);
         services.AddSingleton(sp => sp.GetRequiredService<ITransport>() is var transport && transport.Statistics is { } statistics

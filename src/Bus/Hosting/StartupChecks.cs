@@ -1,4 +1,5 @@
 using Bus.Leases;
+using Bus.Schedules;
 using Bus.Steps;
 using Bus.Transports;
 using Bus.Workflows;
@@ -10,7 +11,8 @@ internal static class StartupChecks
 {
     /// <summary>The problems found, each a sentence naming the handler, the need and the transport's limit.</summary>
     public static IReadOnlyList<string> Find(
-        BusConfiguration config, TransportCapabilities capabilities, bool subscribes, IStepStore steps, IWorkflowStore? workflows)
+        BusConfiguration config, TransportCapabilities capabilities, bool subscribes, IStepStore steps, IWorkflowStore? workflows,
+        IScheduleStore? schedules = null)
     {
         var problems = new List<string>();
         if (capabilities.SharedBetweenHosts && !config.AllowInMemoryStores)
@@ -28,6 +30,14 @@ internal static class StartupChecks
                 problems.Add($"The {capabilities.Name} transport is shared between hosts, but the workflow store is in memory on this host: a workflow " +
                              "started on one host would not be found by another. Use a durable workflow store (UseSqliteWorkflowStore on one machine; " +
                              "UseDynamoDbWorkflowStore, UseAzureTablesWorkflowStore or another shared store on several), or set " +
+                             "bus.AllowInMemoryStores = true when this endpoint runs on one host.");
+            }
+
+            if (schedules is InMemoryScheduleStore)
+            {
+                problems.Add($"The {capabilities.Name} transport is shared between hosts, but the schedule store is in memory on this host: every " +
+                             "host would fire each tick of the schedules. Use a durable schedule store (UseSqliteScheduleStore on one machine; " +
+                             "UseDynamoDbScheduleStore, UseAzureTablesScheduleStore or another shared store on several), or set " +
                              "bus.AllowInMemoryStores = true when this endpoint runs on one host.");
             }
         }

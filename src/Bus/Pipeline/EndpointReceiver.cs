@@ -23,6 +23,9 @@ namespace Bus.Pipeline;
 internal sealed class EndpointReceiver : IAsyncDisposable
 {
     private const int MaxReceiveBatch = 10;
+
+    /// <summary>How long a message released over its type's concurrency limit stays invisible.</summary>
+    internal static readonly TimeSpan OverLimitDelay = TimeSpan.FromSeconds(5);
     private readonly IncomingPipeline _pipeline;
     private readonly DeliverySettler _settler;
     private readonly HandlingTable _handling;
@@ -35,6 +38,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     private readonly TimeSpan _shutdownTimeout;
     private readonly ReceiveCapacity _capacity;
     private readonly ReceivedBuffer _buffer;
+    private readonly TypeConcurrency _typeLimits = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _hardStop = new();
     private readonly EndpointLeases _leases;
@@ -197,33 +201,102 @@ internal sealed class EndpointReceiver : IAsyncDisposable
         while (await next.NextAsync().ConfigureAwait(false))
         {
             var (message, receivedAt) = next.Current;
-            var renewer = new LeaseRenewer(message, _handling.ProfileFor(message), _leases, clock, receivedAt);
-            try
+            if (!_handling.TryGetLimit(message, out var type, out var limit))
             {
-                if (_stopping.IsCancellationRequested)
-                {
-                    await ReleaseAsync(message, renewer).ConfigureAwait(false);
+                await RunAsync(new HeldMessage(message, NewRenewer(message, clock, receivedAt), OwnClock: null), holdsPlace: true).ConfigureAwait(false);
+                continue;
+            }
+
+            HeldMessage parked = default;
+            switch (_typeLimits.Enter(type, limit, () => parked = Park(message, receivedAt)))
+            {
+                case TypeConcurrency.Admission.Parked:
+                    await parked.Renewer.StartAsync().ConfigureAwait(false); // its lease is renewed while it waits
+                    _capacity.Release(); // a parked message holds no receive place: other types are still received
                     continue;
-                }
-
-                if (!await renewer.StartAsync().ConfigureAwait(false))
-                {
-                    continue; // taken by another worker while it waited here, prefetched: not ours to handle or settle
-                }
-
-                await ProcessAsync(message, renewer).ConfigureAwait(false);
+                case TypeConcurrency.Admission.Release:
+                    await ReleaseOverLimitAsync(message).ConfigureAwait(false);
+                    continue;
             }
-            catch (Exception ex)
+
+            // This worker runs the type's parked messages as it finishes each, keeping the type's place.
+            var item = new HeldMessage(message, NewRenewer(message, clock, receivedAt), OwnClock: null);
+            var holdsPlace = true;
+            do
             {
-                // The steps turn failures into outcomes; this is a bug guard so one message cannot stop a worker.
-                _log.LogError(ex, "Unexpected error processing message {MessageId}; it will be delivered again when its lease expires.",
-                    message.Message.MessageId);
+                await RunAsync(item, holdsPlace).ConfigureAwait(false);
+                holdsPlace = false;
             }
-            finally
+            while (_typeLimits.Exit(type, out item));
+        }
+    }
+
+    private LeaseRenewer NewRenewer(IReceivedMessage message, LeaseClock clock, DateTimeOffset receivedAt) =>
+        new(message, _handling.ProfileFor(message), _leases, clock, receivedAt);
+
+    /// <summary>What waits for a place when a message is over its type's limit: its lease is kept on a clock of its own,
+    /// as the worker goes on to other messages.</summary>
+    private HeldMessage Park(IReceivedMessage message, DateTimeOffset receivedAt)
+    {
+        var own = new LeaseClock(_time);
+        return new HeldMessage(message, NewRenewer(message, own, receivedAt), own);
+    }
+
+    /// <summary>Processes one message (or releases it when stopping), then disposes its lease renewer and gives back
+    /// its receive place if it holds one.</summary>
+    private async Task RunAsync(HeldMessage item, bool holdsPlace)
+    {
+        var (message, renewer, _) = item;
+        try
+        {
+            if (_stopping.IsCancellationRequested)
             {
-                await renewer.DisposeAsync().ConfigureAwait(false);
+                await ReleaseAsync(message, renewer).ConfigureAwait(false);
+                return;
+            }
+
+            if (renewer.IsLeaseLost || !await renewer.StartAsync().ConfigureAwait(false))
+            {
+                return; // taken by another worker while it waited here (prefetched or parked): not ours to handle or settle
+            }
+
+            await ProcessAsync(message, renewer).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The steps turn failures into outcomes; this is a bug guard so one message cannot stop a worker.
+            _log.LogError(ex, "Unexpected error processing message {MessageId}; it will be delivered again when its lease expires.",
+                message.Message.MessageId);
+        }
+        finally
+        {
+            await item.DisposeAsync().ConfigureAwait(false);
+            if (holdsPlace)
+            {
                 _capacity.Release();
             }
+        }
+    }
+
+    /// <summary>A message over its type's limit with enough of its type waiting: released, without counting an attempt.</summary>
+    private async Task ReleaseOverLimitAsync(IReceivedMessage message)
+    {
+        try
+        {
+            await message.ReleaseAsync(OverLimitDelay, CancellationToken.None).ConfigureAwait(false);
+            if (_log.IsEnabled(LogLevel.Debug))
+            {
+                _log.LogDebug("Message {MessageId} is over its type's concurrency limit; released for {Delay}.", message.Message.MessageId, OverLimitDelay);
+            }
+        }
+        catch (Exception ex)
+        {
+            _log.LogWarning(ex, "Could not release message {MessageId} over its type's concurrency limit; it will be delivered again when its lease expires.",
+                message.Message.MessageId);
+        }
+        finally
+        {
+            _capacity.Release();
         }
     }
 
@@ -297,6 +370,18 @@ internal sealed class EndpointReceiver : IAsyncDisposable
 
     private async Task ReleaseBufferedAsync()
     {
+        foreach (var parked in _typeLimits.TakeParked())
+        {
+            try
+            {
+                await ReleaseAsync(parked.Message, parked.Renewer).ConfigureAwait(false);
+            }
+            finally
+            {
+                await parked.DisposeAsync().ConfigureAwait(false); // a parked message gave its receive place back already
+            }
+        }
+
         while (_buffer.TryTake(out var item))
         {
             try

@@ -49,6 +49,16 @@ internal sealed class HandlerRegistry
             .Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IHandleMessages<>))
             .Select(i => i.GetGenericArguments()[0]);
 
+    /// <summary>The message types <paramref name="handlerType"/> handles in batches (<see cref="IHandleBatches{TMessage}"/>).</summary>
+    public static IEnumerable<Type> BatchedMessageTypes(Type handlerType) =>
+        handlerType.GetInterfaces()
+            .Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IHandleBatches<>))
+            .Select(i => i.GetGenericArguments()[0]);
+
+    /// <summary>A batching invoker of <paramref name="handlerType"/> for <paramref name="messageType"/>.</summary>
+    public static IHandlerInvoker CreateBatchInvoker(Type messageType, Type handlerType, Hosting.BusConfiguration config) =>
+        (IHandlerInvoker)Activator.CreateInstance(typeof(BatchInvoker<,>).MakeGenericType(messageType, handlerType), config)!;
+
     /// <summary>An invoker of <paramref name="handlerType"/> for <paramref name="messageType"/>.</summary>
     public static IHandlerInvoker CreateInvoker(Type messageType, Type handlerType) =>
         (IHandlerInvoker)Activator.CreateInstance(typeof(HandlerInvoker<,>).MakeGenericType(messageType, handlerType))!;

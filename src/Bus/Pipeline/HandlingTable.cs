@@ -34,6 +34,22 @@ internal sealed class HandlingTable
             ? For(type).Profile
             : _config.Profile;
 
+    /// <summary>The type of a received message and its concurrency limit, when its type has one (read from its type
+    /// header, before it is resolved).</summary>
+    public bool TryGetLimit(IReceivedMessage received, out MessageType type, out int limit)
+    {
+        limit = 0;
+        if (received.Message.Headers.TryGetValue(MessageHeaders.MessageType, out var name) && _config.Messages.TryResolve(name, out type)
+            && For(type).Options?.ConcurrencyLimit is { } max)
+        {
+            limit = max;
+            return true;
+        }
+
+        type = null!;
+        return false;
+    }
+
     private TypeHandling Create(MessageType type)
     {
         var options = _config.OptionsFor(type.ClrType);

@@ -46,6 +46,18 @@ public sealed class SharedStoreChecksTests
         Assert.DoesNotContain("workflow store", error.Message);
     }
 
+    [Fact]
+    public async Task An_in_memory_schedule_store_is_refused_when_schedules_are_configured()
+    {
+        var error = await Assert.ThrowsAsync<BusConfigurationException>(() => StartAsync(bus =>
+            bus.Schedule<DoWork>("0 * * * *", TimeZoneInfo.Utc, _ => new DoWork("t", "scheduled")),
+            services => services.AddSingleton<IStepStore>(new DurableLookingStepStore())));
+
+        Assert.Contains("the schedule store is in memory on this host: every host would fire each tick", error.Message);
+        Assert.Contains("UseDynamoDbScheduleStore", error.Message);
+        Assert.DoesNotContain("step store", error.Message);
+    }
+
     private Task<TestEndpoint> StartAsync(Action<BusConfiguration> configure, Action<IServiceCollection>? services = null) =>
         TestEndpoint.StartAsync("shared-" + Guid.NewGuid().ToString("N")[..8], _time,
             s =>

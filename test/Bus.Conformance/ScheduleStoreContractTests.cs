@@ -1,0 +1,109 @@
+using Bus.Schedules;
+using Xunit;
+
+namespace Bus.Conformance;
+
+/// <summary>
+/// The contract every <see cref="IScheduleStore"/> honours. A store's test project subclasses this and supplies the
+/// store; the stores made by one test must see the same data (hosts sharing the store).
+/// </summary>
+public abstract class ScheduleStoreContractTests
+{
+    private static readonly DateTimeOffset Tick = new(2026, 12, 6, 2, 0, 0, TimeSpan.Zero);
+
+    /// <summary>Creates the store under test; called several times per test, the stores sharing their data.</summary>
+    protected abstract IScheduleStore CreateStore();
+
+    [Fact]
+    public async Task An_unknown_schedule_has_no_record()
+    {
+        Assert.Null(await CreateStore().GetAsync(NewName(), default));
+    }
+
+    [Fact]
+    public async Task A_tick_is_claimed_once_and_the_claim_reads_back_from_another_store()
+    {
+        var name = NewName();
+        var one = CreateStore();
+        var two = CreateStore();
+
+        Assert.True(await one.TryClaimAsync(name, Tick, Tick.AddSeconds(3), default));
+        Assert.False(await two.TryClaimAsync(name, Tick, Tick.AddSeconds(4), default));
+        Assert.False(await two.TryClaimAsync(name, Tick.AddHours(-1), Tick.AddSeconds(4), default));
+
+        var state = await two.GetAsync(name, default);
+        Assert.Equal(new ScheduleState(name, Tick, Tick.AddSeconds(3), false, null), state);
+    }
+
+    [Fact]
+    public async Task A_later_tick_is_claimed_after_an_earlier_one()
+    {
+        var name = NewName();
+        var store = CreateStore();
+        Assert.True(await store.TryClaimAsync(name, Tick, Tick, default));
+
+        Assert.True(await CreateStore().TryClaimAsync(name, Tick.AddHours(1), Tick.AddHours(1).AddSeconds(1), default));
+
+        var state = await store.GetAsync(name, default);
+        Assert.Equal(Tick.AddHours(1), state!.LastTick);
+        Assert.Equal(Tick.AddHours(1).AddSeconds(1), state.LastFiredAt);
+    }
+
+    [Fact]
+    public async Task Of_many_stores_racing_for_one_tick_exactly_one_wins()
+    {
+        var name = NewName();
+        var stores = Enumerable.Range(0, 8).Select(_ => CreateStore()).ToList();
+
+        var won = await Task.WhenAll(stores.Select(s => Task.Run(() => s.TryClaimAsync(name, Tick, Tick, default))));
+
+        Assert.Single(won, w => w);
+    }
+
+    [Fact]
+    public async Task A_paused_schedule_claims_nothing_until_resumed_and_keeps_its_last_tick()
+    {
+        var name = NewName();
+        var store = CreateStore();
+        Assert.True(await store.TryClaimAsync(name, Tick, Tick, default));
+
+        await CreateStore().SetPausedAsync(name, true, Tick.AddMinutes(10), default);
+        Assert.False(await store.TryClaimAsync(name, Tick.AddHours(1), Tick.AddHours(1), default));
+        Assert.Equal(new ScheduleState(name, Tick, Tick, true, null), await store.GetAsync(name, default));
+
+        await CreateStore().SetPausedAsync(name, false, Tick.AddHours(2), default);
+        Assert.Equal(new ScheduleState(name, Tick, Tick, false, Tick.AddHours(2)), await store.GetAsync(name, default));
+        Assert.True(await store.TryClaimAsync(name, Tick.AddHours(3), Tick.AddHours(3), default));
+    }
+
+    [Fact]
+    public async Task A_schedule_that_never_fired_can_be_paused_and_resuming_one_that_runs_changes_nothing()
+    {
+        var paused = NewName();
+        var store = CreateStore();
+        await store.SetPausedAsync(paused, true, Tick, default);
+        Assert.Equal(new ScheduleState(paused, null, null, true, null), await CreateStore().GetAsync(paused, default));
+        Assert.False(await store.TryClaimAsync(paused, Tick.AddHours(1), Tick.AddHours(1), default));
+
+        var running = NewName();
+        Assert.True(await store.TryClaimAsync(running, Tick, Tick, default));
+        await store.SetPausedAsync(running, false, Tick.AddHours(5), default);
+        Assert.Equal(new ScheduleState(running, Tick, Tick, false, null), await CreateStore().GetAsync(running, default));
+    }
+
+    [Fact]
+    public async Task Times_are_kept_to_the_tick_and_read_back_in_utc()
+    {
+        var name = NewName();
+        var tick = new DateTimeOffset(2026, 3, 29, 3, 0, 0, TimeSpan.FromHours(2)).AddTicks(1234567);
+        await CreateStore().TryClaimAsync(name, tick, tick, default);
+
+        var state = await CreateStore().GetAsync(name, default);
+
+        Assert.Equal(tick, state!.LastTick);
+        Assert.Equal(TimeSpan.Zero, state.LastTick!.Value.Offset);
+    }
+
+    /// <summary>A schedule name unique to this test.</summary>
+    protected static string NewName() => "schedule-" + Guid.NewGuid().ToString("N");
+}
