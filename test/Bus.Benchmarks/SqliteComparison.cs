@@ -76,7 +76,7 @@ public static class SqliteComparison
     private static string Format(BenchmarkOptions options, int count, Dictionary<Subject, List<double>> runs)
     {
         var raw = runs.Where(r => r.Key.Name.StartsWith("raw", StringComparison.Ordinal)).Select(r => Median(r.Value)).DefaultIfEmpty(double.NaN).First();
-        var wolverine = runs.Where(r => r.Key.Name == "Wolverine").ToDictionary(r => r.Key.Settings, r => Median(r.Value));
+        var wolverine = runs.Where(r => r.Key.Name.StartsWith("Wolverine", StringComparison.Ordinal)).ToDictionary(r => r.Key.Pair, r => Median(r.Value));
         var text = new StringBuilder();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"Durable SQLite, {count:N0} messages, no-op handler, WAL + synchronous=FULL unless named (SQLite {SqliteVersion()}), median of {options.Runs} run(s) after {options.WarmUps} warm-up(s) of up to 500:"));
@@ -85,7 +85,7 @@ public static class SqliteComparison
         foreach (var (subject, rates) in runs)
         {
             var median = Median(rates);
-            var vsWolverine = subject.Name.StartsWith("Bus", StringComparison.Ordinal) && wolverine.TryGetValue(subject.Settings, out var w)
+            var vsWolverine = subject.Name.StartsWith("Bus", StringComparison.Ordinal) && wolverine.TryGetValue(subject.Pair, out var w)
                 ? string.Create(CultureInfo.InvariantCulture, $"{median / w:0.00}x")
                 : "-";
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
@@ -242,7 +242,11 @@ public static class SqliteComparison
             : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    private sealed record Subject(string Name, string Settings, Func<string, int, Task<double>> RunAsync);
+    private sealed record Subject(string Name, string Settings, Func<string, int, Task<double>> RunAsync)
+    {
+        /// <summary>Bus and Wolverine rows with the same key are compared: the same settings and synchronous level.</summary>
+        public string Pair => $"{Settings} {(Name.Contains("NORMAL", StringComparison.Ordinal) ? "NORMAL" : "FULL")}";
+    }
 
     /// <summary>Counts and returns.</summary>
     private sealed class BusPingHandler(HandledSignal signal) : IHandleMessages<PingCommand>
