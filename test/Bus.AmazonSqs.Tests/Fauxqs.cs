@@ -2,7 +2,7 @@ using Amazon.Runtime;
 using Amazon.SQS;
 using Amazon.SQS.Model;
 using Bus.AmazonSqs.Http;
-using Bus.AmazonSqs.Signing;
+using Bus.Aws.Signing;
 using Bus.AmazonSqs.Sns;
 using Bus.Transports;
 using Microsoft.Extensions.Logging.Abstractions;

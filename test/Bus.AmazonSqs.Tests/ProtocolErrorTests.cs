@@ -5,7 +5,7 @@ using Bus.AmazonSqs.Http;
 using Amazon.Runtime;
 using Amazon.SQS;
 using Amazon.SQS.Model;
-using Bus.AmazonSqs.Signing;
+using Bus.Aws.Signing;
 using Bus.AmazonSqs.Sns;
 using Bus.AmazonSqs.Sqs;
 using Bus.Transports;

@@ -1,5 +1,5 @@
 using System.Text;
-using Bus.AmazonSqs.Signing;
+using Bus.Aws.Signing;
 
 namespace Bus.AmazonSqs.Tests;
 

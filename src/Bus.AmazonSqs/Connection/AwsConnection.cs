@@ -4,7 +4,7 @@ using Amazon.Runtime;
 using Amazon.Runtime.CredentialManagement;
 using Amazon.SQS;
 using Bus.AmazonSqs.Http;
-using Bus.AmazonSqs.Signing;
+using Bus.Aws.Signing;
 using Bus.AmazonSqs.Sns;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

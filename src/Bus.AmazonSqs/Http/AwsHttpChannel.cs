@@ -1,5 +1,5 @@
 using System.Net;
-using Bus.AmazonSqs.Signing;
+using Bus.Aws.Signing;
 using Microsoft.Extensions.Logging;
 
 namespace Bus.AmazonSqs.Http;
