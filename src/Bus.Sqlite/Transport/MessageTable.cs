@@ -21,7 +21,7 @@ internal sealed class MessageTable : IAsyncDisposable
     public MessageTable(SqliteDatabase database)
     {
         Database = database;
-        Writes = new WriteQueue(OpenAsync);
+        Writes = new WriteQueue(OpenAsync, database.Synchronous);
     }
 
     public SqliteDatabase Database { get; }
@@ -116,7 +116,8 @@ internal sealed class MessageTable : IAsyncDisposable
 
         return await Writes.RunAsync(
             (connection, transaction, ct) => TakeAsync(connection, transaction, queue, max, now, leaseExpiresAt, ct),
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken,
+            flush: false).ConfigureAwait(false);
     }
 
     private static async Task<(List<LeasedRow> Rows, DateTimeOffset? NextVisibleAt)> TakeAsync(
@@ -163,7 +164,7 @@ internal sealed class MessageTable : IAsyncDisposable
 
     /// <summary>Stores <paramref name="attempt"/> as the leased message's count of attempts: its handlers start.</summary>
     public Task<bool> BeginAttemptAsync(long id, string token, int attempt, CancellationToken cancellationToken) =>
-        Writes.RunAsync((connection, transaction, ct) => BeginAttemptAsync(connection, transaction, id, token, attempt, ct), cancellationToken);
+        Writes.RunAsync((connection, transaction, ct) => BeginAttemptAsync(connection, transaction, id, token, attempt, ct), cancellationToken, flush: false);
 
     private static async Task<bool> BeginAttemptAsync(
         SqliteConnection connection, SqliteTransaction transaction, long id, string token, int attempt, CancellationToken cancellationToken)
@@ -179,7 +180,7 @@ internal sealed class MessageTable : IAsyncDisposable
     }
 
     public Task<bool> RenewAsync(long id, string token, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
-        Writes.RunAsync((connection, transaction, ct) => RenewAsync(connection, transaction, id, token, expiresAt, ct), cancellationToken);
+        Writes.RunAsync((connection, transaction, ct) => RenewAsync(connection, transaction, id, token, expiresAt, ct), cancellationToken, flush: false);
 
     private static async Task<bool> RenewAsync(
         SqliteConnection connection, SqliteTransaction transaction, long id, string token, DateTimeOffset expiresAt, CancellationToken cancellationToken)
@@ -195,7 +196,7 @@ internal sealed class MessageTable : IAsyncDisposable
     }
 
     public Task<bool> CompleteAsync(long id, string token, CancellationToken cancellationToken) =>
-        Writes.RunAsync((connection, transaction, ct) => CompleteAsync(connection, transaction, id, token, ct), cancellationToken);
+        Writes.RunAsync((connection, transaction, ct) => CompleteAsync(connection, transaction, id, token, ct), cancellationToken, flush: false);
 
     private static async Task<bool> CompleteAsync(
         SqliteConnection connection, SqliteTransaction transaction, long id, string token, CancellationToken cancellationToken)
