@@ -11,10 +11,11 @@ namespace Bus.Sqlite.Transport;
 /// a write that fails is rolled back alone and the others still commit. A write's result is handed back only
 /// after its transaction committed.
 /// Under <see cref="SqliteSynchronous.Full"/>, a transaction that holds only bookkeeping writes (queued with
-/// <c>flush: false</c>: takes, attempt starts, lease renewals) commits without waiting for the disk
+/// <c>flush: false</c>: takes, attempt starts, lease renewals, completions) commits without waiting for the disk
 /// (<c>synchronous=NORMAL</c> for that commit). The write-ahead log is appended in order, so the next flushed commit
-/// (a send, a completion) flushes those too; a process crash loses none of them, a power loss before that next flush
-/// may lose them, which only makes a message visible again with its earlier count of attempts.
+/// (a send, a give-back, a dead letter) flushes those too; a process crash loses none of them, a power loss before
+/// that next flush may lose them, which only makes a message visible again with its earlier count of attempts (a
+/// completed one is delivered once more).
 /// </summary>
 internal sealed class WriteQueue : IAsyncDisposable
 {
