@@ -5,7 +5,7 @@ namespace Bus.PostgreSql.Schema;
 /// schema <c>{schema}</c>. Append new migrations; never edit a released one. Times used for scheduling are UTC ticks
 /// (bigint, exact on any <see cref="TimeProvider"/>); other times are <c>timestamptz</c>.
 /// </summary>
-internal static class Migrations
+internal static partial class Migrations
 {
     public const string TransportComponent = "transport";
     public const string StepsComponent = "steps";

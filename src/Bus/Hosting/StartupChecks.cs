@@ -37,7 +37,7 @@ internal static class StartupChecks
             {
                 problems.Add($"The {capabilities.Name} transport is shared between hosts, but the schedule store is in memory on this host: every " +
                              "host would fire each tick of the schedules. Use a durable schedule store (UseSqliteScheduleStore on one machine; " +
-                             "UseDynamoDbScheduleStore, UseAzureTablesScheduleStore or another shared store on several), or set " +
+                             "UsePostgreSqlScheduleStore, UseDynamoDbScheduleStore, UseAzureTablesScheduleStore or another shared store on several), or set " +
                              "bus.AllowInMemoryStores = true when this endpoint runs on one host.");
             }
         }
