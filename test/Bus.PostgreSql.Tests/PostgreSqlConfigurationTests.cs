@@ -114,14 +114,16 @@ public sealed class PostgreSqlConfigurationTests : IAsyncLifetime
             bus.UseInMemoryTransport();
             bus.UsePostgreSqlStepStore(_schema.ConnectionString, _schema.Name)
                 .UsePostgreSqlWorkflowStore(_schema.ConnectionString, _schema.Name)
-                .UsePostgreSqlJobStatusStore(_schema.ConnectionString, _schema.Name);
+                .UsePostgreSqlJobStatusStore(_schema.ConnectionString, _schema.Name)
+                .UsePostgreSqlScheduleStore(_schema.ConnectionString, _schema.Name);
         });
         await using var goodProvider = good.BuildServiceProvider();
         Assert.IsType<PostgreSqlStepStore>(goodProvider.GetRequiredService<IStepStore>());
         Assert.IsType<PostgreSqlWorkflowStore>(goodProvider.GetRequiredService<IWorkflowStore>());
         Assert.IsType<PostgreSqlJobStatusStore>(goodProvider.GetRequiredService<Jobs.IJobStatusStore>());
+        Assert.IsType<PostgreSqlScheduleStore>(goodProvider.GetRequiredService<Schedules.IScheduleStore>());
         await goodProvider.GetServices<IHostedService>().Single(s => s.GetType().Name == "PostgreSqlSchemaService").StartAsync(default);
-        await TestSchema.ExecuteAsync($"SELECT 1 FROM \"{_schema.Name}\".steps, \"{_schema.Name}\".workflows, \"{_schema.Name}\".jobs;");
+        await TestSchema.ExecuteAsync($"SELECT 1 FROM \"{_schema.Name}\".steps, \"{_schema.Name}\".workflows, \"{_schema.Name}\".jobs, \"{_schema.Name}\".schedules;");
     }
 
     [Fact]
@@ -139,6 +141,8 @@ public sealed class PostgreSqlConfigurationTests : IAsyncLifetime
         Assert.Throws<ArgumentException>(() => services.AddBus(bus => bus.UsePostgreSqlStepStore("")));
         Assert.Throws<ArgumentException>(() => services.AddBus(bus => bus.UsePostgreSqlWorkflowStore("Host=db", "1bad")));
         Assert.Throws<ArgumentException>(() => services.AddBus(bus => bus.UsePostgreSqlJobStatusStore("Host=db", new string('a', 49))));
+        Assert.Throws<ArgumentException>(() => services.AddBus(bus => bus.UsePostgreSqlScheduleStore("Database=app")));
+        Assert.Throws<ArgumentException>(() => services.AddBus(bus => bus.UsePostgreSqlScheduleStore("Host=db", "Bad-Name")));
         var error = Assert.Throws<ArgumentException>(() => new PostgreSqlTransportOptions { Schema = "Bad-Name" });
         Assert.Contains("lower-case letters", error.Message);
     }

@@ -102,6 +102,31 @@ public sealed class PostgreSqlTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Dead_letters_are_listed_in_sql_by_row_so_one_removed_between_pages_shifts_nothing()
+    {
+        var transport = Transport();
+        var sent = Enumerable.Range(0, 5).Select(i => Message($"m{i}", (MessageHeaders.MessageType, i == 4 ? "pg.other" : "pg.listed"))).ToList();
+        await transport.SendAsync(sent.Select(m => new OutgoingMessage(Destination.Queue("dlq-pages"), m)).ToList(), default);
+        foreach (var received in await transport.ReceiveAsync("dlq-pages", 5, TimeSpan.FromMinutes(1), default))
+        {
+            await received.DeadLetterAsync(FailureDetails.From("Ärger: Attempts exhausted", null, 1, "dlq-pages", _time.GetUtcNow()), default);
+        }
+
+        var query = new DeadLetterQuery { MessageTypes = ["pg.listed"], ReasonContains = "ärger: ATTEMPTS", PageSize = 2 };
+        var first = await transport.DeadLetters.ListAsync("dlq-pages", query, default);
+        Assert.Equal([sent[0].MessageId, sent[1].MessageId], first.Items.Select(d => d.Message.MessageId));
+        Assert.StartsWith("r:", first.ContinuationToken);
+
+        // Paging by position would now skip the third; paging after the last row id does not.
+        Assert.Equal(1, await transport.DeadLetters.PurgeAsync("dlq-pages", [sent[0].MessageId!], default));
+        var second = await transport.DeadLetters.ListAsync("dlq-pages", query with { ContinuationToken = first.ContinuationToken }, default);
+
+        Assert.Equal([sent[2].MessageId, sent[3].MessageId], second.Items.Select(d => d.Message.MessageId));
+        Assert.Null(second.ContinuationToken);
+        await Assert.ThrowsAsync<ArgumentException>(() => transport.DeadLetters.ListAsync("dlq-pages", query with { ContinuationToken = "o:2" }, default));
+    }
+
+    [Fact]
     public async Task Leases_renewed_together_report_each_lost_one_and_extend_the_others()
     {
         var transport = Transport();

@@ -238,30 +238,77 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
         await using var peek = Database.Command(
             connection,
             null,
-            """
-            SELECT message_id, headers::text, body, reason, exception_type, exception_message, stack_trace, attempts, source_queue, failed_at
-              FROM {schema}.dead_letters WHERE queue = @queue ORDER BY id LIMIT @max;
-            """);
+            $"SELECT {DeadLetterColumns} FROM {{schema}}.dead_letters WHERE queue = @queue ORDER BY id LIMIT @max;");
         peek.Parameters.AddWithValue("queue", queue);
         peek.Parameters.AddWithValue("max", max);
         var result = new List<DeadLetter>();
         await using var reader = await peek.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            string? Text(int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-            result.Add(new DeadLetter(
-                ReadMessage(reader.GetString(0), reader.GetString(1), reader.GetFieldValue<byte[]>(2)),
-                new FailureDetails(
-                    reader.GetString(3),
-                    Text(4),
-                    Text(5),
-                    Text(6),
-                    reader.GetInt32(7),
-                    reader.GetString(8),
-                    new DateTimeOffset(reader.GetFieldValue<DateTime>(9), TimeSpan.Zero))));
+            result.Add(ReadDeadLetter(reader));
         }
 
         return result;
+    }
+
+    /// <summary>The dead letters of <paramref name="queue"/> after row <paramref name="afterId"/> that pass every filter
+    /// of <paramref name="query"/>, in row order, at most <paramref name="max"/>, each with its row id. One statement:
+    /// a filter that is not set is bound as null and matches everything.</summary>
+    public async Task<List<(long Id, DeadLetter Letter)>> ListDeadLettersAsync(
+        string queue, DeadLetterQuery query, long afterId, int max, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var list = Database.Command(
+            connection,
+            null,
+            $$"""
+            SELECT id, {{DeadLetterColumns}}
+              FROM {schema}.dead_letters
+             WHERE queue = @queue AND id > @after
+               AND (@types::text[] IS NULL OR headers ->> @type_header = ANY(@types))
+               AND (@reason::text IS NULL OR strpos(lower(reason), lower(@reason)) > 0)
+               AND (@from::timestamptz IS NULL OR failed_at >= @from)
+               AND (@before::timestamptz IS NULL OR failed_at < @before)
+               AND (@ids::text[] IS NULL OR message_id = ANY(@ids))
+             ORDER BY id
+             LIMIT @max;
+            """);
+        list.Parameters.AddWithValue("queue", queue);
+        list.Parameters.AddWithValue("after", afterId);
+        list.Parameters.AddWithValue("type_header", MessageHeaders.MessageType);
+        list.Parameters.AddWithValue("types", NpgsqlDbType.Array | NpgsqlDbType.Text, (object?)query.MessageTypes?.ToArray() ?? DBNull.Value);
+        list.Parameters.AddWithValue("reason", NpgsqlDbType.Text, query.ReasonContains is { Length: > 0 } reason ? reason : DBNull.Value);
+        list.Parameters.AddWithValue("from", NpgsqlDbType.TimestampTz, (object?)query.FailedFrom?.ToUniversalTime() ?? DBNull.Value);
+        list.Parameters.AddWithValue("before", NpgsqlDbType.TimestampTz, (object?)query.FailedBefore?.ToUniversalTime() ?? DBNull.Value);
+        list.Parameters.AddWithValue("ids", NpgsqlDbType.Array | NpgsqlDbType.Text, (object?)query.MessageIds?.ToArray() ?? DBNull.Value);
+        list.Parameters.AddWithValue("max", max);
+        var result = new List<(long, DeadLetter)>();
+        await using var reader = await list.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            result.Add((reader.GetInt64(0), ReadDeadLetter(reader, first: 1)));
+        }
+
+        return result;
+    }
+
+    private const string DeadLetterColumns =
+        "message_id, headers::text, body, reason, exception_type, exception_message, stack_trace, attempts, source_queue, failed_at";
+
+    /// <summary>Reads the <see cref="DeadLetterColumns"/> starting at column <paramref name="first"/>.</summary>
+    private static DeadLetter ReadDeadLetter(NpgsqlDataReader reader, int first = 0)
+    {
+        string? Text(int column) => reader.IsDBNull(first + column) ? null : reader.GetString(first + column);
+        return new DeadLetter(
+            ReadMessage(reader.GetString(first), reader.GetString(first + 1), reader.GetFieldValue<byte[]>(first + 2)),
+            new FailureDetails(
+                reader.GetString(first + 3),
+                Text(4),
+                Text(5),
+                Text(6),
+                reader.GetInt32(first + 7),
+                reader.GetString(first + 8),
+                new DateTimeOffset(reader.GetFieldValue<DateTime>(first + 9), TimeSpan.Zero)));
     }
 
     /// <summary>Moves dead letters back to their queue (original headers, attempt count 0) in one statement.</summary>
