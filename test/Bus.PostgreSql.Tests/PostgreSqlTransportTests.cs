@@ -31,13 +31,18 @@ public sealed class PostgreSqlTransportTests : IAsyncLifetime
     [Fact]
     public async Task A_send_by_another_host_wakes_a_waiting_receiver_through_notify()
     {
-        // A poll interval of an hour on a clock that never moves: only a NOTIFY can end the wait.
-        var receiver = Transport(o => o.PollInterval = TimeSpan.FromMinutes(5));
+        // A poll interval of five minutes on a clock that never moves: only a NOTIFY can end the wait.
+        var clock = new WaitWatchingClock(_time, TimeSpan.FromMinutes(1));
+        var receiver = Transport(o =>
+        {
+            o.PollInterval = TimeSpan.FromMinutes(5);
+            o.TimeProvider = clock;
+        });
         var sender = Transport(o => o.PollInterval = TimeSpan.FromMinutes(5));
         await receiver.ProvisionAsync(new TransportTopology("wake", [], []), default);
 
         var receiving = receiver.ReceiveAsync("wake", 1, TimeSpan.FromMinutes(1), default).AsTask();
-        await Task.Delay(200); // real time: let the receive find the queue empty and wait
+        await clock.Waiting.WaitAsync(TimeSpan.FromSeconds(10)); // the receive found the queue empty and waits for its poll
         Assert.False(receiving.IsCompleted);
         await sender.SendAsync([new OutgoingMessage(Destination.Queue("wake"), Message("hello"))], default);
 
@@ -210,6 +215,32 @@ public sealed class PostgreSqlTransportTests : IAsyncLifetime
         var all = headers.ToDictionary(h => h.Name, h => h.Value);
         all[MessageHeaders.MessageId] = Guid.NewGuid().ToString();
         return new TransportMessage(all, Encoding.UTF8.GetBytes(body));
+    }
+
+    /// <summary>A manual clock that says when a wait of at least <paramref name="atLeast"/> is armed on it: a receiver arms
+    /// its poll wait only after it took its wake-up signal and found its queue empty.</summary>
+    private sealed class WaitWatchingClock(ManualTimeProvider inner, TimeSpan atLeast) : TimeProvider
+    {
+        private readonly TaskCompletionSource _waiting = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Waiting => _waiting.Task;
+
+        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
+
+        public override long TimestampFrequency => inner.TimestampFrequency;
+
+        public override long GetTimestamp() => inner.GetTimestamp();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = inner.CreateTimer(callback, state, dueTime, period);
+            if (dueTime >= atLeast && dueTime != Timeout.InfiniteTimeSpan)
+            {
+                _waiting.TrySetResult();
+            }
+
+            return timer;
+        }
     }
 
     [MessageName("pg-tests.start")]
