@@ -33,6 +33,10 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
     private const int Crashes = 5;
     private const string Queue = "crash-workers";
 
+    /// <summary>How long any one wait may take (real time) before the test fails: generous, as the waits follow
+    /// progress, not time, and only guard against a hang; a loaded machine may be several times slower.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
+
     private readonly string _folder = Directory.CreateDirectory(
         Path.Combine(Path.GetTempPath(), "bus-crash-tests", Guid.NewGuid().ToString("N"))).FullName;
 
@@ -65,7 +69,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
         {
             // Spread the crashes over the run; each waits for observed progress, not for time.
             var target = (crash * Jobs / (Crashes + 2)) + random.Next(-10, 11);
-            await PumpUntilAsync(() => _done.Count >= target, $"{target} jobs done before crash {crash}", TimeSpan.FromSeconds(60));
+            await PumpUntilAsync(() => _done.Count >= target, $"{target} jobs done before crash {crash}", Patience);
 
             var slot = random.Next(WorkerCount);
             var victim = workers[slot];
@@ -78,7 +82,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
             Log(clock, $"          restarted as worker {workers[slot].Id}");
         }
 
-        await PumpUntilAsync(() => _done.Count == Jobs, $"all {Jobs} jobs done", TimeSpan.FromSeconds(90));
+        await PumpUntilAsync(() => _done.Count == Jobs, $"all {Jobs} jobs done", Patience);
         Log(clock, "all jobs done; stopping workers with SIGTERM");
         await StopAllAsync();
 
@@ -156,7 +160,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
             "enqueue", "--db", DatabasePath, "--log", LogPath, "--jobs", Jobs.ToString(CultureInfo.InvariantCulture)))!;
         var stdout = enqueue.StandardOutput.ReadToEndAsync();
         var stderr = enqueue.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(Patience);
         try
         {
             await enqueue.WaitForExitAsync(timeout.Token);
@@ -164,7 +168,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
         catch (OperationCanceledException)
         {
             enqueue.Kill(entireProcessTree: true);
-            throw new TimeoutException($"Enqueueing {Jobs} jobs took over 60 seconds.");
+            throw new TimeoutException($"Enqueueing {Jobs} jobs took over {Patience.TotalSeconds:0} seconds.");
         }
 
         Assert.True(enqueue.ExitCode == 0, $"enqueue exited with {enqueue.ExitCode}: {await stdout} {await stderr}");
@@ -187,7 +191,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
             worker.Terminate();
         }
 
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var timeout = new CancellationTokenSource(Patience);
         foreach (var worker in running)
         {
             await worker.WaitForExitAsync(timeout.Token);
@@ -370,7 +374,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
             }
             catch (OperationCanceledException)
             {
-                throw new TimeoutException($"Worker {Id} did not stop within 20 s of SIGTERM: {Describe()}");
+                throw new TimeoutException($"Worker {Id} did not stop within {Patience.TotalSeconds:0} s of SIGTERM: {Describe()}");
             }
 
             Assert.True(_process.ExitCode == 0, $"Worker {Id} stopped with exit code {_process.ExitCode}: {Describe()}");
