@@ -51,7 +51,7 @@ internal sealed class WorkflowInvoker<TWorkflow, TState>(
         // One message at a time per instance in this process, from the read to the save: two copies of one event handled
         // at once would otherwise both read the same version, both pass the history check and both run their side
         // effects. (Across processes the save's version check and the launch's idempotency token keep them apart.)
-        var instanceKey = correlation is not null ? $"c:{correlation}" : $"i:{workflowId ?? NewIdFor(context)}";
+        var instanceKey = correlation is not null ? WorkflowRegistry.CorrelatedInstanceKey(correlation) : WorkflowRegistry.InstanceKeyOf(workflowId ?? NewIdFor(context));
         var registry = services.GetRequiredService<WorkflowRegistry>();
         using var turn = await registry.InstanceGate.EnterAsync(definition.Name, instanceKey, token).ConfigureAwait(false);
 
