@@ -57,6 +57,12 @@ public sealed class SqsTransport : ITransport
     /// <param name="loggerFactory">Logging; none when null.</param>
     /// <param name="timeProvider">The clock for leases; <see cref="TimeProvider.System"/> when null.</param>
     public SqsTransport(SqsTransportOptions options, IServiceProvider? services, Recoverability.RetryPolicy? retry, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+        : this(options, services, retry, loggerFactory, timeProvider, batchClock: TimeProvider.System)
+    {
+    }
+
+    /// <summary>Creates the transport with the clock of its batch windows given (tests decide when a window ends).</summary>
+    internal SqsTransport(SqsTransportOptions options, IServiceProvider? services, Recoverability.RetryPolicy? retry, ILoggerFactory? loggerFactory, TimeProvider? timeProvider, TimeProvider batchClock)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate(requireRegion: false);
@@ -70,7 +76,7 @@ public sealed class SqsTransport : ITransport
         var sns = _connection.Sns;
         _topology = new SqsTopology(_sqs, sns, new EntityNames(options.QueueNamePrefix), options, maxReceiveCount, logger);
         _sender = new MessageSender(_sqs, sns, _topology, options, _time, logger);
-        _leases = new LeaseOperations(_sqs, options.BatchWindow, logger);
+        _leases = new LeaseOperations(_sqs, options.BatchWindow, batchClock, logger);
         _deadLetters = new SqsDeadLetterQueue(_sqs, _topology, _sender, _leases, options, maxReceiveCount, logger);
         Statistics = new Statistics.SqsQueueStatistics(_sqs, _topology, options.QueueNamePrefix, _time);
         _capabilities = BuildCapabilities(options.MaxMessageSize);
