@@ -44,7 +44,7 @@ public sealed class PostgreSqlConfigurationTests : IAsyncLifetime
 
         var error = await Assert.ThrowsAsync<BusConfigurationException>(() => older.ProvisionAsync(new TransportTopology("q", [], []), default));
 
-        Assert.Contains("transport schema version 99, newer than the 1", error.Message);
+        Assert.Contains("transport schema version 99, newer than the 2", error.Message);
         Assert.Contains("Upgrade Bus.PostgreSql", error.Message);
     }
 
@@ -62,7 +62,7 @@ public sealed class PostgreSqlConfigurationTests : IAsyncLifetime
         await connection.OpenAsync();
         await using var read = new Npgsql.NpgsqlCommand(
             $"SELECT string_agg(component || '=' || version, ',' ORDER BY component) FROM \"{_schema.Name}\".schema_versions;", connection);
-        Assert.Equal("steps=1,transport=1", await read.ExecuteScalarAsync());
+        Assert.Equal("steps=1,transport=2", await read.ExecuteScalarAsync());
     }
 
     [Fact]
