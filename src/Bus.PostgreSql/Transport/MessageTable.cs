@@ -23,10 +23,10 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
     private const string InsertSql =
         """
         WITH inserted AS (
-            INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at)
-            SELECT CASE WHEN d.is_topic THEN s.queue ELSE d.destination END, d.message_id, d.headers::jsonb, d.body, d.visible_at, @now
-              FROM unnest(@is_topic, @destination, @message_id, @headers, @body, @visible_at) WITH ORDINALITY
-                   AS d(is_topic, destination, message_id, headers, body, visible_at, ord)
+            INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at, priority)
+            SELECT CASE WHEN d.is_topic THEN s.queue ELSE d.destination END, d.message_id, d.headers::jsonb, d.body, d.visible_at, @now, d.priority
+              FROM unnest(@is_topic, @destination, @message_id, @headers, @body, @visible_at, @priority) WITH ORDINALITY
+                   AS d(is_topic, destination, message_id, headers, body, visible_at, priority, ord)
               LEFT JOIN {schema}.subscriptions s ON d.is_topic AND s.topic = d.destination
              WHERE NOT d.is_topic OR s.queue IS NOT NULL
              ORDER BY d.ord, s.queue
@@ -83,11 +83,14 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
             connection,
             """
             WITH next AS (
-                SELECT id FROM {schema}.messages
-                 WHERE queue = @queue AND visible_at <= @now
-                 ORDER BY visible_at, id
-                 LIMIT @max
-                 FOR UPDATE SKIP LOCKED),
+                SELECT c.id FROM unnest('{9,8,7,6,5,4,3,2,1,0}'::smallint[]) AS p(priority)
+                 CROSS JOIN LATERAL (
+                     SELECT id FROM {schema}.messages
+                      WHERE queue = @queue AND priority = p.priority AND visible_at <= @now
+                      ORDER BY visible_at, id
+                      LIMIT @max
+                      FOR UPDATE SKIP LOCKED) c
+                 LIMIT @max),
             taken AS (
                 UPDATE {schema}.messages m
                    SET lease_token = @token, visible_at = @expires
@@ -96,7 +99,10 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
                 RETURNING m.id, m.message_id, m.headers::text AS headers, m.body, m.receive_count + 1 AS receive_count)
             SELECT id, message_id, headers, body, receive_count, NULL::bigint FROM taken
             UNION ALL
-            SELECT NULL, NULL, NULL, NULL, NULL, (SELECT min(visible_at) FROM {schema}.messages WHERE queue = @queue)
+            SELECT NULL, NULL, NULL, NULL, NULL,
+                   (SELECT min(c.visible_at) FROM unnest('{9,8,7,6,5,4,3,2,1,0}'::smallint[]) AS p(priority)
+                     CROSS JOIN LATERAL (SELECT min(visible_at) AS visible_at FROM {schema}.messages
+                                          WHERE queue = @queue AND priority = p.priority) c)
              WHERE NOT EXISTS (SELECT 1 FROM taken);
             """,
             out var parameters);
@@ -120,7 +126,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
             }
         }
 
-        rows.Sort(static (a, b) => a.Id.CompareTo(b.Id));
+        rows.Sort(static (a, b) => b.Message.Priority != a.Message.Priority ? b.Message.Priority.CompareTo(a.Message.Priority) : a.Id.CompareTo(b.Id));
         return (rows, nextVisibleAt);
     }
 
@@ -325,8 +331,11 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
                  WHERE queue = @queue AND (@all OR message_id = ANY(@ids))
                 RETURNING id, message_id, headers, body),
             inserted AS (
-                INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at)
-                SELECT @queue, message_id, headers, body, @visible_at, @now FROM moved ORDER BY id
+                INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at, priority)
+                SELECT @queue, message_id, headers, body, @visible_at, @now,
+                       CASE WHEN headers->>'bus-priority' ~ '^[0-9]$' THEN (headers->>'bus-priority')::smallint
+                            WHEN headers->>'bus-priority' ~ '^[0-9]+$' THEN 9 ELSE 0 END
+                  FROM moved ORDER BY id
                 RETURNING 1)
             SELECT count(*)::integer FROM inserted;
             """);
@@ -418,6 +427,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
         var headers = new string[count];
         var body = new byte[count][];
         var visibleAt = new long[count];
+        var priority = new short[count];
         for (var i = 0; i < count; i++)
         {
             var outgoing = messages[i];
@@ -427,6 +437,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
             headers[i] = SerializeHeaders(outgoing.Message.Headers);
             body[i] = BodyBytes(outgoing.Message.Body);
             visibleAt[i] = (outgoing.VisibleAt is { } at && at > now ? at : now).UtcTicks;
+            priority[i] = (short)outgoing.Message.Priority;
         }
 
         await using var insert = Database.Command(connection, transaction, InsertSql);
@@ -436,6 +447,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
         insert.Parameters.Add(new NpgsqlParameter<string[]>("headers", headers));
         insert.Parameters.Add(new NpgsqlParameter("body", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = body });
         insert.Parameters.Add(new NpgsqlParameter<long[]>("visible_at", visibleAt));
+        insert.Parameters.Add(new NpgsqlParameter<short[]>("priority", priority));
         insert.Parameters.AddWithValue("now", now);
         var touched = new List<string>();
         await using var reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
