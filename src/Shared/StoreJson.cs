@@ -5,9 +5,10 @@ using Bus.Workflows;
 namespace Bus.Storage;
 
 /// <summary>
-/// The JSON that the SQL stores write: message headers as an object of strings, lists of ids, and workflow history in a
+/// The JSON that the stores write: message headers as an object of strings, lists of ids, and workflow history in a
 /// stored shape of its own (kept apart from the public record, so the format stays stable). One source file compiled
-/// into Bus.Sqlite and Bus.PostgreSql (see src/Shared/README.md), internal to each, so both write the same format.
+/// into Bus.Sqlite, Bus.PostgreSql, Bus.DynamoDb and Bus.AzureTables (see src/Shared/README.md), internal to each, so
+/// all write the same format.
 /// </summary>
 internal static class StoreJson
 {
