@@ -16,6 +16,7 @@ internal sealed class WorkflowTable(TableClient table)
 {
     private const string InstancePrefix = "instance|";
     private const string CorrelationPrefix = "correlation|";
+    private const string InstanceRangeEnd = "instance}"; // '}' follows '|': every instance RowKey sorts below it
 
     public async Task<(WorkflowInstance Instance, ETag ETag)?> GetInstanceAsync(string workflowName, string id, CancellationToken cancellationToken)
     {
@@ -29,6 +30,22 @@ internal sealed class WorkflowTable(TableClient table)
         var response = await table.GetEntityIfExistsAsync<TableEntity>(
             KeyEncoding.Encode(workflowName), CorrelationPrefix + KeyEncoding.Encode(value), cancellationToken: cancellationToken).ConfigureAwait(false);
         return response.HasValue && response.Value is { } entity ? entity.GetString("InstanceId") : null;
+    }
+
+    /// <summary>Every instance of <paramref name="workflowName"/> (in <paramref name="status"/> when given): a query of
+    /// the workflow's partition for RowKeys in the instance range ('instance|' up to 'instance}'), all pages.</summary>
+    public async Task<List<WorkflowInstance>> QueryInstancesAsync(string workflowName, WorkflowStatus? status, CancellationToken cancellationToken)
+    {
+        var filter = status is { } wanted
+            ? TableClient.CreateQueryFilter($"PartitionKey eq {KeyEncoding.Encode(workflowName)} and RowKey ge {InstancePrefix} and RowKey lt {InstanceRangeEnd} and Status eq {wanted.ToString()}")
+            : TableClient.CreateQueryFilter($"PartitionKey eq {KeyEncoding.Encode(workflowName)} and RowKey ge {InstancePrefix} and RowKey lt {InstanceRangeEnd}");
+        var instances = new List<WorkflowInstance>();
+        await foreach (var entity in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            instances.Add(ToInstance(entity));
+        }
+
+        return instances;
     }
 
     /// <summary>Adds the instance (version 1) and reserves its correlation value in one transaction; false when either exists.</summary>

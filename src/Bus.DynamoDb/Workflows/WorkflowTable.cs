@@ -40,6 +40,46 @@ internal sealed class WorkflowTable(IAmazonDynamoDB client, string tableName)
             : null;
     }
 
+    /// <summary>Every instance of <paramref name="workflowName"/> (in <paramref name="status"/> when given): a Scan of
+    /// the table filtered on the instance key prefix, following every page. The table has no index by workflow name
+    /// (adding one to a deployed table is the owner's change to make), and listing is an operator's occasional read.</summary>
+    public async Task<List<WorkflowInstance>> ScanInstancesAsync(string workflowName, WorkflowStatus? status, CancellationToken cancellationToken)
+    {
+        var filter = "begins_with(#pk, :prefix)" + (status is null ? string.Empty : " AND #s = :status");
+        var values = new Dictionary<string, AttributeValue>(StringComparer.Ordinal)
+        {
+            [":prefix"] = new AttributeValue { S = InstanceKey(workflowName, string.Empty) },
+        };
+        var names = new Dictionary<string, string>(StringComparer.Ordinal) { ["#pk"] = "pk" };
+        if (status is { } wanted)
+        {
+            values[":status"] = new AttributeValue { S = wanted.ToString() };
+            names["#s"] = "status";
+        }
+
+        var instances = new List<WorkflowInstance>();
+        Dictionary<string, AttributeValue>? start = null;
+        do
+        {
+            var response = await client.ScanAsync(
+                new ScanRequest
+                {
+                    TableName = tableName,
+                    FilterExpression = filter,
+                    ExpressionAttributeNames = names,
+                    ExpressionAttributeValues = values,
+                    ExclusiveStartKey = start,
+                    ConsistentRead = true,
+                },
+                cancellationToken).ConfigureAwait(false);
+            instances.AddRange((response.Items ?? []).Select(ToInstance).Where(i => i.WorkflowName == workflowName));
+            start = response.LastEvaluatedKey is { Count: > 0 } last ? last : null;
+        }
+        while (start is not null);
+
+        return instances;
+    }
+
     /// <summary>Writes a new instance at version 1; false when one with its id exists.</summary>
     public Task<bool> PutNewInstanceAsync(WorkflowInstance instance, CancellationToken cancellationToken) =>
         PutAsync(ToItem(instance, 1), "attribute_not_exists(#pk)", [], cancellationToken);
