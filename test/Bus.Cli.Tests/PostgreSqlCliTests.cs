@@ -44,8 +44,8 @@ public sealed class PostgreSqlCliTests : CliTests
     }
 }
 
-/// <summary>The PostgreSQL connector's stores: workflows and jobs from the transport's database and schema (settings from
-/// environment variables here); schedules are refused with what to do instead.</summary>
+/// <summary>The PostgreSQL connector's stores: workflows, jobs and schedules from the transport's database and schema
+/// (settings from environment variables here).</summary>
 public sealed class PostgreSqlStoreCliTests : IAsyncLifetime
 {
     private readonly string _schema = TestPostgres.NewSchema();
@@ -62,7 +62,7 @@ public sealed class PostgreSqlStoreCliTests : IAsyncLifetime
     public Task DisposeAsync() => TestPostgres.DropAsync(_schema);
 
     [Fact]
-    public async Task Workflows_and_jobs_are_read_from_the_transport_database_and_schedules_are_refused_clearly()
+    public async Task Workflows_jobs_and_schedules_are_read_from_the_transport_database()
     {
         var at = new DateTimeOffset(2026, 3, 1, 8, 0, 0, TimeSpan.Zero);
         await using (var workflows = new PostgreSqlWorkflowStore(TestPostgres.ConnectionString, _schema))
@@ -85,9 +85,32 @@ public sealed class PostgreSqlStoreCliTests : IAsyncLifetime
         Assert.True(job.ExitCode == 0, job.ToString());
         Assert.Contains("3/10 (30%)", job.Out);
 
-        var schedules = await BusTool.RunAsync(["schedules", "list", "nightly"], environment: Environment);
-        Assert.Equal(3, schedules.ExitCode);
-        Assert.Contains("no PostgreSQL schedule store", schedules.Error);
+        await using (var schedules = new PostgreSqlScheduleStore(TestPostgres.ConnectionString, _schema))
+        {
+            Assert.True(await schedules.TryClaimAsync("nightly", at, at.AddSeconds(2), default));
+        }
+
+        var listed2 = await BusTool.RunAsync(["schedules", "list", "nightly", "-o", "json"], environment: Environment);
+        Assert.True(listed2.ExitCode == 0, listed2.ToString());
+        var row = Assert.Single(listed2.Json().EnumerateArray());
+        Assert.Equal(at, row.GetProperty("lastFiring").GetDateTimeOffset());
+        Assert.False(row.GetProperty("paused").GetBoolean());
+
+        var paused = await BusTool.RunAsync(["schedules", "pause", "nightly"], environment: Environment);
+        Assert.True(paused.ExitCode == 0, paused.ToString());
+        await using (var schedules = new PostgreSqlScheduleStore(TestPostgres.ConnectionString, _schema))
+        {
+            Assert.True((await schedules.GetAsync("nightly", default))?.Paused);
+            Assert.False(await schedules.TryClaimAsync("nightly", at.AddDays(1), at.AddDays(1), default));
+        }
+
+        Assert.Equal(0, (await BusTool.RunAsync(["schedules", "resume", "nightly"], environment: Environment)).ExitCode);
+        await using (var schedules = new PostgreSqlScheduleStore(TestPostgres.ConnectionString, _schema))
+        {
+            Assert.False((await schedules.GetAsync("nightly", default))?.Paused);
+        }
+
+        Assert.Equal(4, (await BusTool.RunAsync(["schedules", "pause", "weekly"], environment: Environment)).ExitCode);
     }
 
     [Fact]

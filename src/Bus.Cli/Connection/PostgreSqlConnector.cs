@@ -8,8 +8,9 @@ using Microsoft.Extensions.Configuration;
 namespace Bus.Cli.Connection;
 
 /// <summary>PostgreSQL: <c>Bus:PostgreSql</c> binds <see cref="PostgreSqlTransportOptions"/> (<c>ConnectionString</c>,
-/// <c>Schema</c>; <c>--postgres</c>, <c>--postgres-schema</c>). Jobs and workflows are read from the same database and
-/// schema unless <c>Bus:Stores:Sqlite</c> names a SQLite file.</summary>
+/// <c>Schema</c>; <c>--postgres</c>, <c>--postgres-schema</c>). Jobs, workflows and schedules are read from the same
+/// database and schema (UsePostgreSqlJobStatusStore, UsePostgreSqlWorkflowStore, UsePostgreSqlScheduleStore) unless
+/// <c>Bus:Stores:Sqlite</c> names a SQLite file.</summary>
 internal sealed class PostgreSqlConnector : ITransportConnector
 {
     public string Name => "postgresql";
@@ -31,10 +32,11 @@ internal sealed class PostgreSqlConnector : ITransportConnector
         return Create(() => new PostgreSqlWorkflowStore(options.ConnectionString!, options.Schema));
     }
 
-    public IScheduleStore? DefaultScheduleStore(IConfigurationSection bus) =>
-        throw new CliException(ExitCodes.Configuration,
-            "This build of Bus has no PostgreSQL schedule store, so the tool cannot read schedules from the PostgreSQL database. " +
-            "If the endpoints keep their schedules in SQLite, pass that file with --store-sqlite PATH (Bus:Stores:Sqlite).");
+    public IScheduleStore? DefaultScheduleStore(IConfigurationSection bus)
+    {
+        var options = Options(bus);
+        return Create(() => new PostgreSqlScheduleStore(options.ConnectionString!, options.Schema));
+    }
 
     private PostgreSqlTransportOptions Options(IConfigurationSection bus)
     {
