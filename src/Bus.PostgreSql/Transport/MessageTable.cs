@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
-using System.Text.Json;
-using Bus.PostgreSql.Json;
+using Bus.Storage;
 using Bus.PostgreSql.Schema;
 using Bus.Transports;
 using Npgsql;
@@ -223,7 +222,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
             row,
             command =>
             {
-                command.Parameters.AddWithValue("headers", SerializeHeaders(row.Message.Headers));
+                command.Parameters.AddWithValue("headers", StoreJson.SerializeHeaders(row.Message.Headers));
                 command.Parameters.AddWithValue("body", BodyBytes(row.Message.Body));
                 command.Parameters.AddWithValue("receive_count", row.ReceiveCount);
                 command.Parameters.AddWithValue("reason", failure.Reason);
@@ -434,7 +433,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
             isTopic[i] = outgoing.Destination.Kind == DestinationKind.Topic;
             destination[i] = outgoing.Destination.Name;
             messageId[i] = outgoing.Message.MessageId ?? Guid.NewGuid().ToString();
-            headers[i] = SerializeHeaders(outgoing.Message.Headers);
+            headers[i] = StoreJson.SerializeHeaders(outgoing.Message.Headers);
             body[i] = BodyBytes(outgoing.Message.Body);
             visibleAt[i] = (outgoing.VisibleAt is { } at && at > now ? at : now).UtcTicks;
             priority[i] = (short)outgoing.Message.Priority;
@@ -507,8 +506,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
     /// <summary>Reads headers and body; a message stored without a bus message id gets the stored one.</summary>
     private static TransportMessage ReadMessage(string messageId, string headersJson, byte[] body)
     {
-        var headers = JsonSerializer.Deserialize(headersJson, PostgreSqlJson.Default.DictionaryStringString)
-            ?? new Dictionary<string, string>(StringComparer.Ordinal);
+        var headers = StoreJson.DeserializeHeaders(headersJson);
         if (!headers.ContainsKey(MessageHeaders.MessageId))
         {
             headers[MessageHeaders.MessageId] = messageId;
@@ -516,9 +514,6 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
 
         return new TransportMessage(headers, body);
     }
-
-    private static string SerializeHeaders(IReadOnlyDictionary<string, string> headers) =>
-        JsonSerializer.Serialize(new Dictionary<string, string>(headers, StringComparer.Ordinal), PostgreSqlJson.Default.DictionaryStringString);
 
     private static byte[] BodyBytes(ReadOnlyMemory<byte> body) =>
         MemoryMarshal.TryGetArray(body, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length

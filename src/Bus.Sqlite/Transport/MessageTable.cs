@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
-using System.Text.Json;
-using Bus.Sqlite.Json;
+using Bus.Storage;
 using Bus.Sqlite.Schema;
 using Bus.Transports;
 using Microsoft.Data.Sqlite;
@@ -267,7 +266,7 @@ internal sealed class MessageTable : IAsyncDisposable
         {
             insert.Parameters.AddWithValue("$queue", queue);
             insert.Parameters.AddWithValue("$message_id", deadLettered.MessageId ?? string.Empty);
-            insert.Parameters.AddWithValue("$headers", SerializeHeaders(deadLettered.Headers));
+            insert.Parameters.AddWithValue("$headers", StoreJson.SerializeHeaders(deadLettered.Headers));
             insert.Parameters.AddWithValue("$body", BodyBytes(deadLettered.Body));
             insert.Parameters.AddWithValue("$receive_count", receiveCount);
             insert.Parameters.AddWithValue("$failed_at", failedAt.UtcTicks);
@@ -413,7 +412,7 @@ internal sealed class MessageTable : IAsyncDisposable
     {
         insert.Parameters["$queue"].Value = queue;
         insert.Parameters["$message_id"].Value = messageId;
-        insert.Parameters["$headers"].Value = SerializeHeaders(message.Headers);
+        insert.Parameters["$headers"].Value = StoreJson.SerializeHeaders(message.Headers);
         insert.Parameters["$body"].Value = BodyBytes(message.Body);
         insert.Parameters["$visible_at"].Value = visibleAt.UtcTicks;
         insert.Parameters["$priority"].Value = message.Priority;
@@ -423,8 +422,7 @@ internal sealed class MessageTable : IAsyncDisposable
     /// <summary>Reads headers and body; a message stored without a bus message id gets the stored (broker) id.</summary>
     internal static TransportMessage ReadMessage(SqliteDataReader reader, int messageIdOrdinal, int headersOrdinal, int bodyOrdinal)
     {
-        var headers = JsonSerializer.Deserialize(reader.GetString(headersOrdinal), SqliteJson.Default.DictionaryStringString)
-            ?? new Dictionary<string, string>(StringComparer.Ordinal);
+        var headers = StoreJson.DeserializeHeaders(reader.GetString(headersOrdinal));
         if (!headers.ContainsKey(MessageHeaders.MessageId))
         {
             headers[MessageHeaders.MessageId] = reader.GetString(messageIdOrdinal);
@@ -433,9 +431,6 @@ internal sealed class MessageTable : IAsyncDisposable
         var body = reader.IsDBNull(bodyOrdinal) ? [] : reader.GetFieldValue<byte[]>(bodyOrdinal);
         return new TransportMessage(headers, body);
     }
-
-    private static string SerializeHeaders(IReadOnlyDictionary<string, string> headers) =>
-        JsonSerializer.Serialize(new Dictionary<string, string>(headers, StringComparer.Ordinal), SqliteJson.Default.DictionaryStringString);
 
     private static byte[] BodyBytes(ReadOnlyMemory<byte> body) =>
         MemoryMarshal.TryGetArray(body, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
@@ -449,7 +444,7 @@ internal sealed class MessageTable : IAsyncDisposable
     {
         if (messageIds is not null)
         {
-            command.Parameters.AddWithValue("$ids", JsonSerializer.Serialize(messageIds.ToArray(), SqliteJson.Default.StringArray));
+            command.Parameters.AddWithValue("$ids", StoreJson.SerializeStrings(messageIds));
         }
     }
 }
