@@ -1,13 +1,15 @@
 using Amazon.Runtime;
 using Bus.Aws.Ecs;
+using Bus.Aws.EventBridge;
 using Bus.Workflows.ContainerTasks;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Bus.Aws.Tests;
 
-/// <summary>The launcher owns the HTTP client it creates, and only that: disposing it (or the service provider that
-/// built it) disposes the client, which cancels a call under way, and leaves a handler the options gave to its owner.</summary>
-public sealed class EcsTaskLauncherDisposalTests
+/// <summary>The launcher and the rule provisioner own the HTTP clients they create, and only those: disposing them (or
+/// the service provider that built the launcher) disposes the clients, which cancels a call under way, and leaves a
+/// handler the options gave to its owner.</summary>
+public sealed class HttpClientOwnershipTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
@@ -55,6 +57,31 @@ public sealed class EcsTaskLauncherDisposalTests
         await handler.Cancelled.WaitAsync(Patience);
         await Assert.ThrowsAnyAsync<Exception>(() => launch);
         Assert.False(handler.IsDisposed);
+    }
+
+    [Fact]
+    public async Task Disposing_the_event_rule_provisioner_disposes_its_http_clients_and_not_the_handler_it_was_given()
+    {
+        var handler = new HangingHandler();
+        var rule = new EcsTaskEventRule(new EcsTaskEventRuleOptions
+        {
+            Region = "eu-west-1",
+            Credentials = new BasicAWSCredentials("AKIDEXAMPLE", "secret"),
+            HttpHandler = handler,
+            MaxErrorRetry = 0,
+            RuleName = "bus-render-tasks",
+            QueueUrl = "https://sqs.eu-west-1.amazonaws.com/111122223333/bus-render",
+        });
+        var ensure = rule.EnsureAsync();
+        await handler.Entered.WaitAsync(Patience); // GetQueueAttributes, on the SQS channel
+
+        rule.Dispose();
+
+        await handler.Cancelled.WaitAsync(Patience);
+        await Assert.ThrowsAnyAsync<Exception>(() => ensure);
+        Assert.False(handler.IsDisposed);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => rule.EnsureAsync()); // a disposed client refuses further calls
+        rule.Dispose();
     }
 
     /// <summary>Holds every request until it is cancelled; remembers whether it was disposed.</summary>
