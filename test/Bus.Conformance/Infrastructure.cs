@@ -344,10 +344,13 @@ public sealed class TestEndpoint : IAsyncDisposable
         }
     }
 
-    /// <inheritdoc />
+    /// <summary>Stops the endpoint if the test did not, then disposes its services. On a manual clock the clock is moved
+    /// while the stop waits (for handlers still running when a test failed, until the shutdown timeout cancels them), so
+    /// that a failed test reports its own failure instead of hanging in its clean-up.</summary>
     public async ValueTask DisposeAsync()
     {
-        await StopAsync();
+        var time = _services.GetRequiredService<TimeProvider>();
+        await new TimeDriver(time, TimeSpan.FromMinutes(1)) { Step = TimeSpan.FromSeconds(1) }.AwaitAsync(StopAsync());
         await _services.DisposeAsync();
     }
 }

@@ -23,6 +23,7 @@ public sealed class TypeConcurrencyTests
             bus.ConfigureHandling<HeavyWork>(h => h.MaxConcurrency(1));
         });
         await using var _ = endpoint;
+        static string IdOf(Handled h) => ((HeavyWork)h.Message).Id;
         var started = (IReadOnlyList<Handled> all) => all.Where(h => h.Handler == nameof(HeavyWorkHandler)).ToList();
 
         foreach (var id in new[] { "h1", "h2", "h3" })
@@ -30,16 +31,24 @@ public sealed class TypeConcurrencyTests
             await endpoint.Bus.SendAsync(new HeavyWork("t", id));
         }
 
-        await driver.AwaitAsync(recorder.WhenAsync(all => started(all).Count == 1));
-        foreach (var id in new[] { "h1", "h2", "h3" })
+        // Whichever message the workers admitted first runs; the others wait or are released. Each is let finish in the
+        // order they start (three workers race to admit them, so that order is not the send order).
+        var finished = new List<string>();
+        for (var i = 0; i < 3; i++)
         {
-            recorder.Open(id);
-            await driver.AwaitAsync(recorder.WhenAsync(all => all.Count(h => h.Handler == "heavy-done" && ((HeavyWork)h.Message).Id == id) == 1));
+            await driver.AwaitAsync(recorder.WhenAsync(all => started(all).Any(h => !finished.Contains(IdOf(h)))));
+            var next = IdOf(started(recorder.All).First(h => !finished.Contains(IdOf(h))));
+            recorder.Open(next);
+            await driver.AwaitAsync(recorder.WhenAsync(all => all.Any(h => h.Handler == "heavy-done" && IdOf(h) == next)));
+            finished.Add(next);
         }
 
-        await driver.AwaitAsync(recorder.WhenAsync(all => started(all).Count == 3));
         Assert.All(started(recorder.All), h => Assert.Equal(1, h.Attempt));
-        Assert.Equal(["h1", "h2", "h3"], started(recorder.All).Select(h => ((HeavyWork)h.Message).Id).Order());
+        Assert.Equal(["h1", "h2", "h3"], started(recorder.All).Select(IdOf).Order());
+
+        // One at a time: every start follows the previous message's end.
+        var heavy = recorder.All.Where(h => h.Handler is nameof(HeavyWorkHandler) or "heavy-done").Select(h => h.Handler).ToList();
+        Assert.Equal([.. Enumerable.Repeat(new[] { nameof(HeavyWorkHandler), "heavy-done" }, 3).SelectMany(pair => pair)], heavy);
         await driver.AwaitAsync(endpoint.StopAsync());
     }
 }
