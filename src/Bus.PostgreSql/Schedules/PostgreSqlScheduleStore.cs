@@ -70,7 +70,7 @@ public sealed class PostgreSqlScheduleStore : IScheduleStore, IAsyncDisposable
             """
             INSERT INTO {schema}.schedules AS s (name, message_type, cron, time_zone, missed, registered_at)
             VALUES (@name, @type, @cron, @zone, @missed, @at)
-            ON {schema}.schedules AS s (name) DO UPDATE SET message_type = excluded.message_type, cron = excluded.cron, time_zone = excluded.time_zone,
+            ON CONFLICT (name) DO UPDATE SET message_type = excluded.message_type, cron = excluded.cron, time_zone = excluded.time_zone,
                 missed = excluded.missed, registered_at = excluded.registered_at;
             """);
         register.Parameters.AddWithValue("name", name);

@@ -70,7 +70,7 @@ public sealed class SqliteScheduleStore : IScheduleStore, IDisposable
             """
             INSERT INTO bus_schedules (name, message_type, cron, time_zone, missed, registered_at)
             VALUES ($name, $type, $cron, $zone, $missed, $at)
-            ON bus_schedules (name) DO UPDATE SET message_type = excluded.message_type, cron = excluded.cron, time_zone = excluded.time_zone,
+            ON CONFLICT (name) DO UPDATE SET message_type = excluded.message_type, cron = excluded.cron, time_zone = excluded.time_zone,
                 missed = excluded.missed, registered_at = excluded.registered_at;
             """);
         register.Parameters.AddWithValue("$name", name);
