@@ -137,7 +137,7 @@ public sealed class PostgreSqlScheduleStoreContractTests : ScheduleStoreContract
         await using var reader = await select.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync());
         Assert.Equal("schedules", reader.GetString(0));
-        Assert.Equal(1, reader.GetInt32(1));
+        Assert.Equal(2, reader.GetInt32(1)); // 1: the table; 2: the registered definition
         Assert.False(await reader.ReadAsync());
     }
 
