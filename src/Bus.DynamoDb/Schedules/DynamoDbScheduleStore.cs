@@ -74,7 +74,12 @@ public sealed class DynamoDbScheduleStore : IScheduleStore, IDisposable
             {
                 TableName = TableName,
                 Key = Key(name),
-                UpdateExpression = "SET messageType = :type, cron = :cron, timeZone = :zone, missed = :missed, registeredAt = :at",
+                // Names through placeholders: TIMEZONE is a reserved word.
+                UpdateExpression = "SET #type = :type, #cron = :cron, #zone = :zone, #missed = :missed, #at = :at",
+                ExpressionAttributeNames = new(StringComparer.Ordinal)
+                {
+                    ["#type"] = "messageType", ["#cron"] = "cron", ["#zone"] = "timeZone", ["#missed"] = "missed", ["#at"] = "registeredAt",
+                },
                 ExpressionAttributeValues = new(StringComparer.Ordinal)
                 {
                     [":type"] = new AttributeValue { S = definition.MessageType },
