@@ -44,7 +44,7 @@ public sealed class PostgreSqlConfigurationTests : IAsyncLifetime
 
         var error = await Assert.ThrowsAsync<BusConfigurationException>(() => older.ProvisionAsync(new TransportTopology("q", [], []), default));
 
-        Assert.Contains("transport schema version 99, newer than the 1", error.Message);
+        Assert.Contains("transport schema version 99, newer than the 2", error.Message);
         Assert.Contains("Upgrade Bus.PostgreSql", error.Message);
     }
 
@@ -62,7 +62,7 @@ public sealed class PostgreSqlConfigurationTests : IAsyncLifetime
         await connection.OpenAsync();
         await using var read = new Npgsql.NpgsqlCommand(
             $"SELECT string_agg(component || '=' || version, ',' ORDER BY component) FROM \"{_schema.Name}\".schema_versions;", connection);
-        Assert.Equal("steps=1,transport=1", await read.ExecuteScalarAsync());
+        Assert.Equal("steps=1,transport=2", await read.ExecuteScalarAsync());
     }
 
     [Fact]
@@ -156,6 +156,26 @@ public sealed class PostgreSqlConfigurationTests : IAsyncLifetime
         Assert.True(transport.Capabilities.PublishSubscribe);
         Assert.True(transport.Capabilities.Redrive);
         Assert.Equal("postgresql", transport.Capabilities.Name);
+    }
+
+    [Fact]
+    public async Task A_version_1_schema_is_upgraded_keeping_its_messages_at_priority_0_and_then_orders_by_priority()
+    {
+        var schema = $"\"{_schema.Name}\"";
+        await TestSchema.ExecuteAsync($"CREATE SCHEMA IF NOT EXISTS {schema};" + Schema.Migrations.Transport[0].Replace("{schema}", schema, StringComparison.Ordinal) + $"""
+            CREATE TABLE {schema}.schema_versions (component text NOT NULL PRIMARY KEY, version integer NOT NULL, updated_at timestamptz NOT NULL);
+            INSERT INTO {schema}.schema_versions VALUES ('transport', 1, now());
+            INSERT INTO {schema}.queues VALUES ('upgrade', now());
+            INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at)
+            VALUES ('upgrade', 'old-1', '{"{"}"bus-message-id":"old-1"{"}"}', 'old'::bytea, 0, now());
+            """);
+
+        await using var transport = Transport();
+        await transport.SendAsync([new OutgoingMessage(Destination.Queue("upgrade"), new TransportMessage(
+            new Dictionary<string, string> { [MessageHeaders.Priority] = "4" }, System.Text.Encoding.UTF8.GetBytes("urgent")))], default);
+        var batch = await transport.ReceiveAsync("upgrade", 10, TimeSpan.FromMinutes(5), default);
+
+        Assert.Equal(["urgent", "old"], batch.Select(m => System.Text.Encoding.UTF8.GetString(m.Message.Body.Span)));
     }
 
     private PostgreSqlTransport Transport() =>

@@ -1,9 +1,8 @@
 using System.Globalization;
-using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
 using Bus.AzureTables.Entities;
-using Bus.AzureTables.Json;
+using Bus.Storage;
 using Bus.Workflows;
 
 namespace Bus.AzureTables.Workflows;
@@ -113,7 +112,6 @@ internal sealed class WorkflowTable(TableClient table)
 
     private static TableEntity ToEntity(WorkflowInstance instance, long version)
     {
-        var history = instance.History.Select(h => new StoredHistoryEntry(h.At, h.MessageType, h.MessageId, h.Note)).ToList();
         var entity = new TableEntity(KeyEncoding.Encode(instance.WorkflowName), InstancePrefix + KeyEncoding.Encode(instance.Id))
         {
             ["WorkflowName"] = instance.WorkflowName,
@@ -124,7 +122,7 @@ internal sealed class WorkflowTable(TableClient table)
             ["UpdatedAt"] = instance.UpdatedAt.ToString("O", CultureInfo.InvariantCulture),
         };
         LargeText.Write(entity, "State", instance.StateJson);
-        LargeText.Write(entity, "History", JsonSerializer.Serialize(history, StoreJson.Default.ListStoredHistoryEntry));
+        LargeText.Write(entity, "History", StoreJson.SerializeHistory(instance.History));
         if (instance.CorrelationValue is { } correlation)
         {
             entity["Correlation"] = correlation;
@@ -148,7 +146,6 @@ internal sealed class WorkflowTable(TableClient table)
             throw new InvalidDataException($"Workflow '{name}' instance '{id}' has an unknown status '{statusText}' in Azure Table storage.");
         }
 
-        var history = JsonSerializer.Deserialize(LargeText.Read(entity, "History"), StoreJson.Default.ListStoredHistoryEntry) ?? [];
         return new WorkflowInstance(
             name,
             id,
@@ -156,7 +153,7 @@ internal sealed class WorkflowTable(TableClient table)
             entity.GetInt64("Version") ?? 0,
             status,
             LargeText.Read(entity, "State"),
-            history.Select(h => new WorkflowHistoryEntry(h.At, h.MessageType, h.MessageId, h.Note)).ToList(),
+            StoreJson.DeserializeHistory(LargeText.Read(entity, "History")),
             DateTimeOffset.Parse(entity.GetString("CreatedAt"), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
             DateTimeOffset.Parse(entity.GetString("UpdatedAt"), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
             entity.GetString("FailureReason"));

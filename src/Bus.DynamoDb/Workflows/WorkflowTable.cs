@@ -1,8 +1,7 @@
 using System.Globalization;
-using System.Text.Json;
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
-using Bus.DynamoDb.Json;
+using Bus.Storage;
 using Bus.Workflows;
 
 namespace Bus.DynamoDb.Workflows;
@@ -208,7 +207,6 @@ internal sealed class WorkflowTable(IAmazonDynamoDB client, string tableName)
 
     private static Dictionary<string, AttributeValue> ToItem(WorkflowInstance instance, long version)
     {
-        var history = instance.History.Select(h => new StoredHistoryEntry(h.At, h.MessageType, h.MessageId, h.Note)).ToList();
         var item = new Dictionary<string, AttributeValue>(StringComparer.Ordinal)
         {
             ["pk"] = new AttributeValue { S = InstanceKey(instance.WorkflowName, instance.Id) },
@@ -217,7 +215,7 @@ internal sealed class WorkflowTable(IAmazonDynamoDB client, string tableName)
             ["version"] = Number(version),
             ["status"] = new AttributeValue { S = instance.Status.ToString() },
             ["state"] = new AttributeValue { S = instance.StateJson },
-            ["history"] = new AttributeValue { S = JsonSerializer.Serialize(history, StoreJson.Default.ListStoredHistoryEntry) },
+            ["history"] = new AttributeValue { S = StoreJson.SerializeHistory(instance.History) },
             ["createdAt"] = new AttributeValue { S = instance.CreatedAt.ToString("O", CultureInfo.InvariantCulture) },
             ["updatedAt"] = new AttributeValue { S = instance.UpdatedAt.ToString("O", CultureInfo.InvariantCulture) },
         };
@@ -244,7 +242,6 @@ internal sealed class WorkflowTable(IAmazonDynamoDB client, string tableName)
             throw new InvalidDataException($"Workflow '{name}' instance '{id}' has an unknown status '{statusText}' in DynamoDB.");
         }
 
-        var history = JsonSerializer.Deserialize(item["history"].S, StoreJson.Default.ListStoredHistoryEntry) ?? [];
         return new WorkflowInstance(
             name,
             id,
@@ -252,7 +249,7 @@ internal sealed class WorkflowTable(IAmazonDynamoDB client, string tableName)
             long.Parse(item["version"].N, CultureInfo.InvariantCulture),
             status,
             item["state"].S ?? string.Empty,
-            history.Select(h => new WorkflowHistoryEntry(h.At, h.MessageType, h.MessageId, h.Note)).ToList(),
+            StoreJson.DeserializeHistory(item["history"].S),
             DateTimeOffset.Parse(item["createdAt"].S, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
             DateTimeOffset.Parse(item["updatedAt"].S, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
             item.TryGetValue("failureReason", out var reason) ? reason.S : null);

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
-using System.Text.Json;
-using Bus.PostgreSql.Json;
+using Bus.Storage;
 using Bus.PostgreSql.Schema;
 using Bus.Transports;
 using Npgsql;
@@ -23,10 +22,10 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
     private const string InsertSql =
         """
         WITH inserted AS (
-            INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at)
-            SELECT CASE WHEN d.is_topic THEN s.queue ELSE d.destination END, d.message_id, d.headers::jsonb, d.body, d.visible_at, @now
-              FROM unnest(@is_topic, @destination, @message_id, @headers, @body, @visible_at) WITH ORDINALITY
-                   AS d(is_topic, destination, message_id, headers, body, visible_at, ord)
+            INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at, priority)
+            SELECT CASE WHEN d.is_topic THEN s.queue ELSE d.destination END, d.message_id, d.headers::jsonb, d.body, d.visible_at, @now, d.priority
+              FROM unnest(@is_topic, @destination, @message_id, @headers, @body, @visible_at, @priority) WITH ORDINALITY
+                   AS d(is_topic, destination, message_id, headers, body, visible_at, priority, ord)
               LEFT JOIN {schema}.subscriptions s ON d.is_topic AND s.topic = d.destination
              WHERE NOT d.is_topic OR s.queue IS NOT NULL
              ORDER BY d.ord, s.queue
@@ -83,11 +82,14 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
             connection,
             """
             WITH next AS (
-                SELECT id FROM {schema}.messages
-                 WHERE queue = @queue AND visible_at <= @now
-                 ORDER BY visible_at, id
-                 LIMIT @max
-                 FOR UPDATE SKIP LOCKED),
+                SELECT c.id FROM unnest('{9,8,7,6,5,4,3,2,1,0}'::smallint[]) AS p(priority)
+                 CROSS JOIN LATERAL (
+                     SELECT id FROM {schema}.messages
+                      WHERE queue = @queue AND priority = p.priority AND visible_at <= @now
+                      ORDER BY visible_at, id
+                      LIMIT @max
+                      FOR UPDATE SKIP LOCKED) c
+                 LIMIT @max),
             taken AS (
                 UPDATE {schema}.messages m
                    SET lease_token = @token, visible_at = @expires
@@ -96,7 +98,10 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
                 RETURNING m.id, m.message_id, m.headers::text AS headers, m.body, m.receive_count + 1 AS receive_count)
             SELECT id, message_id, headers, body, receive_count, NULL::bigint FROM taken
             UNION ALL
-            SELECT NULL, NULL, NULL, NULL, NULL, (SELECT min(visible_at) FROM {schema}.messages WHERE queue = @queue)
+            SELECT NULL, NULL, NULL, NULL, NULL,
+                   (SELECT min(c.visible_at) FROM unnest('{9,8,7,6,5,4,3,2,1,0}'::smallint[]) AS p(priority)
+                     CROSS JOIN LATERAL (SELECT min(visible_at) AS visible_at FROM {schema}.messages
+                                          WHERE queue = @queue AND priority = p.priority) c)
              WHERE NOT EXISTS (SELECT 1 FROM taken);
             """,
             out var parameters);
@@ -120,7 +125,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
             }
         }
 
-        rows.Sort(static (a, b) => a.Id.CompareTo(b.Id));
+        rows.Sort(static (a, b) => b.Message.Priority != a.Message.Priority ? b.Message.Priority.CompareTo(a.Message.Priority) : a.Id.CompareTo(b.Id));
         return (rows, nextVisibleAt);
     }
 
@@ -217,7 +222,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
             row,
             command =>
             {
-                command.Parameters.AddWithValue("headers", SerializeHeaders(row.Message.Headers));
+                command.Parameters.AddWithValue("headers", StoreJson.SerializeHeaders(row.Message.Headers));
                 command.Parameters.AddWithValue("body", BodyBytes(row.Message.Body));
                 command.Parameters.AddWithValue("receive_count", row.ReceiveCount);
                 command.Parameters.AddWithValue("reason", failure.Reason);
@@ -325,8 +330,11 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
                  WHERE queue = @queue AND (@all OR message_id = ANY(@ids))
                 RETURNING id, message_id, headers, body),
             inserted AS (
-                INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at)
-                SELECT @queue, message_id, headers, body, @visible_at, @now FROM moved ORDER BY id
+                INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at, priority)
+                SELECT @queue, message_id, headers, body, @visible_at, @now,
+                       CASE WHEN headers->>'bus-priority' ~ '^[0-9]$' THEN (headers->>'bus-priority')::smallint
+                            WHEN headers->>'bus-priority' ~ '^[0-9]+$' THEN 9 ELSE 0 END
+                  FROM moved ORDER BY id
                 RETURNING 1)
             SELECT count(*)::integer FROM inserted;
             """);
@@ -418,15 +426,17 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
         var headers = new string[count];
         var body = new byte[count][];
         var visibleAt = new long[count];
+        var priority = new short[count];
         for (var i = 0; i < count; i++)
         {
             var outgoing = messages[i];
             isTopic[i] = outgoing.Destination.Kind == DestinationKind.Topic;
             destination[i] = outgoing.Destination.Name;
             messageId[i] = outgoing.Message.MessageId ?? Guid.NewGuid().ToString();
-            headers[i] = SerializeHeaders(outgoing.Message.Headers);
+            headers[i] = StoreJson.SerializeHeaders(outgoing.Message.Headers);
             body[i] = BodyBytes(outgoing.Message.Body);
             visibleAt[i] = (outgoing.VisibleAt is { } at && at > now ? at : now).UtcTicks;
+            priority[i] = (short)outgoing.Message.Priority;
         }
 
         await using var insert = Database.Command(connection, transaction, InsertSql);
@@ -436,6 +446,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
         insert.Parameters.Add(new NpgsqlParameter<string[]>("headers", headers));
         insert.Parameters.Add(new NpgsqlParameter("body", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = body });
         insert.Parameters.Add(new NpgsqlParameter<long[]>("visible_at", visibleAt));
+        insert.Parameters.Add(new NpgsqlParameter<short[]>("priority", priority));
         insert.Parameters.AddWithValue("now", now);
         var touched = new List<string>();
         await using var reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -495,8 +506,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
     /// <summary>Reads headers and body; a message stored without a bus message id gets the stored one.</summary>
     private static TransportMessage ReadMessage(string messageId, string headersJson, byte[] body)
     {
-        var headers = JsonSerializer.Deserialize(headersJson, PostgreSqlJson.Default.DictionaryStringString)
-            ?? new Dictionary<string, string>(StringComparer.Ordinal);
+        var headers = StoreJson.DeserializeHeaders(headersJson);
         if (!headers.ContainsKey(MessageHeaders.MessageId))
         {
             headers[MessageHeaders.MessageId] = messageId;
@@ -504,9 +514,6 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
 
         return new TransportMessage(headers, body);
     }
-
-    private static string SerializeHeaders(IReadOnlyDictionary<string, string> headers) =>
-        JsonSerializer.Serialize(new Dictionary<string, string>(headers, StringComparer.Ordinal), PostgreSqlJson.Default.DictionaryStringString);
 
     private static byte[] BodyBytes(ReadOnlyMemory<byte> body) =>
         MemoryMarshal.TryGetArray(body, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length

@@ -1,6 +1,5 @@
 using System.Globalization;
-using System.Text.Json;
-using Bus.PostgreSql.Json;
+using Bus.Storage;
 using Bus.PostgreSql.Schema;
 using Bus.Workflows;
 using Npgsql;
@@ -175,13 +174,12 @@ public sealed class PostgreSqlWorkflowStore : IWorkflowStore, IAsyncDisposable
 
     private static void Bind(NpgsqlCommand command, WorkflowInstance instance)
     {
-        var history = instance.History.Select(h => new StoredHistoryEntry(h.At, h.MessageType, h.MessageId, h.Note)).ToList();
         command.Parameters.AddWithValue("name", instance.WorkflowName);
         command.Parameters.AddWithValue("id", instance.Id);
         command.Parameters.AddWithValue("correlation", NpgsqlDbType.Text, (object?)instance.CorrelationValue ?? DBNull.Value);
         command.Parameters.AddWithValue("status", instance.Status.ToString());
         command.Parameters.AddWithValue("state", instance.StateJson);
-        command.Parameters.AddWithValue("history", JsonSerializer.Serialize(history, PostgreSqlJson.Default.ListStoredHistoryEntry));
+        command.Parameters.AddWithValue("history", StoreJson.SerializeHistory(instance.History));
         command.Parameters.AddWithValue("created", instance.CreatedAt.ToString("O", CultureInfo.InvariantCulture));
         command.Parameters.AddWithValue("updated", instance.UpdatedAt.ToString("O", CultureInfo.InvariantCulture));
         command.Parameters.AddWithValue("failure", NpgsqlDbType.Text, (object?)instance.FailureReason ?? DBNull.Value);
@@ -203,7 +201,6 @@ public sealed class PostgreSqlWorkflowStore : IWorkflowStore, IAsyncDisposable
             throw new InvalidDataException($"Workflow '{name}' instance '{id}' has an unknown status '{statusText}' in the database.");
         }
 
-        var history = JsonSerializer.Deserialize(reader.GetString(6), PostgreSqlJson.Default.ListStoredHistoryEntry) ?? [];
         return new WorkflowInstance(
             name,
             id,
@@ -211,7 +208,7 @@ public sealed class PostgreSqlWorkflowStore : IWorkflowStore, IAsyncDisposable
             reader.GetInt64(3),
             status,
             reader.GetString(5),
-            history.Select(h => new WorkflowHistoryEntry(h.At, h.MessageType, h.MessageId, h.Note)).ToList(),
+            StoreJson.DeserializeHistory(reader.GetString(6)),
             ParseTime(reader.GetString(7)),
             ParseTime(reader.GetString(8)),
             reader.IsDBNull(9) ? null : reader.GetString(9));

@@ -1,6 +1,5 @@
 using System.Globalization;
-using System.Text.Json;
-using Bus.Sqlite.Json;
+using Bus.Storage;
 using Bus.Sqlite.Schema;
 using Bus.Workflows;
 using Microsoft.Data.Sqlite;
@@ -177,13 +176,12 @@ public sealed class SqliteWorkflowStore : IWorkflowStore, IDisposable
 
     private static void Bind(SqliteCommand command, WorkflowInstance instance)
     {
-        var history = instance.History.Select(h => new StoredHistoryEntry(h.At, h.MessageType, h.MessageId, h.Note)).ToList();
         command.Parameters.AddWithValue("$name", instance.WorkflowName);
         command.Parameters.AddWithValue("$id", instance.Id);
         command.Parameters.AddWithValue("$correlation", (object?)instance.CorrelationValue ?? DBNull.Value);
         command.Parameters.AddWithValue("$status", instance.Status.ToString());
         command.Parameters.AddWithValue("$state", instance.StateJson);
-        command.Parameters.AddWithValue("$history", JsonSerializer.Serialize(history, SqliteJson.Default.ListStoredHistoryEntry));
+        command.Parameters.AddWithValue("$history", StoreJson.SerializeHistory(instance.History));
         command.Parameters.AddWithValue("$created", instance.CreatedAt.ToString("O", CultureInfo.InvariantCulture));
         command.Parameters.AddWithValue("$updated", instance.UpdatedAt.ToString("O", CultureInfo.InvariantCulture));
         command.Parameters.AddWithValue("$failure", (object?)instance.FailureReason ?? DBNull.Value);
@@ -205,7 +203,6 @@ public sealed class SqliteWorkflowStore : IWorkflowStore, IDisposable
             throw new InvalidDataException($"Workflow '{name}' instance '{id}' has an unknown status '{statusText}' in the database.");
         }
 
-        var history = JsonSerializer.Deserialize(reader.GetString(6), SqliteJson.Default.ListStoredHistoryEntry) ?? [];
         return new WorkflowInstance(
             name,
             id,
@@ -213,7 +210,7 @@ public sealed class SqliteWorkflowStore : IWorkflowStore, IDisposable
             reader.GetInt64(3),
             status,
             reader.GetString(5),
-            history.Select(h => new WorkflowHistoryEntry(h.At, h.MessageType, h.MessageId, h.Note)).ToList(),
+            StoreJson.DeserializeHistory(reader.GetString(6)),
             ParseTime(reader.GetString(7)),
             ParseTime(reader.GetString(8)),
             reader.IsDBNull(9) ? null : reader.GetString(9));

@@ -64,6 +64,15 @@ internal static class StartupChecks
             }
         }
 
+        if (capabilities.PriorityOrdering == PriorityOrdering.None)
+        {
+            foreach (var type in config.Messages.All.Where(t => t.Priority > 0).OrderBy(t => t.WireName, StringComparer.Ordinal))
+            {
+                problems.Add($"Message type {type.ClrType.Name} has [MessagePriority({type.Priority})], but the {capabilities.Name} transport does not " +
+                             "order messages by priority: remove the attribute or use a transport that does (in-memory, SQLite, PostgreSQL, SQS, Service Bus).");
+            }
+        }
+
         if (subscribes && !capabilities.PublishSubscribe)
         {
             problems.Add($"This endpoint subscribes to events, but the {capabilities.Name} transport has no publish/subscribe.");

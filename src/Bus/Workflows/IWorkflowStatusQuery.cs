@@ -80,8 +80,15 @@ internal sealed class WorkflowRegistry
     public bool Contains(Type workflowType) => _names.ContainsKey(workflowType);
 
     /// <summary>Lets one message at a time work on a given instance in this process (keyed by workflow name and
-    /// correlation value or instance id).</summary>
+    /// <see cref="CorrelatedInstanceKey"/> or <see cref="InstanceKeyOf"/>).</summary>
     public Steps.StepGate InstanceGate { get; } = new();
+
+    /// <summary>The instance gate's key of an instance that has correlation value <paramref name="correlation"/>,
+    /// whether a message finds it by that value or by the instance's id.</summary>
+    public static string CorrelatedInstanceKey(string correlation) => "c:" + correlation;
+
+    /// <summary>The instance gate's key of an instance without a correlation value.</summary>
+    public static string InstanceKeyOf(string workflowId) => "i:" + workflowId;
 
     /// <summary>Whether any workflow is registered.</summary>
     public bool Any => _names.Count > 0;

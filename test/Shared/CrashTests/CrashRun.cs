@@ -47,6 +47,10 @@ public sealed record CrashCounts(
 /// </summary>
 public sealed class CrashRun(ITestOutputHelper output, string workerProject, CrashPlan plan) : IDisposable
 {
+    /// <summary>How long any one wait may take (real time) before the test fails: generous, as the waits follow
+    /// progress, not time, and only guard against a hang; a loaded machine may be several times slower.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
+
     /// <summary>The queue (endpoint) the workers share.</summary>
     public const string Queue = "crash-workers";
 
@@ -73,7 +77,7 @@ public sealed class CrashRun(ITestOutputHelper output, string workerProject, Cra
         {
             // Spread the crashes over the run; each waits for observed progress, not for time.
             var target = (crash * plan.Jobs / (plan.Crashes + 2)) + random.Next(-10, 11);
-            await PumpUntilAsync(() => _done.Count >= target, $"{target} jobs done before crash {crash}", TimeSpan.FromSeconds(60));
+            await PumpUntilAsync(() => _done.Count >= target, $"{target} jobs done before crash {crash}", Patience);
 
             var slot = random.Next(plan.WorkerCount);
             var victim = workers[slot];
@@ -86,7 +90,7 @@ public sealed class CrashRun(ITestOutputHelper output, string workerProject, Cra
             Log($"          restarted as worker {workers[slot].Id}");
         }
 
-        await PumpUntilAsync(() => _done.Count == plan.Jobs, $"all {plan.Jobs} jobs done", TimeSpan.FromSeconds(90));
+        await PumpUntilAsync(() => _done.Count == plan.Jobs, $"all {plan.Jobs} jobs done", Patience);
         Log("all jobs done; stopping workers with SIGTERM");
         await StopAllAsync();
     }
@@ -158,7 +162,7 @@ public sealed class CrashRun(ITestOutputHelper output, string workerProject, Cra
         using var enqueue = Process.Start(WorkerStart("enqueue", storageArguments, "--jobs", plan.Jobs.ToString(CultureInfo.InvariantCulture)))!;
         var stdout = enqueue.StandardOutput.ReadToEndAsync();
         var stderr = enqueue.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(Patience);
         try
         {
             await enqueue.WaitForExitAsync(timeout.Token);
@@ -166,7 +170,7 @@ public sealed class CrashRun(ITestOutputHelper output, string workerProject, Cra
         catch (OperationCanceledException)
         {
             enqueue.Kill(entireProcessTree: true);
-            throw new TimeoutException($"Enqueueing {plan.Jobs} jobs took over 60 seconds.");
+            throw new TimeoutException($"Enqueueing {plan.Jobs} jobs took over {Patience.TotalSeconds:0} seconds.");
         }
 
         Assert.True(enqueue.ExitCode == 0, $"enqueue exited with {enqueue.ExitCode}: {await stdout} {await stderr}");
@@ -185,13 +189,13 @@ public sealed class CrashRun(ITestOutputHelper output, string workerProject, Cra
         var running = _allWorkers.Where(w => !w.HasExited).ToList();
 
         // A worker restarted at the end may still be starting the runtime, before it handles SIGTERM: let it get ready.
-        await PumpUntilAsync(() => running.All(w => w.Ready || w.HasExited), "the workers to be ready before SIGTERM", TimeSpan.FromSeconds(60));
+        await PumpUntilAsync(() => running.All(w => w.Ready || w.HasExited), "the workers to be ready before SIGTERM", Patience);
         foreach (var worker in running)
         {
             worker.Terminate();
         }
 
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var timeout = new CancellationTokenSource(Patience);
         foreach (var worker in running)
         {
             await worker.WaitForExitAsync(timeout.Token);
@@ -340,7 +344,7 @@ public sealed class CrashRun(ITestOutputHelper output, string workerProject, Cra
             }
             catch (OperationCanceledException)
             {
-                throw new TimeoutException($"Worker {Id} did not stop within 20 s of SIGTERM: {Describe()}");
+                throw new TimeoutException($"Worker {Id} did not stop within {Patience.TotalSeconds:0} s of SIGTERM: {Describe()}");
             }
 
             Assert.True(_process.ExitCode == 0, $"Worker {Id} stopped with exit code {_process.ExitCode}: {Describe()}");

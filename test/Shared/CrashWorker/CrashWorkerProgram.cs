@@ -111,9 +111,11 @@ public static class CrashWorkerProgram
             bus.Retry.MaxAttempts = 50;   // a job may be interrupted by every crash; crashes are not failures
             bus.Profile = new ExecutionProfile
             {
-                // Short leases: a killed worker's jobs come back within 3 seconds.
-                LeaseDuration = TimeSpan.FromSeconds(3),
-                HeartbeatInterval = TimeSpan.FromMilliseconds(500),
+                // A killed worker's jobs come back within 10 seconds. The lease is ten heartbeats long, so that only a
+                // kill lets one run out: on a loaded machine a live worker's heartbeat may be late by seconds, and a
+                // lease it lost would let another worker repeat a step that no crash interrupted.
+                LeaseDuration = TimeSpan.FromSeconds(10),
+                HeartbeatInterval = TimeSpan.FromSeconds(1),
                 MaxRuntime = TimeSpan.FromMinutes(2),
             };
             bus.AddHandler<CrashJobHandler>();
