@@ -87,12 +87,18 @@ public sealed class PostgreSqlStoreCliTests : IAsyncLifetime
 
         await using (var schedules = new PostgreSqlScheduleStore(TestPostgres.ConnectionString, _schema))
         {
+            await schedules.RegisterAsync("nightly", new Bus.Schedules.ScheduleDefinition("report", "0 2 * * *", "Europe/Oslo", Bus.Schedules.MissedTicks.Skip, at), default);
             Assert.True(await schedules.TryClaimAsync("nightly", at, at.AddSeconds(2), default));
         }
 
-        var listed2 = await BusTool.RunAsync(["schedules", "list", "nightly", "-o", "json"], environment: Environment);
+        var listed2 = await BusTool.RunAsync(["schedules", "list", "-o", "json"], environment: Environment);
         Assert.True(listed2.ExitCode == 0, listed2.ToString());
         var row = Assert.Single(listed2.Json().EnumerateArray());
+        Assert.Equal("nightly", row.GetProperty("name").GetString());
+        Assert.Equal("0 2 * * *", row.GetProperty("cron").GetString());
+        Assert.Equal("Europe/Oslo", row.GetProperty("timeZone").GetString());
+        Assert.Equal(at, row.GetProperty("registeredAt").GetDateTimeOffset());
+        Assert.Equal(2, TimeZoneInfo.ConvertTime(row.GetProperty("nextFiring").GetDateTimeOffset(), TimeZoneInfo.FindSystemTimeZoneById("Europe/Oslo")).Hour);
         Assert.Equal(at, row.GetProperty("lastFiring").GetDateTimeOffset());
         Assert.False(row.GetProperty("paused").GetBoolean());
 

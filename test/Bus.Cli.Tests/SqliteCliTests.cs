@@ -1,4 +1,5 @@
 using Bus.Hosting;
+using Bus.Schedules;
 using Bus.Sqlite;
 
 namespace Bus.Cli.Tests;
@@ -121,7 +122,7 @@ public sealed class SqliteStoreCliTests
 }
 
 /// <summary><c>bus workflows list</c> pages through a workflow's instances; <c>bus schedules</c> lists, pauses and resumes
-/// schedules in the SQLite schedule store, with their cron expressions from the settings file.</summary>
+/// schedules in the SQLite schedule store, with the definitions the endpoints registered there.</summary>
 public sealed class SqliteListingCliTests
 {
     private static readonly DateTimeOffset At = new(2026, 3, 1, 8, 0, 0, TimeSpan.Zero);
@@ -175,43 +176,41 @@ public sealed class SqliteListingCliTests
     }
 
     [Fact]
-    public async Task Schedules_list_pause_and_resume_through_the_store_with_definitions_from_the_settings()
+    public async Task Schedules_list_pause_and_resume_with_the_definitions_the_endpoints_registered_in_the_store()
     {
+        var registeredAt = DateTimeOffset.UtcNow.AddMinutes(-5);
         using (var store = Bus.Sqlite.SqliteScheduleStore.ForFile(Database))
         {
+            await store.RegisterAsync("nightly-report", new ScheduleDefinition("billing.nightly-report", "0 2 * * *", "Europe/Oslo", MissedTicks.FireOnce, registeredAt), default);
             Assert.True(await store.TryClaimAsync("nightly-report", At, At.AddSeconds(3), default));
+            await store.RegisterAsync("hourly-sync", new ScheduleDefinition("sync.run", "15 * * * *", "UTC", MissedTicks.Skip, registeredAt), default);
+            // Removed from the code a month ago: its record stays, with its old registration time.
+            await store.RegisterAsync("old-cleanup", new ScheduleDefinition("cleanup", "0 4 * * 0", "UTC", MissedTicks.FireOnce, At), default);
         }
 
-        var settings = Path.Combine(_folder, "bus.json");
-        await File.WriteAllTextAsync(settings, $$"""
-            {
-              "Bus": {
-                "Transport": "sqlite",
-                "Sqlite": { "DatabasePath": "{{Database.Replace("\\", "\\\\")}}" },
-                "Schedules": {
-                  "nightly-report": { "Cron": "0 2 * * *", "TimeZone": "Europe/Oslo" },
-                  "hourly-sync": { "Cron": "15 * * * *" }
-                }
-              }
-            }
-            """);
-
-        var listed = await BusTool.RunAsync(["schedules", "list", "-o", "json", "--settings", settings]);
+        var listed = await BusTool.RunAsync(["schedules", "list", "-o", "json", .. Store]);
         Assert.True(listed.ExitCode == 0, listed.ToString());
-        var rows = listed.Json().EnumerateArray().ToDictionary(r => r.GetProperty("name").GetString()!);
-        var nightly = rows["nightly-report"];
+        var rows = listed.Json().EnumerateArray().ToList();
+        Assert.Equal(["hourly-sync", "nightly-report", "old-cleanup"], rows.Select(r => r.GetProperty("name").GetString()));
+        var nightly = rows[1];
+        Assert.Equal("billing.nightly-report", nightly.GetProperty("messageType").GetString());
         Assert.Equal("0 2 * * *", nightly.GetProperty("cron").GetString());
         Assert.Equal("Europe/Oslo", nightly.GetProperty("timeZone").GetString());
+        Assert.Equal("fireOnce", nightly.GetProperty("missed").GetString());
         Assert.Equal(At, nightly.GetProperty("lastFiring").GetDateTimeOffset());
         Assert.Equal(At.AddSeconds(3), nightly.GetProperty("lastFiredAt").GetDateTimeOffset());
+        Assert.Equal(registeredAt, nightly.GetProperty("registeredAt").GetDateTimeOffset());
         Assert.False(nightly.GetProperty("paused").GetBoolean());
         var next = nightly.GetProperty("nextFiring").GetDateTimeOffset();
         var oslo = TimeZoneInfo.ConvertTime(next, TimeZoneInfo.FindSystemTimeZoneById("Europe/Oslo"));
         Assert.Equal((2, 0), (oslo.Hour, oslo.Minute));
-        Assert.Equal(15, rows["hourly-sync"].GetProperty("nextFiring").GetDateTimeOffset().Minute);
-        Assert.Equal(System.Text.Json.JsonValueKind.Null, rows["hourly-sync"].GetProperty("lastFiring").ValueKind);
+        Assert.InRange(next, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(1));
+        Assert.Equal(15, rows[0].GetProperty("nextFiring").GetDateTimeOffset().Minute);
+        Assert.Equal("skip", rows[0].GetProperty("missed").GetString());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, rows[0].GetProperty("lastFiring").ValueKind);
+        Assert.Equal(At, rows[2].GetProperty("registeredAt").GetDateTimeOffset());
 
-        var paused = await BusTool.RunAsync(["schedules", "pause", "nightly-report", "--settings", settings]);
+        var paused = await BusTool.RunAsync(["schedules", "pause", "nightly-report", .. Store]);
         Assert.True(paused.ExitCode == 0, paused.ToString());
         Assert.Contains("Paused nightly-report.", paused.Out);
         using (var store = Bus.Sqlite.SqliteScheduleStore.ForFile(Database))
@@ -220,17 +219,20 @@ public sealed class SqliteListingCliTests
             Assert.False(await store.TryClaimAsync("nightly-report", At.AddDays(1), At.AddDays(1), default));
         }
 
-        var table = await BusTool.RunAsync(["schedules", "list", "--settings", settings]);
+        var table = await BusTool.RunAsync(["schedules", "list", .. Store]);
         Assert.True(table.ExitCode == 0, table.ToString());
         Assert.Contains("paused", table.Out);
         Assert.Contains("Europe/Oslo", table.Out);
-        var whilePaused = (await BusTool.RunAsync(["schedules", "list", "-o", "json", "--settings", settings])).Json().EnumerateArray().Single(r => r.GetProperty("name").GetString() == "nightly-report");
+        Assert.Contains("billing.nightly-report", table.Out);
+        Assert.Contains(Utc(At), table.Out);
+        var whilePaused = Assert.Single((await BusTool.RunAsync(["schedules", "list", "nightly-report", "-o", "json", .. Store])).Json().EnumerateArray());
         Assert.True(whilePaused.GetProperty("paused").GetBoolean());
         Assert.Equal(System.Text.Json.JsonValueKind.Null, whilePaused.GetProperty("nextFiring").ValueKind);
 
-        var resumed = await BusTool.RunAsync(["schedules", "resume", "nightly-report", "-o", "json", "--settings", settings]);
+        var resumed = await BusTool.RunAsync(["schedules", "resume", "nightly-report", "-o", "json", .. Store]);
         Assert.True(resumed.ExitCode == 0, resumed.ToString());
         Assert.False(resumed.Json().GetProperty("paused").GetBoolean());
+        Assert.Equal("0 2 * * *", resumed.Json().GetProperty("cron").GetString());
         using (var store = Bus.Sqlite.SqliteScheduleStore.ForFile(Database))
         {
             var state = await store.GetAsync("nightly-report", default);
@@ -238,24 +240,42 @@ public sealed class SqliteListingCliTests
             Assert.NotNull(state?.ResumedAt);
         }
 
-        // A name the store has a record of is listed without a definition; an unknown one is refused, not created.
-        Assert.True((await BusTool.RunAsync(["schedules", "list", "nightly-report", "-o", "json", .. Store])).ExitCode == 0);
-        var unknown = await BusTool.RunAsync(["schedules", "pause", "nightly-reprot", "--settings", settings]);
+        // A name the store does not know is refused, not created.
+        var unknown = await BusTool.RunAsync(["schedules", "pause", "nightly-reprot", .. Store]);
         Assert.Equal(4, unknown.ExitCode);
-        Assert.Contains("No schedule 'nightly-reprot'", unknown.Error);
+        Assert.Contains("No schedule 'nightly-reprot' in the store", unknown.Error);
+        Assert.Contains("hourly-sync, nightly-report, old-cleanup", unknown.Error);
+        Assert.Equal(4, (await BusTool.RunAsync(["schedules", "list", "nightly-reprot", .. Store])).ExitCode);
         using (var store = Bus.Sqlite.SqliteScheduleStore.ForFile(Database))
         {
             Assert.Null(await store.GetAsync("nightly-reprot", default));
+            // A stored expression this tool cannot read: listed without a next firing, with a note.
+            await store.RegisterAsync("broken", new ScheduleDefinition("x", "every tuesday", "UTC", MissedTicks.FireOnce, registeredAt), default);
+        }
+
+        var bad = await BusTool.RunAsync(["schedules", "list", "broken", "-o", "json", .. Store]);
+        Assert.True(bad.ExitCode == 0, bad.ToString());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, Assert.Single(bad.Json().EnumerateArray()).GetProperty("nextFiring").ValueKind);
+        Assert.Contains("Schedule broken: the next firing is not shown", bad.Error);
+        Assert.Equal(2, (await BusTool.RunAsync(["schedules", "pause", .. Store])).ExitCode);
+    }
+
+    [Fact]
+    public async Task Schedules_list_of_an_empty_store_says_that_endpoints_record_their_schedules_when_they_start()
+    {
+        using (var store = Bus.Sqlite.SqliteScheduleStore.ForFile(Database))
+        {
+            Assert.Empty(await store.ListAsync(default));
         }
 
         var none = await BusTool.RunAsync(["schedules", "list", .. Store]);
-        Assert.Equal(3, none.ExitCode);
-        Assert.Contains("The tool knows schedules by name", none.Error);
-        Assert.Equal(2, (await BusTool.RunAsync(["schedules", "pause", .. Store])).ExitCode);
-
-        await File.WriteAllTextAsync(settings, """{ "Bus": { "Schedules": { "broken": { "Cron": "every tuesday" } } } }""");
-        var bad = await BusTool.RunAsync(["schedules", "list", "--settings", settings, .. Store]);
-        Assert.Equal(3, bad.ExitCode);
-        Assert.Contains("Bus:Schedules:broken:Cron 'every tuesday' does not read", bad.Error);
+        Assert.True(none.ExitCode == 0, none.ToString());
+        Assert.Contains("No schedules in the store", none.Out);
+        Assert.Empty((await BusTool.RunAsync(["schedules", "list", "-o", "json", .. Store])).Json().EnumerateArray());
+        var pause = await BusTool.RunAsync(["schedules", "pause", "nightly", .. Store]);
+        Assert.Equal(4, pause.ExitCode);
+        Assert.Contains("an endpoint records its schedules when it starts", pause.Error);
     }
+
+    private static string Utc(DateTimeOffset at) => at.ToString("yyyy-MM-dd HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 }

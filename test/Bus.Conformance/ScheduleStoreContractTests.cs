@@ -104,6 +104,62 @@ public abstract class ScheduleStoreContractTests
         Assert.Equal(TimeSpan.Zero, state.LastTick!.Value.Offset);
     }
 
+    [Fact]
+    public async Task A_registered_definition_reads_back_from_another_store_and_a_new_record_has_no_state()
+    {
+        var name = NewName();
+        var definition = new ScheduleDefinition("billing.nightly-report", "0 2 * * *", "Europe/Oslo", MissedTicks.Skip, Tick.AddTicks(1234567));
+
+        await CreateStore().RegisterAsync(name, definition, default);
+
+        Assert.Equal(new ScheduleState(name, null, null, false, null, definition), await CreateStore().GetAsync(name, default));
+    }
+
+    [Fact]
+    public async Task Registering_again_replaces_the_definition_and_keeps_the_last_tick_and_the_pause()
+    {
+        var name = NewName();
+        var store = CreateStore();
+        await store.RegisterAsync(name, new ScheduleDefinition("report", "0 2 * * *", "UTC", MissedTicks.FireOnce, Tick.AddDays(-1)), default);
+        Assert.True(await store.TryClaimAsync(name, Tick, Tick.AddSeconds(1), default));
+        await store.SetPausedAsync(name, true, Tick.AddMinutes(5), default);
+
+        var changed = new ScheduleDefinition("report.v2", "30 3 * * 1-5", "Europe/Berlin", MissedTicks.Skip, Tick.AddHours(1));
+        await CreateStore().RegisterAsync(name, changed, default);
+
+        Assert.Equal(new ScheduleState(name, Tick, Tick.AddSeconds(1), true, null, changed), await store.GetAsync(name, default));
+        Assert.False(await store.TryClaimAsync(name, Tick.AddDays(1), Tick.AddDays(1), default));
+        await store.SetPausedAsync(name, false, Tick.AddHours(2), default);
+        Assert.True(await store.TryClaimAsync(name, Tick.AddDays(1), Tick.AddDays(1), default));
+        Assert.Equal(
+            new ScheduleState(name, Tick.AddDays(1), Tick.AddDays(1), false, Tick.AddHours(2), changed),
+            await CreateStore().GetAsync(name, default));
+    }
+
+    [Fact]
+    public async Task List_returns_every_record_ordered_by_name_with_its_definition_and_state()
+    {
+        var prefix = NewName();
+        var registered = new ScheduleDefinition("sync", "*/5 * * * *", "UTC", MissedTicks.FireOnce, Tick);
+        var stale = new ScheduleDefinition("old.report", "0 1 * * *", "Europe/Oslo", MissedTicks.Skip, Tick.AddDays(-30));
+        var store = CreateStore();
+        await store.RegisterAsync(prefix + "-b", registered, default);
+        Assert.True(await store.TryClaimAsync(prefix + "-b", Tick, Tick, default));
+        await store.RegisterAsync(prefix + "-a", stale, default);
+        await store.SetPausedAsync(prefix + "-a", true, Tick, default);
+        Assert.True(await store.TryClaimAsync(prefix + "-c", Tick, Tick.AddSeconds(2), default)); // no definition: claimed only
+
+        var listed = (await CreateStore().ListAsync(default)).Where(s => s.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+
+        Assert.Equal(
+            [
+                new ScheduleState(prefix + "-a", null, null, true, null, stale),
+                new ScheduleState(prefix + "-b", Tick, Tick, false, null, registered),
+                new ScheduleState(prefix + "-c", Tick, Tick.AddSeconds(2), false, null),
+            ],
+            listed);
+    }
+
     /// <summary>A schedule name unique to this test.</summary>
     protected static string NewName() => "schedule-" + Guid.NewGuid().ToString("N");
 }

@@ -126,6 +126,25 @@ public sealed class PostgreSqlScheduleStoreContractTests : ScheduleStoreContract
     }
 
     [Fact]
+    public async Task A_table_of_the_first_version_is_migrated_keeping_its_records_which_have_no_definition_until_registered()
+    {
+        var tick = new DateTimeOffset(2026, 12, 6, 2, 0, 0, TimeSpan.Zero);
+        await using (var v1 = new Schema.PostgreSqlDatabase(_schema.ConnectionString, _schema.Name))
+        {
+            await using var connection = await v1.OpenAsync(Schema.Migrations.SchedulesComponent, Schema.Migrations.Schedules.Take(1).ToList(), default);
+            await using var insert = v1.Command(connection, null, "INSERT INTO {schema}.schedules (name, last_tick, last_fired_at, paused) VALUES ('old', @tick, @tick, true);");
+            insert.Parameters.AddWithValue("tick", tick.UtcTicks);
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        var store = CreateStore();
+        Assert.Equal([new Schedules.ScheduleState("old", tick, tick, true, null)], await store.ListAsync(default));
+        var definition = new Schedules.ScheduleDefinition("report", "0 2 * * *", "UTC", Schedules.MissedTicks.FireOnce, tick.AddDays(1));
+        await store.RegisterAsync("old", definition, default);
+        Assert.Equal(new Schedules.ScheduleState("old", tick, tick, true, null, definition), await store.GetAsync("old", default));
+    }
+
+    [Fact]
     public async Task The_schedules_table_is_versioned_as_a_component_of_its_own()
     {
         await CreateStore().GetAsync(NewName(), default);
@@ -137,7 +156,7 @@ public sealed class PostgreSqlScheduleStoreContractTests : ScheduleStoreContract
         await using var reader = await select.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync());
         Assert.Equal("schedules", reader.GetString(0));
-        Assert.Equal(1, reader.GetInt32(1));
+        Assert.Equal(2, reader.GetInt32(1)); // 1: the table; 2: the registered definition
         Assert.False(await reader.ReadAsync());
     }
 

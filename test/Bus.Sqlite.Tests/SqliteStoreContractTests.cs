@@ -133,6 +133,27 @@ public sealed class SqliteScheduleStoreContractTests : ScheduleStoreContractTest
         return store;
     }
 
+    [Fact]
+    public async Task A_table_of_the_first_version_is_migrated_keeping_its_records_which_have_no_definition_until_registered()
+    {
+        var tick = new DateTimeOffset(2026, 12, 6, 2, 0, 0, TimeSpan.Zero);
+        var v1 = new Sqlite.Schema.SqliteDatabase(_database.ConnectionString);
+        await v1.EnsureSchemaAsync(Sqlite.Schema.Migrations.SchedulesComponent, Sqlite.Schema.Migrations.Schedules.Take(1).ToList(), default);
+        await using (var connection = await v1.OpenAsync(default))
+        await using (var insert = connection.CreateCommand())
+        {
+            insert.CommandText = "INSERT INTO bus_schedules (name, last_tick, last_fired_at, paused) VALUES ('old', $tick, $tick, 1);";
+            insert.Parameters.AddWithValue("$tick", tick.UtcTicks);
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        var store = CreateStore();
+        Assert.Equal([new Schedules.ScheduleState("old", tick, tick, true, null)], await store.ListAsync(default));
+        var definition = new Schedules.ScheduleDefinition("report", "0 2 * * *", "UTC", Schedules.MissedTicks.FireOnce, tick.AddDays(1));
+        await store.RegisterAsync("old", definition, default);
+        Assert.Equal(new Schedules.ScheduleState("old", tick, tick, true, null, definition), await store.GetAsync("old", default));
+    }
+
     public void Dispose()
     {
         foreach (var store in _stores)

@@ -9,7 +9,8 @@ namespace Bus.AzureTables;
 /// <summary>
 /// A schedule store on an Azure Table storage table (<c>{prefix}Schedules</c>) shared by every host of an endpoint: a
 /// partition per schedule (its name, escaped) with one entity holding <c>LastTick</c>, <c>LastFiredAt</c>,
-/// <c>ResumedAt</c> (UTC ticks) and <c>Paused</c>. A claim reads the entity and replaces it with its ETag
+/// <c>ResumedAt</c> (UTC ticks) and <c>Paused</c>, and the registered definition (<c>MessageType</c>, <c>Cron</c>,
+/// <c>TimeZone</c>, <c>Missed</c>, <c>RegisteredAt</c>). A claim reads the entity and replaces it with its ETag
 /// (<c>If-Match</c>), or adds it when there is none; a lost race reads again, so exactly one host fires each tick.
 /// </summary>
 public sealed class AzureTablesScheduleStore : IScheduleStore
@@ -56,6 +57,27 @@ public sealed class AzureTablesScheduleStore : IScheduleStore
         return ChangeAsync(name, state => state.Paused || state.LastTick >= tick
             ? null
             : state with { LastTick = tick.ToUniversalTime(), LastFiredAt = claimedAt.ToUniversalTime() }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task RegisterAsync(string name, ScheduleDefinition definition, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(definition);
+        return ChangeAsync(name, state => state with { Definition = definition with { RegisteredAt = definition.RegisteredAt.ToUniversalTime() } }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<ScheduleState>> ListAsync(CancellationToken cancellationToken)
+    {
+        await Provisioner.EnsureAsync(cancellationToken).ConfigureAwait(false);
+        var list = new List<ScheduleState>();
+        await foreach (var entity in _table.QueryAsync<TableEntity>(e => e.RowKey == RowKey, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            list.Add(State(KeyEncoding.Decode(entity.PartitionKey), entity));
+        }
+
+        return list.OrderBy(s => s.Name, StringComparer.Ordinal).ToList();
     }
 
     /// <inheritdoc />
@@ -109,8 +131,17 @@ public sealed class AzureTablesScheduleStore : IScheduleStore
         return response.HasValue ? response.Value : null;
     }
 
-    private static ScheduleState State(string name, TableEntity entity) => new(
-        name, Time(entity, "LastTick"), Time(entity, "LastFiredAt"), entity.GetBoolean("Paused") == true, Time(entity, "ResumedAt"));
+    private static ScheduleState State(string name, TableEntity entity)
+    {
+        var definition = entity.GetString("Cron") is { } cron
+            ? new ScheduleDefinition(
+                entity.GetString("MessageType") ?? "", cron, entity.GetString("TimeZone") ?? "",
+                Enum.TryParse<MissedTicks>(entity.GetString("Missed"), out var missed) ? missed : MissedTicks.FireOnce,
+                Time(entity, "RegisteredAt") ?? DateTimeOffset.MinValue)
+            : null;
+        return new ScheduleState(
+            name, Time(entity, "LastTick"), Time(entity, "LastFiredAt"), entity.GetBoolean("Paused") == true, Time(entity, "ResumedAt"), definition);
+    }
 
     private static TableEntity Entity(ScheduleState state)
     {
@@ -118,6 +149,15 @@ public sealed class AzureTablesScheduleStore : IScheduleStore
         Put(entity, "LastTick", state.LastTick);
         Put(entity, "LastFiredAt", state.LastFiredAt);
         Put(entity, "ResumedAt", state.ResumedAt);
+        if (state.Definition is { } definition)
+        {
+            entity["MessageType"] = definition.MessageType;
+            entity["Cron"] = definition.Cron;
+            entity["TimeZone"] = definition.TimeZone;
+            entity["Missed"] = definition.Missed.ToString();
+            Put(entity, "RegisteredAt", definition.RegisteredAt);
+        }
+
         return entity;
     }
 

@@ -3,57 +3,54 @@ using Bus.Cli.Connection;
 using Bus.Cli.Output;
 using Bus.Schedules;
 using Cronos;
-using Microsoft.Extensions.Configuration;
 using Spectre.Console;
 
 namespace Bus.Cli.Commands;
 
 /// <summary>
-/// <c>bus schedules list|pause|resume</c>: recurring schedules as the schedule store records them (last firing, paused),
-/// with their cron expression, time zone and next firing from the settings. The store knows schedules by name only; the
-/// endpoint's code holds their cron expressions, so the tool reads them from <c>Bus:Schedules:NAME:Cron</c> and
-/// <c>Bus:Schedules:NAME:TimeZone</c> (an IANA or Windows zone id, default UTC) of the settings.
+/// <c>bus schedules list|pause|resume</c>: recurring schedules as the schedule store records them. An endpoint records each
+/// of its schedules' definitions (message type, cron expression, time zone, missed-tick policy) in the store when it
+/// starts, so the tool reads everything from the store and works out the next firing from the stored expression. A
+/// schedule removed from the code keeps its record: its registration time shows it is stale.
 /// </summary>
 internal static class SchedulesCommand
 {
     public static Command Create(GlobalOptions global)
     {
-        var names = new Argument<string[]>("schedule") { Description = "Schedules to list besides those under Bus:Schedules in the settings", Arity = ArgumentArity.ZeroOrMore };
-        var list = new Command("list", "List schedules: cron, zone, next and last firing, paused") { names };
+        var names = new Argument<string[]>("schedule") { Description = "Only these schedules (default: every schedule in the store)", Arity = ArgumentArity.ZeroOrMore };
+        var list = new Command("list", "List schedules: message type, cron, zone, next and last firing, paused, when an endpoint last registered it") { names };
         list.SetAction(async (parse, cancellationToken) =>
         {
             var printer = global.Printer(parse);
-            var bus = global.Connection(parse);
-            var definitions = Definitions(bus);
-            var wanted = definitions.Keys.Concat(parse.GetValue(names) ?? []).Distinct(StringComparer.Ordinal).ToList();
-            if (wanted.Count == 0)
+            var store = StoreConnectors.Schedules(global.Connection(parse));
+            var records = await store.ListAsync(cancellationToken);
+            var wanted = parse.GetValue(names) ?? [];
+            if (wanted.Length > 0)
             {
-                throw new CliException(ExitCodes.Configuration,
-                    "The tool knows schedules by name: put them under \"Schedules\" in the \"Bus\" section of the settings " +
-                    "(\"Schedules\": { \"nightly-report\": { \"Cron\": \"0 2 * * *\", \"TimeZone\": \"Europe/Oslo\" } }), or pass their names.");
-            }
-
-            var store = StoreConnectors.Schedules(bus);
-            var rows = new List<ScheduleRow>();
-            foreach (var name in wanted)
-            {
-                var state = await store.GetAsync(name, cancellationToken);
-                var definition = definitions.GetValueOrDefault(name);
-                if (state is null && definition is null)
+                var unknown = wanted.Where(n => records.All(r => r.Name != n)).ToList();
+                if (unknown.Count > 0)
                 {
-                    throw new CliException(ExitCodes.NotFound, $"No schedule '{name}': the store has no record of it and the settings do not define it.");
+                    throw new CliException(ExitCodes.NotFound, $"No schedule '{unknown[0]}' in the store. {Known(records)}");
                 }
 
-                rows.Add(Row(name, definition, state, DateTimeOffset.UtcNow));
+                records = records.Where(r => wanted.Contains(r.Name, StringComparer.Ordinal)).ToList();
             }
 
+            var now = DateTimeOffset.UtcNow;
+            var rows = records.Select(r => Row(r, now, printer)).ToList();
+            // The table leaves out when the last tick was fired (in the JSON output) to fit 160 columns.
             printer.Print(rows, () =>
             {
-                var table = new Table().AddColumns("Schedule", "Cron", "Zone", "Next firing", "Last firing", "Fired at", "Paused");
+                if (rows.Count == 0)
+                {
+                    return new Text("No schedules in the store: an endpoint records its schedules when it starts.");
+                }
+
+                var table = new Table().AddColumns("Schedule", "Message type", "Cron", "Zone", "Next firing", "Last firing", "Paused", "Registered");
                 foreach (var r in rows)
                 {
-                    table.AddRow(Markup.Escape(r.Name), Markup.Escape(r.Cron ?? "-"), Markup.Escape(r.TimeZone ?? "-"), Time(r.NextFiring), Time(r.LastFiring),
-                        Time(r.LastFiredAt), r.Paused ? "[yellow]paused[/]" : "no");
+                    table.AddRow(Markup.Escape(r.Name), Markup.Escape(r.MessageType ?? "-"), Markup.Escape(r.Cron ?? "-"), Markup.Escape(r.TimeZone ?? "-"),
+                        Time(r.NextFiring), Time(r.LastFiring), r.Paused ? "[yellow]paused[/]" : "no", Time(r.RegisteredAt));
                 }
 
                 return table;
@@ -78,79 +75,59 @@ internal static class SchedulesCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var printer = global.Printer(parse);
-            var bus = global.Connection(parse);
+            var store = StoreConnectors.Schedules(global.Connection(parse));
             var schedule = parse.GetValue(name)!;
-            var definitions = Definitions(bus);
-            var store = StoreConnectors.Schedules(bus);
-            var definition = definitions.GetValueOrDefault(schedule);
-            if (definition is null && await store.GetAsync(schedule, cancellationToken) is null)
+            if (await store.GetAsync(schedule, cancellationToken) is null)
             {
                 // Pausing an unknown name would create a record for a schedule that does not exist (a typo stays unnoticed).
-                throw new CliException(ExitCodes.NotFound,
-                    $"No schedule '{schedule}': the store has no record of it and the settings do not define it (Bus:Schedules:{schedule}:Cron).");
+                throw new CliException(ExitCodes.NotFound, $"No schedule '{schedule}' in the store. {Known(await store.ListAsync(cancellationToken))}");
             }
 
             await store.SetPausedAsync(schedule, paused, DateTimeOffset.UtcNow, cancellationToken);
-            var row = Row(schedule, definition, await store.GetAsync(schedule, cancellationToken), DateTimeOffset.UtcNow);
+            var row = Row((await store.GetAsync(schedule, cancellationToken))!, DateTimeOffset.UtcNow, printer);
             printer.Print(row, () => new Text(paused ? $"Paused {schedule}." : $"Resumed {schedule}; next firing {Time(row.NextFiring)}."));
             return ExitCodes.Success;
         });
         return command;
     }
 
-    private static ScheduleRow Row(string name, Definition? definition, ScheduleState? state, DateTimeOffset now)
+    private static string Known(IReadOnlyList<ScheduleState> records) =>
+        records.Count == 0
+            ? "The store has no schedules: an endpoint records its schedules when it starts."
+            : $"The store has: {string.Join(", ", records.Select(r => r.Name))}.";
+
+    private static ScheduleRow Row(ScheduleState state, DateTimeOffset now, Printer printer)
     {
-        var paused = state?.Paused == true;
-        var next = paused || definition is null
-            ? null
-            : definition.Expression.GetNextOccurrence(now, definition.Zone, inclusive: false)?.ToUniversalTime();
-        return new ScheduleRow(name, definition?.Cron, definition?.Zone.Id, next, state?.LastTick, state?.LastFiredAt, paused);
+        var definition = state.Definition;
+        var next = state.Paused || definition is null ? null : Next(state.Name, definition, now, printer);
+        return new ScheduleRow(
+            state.Name, definition?.MessageType, definition?.Cron, definition?.TimeZone, definition?.Missed, next, state.LastTick, state.LastFiredAt,
+            state.Paused, definition?.RegisteredAt);
     }
 
-    private static Dictionary<string, Definition> Definitions(IConfigurationSection bus)
+    /// <summary>The next tick of the stored expression in the stored zone, UTC; null (with a note) when this machine
+    /// cannot read them.</summary>
+    private static DateTimeOffset? Next(string name, ScheduleDefinition definition, DateTimeOffset now, Printer printer)
     {
-        var definitions = new Dictionary<string, Definition>(StringComparer.Ordinal);
-        foreach (var section in bus.GetSection("Schedules").GetChildren())
+        var cron = definition.Cron.Trim();
+        try
         {
-            var cron = section["Cron"];
-            if (string.IsNullOrWhiteSpace(cron))
-            {
-                throw new CliException(ExitCodes.Configuration, $"Bus:Schedules:{section.Key} has no Cron; give its cron expression, e.g. \"0 2 * * *\".");
-            }
-
-            CronExpression expression;
-            try
-            {
-                var format = cron.Trim().StartsWith('@') || cron.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length != 6 ? CronFormat.Standard : CronFormat.IncludeSeconds;
-                expression = CronExpression.Parse(cron.Trim(), format);
-            }
-            catch (CronFormatException e)
-            {
-                throw new CliException(ExitCodes.Configuration, $"Bus:Schedules:{section.Key}:Cron '{cron}' does not read ({e.Message}). Use five fields (minute hour day-of-month month day-of-week) or six with seconds first.");
-            }
-
-            var zoneId = string.IsNullOrWhiteSpace(section["TimeZone"]) ? "UTC" : section["TimeZone"]!.Trim();
-            TimeZoneInfo zone;
-            try
-            {
-                zone = TimeZoneInfo.FindSystemTimeZoneById(zoneId);
-            }
-            catch (TimeZoneNotFoundException)
-            {
-                throw new CliException(ExitCodes.Configuration, $"Bus:Schedules:{section.Key}:TimeZone '{zoneId}' is not a time zone this machine knows; use an IANA id such as \"Europe/Oslo\".");
-            }
-
-            definitions[section.Key] = new Definition(cron.Trim(), expression, zone);
+            var format = cron.StartsWith('@') || cron.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length != 6 ? CronFormat.Standard : CronFormat.IncludeSeconds;
+            var zone = TimeZoneInfo.FindSystemTimeZoneById(definition.TimeZone);
+            return CronExpression.Parse(cron, format).GetNextOccurrence(now, zone, inclusive: false)?.ToUniversalTime();
         }
-
-        return definitions;
+        catch (Exception e) when (e is CronFormatException or TimeZoneNotFoundException or InvalidTimeZoneException)
+        {
+            printer.Note($"Schedule {name}: the next firing is not shown ({e.Message}).");
+            return null;
+        }
     }
 
     private static string Time(DateTimeOffset? at) => at is { } value ? Format.Time(value) : "-";
 
-    private sealed record Definition(string Cron, CronExpression Expression, TimeZoneInfo Zone);
-
-    /// <summary>A schedule as printed (and its JSON shape).</summary>
+    /// <summary>A schedule as printed (and its JSON shape). The definition's fields are null for a record no endpoint
+    /// registered (made by a claim or a pause alone).</summary>
     internal sealed record ScheduleRow(
-        string Name, string? Cron, string? TimeZone, DateTimeOffset? NextFiring, DateTimeOffset? LastFiring, DateTimeOffset? LastFiredAt, bool Paused);
+        string Name, string? MessageType, string? Cron, string? TimeZone, MissedTicks? Missed, DateTimeOffset? NextFiring, DateTimeOffset? LastFiring,
+        DateTimeOffset? LastFiredAt, bool Paused, DateTimeOffset? RegisteredAt);
 }

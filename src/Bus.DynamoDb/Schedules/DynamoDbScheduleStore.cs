@@ -9,7 +9,8 @@ namespace Bus.DynamoDb;
 /// <summary>
 /// A schedule store on a DynamoDB table (<c>{prefix}schedules</c>) shared by every host of an endpoint: one item per
 /// schedule (key <c>pk</c> = its name) with <c>lastTick</c>, <c>lastFiredAt</c>, <c>resumedAt</c> (UTC ticks) and
-/// <c>paused</c> (0 or 1). A claim is one conditional <c>UpdateItem</c> (not paused, and no later or equal last tick),
+/// <c>paused</c> (0 or 1), and the registered definition: <c>messageType</c>, <c>cron</c>, <c>timeZone</c>, <c>missed</c>
+/// (strings) and <c>registeredAt</c> (UTC ticks). A claim is one conditional <c>UpdateItem</c> (not paused, and no later or equal last tick),
 /// so exactly one host fires each tick; reads are strongly consistent.
 /// </summary>
 public sealed class DynamoDbScheduleStore : IScheduleStore, IDisposable
@@ -59,7 +60,55 @@ public sealed class DynamoDbScheduleStore : IScheduleStore, IDisposable
             return null;
         }
 
-        return new ScheduleState(name, Time(item, "lastTick"), Time(item, "lastFiredAt"), item.TryGetValue("paused", out var p) && p.N == "1", Time(item, "resumedAt"));
+        return State(item);
+    }
+
+    /// <inheritdoc />
+    public async Task RegisterAsync(string name, ScheduleDefinition definition, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(definition);
+        await Provisioner.EnsureAsync(cancellationToken).ConfigureAwait(false);
+        await _client.UpdateItemAsync(
+            new UpdateItemRequest
+            {
+                TableName = TableName,
+                Key = Key(name),
+                // Names through placeholders: TIMEZONE is a reserved word.
+                UpdateExpression = "SET #type = :type, #cron = :cron, #zone = :zone, #missed = :missed, #at = :at",
+                ExpressionAttributeNames = new(StringComparer.Ordinal)
+                {
+                    ["#type"] = "messageType", ["#cron"] = "cron", ["#zone"] = "timeZone", ["#missed"] = "missed", ["#at"] = "registeredAt",
+                },
+                ExpressionAttributeValues = new(StringComparer.Ordinal)
+                {
+                    [":type"] = new AttributeValue { S = definition.MessageType },
+                    [":cron"] = new AttributeValue { S = definition.Cron },
+                    [":zone"] = new AttributeValue { S = definition.TimeZone },
+                    [":missed"] = new AttributeValue { S = definition.Missed.ToString() },
+                    [":at"] = Number(definition.RegisteredAt.UtcTicks),
+                },
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>A strongly consistent scan of the table, page by page (a table holds one small item per schedule).</remarks>
+    public async Task<IReadOnlyList<ScheduleState>> ListAsync(CancellationToken cancellationToken)
+    {
+        await Provisioner.EnsureAsync(cancellationToken).ConfigureAwait(false);
+        var list = new List<ScheduleState>();
+        Dictionary<string, AttributeValue>? start = null;
+        do
+        {
+            var page = await _client.ScanAsync(
+                new ScanRequest { TableName = TableName, ConsistentRead = true, ExclusiveStartKey = start }, cancellationToken).ConfigureAwait(false);
+            list.AddRange((page.Items ?? []).Select(State));
+            start = page.LastEvaluatedKey is { Count: > 0 } last ? last : null;
+        }
+        while (start is not null);
+
+        return list.OrderBy(s => s.Name, StringComparer.Ordinal).ToList();
     }
 
     /// <inheritdoc />
@@ -131,6 +180,22 @@ public sealed class DynamoDbScheduleStore : IScheduleStore, IDisposable
             _client.Dispose();
         }
     }
+
+    private static ScheduleState State(Dictionary<string, AttributeValue> item)
+    {
+        var definition = item.TryGetValue("cron", out var cron) && cron.S is { } expression
+            ? new ScheduleDefinition(
+                Text(item, "messageType"), expression, Text(item, "timeZone"),
+                Enum.TryParse<MissedTicks>(Text(item, "missed"), out var missed) ? missed : MissedTicks.FireOnce,
+                Time(item, "registeredAt") ?? DateTimeOffset.MinValue)
+            : null;
+        return new ScheduleState(
+            item["pk"].S, Time(item, "lastTick"), Time(item, "lastFiredAt"), item.TryGetValue("paused", out var p) && p.N == "1", Time(item, "resumedAt"),
+            definition);
+    }
+
+    private static string Text(Dictionary<string, AttributeValue> item, string attribute) =>
+        item.TryGetValue(attribute, out var value) && value.S is { } text ? text : "";
 
     private static Dictionary<string, AttributeValue> Key(string name) => new(StringComparer.Ordinal) { ["pk"] = new AttributeValue { S = name } };
 

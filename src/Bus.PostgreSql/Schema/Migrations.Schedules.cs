@@ -16,5 +16,13 @@ internal static partial class Migrations
             resumed_at    bigint  NULL                  -- UTC ticks of the last resume
         );
         """,
+        """
+        ALTER TABLE {schema}.schedules                  -- the definition last registered by an endpoint (all set or none)
+            ADD COLUMN message_type  text   NULL,
+            ADD COLUMN cron          text   NULL,
+            ADD COLUMN time_zone     text   NULL,
+            ADD COLUMN missed        text   NULL,       -- FireOnce or Skip
+            ADD COLUMN registered_at bigint NULL;       -- UTC ticks
+        """,
     ];
 }

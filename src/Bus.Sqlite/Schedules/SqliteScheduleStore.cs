@@ -28,8 +28,7 @@ public sealed class SqliteScheduleStore : IScheduleStore, IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var query = Sql.Command(connection, null,
-            "SELECT last_tick, last_fired_at, paused, resumed_at FROM bus_schedules WHERE name = $name;");
+        await using var query = Sql.Command(connection, null, $"SELECT {Columns} FROM bus_schedules WHERE name = $name;");
         query.Parameters.AddWithValue("$name", name);
         await using var reader = await query.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -37,7 +36,7 @@ public sealed class SqliteScheduleStore : IScheduleStore, IDisposable
             return null;
         }
 
-        return new ScheduleState(name, Time(reader, 0), Time(reader, 1), reader.GetInt64(2) != 0, Time(reader, 3));
+        return Read(reader);
     }
 
     /// <inheritdoc />
@@ -57,6 +56,45 @@ public sealed class SqliteScheduleStore : IScheduleStore, IDisposable
         claim.Parameters.AddWithValue("$tick", tick.UtcTicks);
         claim.Parameters.AddWithValue("$at", claimedAt.UtcTicks);
         return await claim.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc />
+    public async Task RegisterAsync(string name, ScheduleDefinition definition, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(definition);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var register = Sql.Command(
+            connection,
+            null,
+            """
+            INSERT INTO bus_schedules (name, message_type, cron, time_zone, missed, registered_at)
+            VALUES ($name, $type, $cron, $zone, $missed, $at)
+            ON CONFLICT (name) DO UPDATE SET message_type = excluded.message_type, cron = excluded.cron, time_zone = excluded.time_zone,
+                missed = excluded.missed, registered_at = excluded.registered_at;
+            """);
+        register.Parameters.AddWithValue("$name", name);
+        register.Parameters.AddWithValue("$type", definition.MessageType);
+        register.Parameters.AddWithValue("$cron", definition.Cron);
+        register.Parameters.AddWithValue("$zone", definition.TimeZone);
+        register.Parameters.AddWithValue("$missed", definition.Missed.ToString());
+        register.Parameters.AddWithValue("$at", definition.RegisteredAt.UtcTicks);
+        await register.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<ScheduleState>> ListAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var query = Sql.Command(connection, null, $"SELECT {Columns} FROM bus_schedules ORDER BY name;");
+        await using var reader = await query.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var list = new List<ScheduleState>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            list.Add(Read(reader));
+        }
+
+        return list;
     }
 
     /// <inheritdoc />
@@ -80,6 +118,18 @@ public sealed class SqliteScheduleStore : IScheduleStore, IDisposable
 
     /// <summary>Lets the pooled connections to the file go. The records stay in the file.</summary>
     public void Dispose() => _database.ReleasePooledConnections();
+
+    private const string Columns = "last_tick, last_fired_at, paused, resumed_at, message_type, cron, time_zone, missed, registered_at, name";
+
+    private static ScheduleState Read(SqliteDataReader reader)
+    {
+        var definition = reader.IsDBNull(5)
+            ? null
+            : new ScheduleDefinition(
+                reader.GetString(4), reader.GetString(5), reader.GetString(6),
+                Enum.TryParse<MissedTicks>(reader.GetString(7), out var missed) ? missed : MissedTicks.FireOnce, Time(reader, 8)!.Value);
+        return new ScheduleState(reader.GetString(9), Time(reader, 0), Time(reader, 1), reader.GetInt64(2) != 0, Time(reader, 3), definition);
+    }
 
     private static DateTimeOffset? Time(SqliteDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : new DateTimeOffset(reader.GetInt64(ordinal), TimeSpan.Zero);

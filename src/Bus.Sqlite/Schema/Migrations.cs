@@ -124,5 +124,12 @@ internal static class Migrations
             resumed_at    INTEGER NULL                           -- UTC ticks
         );
         """,
+        """
+        ALTER TABLE bus_schedules ADD COLUMN message_type  TEXT    NULL;  -- the definition last registered by an endpoint:
+        ALTER TABLE bus_schedules ADD COLUMN cron          TEXT    NULL;  -- all five are set together (or none)
+        ALTER TABLE bus_schedules ADD COLUMN time_zone     TEXT    NULL;
+        ALTER TABLE bus_schedules ADD COLUMN missed        TEXT    NULL;  -- FireOnce or Skip
+        ALTER TABLE bus_schedules ADD COLUMN registered_at INTEGER NULL;  -- UTC ticks
+        """,
     ];
 }

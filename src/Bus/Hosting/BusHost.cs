@@ -59,7 +59,7 @@ internal sealed class BusHost(
             _sampling = Task.Run(() => _sampler.RunAsync(_stopping.Token), CancellationToken.None);
         }
 
-        schedules.Start();
+        await schedules.StartAsync(cancellationToken).ConfigureAwait(false);
         if (config.StepRetention is { } retention)
         {
             _retention = Task.Run(() => ExpireStepsAsync(retention, _stopping.Token), CancellationToken.None);

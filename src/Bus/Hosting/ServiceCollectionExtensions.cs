@@ -56,7 +56,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ISchedules>(sp => new ScheduleBoard(
             config.Schedules, type => config.Messages.Get(type).WireName, sp.GetRequiredService<IScheduleStore>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new ScheduleRunner(
-            config.Schedules, sp.GetRequiredService<IScheduleStore>(), sp.GetRequiredService<IBus>(), sp.GetRequiredService<TimeProvider>(),
+            config.Schedules, type => config.Messages.Get(type).WireName, sp.GetRequiredService<IScheduleStore>(), sp.GetRequiredService<IBus>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton(sp => config.TransportFactory!(sp));
         services.AddSingleton(sp => sp.GetRequiredService<ITransport>().DeadLetters);

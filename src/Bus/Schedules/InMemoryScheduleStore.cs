@@ -34,6 +34,29 @@ public sealed class InMemoryScheduleStore : IScheduleStore
     }
 
     /// <inheritdoc />
+    public Task RegisterAsync(string name, ScheduleDefinition definition, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(definition);
+        lock (_states)
+        {
+            var state = _states.GetValueOrDefault(name) ?? new ScheduleState(name, null, null, false, null);
+            _states[name] = state with { Definition = definition with { RegisteredAt = definition.RegisteredAt.ToUniversalTime() } };
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<ScheduleState>> ListAsync(CancellationToken cancellationToken)
+    {
+        lock (_states)
+        {
+            return Task.FromResult<IReadOnlyList<ScheduleState>>(_states.Values.OrderBy(s => s.Name, StringComparer.Ordinal).ToList());
+        }
+    }
+
+    /// <inheritdoc />
     public Task SetPausedAsync(string name, bool paused, DateTimeOffset at, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);

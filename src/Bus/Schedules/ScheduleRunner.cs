@@ -5,7 +5,9 @@ namespace Bus.Schedules;
 /// <summary>
 /// Fires the endpoint's recurring schedules, one loop per schedule, from start to stop. At each tick a loop claims the
 /// tick in the <see cref="IScheduleStore"/> and sends the schedule's message only when the claim succeeds, so every
-/// host runs the schedule and one fires each tick. The message id is derived from the schedule and tick.
+/// host runs the schedule and one fires each tick. The message id is derived from the schedule and tick. On start it
+/// records each schedule's definition in the store (<see cref="IScheduleStore.RegisterAsync"/>), which is what the tooling
+/// lists.
 /// </summary>
 /// <remarks>
 /// A loop reads the schedule's record, works out the latest tick due (after the last tick fired, or after start-up when
@@ -14,7 +16,8 @@ namespace Bus.Schedules;
 /// tick's message (at most once per tick); a send that fails is tried again until the next tick.
 /// </remarks>
 internal sealed class ScheduleRunner(
-    IReadOnlyList<RecurringSchedule> schedules, IScheduleStore store, IBus bus, TimeProvider time, ILoggerFactory loggers) : IAsyncDisposable
+    IReadOnlyList<RecurringSchedule> schedules, Func<Type, string> wireName, IScheduleStore store, IBus bus, TimeProvider time, ILoggerFactory loggers)
+    : IAsyncDisposable
 {
     private static readonly TimeSpan MaxBackOff = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MaxNap = TimeSpan.FromMinutes(1);
@@ -22,9 +25,17 @@ internal sealed class ScheduleRunner(
     private readonly CancellationTokenSource _stopping = new();
     private Task[] _loops = [];
 
-    public void Start()
+    /// <summary>Records the definitions in the store (a store that cannot be written stops the start), then starts the
+    /// loops.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         var startedAt = time.GetUtcNow();
+        foreach (var schedule in schedules)
+        {
+            var definition = new ScheduleDefinition(wireName(schedule.MessageType), schedule.Cron, schedule.Zone.Id, schedule.Missed, startedAt);
+            await store.RegisterAsync(schedule.Name, definition, cancellationToken).ConfigureAwait(false);
+        }
+
         _loops = schedules.Select(s => Task.Run(() => RunAsync(s, startedAt, _stopping.Token))).ToArray();
     }
 

@@ -210,6 +210,28 @@ public sealed class RecurringScheduleTests : IAsyncLifetime
         }));
     }
 
+    [Fact]
+    public async Task Starting_records_the_definition_in_the_store_and_a_restart_with_another_cron_updates_it_keeping_the_state()
+    {
+        var first = await StartSchedulerAsync("0 * * * *");
+        var startedAt = _time.GetUtcNow();
+        var wireName = (await Schedules(1).ListAsync()).Single().MessageType;
+        Assert.Equal(
+            new ScheduleState("nightly", null, null, false, null, new ScheduleDefinition(wireName, "0 * * * *", Berlin.Id, MissedTicks.FireOnce, startedAt)),
+            await _store.GetAsync("nightly", default));
+        await FireAtAsync(new DateTimeOffset(2026, 3, 27, 13, 0, 0, TimeSpan.Zero), 1);
+        await Schedules(1).PauseAsync("nightly");
+        await Driver.AwaitAsync(first.StopAsync());
+
+        _time.SetUtcNow(new DateTimeOffset(2026, 3, 28, 9, 0, 0, TimeSpan.Zero));
+        await StartSchedulerAsync("30 2 * * *", MissedTicks.Skip);
+
+        var record = Assert.Single(await _store.ListAsync(default));
+        Assert.Equal(new DateTimeOffset(2026, 3, 27, 13, 0, 0, TimeSpan.Zero), record.LastTick);
+        Assert.True(record.Paused);
+        Assert.Equal(new ScheduleDefinition(wireName, "30 2 * * *", Berlin.Id, MissedTicks.Skip, _time.GetUtcNow()), record.Definition);
+    }
+
     private static string Invalid(Action<BusConfiguration> change) =>
         Assert.Throws<BusConfigurationException>(() => new ServiceCollection().AddBus(bus =>
         {
