@@ -37,6 +37,7 @@ public sealed class SqsTransport : ITransport
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<Task, bool> _abandonedPolls = new();
+    private readonly ConcurrentDictionary<string, PriorityDrain> _drains = new(StringComparer.Ordinal);
     private TransportCapabilities _capabilities;
 
     /// <summary>Creates the transport.</summary>
@@ -57,6 +58,12 @@ public sealed class SqsTransport : ITransport
     /// <param name="loggerFactory">Logging; none when null.</param>
     /// <param name="timeProvider">The clock for leases; <see cref="TimeProvider.System"/> when null.</param>
     public SqsTransport(SqsTransportOptions options, IServiceProvider? services, Recoverability.RetryPolicy? retry, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+        : this(options, services, retry, loggerFactory, timeProvider, batchClock: TimeProvider.System)
+    {
+    }
+
+    /// <summary>Creates the transport with the clock of its batch windows given (tests decide when a window ends).</summary>
+    internal SqsTransport(SqsTransportOptions options, IServiceProvider? services, Recoverability.RetryPolicy? retry, ILoggerFactory? loggerFactory, TimeProvider? timeProvider, TimeProvider batchClock)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate(requireRegion: false);
@@ -70,10 +77,10 @@ public sealed class SqsTransport : ITransport
         var sns = _connection.Sns;
         _topology = new SqsTopology(_sqs, sns, new EntityNames(options.QueueNamePrefix), options, maxReceiveCount, logger);
         _sender = new MessageSender(_sqs, sns, _topology, options, _time, logger);
-        _leases = new LeaseOperations(_sqs, options.BatchWindow, logger);
+        _leases = new LeaseOperations(_sqs, options.BatchWindow, batchClock, logger);
         _deadLetters = new SqsDeadLetterQueue(_sqs, _topology, _sender, _leases, options, maxReceiveCount, logger);
         Statistics = new Statistics.SqsQueueStatistics(_sqs, _topology, options.QueueNamePrefix, _time);
-        _capabilities = BuildCapabilities(options.MaxMessageSize);
+        _capabilities = BuildCapabilities(options.MaxMessageSize, options.PriorityQueue);
     }
 
     /// <summary>The SQS client the transport uses (given, found in dependency injection, or built from the options).</summary>
@@ -89,7 +96,7 @@ public sealed class SqsTransport : ITransport
             var limit = Math.Min(_options.MaxMessageSize, _topology.SmallestInputQueueLimit ?? long.MaxValue);
             if (_capabilities.MaxMessageSize != limit)
             {
-                _capabilities = BuildCapabilities(limit);
+                _capabilities = BuildCapabilities(limit, _options.PriorityQueue);
             }
 
             return _capabilities;
@@ -132,8 +139,26 @@ public sealed class SqsTransport : ITransport
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
         var info = await _topology.GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
         var visibility = (int)Math.Clamp(Math.Ceiling(leaseDuration.TotalSeconds), 1, 43_200);
+        if (!_options.PriorityQueue)
+        {
+            return await PollAsync(queue, info, maxMessages, (int)_options.WaitTime.TotalSeconds, visibility, cancellationToken).ConfigureAwait(false);
+        }
+
+        // The priority queue first, without waiting, in the ratio (PriorityDrain); else the queue's long poll.
+        var priority = await _topology.GetPriorityQueueAsync(queue, cancellationToken).ConfigureAwait(false);
+        var drain = _drains.GetOrAdd(queue, _ => new PriorityDrain(_options.PriorityRatio));
+        return await drain.ReceiveAsync(
+            maxMessages,
+            (max, ct) => PollAsync(queue, priority, max, 0, visibility, ct),
+            (max, wait, ct) => PollAsync(queue, info, max, wait ? (int)_options.WaitTime.TotalSeconds : 0, visibility, ct),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<IReadOnlyList<IReceivedMessage>> PollAsync(
+        string queue, QueueInfo info, int maxMessages, int waitSeconds, int visibility, CancellationToken cancellationToken)
+    {
         var requestedAt = _time.GetUtcNow();
-        var poll = _sqs.ReceiveAsync(info.Url, maxMessages, (int)_options.WaitTime.TotalSeconds, visibility, CancellationToken.None);
+        var poll = _sqs.ReceiveAsync(info.Url, maxMessages, waitSeconds, visibility, CancellationToken.None);
         List<Message> messages;
         try
         {
@@ -230,7 +255,7 @@ public sealed class SqsTransport : ITransport
         })).ConfigureAwait(false);
     }
 
-    private static TransportCapabilities BuildCapabilities(long maxMessageSize) => new()
+    private static TransportCapabilities BuildCapabilities(long maxMessageSize, bool priorityQueue) => new()
     {
         Name = TransportName,
         CanRenewLease = true,
@@ -241,6 +266,7 @@ public sealed class SqsTransport : ITransport
         PublishSubscribe = true,
         Redrive = true,
         SharedBetweenHosts = true,
+        PriorityOrdering = priorityQueue ? PriorityOrdering.PriorityQueue : PriorityOrdering.None,
         MaxMessageSize = maxMessageSize,
     };
 }

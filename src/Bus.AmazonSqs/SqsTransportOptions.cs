@@ -108,6 +108,20 @@ public sealed class SqsTransportOptions
     /// Redrive of selected ids always uses the mover.</summary>
     public bool UseMessageMoveTask { get; set; }
 
+    /// <summary>
+    /// Give every endpoint queue a priority queue, <c>{queue}-priority</c> (created and verified with the queue, with the
+    /// same dead-letter queue and RedrivePolicy). Messages with a <see cref="DeliveryOptions.Priority"/> above 0 are sent
+    /// to it (events with a priority go straight to each subscribed queue's priority queue, not through SNS); receivers
+    /// take from it first, in <see cref="PriorityRatio"/>. Default true. Every endpoint that sends to another must agree
+    /// on it. It costs one short poll of the priority queue per receive. False: no priority queue, and the transport
+    /// declares <see cref="Transports.PriorityOrdering.None"/> (strict start-up then refuses priorities).
+    /// </summary>
+    public bool PriorityQueue { get; set; } = true;
+
+    /// <summary>At most this many priority messages are received in a row while the normal queue has messages; then the
+    /// normal queue gets a receive (<see cref="Transports.PriorityDrain"/>). 1 to 100, default 4.</summary>
+    public int PriorityRatio { get; set; } = Transports.PriorityDrain.DefaultRatio;
+
     /// <summary>The first back-off between retries of the SNS client; doubled per retry.</summary>
     internal TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
@@ -158,6 +172,8 @@ public sealed class SqsTransportOptions
         {
             throw new ArgumentOutOfRangeException(nameof(WaitTime), WaitTime, "SqsTransportOptions.WaitTime must be whole seconds from 0 to 20 (the SQS long-poll range).");
         }
+
+        Transports.PriorityDrain.Validate(PriorityRatio, "SqsTransportOptions.PriorityRatio");
 
         if (MaxReceiveCount is < 1 or > 1000)
         {

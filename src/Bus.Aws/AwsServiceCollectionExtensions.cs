@@ -33,17 +33,18 @@ public static class AwsServiceCollectionExtensions
         var options = new EcsTaskEventRuleOptions();
         configure(options);
         options.ValidateRule();
-        services.AddSingleton<IHostedService>(sp => new EcsTaskEventRuleProvisioning(new EcsTaskEventRule(options, sp.GetService<TimeProvider>()), options.VerifyOnly));
+        services.AddSingleton<IHostedService>(sp => new EcsTaskEventRuleProvisioning(options, sp.GetService<TimeProvider>()));
         return services;
     }
 
-    /// <summary>Runs the rule provisioning at start.</summary>
-    private sealed class EcsTaskEventRuleProvisioning(EcsTaskEventRule rule, bool verifyOnly) : IHostedService
+    /// <summary>Runs the rule provisioning at start, with HTTP clients that live only as long.</summary>
+    private sealed class EcsTaskEventRuleProvisioning(EcsTaskEventRuleOptions options, TimeProvider? time) : IHostedService
     {
         public async Task StartAsync(CancellationToken cancellationToken)
         {
+            using var rule = new EcsTaskEventRule(options, time);
             var findings = await rule.EnsureAsync(cancellationToken).ConfigureAwait(false);
-            if (verifyOnly && findings.Count > 0)
+            if (options.VerifyOnly && findings.Count > 0)
             {
                 throw new BusConfigurationException(
                     "ECS task events cannot reach the endpoint's queue (verify-only mode creates nothing): " + string.Join("; ", findings) + ".");

@@ -23,6 +23,9 @@ public sealed class ServiceBusTransport : ITransport
 {
     private const string TransportName = "azure-service-bus";
 
+    /// <summary>How long a receive from a priority queue waits when it is empty (ServiceBusTransportOptions.PriorityQueue).</summary>
+    private static readonly TimeSpan PriorityWait = TimeSpan.FromMilliseconds(100);
+
     private readonly ServiceBusTransportOptions _options;
     private readonly ServiceBusAdministrationClient _admin;
     private readonly EntityClients _clients;
@@ -33,6 +36,7 @@ public sealed class ServiceBusTransport : ITransport
     private readonly TopologyProvisioner _provisioner;
     private readonly ServiceBusDeadLetterQueue _deadLetters;
     private readonly SemaphoreSlim _tierGate = new(1, 1);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, PriorityDrain> _drains = new(StringComparer.Ordinal);
     private ServiceBusTier? _tier;
 
     /// <summary>Creates the transport with a client of its own, from <see cref="ServiceBusTransportOptions.ConnectionString"/>
@@ -68,8 +72,8 @@ public sealed class ServiceBusTransport : ITransport
         _clients = new EntityClients(client, ownsClient, options.PrefetchCount ?? 0);
         _limits = new EntitySizeLimits(admin, options.MaxMessageSize);
         _provisioner = new TopologyProvisioner(admin, _names, options, _limits);
-        _deadLetters = new ServiceBusDeadLetterQueue(_clients, _names, TimeSpan.FromSeconds(1));
-        Statistics = new Statistics.ServiceBusQueueStatistics(admin, _clients, _names, options.EntityPrefix, _time);
+        _deadLetters = new ServiceBusDeadLetterQueue(_clients, _names, TimeSpan.FromSeconds(1), options.PriorityQueue);
+        Statistics = new Statistics.ServiceBusQueueStatistics(admin, _clients, _names, options.EntityPrefix, _time, options.PriorityQueue);
         _tier = options.Tier;
         Capabilities = new TransportCapabilities
         {
@@ -82,6 +86,7 @@ public sealed class ServiceBusTransport : ITransport
             PublishSubscribe = options.Tier != ServiceBusTier.Basic,
             Redrive = true,
             SharedBetweenHosts = true,
+            PriorityOrdering = options.PriorityQueue ? PriorityOrdering.PriorityQueue : PriorityOrdering.None,
             MaxMessageSize = options.MaxMessageSize,
         };
     }
@@ -117,15 +122,25 @@ public sealed class ServiceBusTransport : ITransport
         foreach (var outgoing in messages)
         {
             var topic = outgoing.Destination.Kind == DestinationKind.Topic;
-            var entity = topic ? _names.Topic(outgoing.Destination.Name) : _names.Queue(outgoing.Destination.Name);
-            var group = groups.FindIndex(g => g.Entity == entity && g.Topic == topic);
-            if (group < 0)
+            var priority = _options.PriorityQueue && outgoing.Message.Priority > 0;
+            IEnumerable<(string Entity, bool Topic)> targets = (topic, priority) switch
             {
-                groups.Add((entity, topic, [outgoing]));
-            }
-            else
+                (false, false) => [(_names.Queue(outgoing.Destination.Name), false)],
+                (false, true) => [(_names.PriorityQueue(outgoing.Destination.Name), false)],
+                (true, false) => [(_names.Topic(outgoing.Destination.Name), true)],
+                (true, true) => (await SubscribedPriorityQueuesAsync(outgoing.Destination.Name, cancellationToken).ConfigureAwait(false)).Select(q => (q, false)),
+            };
+            foreach (var (entity, isTopic) in targets)
             {
-                groups[group].Messages.Add(outgoing);
+                var group = groups.FindIndex(g => g.Entity == entity && g.Topic == isTopic);
+                if (group < 0)
+                {
+                    groups.Add((entity, isTopic, [outgoing]));
+                }
+                else
+                {
+                    groups[group].Messages.Add(outgoing);
+                }
             }
         }
 
@@ -170,9 +185,25 @@ public sealed class ServiceBusTransport : ITransport
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxMessages, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
-        var entity = _names.Queue(queue);
+        if (!_options.PriorityQueue)
+        {
+            return await ReceiveFromAsync(queue, _names.Queue(queue), maxMessages, _options.ReceiveTimeout, cancellationToken).ConfigureAwait(false);
+        }
+
+        // The priority queue first, waiting briefly, in the ratio (PriorityDrain); else the queue's own receive timeout.
+        var drain = _drains.GetOrAdd(queue, _ => new PriorityDrain(_options.PriorityRatio));
+        return await drain.ReceiveAsync(
+            maxMessages,
+            (max, ct) => ReceiveFromAsync(queue, _names.PriorityQueue(queue), max, PriorityWait, ct),
+            (max, wait, ct) => ReceiveFromAsync(queue, _names.Queue(queue), max, wait ? _options.ReceiveTimeout : PriorityWait, ct),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<IReadOnlyList<IReceivedMessage>> ReceiveFromAsync(
+        string queue, string entity, int maxMessages, TimeSpan wait, CancellationToken cancellationToken)
+    {
         var receiver = _clients.Receiver(entity);
-        var received = await receiver.ReceiveMessagesAsync(maxMessages, _options.ReceiveTimeout, cancellationToken).ConfigureAwait(false);
+        var received = await receiver.ReceiveMessagesAsync(maxMessages, wait, cancellationToken).ConfigureAwait(false);
         if (received.Count == 0)
         {
             return [];
@@ -188,6 +219,30 @@ public sealed class ServiceBusTransport : ITransport
         }
 
         return result;
+    }
+
+    /// <summary>The priority queues of the queues the topic's subscriptions forward to: where an event with a priority
+    /// goes instead of the topic (a subscription forwards into the normal queue).</summary>
+    private async Task<List<string>> SubscribedPriorityQueuesAsync(string topic, CancellationToken cancellationToken)
+    {
+        var queues = new List<string>();
+        try
+        {
+            await foreach (var subscription in _admin.GetSubscriptionsAsync(_names.Topic(topic), cancellationToken).ConfigureAwait(false))
+            {
+                if (!string.IsNullOrEmpty(subscription.ForwardTo))
+                {
+                    var target = subscription.ForwardTo[(subscription.ForwardTo.TrimEnd('/').LastIndexOf('/') + 1)..].TrimEnd('/');
+                    queues.Add(EntityNames.PriorityQueueOf(target));
+                }
+            }
+        }
+        catch (ServiceBusException e) when (e.Reason == ServiceBusFailureReason.MessagingEntityNotFound)
+        {
+            // No topic: no subscribers, as a publish to a topic without subscriptions reaches no one.
+        }
+
+        return queues;
     }
 
     /// <inheritdoc />

@@ -75,6 +75,22 @@ public sealed class ServiceBusTransportOptions
     /// <c>Prefetch</c> does not apply here for that reason. Set it only when that trade is worth the fewer round trips.</summary>
     public int? PrefetchCount { get; set; }
 
+    /// <summary>
+    /// Give every endpoint queue a priority queue, <c>{queue}-priority</c> (created or verified with the queue, with the
+    /// same settings and its own <c>$DeadLetterQueue</c>, which the dead-letter operations read along with the queue's).
+    /// Messages with a <see cref="DeliveryOptions.Priority"/> above 0 are sent to it (events with a priority go to the
+    /// priority queue of each subscription's forwarding target, not through the topic); receivers take from it first, in
+    /// <see cref="PriorityRatio"/>. Default false: each receive then asks the priority queue first, waiting up to
+    /// 100 milliseconds when it is empty, which an endpoint that uses no priorities should not pay. Every endpoint that
+    /// sends to another must agree on it. Off, the transport declares <see cref="Transports.PriorityOrdering.None"/>:
+    /// strict start-up refuses a type's <see cref="MessagePriorityAttribute"/>, and a send with a priority throws.
+    /// </summary>
+    public bool PriorityQueue { get; set; }
+
+    /// <summary>At most this many priority messages are received in a row while the normal queue has messages; then the
+    /// normal queue gets a receive (<see cref="Transports.PriorityDrain"/>). 1 to 100, default 4.</summary>
+    public int PriorityRatio { get; set; } = Transports.PriorityDrain.DefaultRatio;
+
     /// <summary>The clock for lock expiries and scheduling; <see cref="System.TimeProvider.System"/> when null.</summary>
     public TimeProvider? TimeProvider { get; set; }
 
@@ -179,6 +195,8 @@ public sealed class ServiceBusTransportOptions
         {
             throw new ArgumentException($"ServiceBusTransportOptions.ReceiveTimeout {ReceiveTimeout} is out of range; set it between 1 second and 1 minute.");
         }
+
+        Transports.PriorityDrain.Validate(PriorityRatio, "ServiceBusTransportOptions.PriorityRatio");
 
         if (PrefetchCount is < 0 or > 10_000)
         {

@@ -17,7 +17,7 @@ public static class DashboardEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps the dashboard's pages under <paramref name="prefix"/>: queues, dead letters (show, redrive, purge with
-    /// confirmation), workflows, jobs and schedules. Every page and action requires
+    /// confirmation), workflows (listed, and each with its history), jobs and schedules (pause, resume). Every page and action requires
     /// <see cref="BusDashboardOptions.AuthorizationPolicy"/> unless <see cref="BusDashboardOptions.AllowAnonymous"/> is
     /// set; actions are POSTs checked with antiforgery tokens. The host needs <c>AddBus</c> and
     /// <see cref="DashboardServiceCollectionExtensions.AddBusDashboard"/>.
@@ -84,7 +84,9 @@ public static class DashboardEndpointRouteBuilderExtensions
         group.MapPost("/queues/{queue}/dead-letters/purge", DeadLetterActions.PurgeAsync);
         group.MapGet("/workflows", WorkflowsPage.RenderAsync);
         group.MapGet("/jobs", JobsPage.RenderAsync);
-        group.MapGet("/schedules", SchedulesPage.Render);
+        group.MapGet("/schedules", SchedulesPage.RenderAsync);
+        group.MapPost("/schedules/{name}/pause", ScheduleActions.PauseAsync);
+        group.MapPost("/schedules/{name}/resume", ScheduleActions.ResumeAsync);
         group.WithMetadata(new DashboardPrefix(prefix));
         return group;
     }

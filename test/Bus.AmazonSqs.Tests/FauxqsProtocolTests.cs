@@ -41,6 +41,62 @@ public sealed class FauxqsProtocolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Provisioning_creates_a_priority_queue_that_redrives_to_the_endpoints_dead_letter_queue_and_verify_only_requires_it()
+    {
+        var queue = Fauxqs.UniqueName("prioprov");
+        await using var verifier = new SqsTransport(Fauxqs.Options(o => o.ProvisioningMode = ProvisioningMode.VerifyOnly));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => verifier.ProvisionAsync(new TransportTopology(queue, [], []), default));
+        Assert.Contains($"priority queue 'bt-{queue}-priority'", error.Message);
+
+        await _transport.ProvisionAsync(new TransportTopology(queue, [], []), default);
+
+        var url = await _raw.GetQueueUrlAsync("bt-" + queue + "-priority", default);
+        Assert.NotNull(url);
+        var dlqUrl = await _raw.GetQueueUrlAsync("bt-" + queue + "-dlq", default);
+        var dlqArn = (await _raw.GetQueueAttributesAsync(dlqUrl!, ["QueueArn"], default))["QueueArn"];
+        var redrive = JsonNode.Parse((await _raw.GetQueueAttributesAsync(url, ["RedrivePolicy"], default))["RedrivePolicy"])!;
+        Assert.Equal(dlqArn, redrive["deadLetterTargetArn"]!.GetValue<string>());
+        Assert.Equal("7", redrive["maxReceiveCount"]!.ToString());
+        await verifier.ProvisionAsync(new TransportTopology(queue, [], []), default);
+    }
+
+    [Fact]
+    public async Task Statistics_add_the_priority_queue_to_its_endpoint_queue_which_alone_is_listed()
+    {
+        var queue = Fauxqs.UniqueName("priostats");
+        await _transport.ProvisionAsync(new TransportTopology(queue, [], []), default);
+        await _transport.SendAsync(
+        [
+            new OutgoingMessage(Destination.Queue(queue), new TransportMessage(new Dictionary<string, string> { [MessageHeaders.Priority] = "3" }, Encoding.UTF8.GetBytes("urgent"))),
+            new OutgoingMessage(Destination.Queue(queue), new TransportMessage(null, Encoding.UTF8.GetBytes("normal"))),
+        ], default);
+
+        var statistics = await _transport.Statistics.GetAsync(queue, default);
+        var listed = await _transport.Statistics.ListQueuesAsync(default);
+
+        Assert.Equal(2, statistics.Ready);
+        Assert.Contains(queue, listed);
+        Assert.DoesNotContain(queue + "-priority", listed);
+        var priorityUrl = await _raw.GetQueueUrlAsync("bt-" + queue + "-priority", default);
+        Assert.Equal("1", (await _raw.GetQueueAttributesAsync(priorityUrl!, ["ApproximateNumberOfMessages"], default))["ApproximateNumberOfMessages"]);
+    }
+
+    [Fact]
+    public async Task Without_priority_queues_none_is_made_and_the_transport_declares_no_priority_ordering()
+    {
+        var queue = Fauxqs.UniqueName("noprio");
+        await using var plain = new SqsTransport(Fauxqs.Options(o => o.PriorityQueue = false));
+
+        await plain.ProvisionAsync(new TransportTopology(queue, [], []), default);
+
+        Assert.Equal(PriorityOrdering.None, plain.Capabilities.PriorityOrdering);
+        Assert.Equal(PriorityOrdering.PriorityQueue, _transport.Capabilities.PriorityOrdering);
+        Assert.Null(await _raw.GetQueueUrlAsync("bt-" + queue + "-priority", default));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => Fauxqs.Options(o => o.PriorityRatio = 0).Validate());
+        Assert.Contains("SqsTransportOptions.PriorityRatio must be 1 to 100", error.Message);
+    }
+
+    [Fact]
     public async Task Verify_only_names_everything_that_is_missing_and_passes_once_it_exists()
     {
         var queue = Fauxqs.UniqueName("verify");

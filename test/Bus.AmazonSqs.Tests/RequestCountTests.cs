@@ -1,22 +1,28 @@
 using System.Text;
+using Bus.Testing;
 using Bus.Transports;
 
 namespace Bus.AmazonSqs.Tests;
 
-/// <summary>Batching at steady state, counted at the HTTP layer against fauxqs.</summary>
+/// <summary>Batching at steady state, counted at the HTTP layer against fauxqs. The batch windows run on a manual
+/// clock: a batch goes out when it is full or when the test ends its window, never because a loaded machine took
+/// longer than the window between two operations of one burst.</summary>
 public sealed class RequestCountTests : IAsyncLifetime
 {
     private readonly CountingHandler _counter = new();
+    private readonly ManualTimeProvider _batchClock = new();
     private SqsTransport _transport = null!;
 
     public Task InitializeAsync()
     {
-        _transport = new SqsTransport(Fauxqs.Options(o => o.HttpClientFactory = new HandlerClientFactory(_counter)));
+        _transport = new SqsTransport(
+            Fauxqs.Options(o => o.HttpClientFactory = new HandlerClientFactory(_counter)), null, null, null, null, _batchClock);
         return Task.CompletedTask;
     }
 
     public async Task DisposeAsync()
     {
+        EndBatchWindows(); // the windows of the batches already sent full end too, so the flush at disposal has nothing to wait for
         await _transport.DisposeAsync();
         _counter.Dispose();
     }
@@ -88,8 +94,11 @@ public sealed class RequestCountTests : IAsyncLifetime
         }
 
         await Assert.Single(warm).CompleteAsync(default);
+        EndBatchWindows(); // a lone delete goes out when its window ends
         await _counter.WhenEntriesAsync(1, "DeleteMessageBatch").WaitAsync(TimeSpan.FromSeconds(30));
     }
+
+    private void EndBatchWindows() => _batchClock.Advance(TimeSpan.FromSeconds(1));
 
     private static TransportMessage Message(string body) =>
         new(new Dictionary<string, string> { [MessageHeaders.MessageId] = Guid.NewGuid().ToString(), ["bus-message-type"] = "test.count" }, Encoding.UTF8.GetBytes(body));

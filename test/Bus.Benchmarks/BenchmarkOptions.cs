@@ -18,6 +18,9 @@ public sealed record BenchmarkOptions(bool Quick, bool SkipInMemory, bool SkipSq
     /// <summary>Messages per durable SQLite run (Bus, Wolverine, the raw loop).</summary>
     public int SqliteMessages => Quick ? 300 : 5_000;
 
+    /// <summary>Messages sent one at a time (the next after the last is handled) per durable SQLite latency run.</summary>
+    public int SqliteLatencyMessages => Quick ? 30 : 300;
+
     /// <summary>Messages per PostgreSQL throughput run (Bus, Rebus).</summary>
     public int PostgreSqlMessages => Quick ? 100 : 2_000;
 

@@ -18,7 +18,8 @@ namespace Bus.Benchmarks;
 /// Durable SQLite side by side: Bus's SQLite transport, Wolverine's durable local queue on SQLite
 /// (<c>WolverineFx.Sqlite</c>) and a raw insert-then-delete loop on one connection (the limit), each on a fresh
 /// database file in WAL mode with <c>synchronous=FULL</c> (an acknowledged send survives power loss).
-/// One producer awaits each send; the rate runs from the first send to the last message handled.
+/// One producer awaits each send; the rate runs from the first send to the last message handled. Then latency: one
+/// message in flight at a time, from before the send to inside the handler.
 /// </summary>
 public static class SqliteComparison
 {
@@ -27,24 +28,26 @@ public static class SqliteComparison
     {
         var subjects = new List<Subject>
         {
-            new("Bus", "default", (path, count) => RunBusAsync(path, count, concurrency: null, SqliteSynchronous.Full)),
-            new("Wolverine", "default", (path, count) => RunWolverineAsync(path, count, sequential: false, SynchronousMode.FULL)),
-            new("Bus", "concurrency 1", (path, count) => RunBusAsync(path, count, concurrency: 1, SqliteSynchronous.Full)),
-            new("Wolverine", "concurrency 1", (path, count) => RunWolverineAsync(path, count, sequential: true, SynchronousMode.FULL)),
-            new("raw insert+delete", "1 connection", RunRawLoopAsync),
-            new("Bus, synchronous=NORMAL", "default", (path, count) => RunBusAsync(path, count, concurrency: null, SqliteSynchronous.Normal)),
-            new("Wolverine, sync=NORMAL", "default", (path, count) => RunWolverineAsync(path, count, sequential: false, SynchronousMode.NORMAL)),
+            new("Bus", "default", (path, count, latency) => RunBusAsync(path, count, latency, concurrency: null, SqliteSynchronous.Full)),
+            new("Wolverine", "default", (path, count, latency) => RunWolverineAsync(path, count, latency, sequential: false, SynchronousMode.FULL)),
+            new("Bus", "concurrency 1", (path, count, latency) => RunBusAsync(path, count, latency, concurrency: 1, SqliteSynchronous.Full)),
+            new("Wolverine", "concurrency 1", (path, count, latency) => RunWolverineAsync(path, count, latency, sequential: true, SynchronousMode.FULL)),
+            new("raw insert+delete", "1 connection", (path, count, _) => RunRawLoopAsync(path, count)),
+            new("Bus, synchronous=NORMAL", "default", (path, count, latency) => RunBusAsync(path, count, latency, concurrency: null, SqliteSynchronous.Normal)),
+            new("Wolverine, sync=NORMAL", "default", (path, count, latency) => RunWolverineAsync(path, count, latency, sequential: false, SynchronousMode.NORMAL)),
         };
         if (Environment.GetEnvironmentVariable("BUS_SQLITE_ONLY") is { Length: > 0 } only)
         {
-            // For counting syscalls of one subject from outside, e.g. strace -f -c -e trace=fsync,fdatasync,nanosleep,clock_nanosleep.
-            subjects.RemoveAll(s => !string.Equals($"{s.Name} {s.Settings}", only, StringComparison.OrdinalIgnoreCase));
+            // Some subjects only, separated by commas ("Bus default,Wolverine default"), e.g. to count the syscalls of one
+            // from outside: strace -f -c -e trace=fsync,fdatasync,nanosleep,clock_nanosleep.
+            var chosen = only.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            subjects.RemoveAll(s => !chosen.Contains($"{s.Name} {s.Settings}", StringComparer.OrdinalIgnoreCase));
         }
 
         var count = options.SqliteMessages;
         var folder = Path.Combine(Path.GetTempPath(), "bus-bench-sqlite-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
-        var runs = subjects.ToDictionary(s => s, _ => new List<double>());
+        var runs = subjects.ToDictionary(s => s, _ => new List<Result>());
         try
         {
             for (var run = 0; run < options.WarmUps + options.Runs; run++)
@@ -53,13 +56,15 @@ public static class SqliteComparison
                 {
                     var path = Path.Combine(folder, $"run{run}-{runs[subject].Count}-{Guid.NewGuid():N}.db");
                     var warmUp = run < options.WarmUps;
-                    var rate = await subject.RunAsync(path, warmUp ? Math.Min(count, 500) : count).ConfigureAwait(false);
+                    var result = await subject.RunAsync(
+                        path, warmUp ? Math.Min(count, 500) : count, warmUp ? Math.Min(options.SqliteLatencyMessages, 20) : options.SqliteLatencyMessages)
+                        .ConfigureAwait(false);
                     SqliteConnection.ClearAllPools();
                     Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"  sqlite, {subject.Name}, {subject.Settings}, {(warmUp ? "warm-up" : $"run {run - options.WarmUps + 1}")}: {rate:N0} msg/s"));
+                        $"  sqlite, {subject.Name}, {subject.Settings}, {(warmUp ? "warm-up" : $"run {run - options.WarmUps + 1}")}: {result.Rate:N0} msg/s, p50 {result.P50Ms:0.0} ms, p99 {result.P99Ms:0.0} ms"));
                     if (!warmUp)
                     {
-                        runs[subject].Add(rate);
+                        runs[subject].Add(result);
                     }
                 }
             }
@@ -73,29 +78,36 @@ public static class SqliteComparison
         return Format(options, count, runs);
     }
 
-    private static string Format(BenchmarkOptions options, int count, Dictionary<Subject, List<double>> runs)
+    private static string Format(BenchmarkOptions options, int count, Dictionary<Subject, List<Result>> runs)
     {
-        var raw = runs.Where(r => r.Key.Name.StartsWith("raw", StringComparison.Ordinal)).Select(r => Median(r.Value)).DefaultIfEmpty(double.NaN).First();
-        var wolverine = runs.Where(r => r.Key.Name.StartsWith("Wolverine", StringComparison.Ordinal)).ToDictionary(r => r.Key.Pair, r => Median(r.Value));
+        var raw = runs.Where(r => r.Key.Name.StartsWith("raw", StringComparison.Ordinal)).Select(r => Median(r.Value, x => x.Rate)).DefaultIfEmpty(double.NaN).First();
+        var wolverine = runs.Where(r => r.Key.Name.StartsWith("Wolverine", StringComparison.Ordinal)).ToDictionary(r => r.Key.Pair, r => r.Value);
         var text = new StringBuilder();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"Durable SQLite, {count:N0} messages, no-op handler, WAL + synchronous=FULL unless named (SQLite {SqliteVersion()}), median of {options.Runs} run(s) after {options.WarmUps} warm-up(s) of up to 500:"));
-        text.AppendLine("subject                    settings             msg/s  spread (min-max)   x raw   x Wolverine");
-        text.AppendLine(new string('-', 94));
-        foreach (var (subject, rates) in runs)
+            $"Durable SQLite, {count:N0} messages, no-op handler, WAL + synchronous=FULL unless named (SQLite {SqliteVersion()}), latency over {options.SqliteLatencyMessages:N0} (one in flight), median of {options.Runs} run(s) after {options.WarmUps} warm-up(s) of up to 500:"));
+        text.AppendLine("subject                    settings             msg/s  spread (min-max)   x raw   x Wolverine   p50 ms   p99 ms  p99 x Wolverine");
+        text.AppendLine(new string('-', 128));
+        foreach (var (subject, results) in runs)
         {
-            var median = Median(rates);
-            var vsWolverine = subject.Name.StartsWith("Bus", StringComparison.Ordinal) && wolverine.TryGetValue(subject.Pair, out var w)
-                ? string.Create(CultureInfo.InvariantCulture, $"{median / w:0.00}x")
-                : "-";
+            var median = Median(results, r => r.Rate);
+            var p50 = Median(results, r => r.P50Ms);
+            var p99 = Median(results, r => r.P99Ms);
+            var isBus = subject.Name.StartsWith("Bus", StringComparison.Ordinal);
+            var (vsWolverine, p99VsWolverine) = isBus && wolverine.TryGetValue(subject.Pair, out var w)
+                ? (string.Create(CultureInfo.InvariantCulture, $"{median / Median(w, r => r.Rate):0.00}x"),
+                   string.Create(CultureInfo.InvariantCulture, $"{p99 / Median(w, r => r.P99Ms):0.00}x"))
+                : ("-", "-");
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"{subject.Name,-26} {subject.Settings,-14} {median,11:N0}  {rates.Min(),7:N0}-{rates.Max(),-7:N0}  {median / raw,7:0.00}x {vsWolverine,12}"));
+                $"{subject.Name,-26} {subject.Settings,-14} {median,11:N0}  {results.Min(r => r.Rate),7:N0}-{results.Max(r => r.Rate),-7:N0}  {median / raw,7:0.00}x {vsWolverine,12} {Optional(p50),8} {Optional(p99),8} {p99VsWolverine,16}"));
         }
 
         return text.ToString();
     }
 
-    private static async Task<double> RunBusAsync(string path, int count, int? concurrency, SqliteSynchronous synchronous)
+    private static string Optional(double milliseconds) =>
+        double.IsNaN(milliseconds) ? "-" : milliseconds.ToString("0.0", CultureInfo.InvariantCulture);
+
+    private static async Task<Result> RunBusAsync(string path, int count, int latencyCount, int? concurrency, SqliteSynchronous synchronous)
     {
         var signal = new HandledSignal();
         var services = new ServiceCollection();
@@ -126,7 +138,7 @@ public static class SqliteComparison
             try
             {
                 var bus = provider.GetRequiredService<IBus>();
-                return await MeasureAsync(signal, count, i => bus.SendAsync(new PingCommand(i, Payload.Text))).ConfigureAwait(false);
+                return await MeasureAsync(signal, count, latencyCount, i => bus.SendAsync(new PingCommand(i, Payload.Text))).ConfigureAwait(false);
             }
             finally
             {
@@ -138,7 +150,7 @@ public static class SqliteComparison
         }
     }
 
-    private static async Task<double> RunWolverineAsync(string path, int count, bool sequential, SynchronousMode synchronous)
+    private static async Task<Result> RunWolverineAsync(string path, int count, int latencyCount, bool sequential, SynchronousMode synchronous)
     {
         // Wolverine leaves the journal mode alone: the file is put in WAL mode (stored in the file) before it starts.
         await using (var connection = new SqliteConnection($"Data Source={path}"))
@@ -172,7 +184,7 @@ public static class SqliteComparison
         try
         {
             var bus = host.Services.GetRequiredService<IMessageBus>();
-            return await MeasureAsync(signal, count, i => bus.SendAsync(new WolverinePing(i, Payload.Text)).AsTask()).ConfigureAwait(false);
+            return await MeasureAsync(signal, count, latencyCount, i => bus.SendAsync(new WolverinePing(i, Payload.Text)).AsTask()).ConfigureAwait(false);
         }
         finally
         {
@@ -181,7 +193,7 @@ public static class SqliteComparison
     }
 
     /// <summary>The limit: one connection inserts a message row and deletes it again, each its own transaction.</summary>
-    private static async Task<double> RunRawLoopAsync(string path, int count)
+    private static async Task<Result> RunRawLoopAsync(string path, int count)
     {
         await using var connection = new SqliteConnection($"Data Source={path}");
         await connection.OpenAsync().ConfigureAwait(false);
@@ -210,10 +222,10 @@ public static class SqliteComparison
             await delete.ExecuteNonQueryAsync().ConfigureAwait(false);
         }
 
-        return count / Stopwatch.GetElapsedTime(started).TotalSeconds;
+        return new Result(count / Stopwatch.GetElapsedTime(started).TotalSeconds, double.NaN, double.NaN);
     }
 
-    private static async Task<double> MeasureAsync(HandledSignal signal, int count, Func<int, Task> send)
+    private static async Task<Result> MeasureAsync(HandledSignal signal, int count, int latencyCount, Func<int, Task> send)
     {
         using var limit = signal.FailAfter(TimeSpan.FromMinutes(5));
         var allHandled = signal.WhenHandled(count);
@@ -223,9 +235,23 @@ public static class SqliteComparison
             await send(i).ConfigureAwait(false);
         }
 
-        var lastHandled = await allHandled.ConfigureAwait(false);
-        return count / ((lastHandled - started) / (double)Stopwatch.Frequency);
+        var rate = count / ((await allHandled.ConfigureAwait(false) - started) / (double)Stopwatch.Frequency);
+
+        var latencies = new double[latencyCount];
+        for (var i = 0; i < latencyCount; i++)
+        {
+            var handled = signal.WhenHandled(count + i + 1L);
+            var sent = Stopwatch.GetTimestamp();
+            await send(count + i).ConfigureAwait(false);
+            latencies[i] = (await handled.ConfigureAwait(false) - sent) * 1000.0 / Stopwatch.Frequency;
+        }
+
+        Array.Sort(latencies);
+        return new Result(rate, Percentile(latencies, 0.50), Percentile(latencies, 0.99));
     }
+
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 
     private static string SqliteVersion()
     {
@@ -234,15 +260,18 @@ public static class SqliteComparison
         return connection.ServerVersion;
     }
 
-    private static double Median(List<double> values)
+    private static double Median(List<Result> results, Func<Result, double> figure)
     {
-        var sorted = values.Order().ToArray();
+        var sorted = results.Select(figure).Order().ToArray();
         return sorted.Length == 0 ? double.NaN
             : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2]
             : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    private sealed record Subject(string Name, string Settings, Func<string, int, Task<double>> RunAsync)
+    /// <summary>One run: the throughput and, with one message in flight, the 50th and 99th percentile latency (NaN for the raw loop).</summary>
+    private sealed record Result(double Rate, double P50Ms, double P99Ms);
+
+    private sealed record Subject(string Name, string Settings, Func<string, int, int, Task<Result>> RunAsync)
     {
         /// <summary>Bus and Wolverine rows with the same key are compared: the same settings and synchronous level.</summary>
         public string Pair => $"{Settings} {(Name.Contains("NORMAL", StringComparison.Ordinal) ? "NORMAL" : "FULL")}";

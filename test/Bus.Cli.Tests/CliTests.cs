@@ -181,7 +181,7 @@ public abstract class CliTests : IAsyncLifetime
 
         var unknown = await BusTool.RunAsync(["queues", "--transport", "carrier-pigeon"]);
         Assert.Equal(3, unknown.ExitCode);
-        Assert.Contains("Unknown transport 'carrier-pigeon'. Known transports: sqlite, sqs, servicebus", unknown.Error);
+        Assert.Contains("Unknown transport 'carrier-pigeon'. Known transports: sqlite, postgresql, sqs, servicebus", unknown.Error);
 
         var none = await BusTool.RunAsync(["queues"], workingDirectory: Directory.CreateTempSubdirectory().FullName);
         Assert.Equal(3, none.ExitCode);
@@ -200,6 +200,10 @@ public abstract class CliTests : IAsyncLifetime
     [InlineData("jobs show")]
     [InlineData("workflows show")]
     [InlineData("workflows list")]
+    [InlineData("schedules")]
+    [InlineData("schedules list")]
+    [InlineData("schedules pause")]
+    [InlineData("schedules resume")]
     public async Task Help_is_printed_for_every_command(string command)
     {
         var run = await BusTool.RunAsync([.. command.Split(' ', StringSplitOptions.RemoveEmptyEntries), "--help"]);

@@ -103,9 +103,9 @@ public sealed class SqliteStoreCliTests
 
         var listed = await BusTool.RunAsync(["workflows", "list", "order", "--status", "Running", "-o", "json", .. store]);
         Assert.True(listed.ExitCode == 0, listed.ToString());
-        Assert.Equal("wf-1", Assert.Single(listed.Json().EnumerateArray()).GetProperty("id").GetString());
-        Assert.Empty((await BusTool.RunAsync(["workflows", "list", "--status", "Failed", "-o", "json", .. store])).Json().EnumerateArray());
-        Assert.Contains("o-17", (await BusTool.RunAsync(["workflows", "list", .. store])).Out);
+        Assert.Equal("wf-1", Assert.Single(listed.Json().GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
+        Assert.Empty((await BusTool.RunAsync(["workflows", "list", "order", "--status", "Failed", "-o", "json", .. store])).Json().GetProperty("items").EnumerateArray());
+        Assert.Contains("o-17", (await BusTool.RunAsync(["workflows", "list", "order", .. store])).Out);
 
         var byCorrelation = await BusTool.RunAsync(["workflows", "show", "order", "--correlation", "o-17", "-o", "json", .. store]);
         Assert.True(byCorrelation.ExitCode == 0, byCorrelation.ToString());
@@ -117,5 +117,145 @@ public sealed class SqliteStoreCliTests
         Assert.Contains("o-17", byId.Out);
         Assert.Equal(4, (await BusTool.RunAsync(["workflows", "show", "order", "wf-404", .. store])).ExitCode);
         Assert.Equal(2, (await BusTool.RunAsync(["workflows", "show", "order", .. store])).ExitCode);
+    }
+}
+
+/// <summary><c>bus workflows list</c> pages through a workflow's instances; <c>bus schedules</c> lists, pauses and resumes
+/// schedules in the SQLite schedule store, with their cron expressions from the settings file.</summary>
+public sealed class SqliteListingCliTests
+{
+    private static readonly DateTimeOffset At = new(2026, 3, 1, 8, 0, 0, TimeSpan.Zero);
+    private readonly string _folder = Directory.CreateTempSubdirectory("bus-cli-").FullName;
+
+    private string Database => Path.Combine(_folder, "bus.db");
+
+    private string[] Store => ["--transport", "sqlite", "--sqlite", Database];
+
+    [Fact]
+    public async Task Workflows_list_pages_newest_first_or_by_id_and_filters_by_status()
+    {
+        using (var workflows = Bus.Sqlite.SqliteWorkflowStore.ForFile(Database))
+        {
+            foreach (var (id, minutes, status) in new[] { ("wf-b", 1, Bus.Workflows.WorkflowStatus.Completed), ("wf-c", 2, Bus.Workflows.WorkflowStatus.Running), ("wf-a", 3, Bus.Workflows.WorkflowStatus.Failed) })
+            {
+                await workflows.InsertAsync(new Bus.Workflows.WorkflowInstance(
+                    "order", id, "o-" + id, 1, status, "{}", [], At.AddMinutes(minutes), At.AddMinutes(minutes), status == Bus.Workflows.WorkflowStatus.Failed ? "card declined" : null), default);
+            }
+        }
+
+        var first = await BusTool.RunAsync(["workflows", "list", "order", "--limit", "2", "-o", "json", .. Store]);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Equal(["wf-a", "wf-c"], first.Json().GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetString()));
+        var token = first.Json().GetProperty("continuationToken").GetString();
+        Assert.NotNull(token);
+        var second = await BusTool.RunAsync(["workflows", "list", "order", "--limit", "2", "--continue", token, "-o", "json", .. Store]);
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Equal("wf-b", Assert.Single(second.Json().GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, second.Json().GetProperty("continuationToken").ValueKind);
+
+        var byId = await BusTool.RunAsync(["workflows", "list", "order", "--order", "id", "-o", "json", .. Store]);
+        Assert.Equal(["wf-a", "wf-b", "wf-c"], byId.Json().GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetString()));
+        var failed = await BusTool.RunAsync(["workflows", "list", "order", "--status", "Failed", .. Store]);
+        Assert.True(failed.ExitCode == 0, failed.ToString());
+        Assert.Contains("card declined", failed.Out);
+        Assert.DoesNotContain("wf-b", failed.Out);
+        var table = await BusTool.RunAsync(["workflows", "list", "order", "--limit", "1", .. Store]);
+        Assert.Contains("More: bus workflows list order --continue ", table.Error);
+        Assert.Contains("No instances of workflow 'nothing' match.", (await BusTool.RunAsync(["workflows", "list", "nothing", .. Store])).Out);
+
+        Assert.Equal(2, (await BusTool.RunAsync(["workflows", "list", .. Store])).ExitCode);
+        var limit = await BusTool.RunAsync(["workflows", "list", "order", "--limit", "0", .. Store]);
+        Assert.Equal(2, limit.ExitCode);
+        Assert.Contains("--limit must be between 1 and 1000", limit.Error);
+        var garbage = await BusTool.RunAsync(["workflows", "list", "order", "--continue", "garbage!", .. Store]);
+        Assert.Equal(2, garbage.ExitCode);
+        Assert.Contains("continuation token", garbage.Error);
+        Assert.Equal(2, (await BusTool.RunAsync(["workflows", "list", "order", "--status", "Sleeping", .. Store])).ExitCode);
+        Assert.Equal(2, (await BusTool.RunAsync(["workflows", "list", "order", "--order", "oldest", .. Store])).ExitCode);
+    }
+
+    [Fact]
+    public async Task Schedules_list_pause_and_resume_through_the_store_with_definitions_from_the_settings()
+    {
+        using (var store = Bus.Sqlite.SqliteScheduleStore.ForFile(Database))
+        {
+            Assert.True(await store.TryClaimAsync("nightly-report", At, At.AddSeconds(3), default));
+        }
+
+        var settings = Path.Combine(_folder, "bus.json");
+        await File.WriteAllTextAsync(settings, $$"""
+            {
+              "Bus": {
+                "Transport": "sqlite",
+                "Sqlite": { "DatabasePath": "{{Database.Replace("\\", "\\\\")}}" },
+                "Schedules": {
+                  "nightly-report": { "Cron": "0 2 * * *", "TimeZone": "Europe/Oslo" },
+                  "hourly-sync": { "Cron": "15 * * * *" }
+                }
+              }
+            }
+            """);
+
+        var listed = await BusTool.RunAsync(["schedules", "list", "-o", "json", "--settings", settings]);
+        Assert.True(listed.ExitCode == 0, listed.ToString());
+        var rows = listed.Json().EnumerateArray().ToDictionary(r => r.GetProperty("name").GetString()!);
+        var nightly = rows["nightly-report"];
+        Assert.Equal("0 2 * * *", nightly.GetProperty("cron").GetString());
+        Assert.Equal("Europe/Oslo", nightly.GetProperty("timeZone").GetString());
+        Assert.Equal(At, nightly.GetProperty("lastFiring").GetDateTimeOffset());
+        Assert.Equal(At.AddSeconds(3), nightly.GetProperty("lastFiredAt").GetDateTimeOffset());
+        Assert.False(nightly.GetProperty("paused").GetBoolean());
+        var next = nightly.GetProperty("nextFiring").GetDateTimeOffset();
+        var oslo = TimeZoneInfo.ConvertTime(next, TimeZoneInfo.FindSystemTimeZoneById("Europe/Oslo"));
+        Assert.Equal((2, 0), (oslo.Hour, oslo.Minute));
+        Assert.Equal(15, rows["hourly-sync"].GetProperty("nextFiring").GetDateTimeOffset().Minute);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, rows["hourly-sync"].GetProperty("lastFiring").ValueKind);
+
+        var paused = await BusTool.RunAsync(["schedules", "pause", "nightly-report", "--settings", settings]);
+        Assert.True(paused.ExitCode == 0, paused.ToString());
+        Assert.Contains("Paused nightly-report.", paused.Out);
+        using (var store = Bus.Sqlite.SqliteScheduleStore.ForFile(Database))
+        {
+            Assert.True((await store.GetAsync("nightly-report", default))?.Paused);
+            Assert.False(await store.TryClaimAsync("nightly-report", At.AddDays(1), At.AddDays(1), default));
+        }
+
+        var table = await BusTool.RunAsync(["schedules", "list", "--settings", settings]);
+        Assert.True(table.ExitCode == 0, table.ToString());
+        Assert.Contains("paused", table.Out);
+        Assert.Contains("Europe/Oslo", table.Out);
+        var whilePaused = (await BusTool.RunAsync(["schedules", "list", "-o", "json", "--settings", settings])).Json().EnumerateArray().Single(r => r.GetProperty("name").GetString() == "nightly-report");
+        Assert.True(whilePaused.GetProperty("paused").GetBoolean());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, whilePaused.GetProperty("nextFiring").ValueKind);
+
+        var resumed = await BusTool.RunAsync(["schedules", "resume", "nightly-report", "-o", "json", "--settings", settings]);
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        Assert.False(resumed.Json().GetProperty("paused").GetBoolean());
+        using (var store = Bus.Sqlite.SqliteScheduleStore.ForFile(Database))
+        {
+            var state = await store.GetAsync("nightly-report", default);
+            Assert.False(state?.Paused);
+            Assert.NotNull(state?.ResumedAt);
+        }
+
+        // A name the store has a record of is listed without a definition; an unknown one is refused, not created.
+        Assert.True((await BusTool.RunAsync(["schedules", "list", "nightly-report", "-o", "json", .. Store])).ExitCode == 0);
+        var unknown = await BusTool.RunAsync(["schedules", "pause", "nightly-reprot", "--settings", settings]);
+        Assert.Equal(4, unknown.ExitCode);
+        Assert.Contains("No schedule 'nightly-reprot'", unknown.Error);
+        using (var store = Bus.Sqlite.SqliteScheduleStore.ForFile(Database))
+        {
+            Assert.Null(await store.GetAsync("nightly-reprot", default));
+        }
+
+        var none = await BusTool.RunAsync(["schedules", "list", .. Store]);
+        Assert.Equal(3, none.ExitCode);
+        Assert.Contains("The tool knows schedules by name", none.Error);
+        Assert.Equal(2, (await BusTool.RunAsync(["schedules", "pause", .. Store])).ExitCode);
+
+        await File.WriteAllTextAsync(settings, """{ "Bus": { "Schedules": { "broken": { "Cron": "every tuesday" } } } }""");
+        var bad = await BusTool.RunAsync(["schedules", "list", "--settings", settings, .. Store]);
+        Assert.Equal(3, bad.ExitCode);
+        Assert.Contains("Bus:Schedules:broken:Cron 'every tuesday' does not read", bad.Error);
     }
 }

@@ -300,4 +300,129 @@ public abstract class WorkflowStoreContractTests
         Assert.Null(await store.FindAsync(name, "old", default));
         Assert.Equal(instance.Id, (await store.FindAsync(name, "new", default))?.Id);
     }
+
+    [Fact]
+    public async Task List_pages_newest_first_by_creation_time_then_id_with_continuation_tokens()
+    {
+        var store = CreateStore();
+        var name = NewWorkflowName();
+        var other = NewWorkflowName();
+        await store.InsertAsync(NewInstance(other, "o-1") with { CreatedAt = Start.AddHours(5) }, default);
+
+        // Creation times out of insertion order; one in another offset (it is the newest in UTC though its clock reads
+        // earlier), two at the same instant (ordered by id), and correlated ones whose reservations must not be listed.
+        var east = new TimeSpan(2, 0, 0);
+        var instances = new[]
+        {
+            NewInstance(name, "c-1", id: "id-3") with { CreatedAt = Start.AddMinutes(1) },
+            NewInstance(name, id: "id-1") with { CreatedAt = Start.AddMinutes(3) },
+            NewInstance(name, "c-2", id: "id-5") with { CreatedAt = Start.AddMinutes(2) },
+            NewInstance(name, id: "id-4") with { CreatedAt = Start.AddMinutes(2) },
+            NewInstance(name, id: "id-2") with { CreatedAt = Start.AddMinutes(4).ToOffset(east) },
+        };
+        foreach (var instance in instances)
+        {
+            await store.InsertAsync(instance, default);
+        }
+
+        var pages = await ReadAllPagesAsync(store, new WorkflowListQuery(name) { PageSize = 2 });
+
+        Assert.Equal([2, 2, 1], pages.Select(p => p.Instances.Count));
+        Assert.Equal(["id-2", "id-1", "id-4", "id-5", "id-3"], pages.SelectMany(p => p.Instances).Select(i => i.Id));
+        Assert.All(pages.SkipLast(1), p => Assert.NotNull(p.ContinuationToken));
+        Assert.Null(pages[^1].ContinuationToken);
+        AssertSame(instances[4], pages[0].Instances[0]);
+    }
+
+    [Fact]
+    public async Task List_by_id_orders_by_id_and_a_full_last_page_ends_the_listing()
+    {
+        var store = CreateStore();
+        var name = NewWorkflowName();
+        foreach (var id in new[] { "d", "b", "a", "c" })
+        {
+            await store.InsertAsync(NewInstance(name, "corr-" + id, id: id) with { CreatedAt = Start.AddMinutes(id[0]) }, default);
+        }
+
+        var pages = await ReadAllPagesAsync(store, new WorkflowListQuery(name) { Order = WorkflowListOrder.ById, PageSize = 2 });
+
+        Assert.Equal(["a", "b", "c", "d"], pages.SelectMany(p => p.Instances).Select(i => i.Id));
+        Assert.Equal(2, pages.Count);
+        Assert.Null(pages[^1].ContinuationToken);
+    }
+
+    [Fact]
+    public async Task List_filters_by_status_and_sees_updates()
+    {
+        var store = CreateStore();
+        var name = NewWorkflowName();
+        var running = NewInstance(name, "r") with { CreatedAt = Start.AddMinutes(1) };
+        var failing = NewInstance(name, "f") with { CreatedAt = Start.AddMinutes(2) };
+        var completing = NewInstance(name, "c") with { CreatedAt = Start.AddMinutes(3) };
+        foreach (var instance in new[] { running, failing, completing })
+        {
+            await store.InsertAsync(instance, default);
+        }
+
+        await store.UpdateAsync(failing with { Status = WorkflowStatus.Failed, FailureReason = "declined" }, 1, default);
+        await store.UpdateAsync(completing with { Status = WorkflowStatus.Completed }, 1, default);
+
+        var failed = Assert.Single((await store.ListAsync(new WorkflowListQuery(name) { Status = WorkflowStatus.Failed }, default)).Instances);
+        Assert.Equal(failing.Id, failed.Id);
+        Assert.Equal(2, failed.Version);
+        Assert.Equal("declined", failed.FailureReason);
+        Assert.Equal(running.Id, Assert.Single((await store.ListAsync(new WorkflowListQuery(name) { Status = WorkflowStatus.Running }, default)).Instances).Id);
+        var all = await store.ListAsync(new WorkflowListQuery(name), default);
+        Assert.Equal([completing.Id, failing.Id, running.Id], all.Instances.Select(i => i.Id));
+        Assert.Null(all.ContinuationToken);
+    }
+
+    [Fact]
+    public async Task List_of_a_workflow_without_instances_is_one_empty_page()
+    {
+        var store = CreateStore();
+        var name = NewWorkflowName();
+        await store.InsertAsync(NewInstance(name + "-x", "prefix-neighbour"), default);
+
+        var page = await store.ListAsync(new WorkflowListQuery(name), default);
+
+        Assert.Empty(page.Instances);
+        Assert.Null(page.ContinuationToken);
+    }
+
+    [Fact]
+    public async Task List_rejects_an_invalid_query_with_a_clear_error()
+    {
+        var store = CreateStore();
+        var name = NewWorkflowName();
+
+        var malformed = await Assert.ThrowsAnyAsync<ArgumentException>(() => store.ListAsync(new WorkflowListQuery(name) { ContinuationToken = "not a token" }, default));
+        Assert.Contains("continuation token", malformed.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.ListAsync(new WorkflowListQuery(name) { PageSize = 0 }, default));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.ListAsync(new WorkflowListQuery(name) { PageSize = WorkflowListQuery.MaxPageSize + 1 }, default));
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => store.ListAsync(new WorkflowListQuery(""), default));
+
+        // A newest-first token is not accepted by an id-ordered listing.
+        await store.InsertAsync(NewInstance(name), default);
+        await store.InsertAsync(NewInstance(name), default);
+        var token = (await store.ListAsync(new WorkflowListQuery(name) { PageSize = 1 }, default)).ContinuationToken;
+        Assert.NotNull(token);
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => store.ListAsync(new WorkflowListQuery(name) { Order = WorkflowListOrder.ById, ContinuationToken = token }, default));
+    }
+
+    private static async Task<List<WorkflowPage>> ReadAllPagesAsync(IWorkflowStore store, WorkflowListQuery query)
+    {
+        var pages = new List<WorkflowPage>();
+        string? token = null;
+        do
+        {
+            var page = await store.ListAsync(query with { ContinuationToken = token }, default);
+            pages.Add(page);
+            token = page.ContinuationToken;
+            Assert.True(pages.Count <= 100, "The listing did not end: each page returned a continuation token.");
+        }
+        while (token is not null);
+
+        return pages;
+    }
 }

@@ -58,6 +58,12 @@ public sealed class Browser : IDisposable
             {
                 return ((IJavaScriptExecutor)driver).ExecuteScript("return document.readyState")?.ToString() == "complete";
             }
+            catch (WebDriverException e) when (e is not WebDriverTimeoutException)
+            {
+                // chromedriver may answer a question about the old page with another error while the new one replaces
+                // it (e.g. "Node with given id does not belong to the document"): the navigation is under way, ask again.
+                return false;
+            }
         });
     }
 

@@ -1,4 +1,5 @@
 using Bus.Transports;
+using Microsoft.Extensions.DependencyInjection;
 using OpenQA.Selenium;
 
 namespace Bus.Dashboard.Tests;
@@ -126,8 +127,61 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
         browser.Screenshot("workflows");
 
         browser.ClickAndWait(browser.Driver.FindElement(By.LinkText("Schedules")));
-        Assert.Contains("no recurring schedules", browser.Find("main p").Text, StringComparison.Ordinal);
+        Assert.Equal(2, browser.FindAll("#schedules tbody tr").Count);
         browser.Screenshot("schedules");
+    }
+
+    [Fact]
+    public async Task Pausing_and_resuming_a_schedule_by_clicking_changes_it_in_the_store()
+    {
+        await using var host = await DashboardHost.StartAsync();
+        var schedules = host.App.Services.GetRequiredService<Bus.Schedules.ISchedules>();
+        SignIn(host);
+
+        browser.GoTo(host.BaseUrl + "/bus/schedules");
+        const string Row = "tr[data-name='nightly-summary']";
+        Assert.Equal("Active", browser.Find(Row + " td.state").Text);
+        Assert.Equal("Europe/Oslo", browser.Find(Row + " td:nth-child(4)").Text);
+        Assert.NotEqual("–", browser.Find(Row + " td.next").Text);
+
+        browser.ClickAndWait(browser.Find(Row + " button[name='pause']"));
+        Assert.Equal("Paused nightly-summary.", browser.Find("#notice").Text);
+        Assert.Equal("Paused", browser.Find(Row + " td.state").Text);
+        Assert.Equal("–", browser.Find(Row + " td.next").Text);
+        Assert.Equal("Active", browser.Find("tr[data-name='hourly-restock'] td.state").Text);
+        Assert.True((await schedules.ListAsync()).Single(s => s.Name == "nightly-summary").Paused);
+        browser.Screenshot("schedules-paused");
+
+        browser.ClickAndWait(browser.Find(Row + " button[name='resume']"));
+        Assert.Equal("Resumed nightly-summary.", browser.Find("#notice").Text);
+        Assert.Equal("Active", browser.Find(Row + " td.state").Text);
+        Assert.False((await schedules.ListAsync()).Single(s => s.Name == "nightly-summary").Paused);
+    }
+
+    [Fact]
+    public async Task The_workflow_list_links_to_each_instance_with_its_history()
+    {
+        await using var host = await DashboardHost.StartAsync();
+        await DashboardHttpTests.SaveWorkflowAsync(host);
+        await DashboardHttpTests.SaveWorkflowsAsync(host);
+        SignIn(host);
+
+        browser.GoTo(host.BaseUrl + "/bus/workflows");
+        browser.Find("#workflow").SendKeys("fulfilment");
+        browser.ClickAndWait(browser.Find("#find-workflow button"));
+        Assert.Equal(["order-9", "order-8", "order-7"], browser.FindAll("#workflow-instances tbody tr").Select(r => r.GetAttribute("data-id")));
+        Assert.Equal("Out of stock", browser.Find("tr[data-id='order-9'] td:nth-child(7)").Text);
+        browser.Screenshot("workflow-list");
+
+        browser.Find("#status option[value='Failed']").Click();
+        browser.ClickAndWait(browser.Find("#find-workflow button"));
+        Assert.Equal(["order-9", "order-7"], browser.FindAll("#workflow-instances tbody tr").Select(r => r.GetAttribute("data-id")));
+
+        browser.ClickAndWait(browser.Find("tr[data-id='order-7'] a"));
+        Assert.Equal("Failed", browser.Find("#workflow-status").Text);
+        Assert.Equal(3, browser.FindAll("#workflow-history tbody tr").Count);
+        browser.ClickAndWait(browser.Find("#back-to-list"));
+        Assert.Equal(3, browser.FindAll("#workflow-instances tbody tr").Count);
     }
 
     /// <summary>Signs out: cookies belong to 127.0.0.1 whatever the port, so an earlier test's sign-in would

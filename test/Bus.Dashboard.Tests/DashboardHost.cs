@@ -24,6 +24,14 @@ public sealed record PlaceOrder(string Item) : ICommand;
 [MessageName("shop.build-report")]
 public sealed record BuildReport(int Total) : ICommand;
 
+[MessageName("shop.nightly-summary")]
+public sealed record NightlySummary(DateTimeOffset Tick) : ICommand;
+
+public sealed class NightlySummaryHandler : IHandleMessages<NightlySummary>
+{
+    public Task HandleAsync(NightlySummary message, IMessageContext context) => Task.CompletedTask;
+}
+
 /// <summary>Fails orders (dead-lettering them at once) while <see cref="Failing"/> is set; records the ones handled.</summary>
 public sealed class OrderDesk
 {
@@ -102,7 +110,7 @@ public sealed class Settlements : IDeliveryObserver
 
 /// <summary>
 /// An ASP.NET Core host on Kestrel (127.0.0.1, a free port) with a bus endpoint "orders" on the in-memory transport
-/// and the dashboard at /bus. Cookie authentication: /test-login?role=operator signs in (the "BusOperators" policy
+/// (two recurring schedules, nightly-summary and hourly-restock) and the dashboard at /bus. Cookie authentication: /test-login?role=operator signs in (the "BusOperators" policy
 /// wants that role); an unauthenticated request gets 401 and a signed-in one without the role 403.
 /// </summary>
 public sealed class DashboardHost : IAsyncDisposable
@@ -144,6 +152,9 @@ public sealed class DashboardHost : IAsyncDisposable
             bus.UseInMemoryTransport();
             bus.AddHandler<PlaceOrderHandler>();
             bus.AddHandler<BuildReportHandler>();
+            bus.AddHandler<NightlySummaryHandler>();
+            bus.Schedule("0 2 * * *", TimeZoneInfo.FindSystemTimeZoneById("Europe/Oslo"), tick => new NightlySummary(tick), o => o.Name = "nightly-summary");
+            bus.Schedule("15 * * * *", TimeZoneInfo.Utc, tick => new NightlySummary(tick), o => o.Name = "hourly-restock");
         });
         builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie(cookies =>
         {

@@ -283,6 +283,84 @@ public sealed partial class DashboardHttpTests
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
     }
 
+    [Fact]
+    public async Task The_workflows_page_lists_a_workflows_instances_a_page_at_a_time_with_links_to_each()
+    {
+        await using var host = await DashboardHost.StartAsync(o =>
+        {
+            o.AuthorizationPolicy = DashboardHost.Policy;
+            o.PageSize = 2;
+        });
+        await SaveWorkflowAsync(host);
+        await SaveWorkflowsAsync(host);
+        using var client = await host.ClientAsync("operator");
+
+        var first = await client.GetStringAsync("/bus/workflows?workflow=fulfilment");
+        Assert.Equal(["order-9", "order-8"], InstanceIds(first));
+        Assert.Contains("href=\"/bus/workflows?workflow=fulfilment&amp;id=order-9\"", first, StringComparison.Ordinal);
+        var next = NextPage().Match(first).Groups[1].Value.Replace("&amp;", "&", StringComparison.Ordinal);
+        Assert.StartsWith("/bus/workflows?workflow=fulfilment&page=", next, StringComparison.Ordinal);
+        var second = await client.GetStringAsync(next);
+        Assert.Equal(["order-7"], InstanceIds(second));
+        Assert.DoesNotContain("id=\"next-page\"", second, StringComparison.Ordinal);
+
+        var failed = await client.GetStringAsync("/bus/workflows?workflow=fulfilment&status=Failed&order=id");
+        Assert.Equal(["order-7", "order-9"], InstanceIds(failed));
+        Assert.Contains("<option value=\"Failed\" selected>", failed, StringComparison.Ordinal);
+        Assert.Contains("No instances of &#x27;nothing&#x27; match.", await client.GetStringAsync("/bus/workflows?workflow=nothing"), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/bus/workflows?workflow=fulfilment&status=Sleeping")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/bus/workflows?workflow=fulfilment&page=garbage")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_schedules_page_lists_schedules_and_pauses_and_resumes_them_by_antiforgery_checked_posts()
+    {
+        await using var host = await DashboardHost.StartAsync();
+        var schedules = host.App.Services.GetRequiredService<Bus.Schedules.ISchedules>();
+        using var client = await host.ClientAsync("operator");
+
+        var html = await client.GetStringAsync("/bus/schedules");
+        Assert.Contains("<tr data-name=\"nightly-summary\"><td>nightly-summary</td><td>shop.nightly-summary</td><td><code>0 2 * * *</code></td><td>Europe/Oslo</td>", html, StringComparison.Ordinal);
+        Assert.Contains("data-name=\"hourly-restock\"", html, StringComparison.Ordinal);
+
+        var forged = await client.PostAsync("/bus/schedules/nightly-summary/pause", Form());
+        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+        Assert.False((await schedules.ListAsync()).Single(s => s.Name == "nightly-summary").Paused);
+
+        var token = await TokenAsync(client, "/bus/schedules");
+        var paused = await client.PostAsync("/bus/schedules/nightly-summary/pause", Form(("__RequestVerificationToken", token)));
+        Assert.Equal(HttpStatusCode.Redirect, paused.StatusCode);
+        Assert.Equal("/bus/schedules?paused=nightly-summary", paused.Headers.Location?.OriginalString);
+        var status = (await schedules.ListAsync()).Single(s => s.Name == "nightly-summary");
+        Assert.True(status.Paused);
+        Assert.Null(status.NextFiring);
+        Assert.Contains("Paused nightly-summary.", await client.GetStringAsync("/bus/schedules?paused=nightly-summary"), StringComparison.Ordinal);
+
+        var unknown = await client.PostAsync("/bus/schedules/no-such/pause", Form(("__RequestVerificationToken", token)));
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Contains("No schedule is named", await unknown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        var resumed = await client.PostAsync("/bus/schedules/nightly-summary/resume", Form(("__RequestVerificationToken", token)));
+        Assert.Equal(HttpStatusCode.Redirect, resumed.StatusCode);
+        Assert.False((await schedules.ListAsync()).Single(s => s.Name == "nightly-summary").Paused);
+    }
+
+    private static List<string> InstanceIds(string html) => InstanceRow().Matches(html).Select(m => m.Groups[1].Value).ToList();
+
+    [GeneratedRegex("<tr data-id=\"([^\"]+)\"><td><a href=\"/bus/workflows")]
+    private static partial Regex InstanceRow();
+
+    /// <summary>Two more instances of "fulfilment": order-8 (running, started after order-7) and order-9 (failed, newest).</summary>
+    internal static async Task SaveWorkflowsAsync(DashboardHost host)
+    {
+        var store = host.App.Services.GetRequiredService<IWorkflowStore>();
+        var at = new DateTimeOffset(2026, 12, 6, 10, 0, 0, TimeSpan.Zero);
+        await store.InsertAsync(new WorkflowInstance("fulfilment", "order-8", "C-8", 1, WorkflowStatus.Running, "{}", [new(at, "shop.order-placed", "m-8")], at, at), default);
+        await store.InsertAsync(
+            new WorkflowInstance("fulfilment", "order-9", "C-9", 1, WorkflowStatus.Failed, "{}", [new(at.AddHours(1), "shop.order-placed", "m-9")], at.AddHours(1), at.AddHours(1), "Out of stock"),
+            default);
+    }
+
     internal static async Task SaveWorkflowAsync(DashboardHost host)
     {
         var store = host.App.Services.GetRequiredService<IWorkflowStore>();

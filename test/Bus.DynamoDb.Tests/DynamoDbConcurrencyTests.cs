@@ -1,36 +1,17 @@
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
+using Bus.Conformance;
 using Bus.DynamoDb.Workflows;
 using Bus.Workflows;
 
 namespace Bus.DynamoDb.Tests;
 
 /// <summary>Two stores on separate clients stand for two hosts; correlation items left by a crash are recovered.</summary>
-public sealed class DynamoDbConcurrencyTests : IDisposable
+public sealed class DynamoDbConcurrencyTests : WorkflowStoreTwoHostsTests, IDisposable
 {
-    private static readonly DateTimeOffset Start = new(2026, 1, 5, 9, 30, 0, TimeSpan.Zero);
     private readonly IAmazonDynamoDB _hostA = Dynalite.Client();
     private readonly IAmazonDynamoDB _hostB = Dynalite.Client();
     private readonly string _prefix = Dynalite.UniquePrefix("conc");
-
-    [Fact]
-    public async Task Two_hosts_saving_from_the_same_read_one_gets_the_concurrency_error_the_message_is_retried_on()
-    {
-        var (a, b) = (Store(_hostA), Store(_hostB));
-        var instance = Instance("order-1");
-        await a.InsertAsync(instance, default);
-        var readByA = await a.GetAsync(instance.WorkflowName, instance.Id, default);
-        var readByB = await b.FindAsync(instance.WorkflowName, "order-1", default);
-
-        await b.UpdateAsync(readByB! with { StateJson = "{\"by\":\"b\"}" }, readByB!.Version, default);
-        var error = await Assert.ThrowsAsync<WorkflowConcurrencyException>(
-            () => a.UpdateAsync(readByA! with { StateJson = "{\"by\":\"a\"}" }, readByA!.Version, default));
-
-        Assert.Contains("changed since it was read", error.Message, StringComparison.Ordinal);
-        var stored = await a.GetAsync(instance.WorkflowName, instance.Id, default);
-        Assert.Equal("{\"by\":\"b\"}", stored!.StateJson);
-        Assert.Equal(2, stored.Version);
-    }
 
     [Fact]
     public async Task Two_hosts_starting_the_same_correlation_one_wins()
@@ -81,49 +62,15 @@ public sealed class DynamoDbConcurrencyTests : IDisposable
         Assert.Equal(holder.Id, (await store.FindAsync(name, "old", default))?.Id);
     }
 
-    [Fact]
-    public async Task Racing_moves_to_one_correlation_value_exactly_one_wins_and_the_loser_keeps_its_own()
-    {
-        var store = Store(_hostA);
-        var name = $"wf-{Guid.NewGuid():N}";
-        var one = Instance("a", name);
-        var two = Instance("b", name);
-        await store.InsertAsync(one, default);
-        await store.InsertAsync(two, default);
-
-        var outcomes = await Task.WhenAll(new[] { (one, _hostA), (two, _hostB) }.Select(x => Task.Run(async () =>
-        {
-            try
-            {
-                await Store(x.Item2).UpdateAsync(x.Item1 with { CorrelationValue = "shared" }, 1, default);
-                return true;
-            }
-            catch (WorkflowConcurrencyException)
-            {
-                return false;
-            }
-        })));
-
-        Assert.Single(outcomes, won => won);
-        var holder = await store.FindAsync(name, "shared", default);
-        Assert.NotNull(holder);
-        var loser = holder.Id == one.Id ? two : one;
-        Assert.Equal(1, (await store.GetAsync(name, loser.Id, default))?.Version);
-        Assert.Equal(loser.Id, (await store.FindAsync(name, loser.CorrelationValue!, default))?.Id);
-        Assert.Null(await store.FindAsync(name, holder.Id == one.Id ? "a" : "b", default));
-    }
-
     public void Dispose()
     {
         _hostA.Dispose();
         _hostB.Dispose();
     }
 
-    private DynamoDbWorkflowStore Store(IAmazonDynamoDB client) => new(client, Dynalite.Options(_prefix));
+    protected override IWorkflowStore StoreOfHost(int host) => Store(host == 0 ? _hostA : _hostB);
 
-    private static WorkflowInstance Instance(string correlation, string? name = null) => new(
-        name ?? $"wf-{Guid.NewGuid():N}", Guid.NewGuid().ToString(), correlation, 1, WorkflowStatus.Running, "{}",
-        [new WorkflowHistoryEntry(Start, "orders.placed", "m-1")], Start, Start);
+    private DynamoDbWorkflowStore Store(IAmazonDynamoDB client) => new(client, Dynalite.Options(_prefix));
 
     private Task PutPointerAsync(string name, string value, string id, long version) => _hostA.PutItemAsync(new PutItemRequest
     {

@@ -1,13 +1,12 @@
+using Bus.CrashTesting;
 using Npgsql;
 
 namespace Bus.PostgreSql.CrashWorker;
 
 /// <summary>
-/// An append-only log of step executions and job completions in the test's schema (table <c>executions</c>), shared by
-/// every worker process, so the crash test can count what ran and what ran twice. Each row is committed before the
-/// step works.
+/// The execution log in the test's schema (table <c>executions</c>), shared by every worker process.
 /// </summary>
-public sealed class ExecutionLog(string connectionString, string schema)
+public sealed class ExecutionLog(string connectionString, string schema) : IExecutionLog
 {
     private readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create(connectionString);
 
@@ -21,9 +20,9 @@ public sealed class ExecutionLog(string connectionString, string schema)
             CREATE SCHEMA IF NOT EXISTS "{schema}";
             CREATE TABLE IF NOT EXISTS "{schema}".executions (
                 seq              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                kind             text    NOT NULL,   -- 'step' or 'done'
+                kind             text    NOT NULL,   -- 'start', 'step' or 'done'
                 job              integer NOT NULL,
-                step             text    NOT NULL,   -- '' for 'done'
+                step             text    NOT NULL,   -- '' for 'start' and 'done'
                 attempt          integer NOT NULL,
                 already_finished boolean NOT NULL,   -- the step store held the step as finished when it started
                 pid              integer NOT NULL,
@@ -34,11 +33,15 @@ public sealed class ExecutionLog(string connectionString, string schema)
         await command.ExecuteNonQueryAsync();
     }
 
-    /// <summary>Records that a step started.</summary>
+    /// <inheritdoc />
+    public Task RecordStartAsync(int job, int attempt, CancellationToken cancellationToken) =>
+        AppendAsync("start", job, string.Empty, attempt, alreadyFinished: false, cancellationToken);
+
+    /// <inheritdoc />
     public Task RecordStepAsync(int job, string step, int attempt, bool alreadyFinished, CancellationToken cancellationToken) =>
         AppendAsync("step", job, step, attempt, alreadyFinished, cancellationToken);
 
-    /// <summary>Records that a job's handler finished (before its message is completed).</summary>
+    /// <inheritdoc />
     public Task RecordDoneAsync(int job, int attempt, CancellationToken cancellationToken) =>
         AppendAsync("done", job, string.Empty, attempt, alreadyFinished: false, cancellationToken);
 

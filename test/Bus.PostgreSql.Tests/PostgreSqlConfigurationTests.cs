@@ -44,7 +44,7 @@ public sealed class PostgreSqlConfigurationTests : IAsyncLifetime
 
         var error = await Assert.ThrowsAsync<BusConfigurationException>(() => older.ProvisionAsync(new TransportTopology("q", [], []), default));
 
-        Assert.Contains("transport schema version 99, newer than the 1", error.Message);
+        Assert.Contains("transport schema version 99, newer than the 2", error.Message);
         Assert.Contains("Upgrade Bus.PostgreSql", error.Message);
     }
 
@@ -62,7 +62,7 @@ public sealed class PostgreSqlConfigurationTests : IAsyncLifetime
         await connection.OpenAsync();
         await using var read = new Npgsql.NpgsqlCommand(
             $"SELECT string_agg(component || '=' || version, ',' ORDER BY component) FROM \"{_schema.Name}\".schema_versions;", connection);
-        Assert.Equal("steps=1,transport=1", await read.ExecuteScalarAsync());
+        Assert.Equal("steps=1,transport=2", await read.ExecuteScalarAsync());
     }
 
     [Fact]
@@ -114,14 +114,16 @@ public sealed class PostgreSqlConfigurationTests : IAsyncLifetime
             bus.UseInMemoryTransport();
             bus.UsePostgreSqlStepStore(_schema.ConnectionString, _schema.Name)
                 .UsePostgreSqlWorkflowStore(_schema.ConnectionString, _schema.Name)
-                .UsePostgreSqlJobStatusStore(_schema.ConnectionString, _schema.Name);
+                .UsePostgreSqlJobStatusStore(_schema.ConnectionString, _schema.Name)
+                .UsePostgreSqlScheduleStore(_schema.ConnectionString, _schema.Name);
         });
         await using var goodProvider = good.BuildServiceProvider();
         Assert.IsType<PostgreSqlStepStore>(goodProvider.GetRequiredService<IStepStore>());
         Assert.IsType<PostgreSqlWorkflowStore>(goodProvider.GetRequiredService<IWorkflowStore>());
         Assert.IsType<PostgreSqlJobStatusStore>(goodProvider.GetRequiredService<Jobs.IJobStatusStore>());
+        Assert.IsType<PostgreSqlScheduleStore>(goodProvider.GetRequiredService<Schedules.IScheduleStore>());
         await goodProvider.GetServices<IHostedService>().Single(s => s.GetType().Name == "PostgreSqlSchemaService").StartAsync(default);
-        await TestSchema.ExecuteAsync($"SELECT 1 FROM \"{_schema.Name}\".steps, \"{_schema.Name}\".workflows, \"{_schema.Name}\".jobs;");
+        await TestSchema.ExecuteAsync($"SELECT 1 FROM \"{_schema.Name}\".steps, \"{_schema.Name}\".workflows, \"{_schema.Name}\".jobs, \"{_schema.Name}\".schedules;");
     }
 
     [Fact]
@@ -139,6 +141,8 @@ public sealed class PostgreSqlConfigurationTests : IAsyncLifetime
         Assert.Throws<ArgumentException>(() => services.AddBus(bus => bus.UsePostgreSqlStepStore("")));
         Assert.Throws<ArgumentException>(() => services.AddBus(bus => bus.UsePostgreSqlWorkflowStore("Host=db", "1bad")));
         Assert.Throws<ArgumentException>(() => services.AddBus(bus => bus.UsePostgreSqlJobStatusStore("Host=db", new string('a', 49))));
+        Assert.Throws<ArgumentException>(() => services.AddBus(bus => bus.UsePostgreSqlScheduleStore("Database=app")));
+        Assert.Throws<ArgumentException>(() => services.AddBus(bus => bus.UsePostgreSqlScheduleStore("Host=db", "Bad-Name")));
         var error = Assert.Throws<ArgumentException>(() => new PostgreSqlTransportOptions { Schema = "Bad-Name" });
         Assert.Contains("lower-case letters", error.Message);
     }
@@ -152,6 +156,26 @@ public sealed class PostgreSqlConfigurationTests : IAsyncLifetime
         Assert.True(transport.Capabilities.PublishSubscribe);
         Assert.True(transport.Capabilities.Redrive);
         Assert.Equal("postgresql", transport.Capabilities.Name);
+    }
+
+    [Fact]
+    public async Task A_version_1_schema_is_upgraded_keeping_its_messages_at_priority_0_and_then_orders_by_priority()
+    {
+        var schema = $"\"{_schema.Name}\"";
+        await TestSchema.ExecuteAsync($"CREATE SCHEMA IF NOT EXISTS {schema};" + Schema.Migrations.Transport[0].Replace("{schema}", schema, StringComparison.Ordinal) + $"""
+            CREATE TABLE {schema}.schema_versions (component text NOT NULL PRIMARY KEY, version integer NOT NULL, updated_at timestamptz NOT NULL);
+            INSERT INTO {schema}.schema_versions VALUES ('transport', 1, now());
+            INSERT INTO {schema}.queues VALUES ('upgrade', now());
+            INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at)
+            VALUES ('upgrade', 'old-1', '{"{"}"bus-message-id":"old-1"{"}"}', 'old'::bytea, 0, now());
+            """);
+
+        await using var transport = Transport();
+        await transport.SendAsync([new OutgoingMessage(Destination.Queue("upgrade"), new TransportMessage(
+            new Dictionary<string, string> { [MessageHeaders.Priority] = "4" }, System.Text.Encoding.UTF8.GetBytes("urgent")))], default);
+        var batch = await transport.ReceiveAsync("upgrade", 10, TimeSpan.FromMinutes(5), default);
+
+        Assert.Equal(["urgent", "old"], batch.Select(m => System.Text.Encoding.UTF8.GetString(m.Message.Body.Span)));
     }
 
     private PostgreSqlTransport Transport() =>

@@ -108,3 +108,48 @@ public sealed class PostgreSqlJobStatusStoreContractTests : JobStatusStoreContra
         await _schema.DisposeAsync();
     }
 }
+
+public sealed class PostgreSqlScheduleStoreContractTests : ScheduleStoreContractTests, IAsyncLifetime
+{
+    private readonly TestSchema _schema = new();
+    private readonly List<PostgreSqlScheduleStore> _stores = [];
+
+    protected override Schedules.IScheduleStore CreateStore()
+    {
+        var store = new PostgreSqlScheduleStore(_schema.ConnectionString, _schema.Name);
+        lock (_stores)
+        {
+            _stores.Add(store);
+        }
+
+        return store;
+    }
+
+    [Fact]
+    public async Task The_schedules_table_is_versioned_as_a_component_of_its_own()
+    {
+        await CreateStore().GetAsync(NewName(), default);
+
+        await using var connection = new Npgsql.NpgsqlConnection(_schema.ConnectionString);
+        await connection.OpenAsync();
+        await using var select = new Npgsql.NpgsqlCommand(
+            $"SELECT component, version FROM \"{_schema.Name}\".schema_versions ORDER BY component;", connection);
+        await using var reader = await select.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal("schedules", reader.GetString(0));
+        Assert.Equal(1, reader.GetInt32(1));
+        Assert.False(await reader.ReadAsync());
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var store in _stores)
+        {
+            await store.DisposeAsync();
+        }
+
+        await _schema.DisposeAsync();
+    }
+}

@@ -31,13 +31,18 @@ public sealed class PostgreSqlTransportTests : IAsyncLifetime
     [Fact]
     public async Task A_send_by_another_host_wakes_a_waiting_receiver_through_notify()
     {
-        // A poll interval of an hour on a clock that never moves: only a NOTIFY can end the wait.
-        var receiver = Transport(o => o.PollInterval = TimeSpan.FromMinutes(5));
+        // A poll interval of five minutes on a clock that never moves: only a NOTIFY can end the wait.
+        var clock = new WaitWatchingClock(_time, TimeSpan.FromMinutes(1));
+        var receiver = Transport(o =>
+        {
+            o.PollInterval = TimeSpan.FromMinutes(5);
+            o.TimeProvider = clock;
+        });
         var sender = Transport(o => o.PollInterval = TimeSpan.FromMinutes(5));
         await receiver.ProvisionAsync(new TransportTopology("wake", [], []), default);
 
         var receiving = receiver.ReceiveAsync("wake", 1, TimeSpan.FromMinutes(1), default).AsTask();
-        await Task.Delay(200); // real time: let the receive find the queue empty and wait
+        await clock.Waiting.WaitAsync(TimeSpan.FromSeconds(10)); // the receive found the queue empty and waits for its poll
         Assert.False(receiving.IsCompleted);
         await sender.SendAsync([new OutgoingMessage(Destination.Queue("wake"), Message("hello"))], default);
 
@@ -99,6 +104,31 @@ public sealed class PostgreSqlTransportTests : IAsyncLifetime
         Assert.Equal(1, again.ReceiveCount);
         Assert.DoesNotContain(again.Message.Headers.Keys, MessageHeaders.IsFailureHeader);
         Assert.Equal(0, await transport.CountDeadLettersAsync("dlq"));
+    }
+
+    [Fact]
+    public async Task Dead_letters_are_listed_in_sql_by_row_so_one_removed_between_pages_shifts_nothing()
+    {
+        var transport = Transport();
+        var sent = Enumerable.Range(0, 5).Select(i => Message($"m{i}", (MessageHeaders.MessageType, i == 4 ? "pg.other" : "pg.listed"))).ToList();
+        await transport.SendAsync(sent.Select(m => new OutgoingMessage(Destination.Queue("dlq-pages"), m)).ToList(), default);
+        foreach (var received in await transport.ReceiveAsync("dlq-pages", 5, TimeSpan.FromMinutes(1), default))
+        {
+            await received.DeadLetterAsync(FailureDetails.From("Ärger: Attempts exhausted", null, 1, "dlq-pages", _time.GetUtcNow()), default);
+        }
+
+        var query = new DeadLetterQuery { MessageTypes = ["pg.listed"], ReasonContains = "ärger: ATTEMPTS", PageSize = 2 };
+        var first = await transport.DeadLetters.ListAsync("dlq-pages", query, default);
+        Assert.Equal([sent[0].MessageId, sent[1].MessageId], first.Items.Select(d => d.Message.MessageId));
+        Assert.StartsWith("r:", first.ContinuationToken);
+
+        // Paging by position would now skip the third; paging after the last row id does not.
+        Assert.Equal(1, await transport.DeadLetters.PurgeAsync("dlq-pages", [sent[0].MessageId!], default));
+        var second = await transport.DeadLetters.ListAsync("dlq-pages", query with { ContinuationToken = first.ContinuationToken }, default);
+
+        Assert.Equal([sent[2].MessageId, sent[3].MessageId], second.Items.Select(d => d.Message.MessageId));
+        Assert.Null(second.ContinuationToken);
+        await Assert.ThrowsAsync<ArgumentException>(() => transport.DeadLetters.ListAsync("dlq-pages", query with { ContinuationToken = "o:2" }, default));
     }
 
     [Fact]
@@ -185,6 +215,32 @@ public sealed class PostgreSqlTransportTests : IAsyncLifetime
         var all = headers.ToDictionary(h => h.Name, h => h.Value);
         all[MessageHeaders.MessageId] = Guid.NewGuid().ToString();
         return new TransportMessage(all, Encoding.UTF8.GetBytes(body));
+    }
+
+    /// <summary>A manual clock that says when a wait of at least <paramref name="atLeast"/> is armed on it: a receiver arms
+    /// its poll wait only after it took its wake-up signal and found its queue empty.</summary>
+    private sealed class WaitWatchingClock(ManualTimeProvider inner, TimeSpan atLeast) : TimeProvider
+    {
+        private readonly TaskCompletionSource _waiting = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Waiting => _waiting.Task;
+
+        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
+
+        public override long TimestampFrequency => inner.TimestampFrequency;
+
+        public override long GetTimestamp() => inner.GetTimestamp();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = inner.CreateTimer(callback, state, dueTime, period);
+            if (dueTime >= atLeast && dueTime != Timeout.InfiniteTimeSpan)
+            {
+                _waiting.TrySetResult();
+            }
+
+            return timer;
+        }
     }
 
     [MessageName("pg-tests.start")]

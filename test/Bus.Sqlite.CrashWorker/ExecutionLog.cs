@@ -1,13 +1,13 @@
 using System.Globalization;
+using Bus.CrashTesting;
 using Microsoft.Data.Sqlite;
 
 namespace Bus.Sqlite.CrashWorker;
 
 /// <summary>
-/// An append-only log of step executions and job completions in its own SQLite file (WAL), shared by every worker
-/// process, so the crash test can count what ran and what ran twice. Each row is committed before the step works.
+/// The execution log in a SQLite file of its own (WAL), shared by every worker process.
 /// </summary>
-public sealed class ExecutionLog(string path)
+public sealed class ExecutionLog(string path) : IExecutionLog
 {
     /// <summary>The schema: one row per handler start (kind 'start'), per started step execution (kind 'step') and per
     /// handler completion (kind 'done').</summary>

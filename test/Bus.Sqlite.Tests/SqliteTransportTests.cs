@@ -311,6 +311,35 @@ public sealed class SqliteTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_version_1_database_is_upgraded_keeping_its_messages_at_priority_0_and_then_orders_by_priority()
+    {
+        await using (var connection = new SqliteConnection(_database.ConnectionString + ";Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var create = connection.CreateCommand();
+            create.CommandText = Schema.Migrations.Transport[0] + """
+                CREATE TABLE bus_schema (component TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL, updated_at TEXT NOT NULL);
+                INSERT INTO bus_schema VALUES ('transport', 1, '2026-01-01T00:00:00Z');
+                INSERT INTO bus_queues VALUES ('upgrade', '2026-01-01T00:00:00Z');
+                INSERT INTO bus_messages (queue, message_id, headers, body, visible_at, receive_count, enqueued_at)
+                VALUES ('upgrade', 'old-1', '{"bus-message-id":"old-1"}', X'6F6C64', 0, 0, 0);
+                """;
+            await create.ExecuteNonQueryAsync();
+        }
+
+        var transport = NewTransport();
+        await transport.SendAsync([new OutgoingMessage(Destination.Queue("upgrade"), Message("urgent", (MessageHeaders.Priority, "4")))], default);
+        var batch = await transport.ReceiveAsync("upgrade", 10, LongLease, default);
+
+        Assert.Equal(["urgent", "old"], batch.Select(m => Encoding.UTF8.GetString(m.Message.Body.Span)));
+        await using var version = new SqliteConnection(_database.ConnectionString + ";Pooling=False");
+        await version.OpenAsync();
+        await using var read = version.CreateCommand();
+        read.CommandText = "SELECT version FROM bus_schema WHERE component = 'transport';";
+        Assert.Equal(2L, await read.ExecuteScalarAsync());
+    }
+
+    [Fact]
     public async Task Disposing_ends_a_waiting_receive_empty_and_later_calls_fail()
     {
         var transport = NewTransport();

@@ -126,6 +126,52 @@ public sealed class SqliteWriteQueueTests : IAsyncLifetime
         Assert.Equal(0, await reopened.CountMessagesAsync("dispose"));
     }
 
+    [Fact]
+    public async Task Takes_attempt_starts_and_completes_alone_commit_without_waiting_for_the_disk()
+    {
+        var received = await SendAndReceiveAsync("bookkeeping", 2);
+        var (gate, gateWrite) = await HoldQueueAsync();
+        var unflushedBefore = _transport.Table.Writes.UnflushedCommits;
+
+        var begin = received[0].BeginAttemptAsync(default).AsTask();
+        var complete = received[1].CompleteAsync(default);
+        var level = SynchronousInsideTransactionAsync();
+        gate.SetResult();
+        await gateWrite;
+        await begin;
+        await complete;
+
+        Assert.Equal(1L, await level); // NORMAL: the commit does not wait for the disk
+        Assert.Equal(1, _transport.Table.Writes.UnflushedCommits - unflushedBefore);
+        Assert.Equal(1, await _transport.CountMessagesAsync("bookkeeping"));
+    }
+
+    [Fact]
+    public async Task A_send_queued_with_bookkeeping_writes_flushes_their_commit()
+    {
+        var received = await SendAndReceiveAsync("flushed", 1);
+        var (gate, gateWrite) = await HoldQueueAsync();
+        var unflushedBefore = _transport.Table.Writes.UnflushedCommits;
+
+        var complete = received[0].CompleteAsync(default);
+        var send = _transport.SendAsync([new OutgoingMessage(Destination.Queue("flushed"), Message("durable"))], default);
+        var level = SynchronousInsideTransactionAsync();
+        gate.SetResult();
+        await gateWrite;
+        await complete;
+        await send;
+
+        Assert.Equal(2L, await level); // FULL: the send's commit waits for the disk, and so the completion's too
+        Assert.Equal(0, _transport.Table.Writes.UnflushedCommits - unflushedBefore);
+
+        // The next commit of only bookkeeping goes back to NORMAL, and a send after it to FULL again.
+        var taken = Assert.Single(await _transport.ReceiveAsync("flushed", 1, LongLease, default));
+        Assert.Equal(1L, await SynchronousInsideTransactionAsync());
+        await _transport.SendAsync([new OutgoingMessage(Destination.Queue("flushed"), Message("again"))], default);
+        await taken.CompleteAsync(default);
+        Assert.Equal(1, await _transport.CountMessagesAsync("flushed"));
+    }
+
     [Theory]
     [InlineData(SqliteSynchronous.Full, 2L)]
     [InlineData(SqliteSynchronous.Normal, 1L)]
@@ -147,6 +193,19 @@ public sealed class SqliteWriteQueueTests : IAsyncLifetime
         Assert.Equal(count, received.Count);
         return received.ToList();
     }
+
+    /// <summary>Queues a bookkeeping write that reads the synchronous level its transaction commits at (1 NORMAL, 2 FULL).</summary>
+    private Task<long> SynchronousInsideTransactionAsync() =>
+        _transport.Table.Writes.RunAsync(
+            async (connection, transaction, ct) =>
+            {
+                await using var pragma = connection.CreateCommand();
+                pragma.Transaction = transaction;
+                pragma.CommandText = "PRAGMA synchronous;";
+                return (long)(await pragma.ExecuteScalarAsync(ct))!;
+            },
+            default,
+            flush: false);
 
     /// <summary>Queues a write that waits for the returned gate, so the writes queued next share the following transaction.</summary>
     private async Task<(TaskCompletionSource Gate, Task<bool> Write)> HoldQueueAsync()

@@ -14,16 +14,20 @@ internal sealed class RequestBatcher<TItem>
     private readonly HashSet<Task> _sending = [];
     private readonly FlushAsync _flush;
     private readonly TimeSpan _window;
+    private readonly TimeProvider _clock;
     private readonly int _maxBatch;
 
     /// <param name="flush">Sends one batch.</param>
-    /// <param name="window">How long the first entry of a batch waits for company (system clock: this is
-    /// coalescing, not message timing).</param>
+    /// <param name="window">How long the first entry of a batch waits for company.</param>
+    /// <param name="clock">The clock the window runs on: the system clock in production (this is coalescing, not
+    /// message timing, so it does not follow the bus's virtual time); tests pass a manual one to decide when a
+    /// window ends.</param>
     /// <param name="maxBatch">Entries per call (10 for SQS).</param>
-    public RequestBatcher(FlushAsync flush, TimeSpan window, int maxBatch = 10)
+    public RequestBatcher(FlushAsync flush, TimeSpan window, TimeProvider clock, int maxBatch = 10)
     {
         _flush = flush;
         _window = window;
+        _clock = clock;
         _maxBatch = maxBatch;
     }
 
@@ -67,7 +71,7 @@ internal sealed class RequestBatcher<TItem>
     {
         if (_window > TimeSpan.Zero)
         {
-            await Task.Delay(_window).ConfigureAwait(false);
+            await Task.Delay(_window, _clock).ConfigureAwait(false);
         }
         else
         {

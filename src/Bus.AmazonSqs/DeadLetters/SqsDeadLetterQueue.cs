@@ -104,7 +104,11 @@ internal sealed class SqsDeadLetterQueue(
         {
             var originals = selected.Select(s => new QueuedSend(
                 FailureDetails.Read(s.Message, queue).Message.WithoutHeaders(h => h == MessageHeaders.PriorAttempts), 0)).ToList();
-            await sender.SendToQueueAsync(target, originals, ct).ConfigureAwait(false);
+            foreach (var byQueue in originals.GroupBy(o => sender.IsPriority(o.Message)))
+            {
+                var to = byQueue.Key ? await topology.GetPriorityQueueAsync(queue, ct).ConfigureAwait(false) : target;
+                await sender.SendToQueueAsync(to, byQueue.ToList(), ct).ConfigureAwait(false);
+            }
         }, cancellationToken).ConfigureAwait(false);
     }
 

@@ -25,12 +25,16 @@ internal sealed class LeaseOperations
     private readonly RequestBatcher<ReceiptOperation> _visibility;
     private readonly RequestBatcher<ReceiptOperation> _deletes;
 
-    public LeaseOperations(IAmazonSQS sqs, TimeSpan window, ILogger logger)
+    /// <param name="sqs">The SQS client.</param>
+    /// <param name="window">How long an operation waits for others to share its batch call.</param>
+    /// <param name="batchClock">The clock of that window (the system clock but in tests).</param>
+    /// <param name="logger">Where failed deletes are reported.</param>
+    public LeaseOperations(IAmazonSQS sqs, TimeSpan window, TimeProvider batchClock, ILogger logger)
     {
         _sqs = sqs;
         _logger = logger;
-        _visibility = new RequestBatcher<ReceiptOperation>(FlushVisibilityAsync, window);
-        _deletes = new RequestBatcher<ReceiptOperation>(FlushDeletesAsync, window);
+        _visibility = new RequestBatcher<ReceiptOperation>(FlushVisibilityAsync, window, batchClock);
+        _deletes = new RequestBatcher<ReceiptOperation>(FlushDeletesAsync, window, batchClock);
     }
 
     public Task ChangeVisibilityAsync(string queueUrl, ReceiptOperation operation, CancellationToken cancellationToken) =>

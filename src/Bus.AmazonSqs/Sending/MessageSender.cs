@@ -34,28 +34,51 @@ internal sealed class MessageSender(
         {
             if (group.Key.Kind == DestinationKind.Queue)
             {
-                var queue = await topology.GetQueueAsync(group.Key.Name, cancellationToken).ConfigureAwait(false);
-                queueSends.Add((queue, group.Select(m => new QueuedSend(m.Message, DelaySeconds(m.VisibleAt, now))).ToList()));
+                // Messages with a priority go to the queue's priority queue (SqsTransportOptions.PriorityQueue).
+                foreach (var byQueue in group.GroupBy(m => IsPriority(m.Message)))
+                {
+                    var queue = byQueue.Key
+                        ? await topology.GetPriorityQueueAsync(group.Key.Name, cancellationToken).ConfigureAwait(false)
+                        : await topology.GetQueueAsync(group.Key.Name, cancellationToken).ConfigureAwait(false);
+                    queueSends.Add((queue, byQueue.Select(m => new QueuedSend(m.Message, DelaySeconds(m.VisibleAt, now))).ToList()));
+                }
+
                 continue;
             }
 
             var arn = await topology.GetTopicArnAsync(group.Key.Name, cancellationToken).ConfigureAwait(false);
-            var immediate = group.Where(m => DelaySeconds(m.VisibleAt, now) == 0).Select(m => m.Message).ToList();
+            var immediate = group.Where(m => DelaySeconds(m.VisibleAt, now) == 0 && !IsPriority(m.Message)).Select(m => m.Message).ToList();
             if (immediate.Count > 0)
             {
                 topicSends.Add((topology.Names.Topic(group.Key.Name), arn, immediate));
             }
 
-            var delayed = group.Where(m => DelaySeconds(m.VisibleAt, now) > 0).ToList();
-            if (delayed.Count > 0)
+            var direct = group.Where(m => DelaySeconds(m.VisibleAt, now) > 0 || IsPriority(m.Message)).ToList();
+            if (direct.Count > 0)
             {
-                // SNS cannot delay: deliver straight to each subscribed queue with DelaySeconds.
+                // SNS cannot delay, and delivers to the subscribed (normal) queues only: deliver straight to each subscribed
+                // queue with DelaySeconds, or to its priority queue.
                 foreach (var subscription in await sns.ListSubscriptionsAsync(arn, cancellationToken).ConfigureAwait(false))
                 {
                     var name = subscription.Protocol == "sqs" ? subscription.Endpoint[(subscription.Endpoint.LastIndexOf(':') + 1)..] : null;
-                    if (name is not null && await topology.FindByNameAsync(name, cancellationToken).ConfigureAwait(false) is { } queue)
+                    if (name is null)
                     {
-                        queueSends.Add((queue, delayed.Select(m => new QueuedSend(m.Message, DelaySeconds(m.VisibleAt, now))).ToList()));
+                        continue;
+                    }
+
+                    foreach (var byQueue in direct.GroupBy(m => IsPriority(m.Message)))
+                    {
+                        var queueName = byQueue.Key ? EntityNames.PriorityQueueOf(name) : name;
+                        if (await topology.FindByNameAsync(queueName, cancellationToken).ConfigureAwait(false) is { } queue)
+                        {
+                            queueSends.Add((queue, byQueue.Select(m => new QueuedSend(m.Message, DelaySeconds(m.VisibleAt, now))).ToList()));
+                        }
+                        else if (byQueue.Key)
+                        {
+                            throw new InvalidOperationException(
+                                $"SQS queue '{name}' subscribes to '{group.Key.Name}' but has no priority queue '{queueName}' for events with a priority: " +
+                                "start its endpoint with SqsTransportOptions.PriorityQueue on, or publish without a priority.");
+                        }
                     }
                 }
             }
@@ -84,6 +107,9 @@ internal sealed class MessageSender(
 
         await ThrowIfAnyFailedAsync(tasks).ConfigureAwait(false);
     }
+
+    /// <summary>Whether a message goes to a priority queue: it has a priority and priority queues are on.</summary>
+    public bool IsPriority(TransportMessage message) => options.PriorityQueue && message.Priority > 0;
 
     /// <summary>Sends messages to one queue (releases, dead letters, redrives).</summary>
     public async Task SendToQueueAsync(QueueInfo queue, IReadOnlyList<QueuedSend> sends, CancellationToken cancellationToken)

@@ -11,7 +11,8 @@ namespace Bus.AmazonSqs.Statistics;
 /// ApproximateNumberOfMessagesNotVisible (in flight), ApproximateNumberOfMessagesDelayed (delayed), and the dead-letter
 /// queue's three counts added up (dead-lettered). SQS gives the age of the oldest message only as the CloudWatch metric
 /// ApproximateAgeOfOldestMessage, not through the SQS API, so <see cref="QueueStatistics.OldestMessageAge"/> is null.
-/// Endpoint queues are listed as the queues (under the prefix) that have a <c>-dlq</c> queue next to them.
+/// Endpoint queues are listed as the queues (under the prefix) that have a <c>-dlq</c> queue next to them. An endpoint's
+/// priority queue (<c>-priority</c>) is not listed of its own: its counts are added to its endpoint queue's.
 /// </summary>
 internal sealed class SqsQueueStatistics(IAmazonSQS sqs, SqsTopology topology, string prefix, TimeProvider time) : IQueueStatistics
 {
@@ -55,13 +56,15 @@ internal sealed class SqsQueueStatistics(IAmazonSQS sqs, SqsTopology topology, s
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
         var input = await topology.FindByNameAsync(topology.Names.Queue(queue), cancellationToken).ConfigureAwait(false);
         var dlq = await topology.FindDeadLetterQueueAsync(queue, cancellationToken).ConfigureAwait(false);
+        var priority = await topology.FindByNameAsync(topology.Names.PriorityQueue(queue), cancellationToken).ConfigureAwait(false);
         var counts = input is null ? null : await topology.GetAttributesAsync(input.Url, Counts, cancellationToken).ConfigureAwait(false);
+        var urgent = priority is null ? null : await topology.GetAttributesAsync(priority.Url, Counts, cancellationToken).ConfigureAwait(false);
         var dead = dlq is null ? null : await topology.GetAttributesAsync(dlq.Url, Counts, cancellationToken).ConfigureAwait(false);
         return new QueueStatistics(
             queue,
-            Read(counts, Ready),
-            Read(counts, NotVisible),
-            Read(counts, Delayed),
+            Read(counts, Ready) + Read(urgent, Ready),
+            Read(counts, NotVisible) + Read(urgent, NotVisible),
+            Read(counts, Delayed) + Read(urgent, Delayed),
             Read(dead, Ready) + Read(dead, NotVisible) + Read(dead, Delayed),
             OldestMessageAge: null,
             time.GetUtcNow());

@@ -14,6 +14,7 @@ namespace Bus.AmazonSqs.Topology;
 internal sealed class EntityNames(string prefix)
 {
     public const string DeadLetterSuffix = "-dlq";
+    public const string PrioritySuffix = "-priority";
     private const int MaxQueueName = 80;
     private const int MaxTopicName = 256;
     private const int HashLength = 8;
@@ -23,6 +24,12 @@ internal sealed class EntityNames(string prefix)
 
     /// <summary>The SQS name of an endpoint queue's dead-letter queue.</summary>
     public string DeadLetterQueue(string logical) => Queue(logical) + DeadLetterSuffix;
+
+    /// <summary>The SQS name of an endpoint queue's priority queue.</summary>
+    public string PriorityQueue(string logical) => PriorityQueueOf(Queue(logical));
+
+    /// <summary>The SQS name of the priority queue of the endpoint queue named <paramref name="queueName"/> in SQS.</summary>
+    public static string PriorityQueueOf(string queueName) => Sanitize(queueName, MaxQueueName - PrioritySuffix.Length) + PrioritySuffix;
 
     /// <summary>The SNS name of a topic (an event's wire name).</summary>
     public string Topic(string logical) => Sanitize(prefix + logical, MaxTopicName);

@@ -46,6 +46,17 @@ internal sealed class SqsTopology(IAmazonSQS sqs, ISnsClient sns, EntityNames na
                 "(ProvisioningMode.CreateIfMissing), or create it with your infrastructure tooling.");
     }
 
+    /// <summary>The priority queue of an endpoint queue by logical name; throws when it does not exist.</summary>
+    public async Task<QueueInfo> GetPriorityQueueAsync(string logical, CancellationToken cancellationToken)
+    {
+        var name = names.PriorityQueue(logical);
+        return await FindByNameAsync(name, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException(
+                $"SQS priority queue '{name}' (for '{logical}') does not exist. The endpoint that owns '{logical}' creates it at start-up " +
+                "when SqsTransportOptions.PriorityQueue is on (ProvisioningMode.CreateIfMissing), or create it with your infrastructure tooling " +
+                "(with the RedrivePolicy of the queue); or send without a priority.");
+    }
+
     /// <summary>The dead-letter queue of an endpoint queue, or null when it does not exist.</summary>
     public Task<QueueInfo?> FindDeadLetterQueueAsync(string logical, CancellationToken cancellationToken) =>
         FindByNameAsync(names.DeadLetterQueue(logical), cancellationToken);
@@ -116,6 +127,10 @@ internal sealed class SqsTopology(IAmazonSQS sqs, ISnsClient sns, EntityNames na
         _queues.TryRemove(name, out _);
         var queue = await DescribeAsync(name, queueUrl, cancellationToken).ConfigureAwait(false);
         NoteInputQueue(queue);
+        if (options.PriorityQueue)
+        {
+            await CreatePriorityQueueAsync(topology.InputQueue, dlq, cancellationToken).ConfigureAwait(false);
+        }
 
         foreach (var topic in topology.PublishedTopics)
         {
@@ -161,6 +176,32 @@ internal sealed class SqsTopology(IAmazonSQS sqs, ISnsClient sns, EntityNames na
             var merged = QueuePolicy.Merge(policy, queue.Arn, allowed.Concat(topicArns));
             await SetAttributesAsync(queue.Url, new Dictionary<string, string> { ["Policy"] = merged }, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Creates the priority queue of an endpoint queue, or sets its RedrivePolicy to the endpoint's dead-letter
+    /// queue when it differs.</summary>
+    private async Task CreatePriorityQueueAsync(string logical, QueueInfo dlq, CancellationToken cancellationToken)
+    {
+        var name = names.PriorityQueue(logical);
+        var redrive = RedrivePolicy(dlq.Arn);
+        var url = await GetQueueUrlAsync(name, cancellationToken).ConfigureAwait(false);
+        if (url is null)
+        {
+            url = await CreateQueueAsync(name, new Dictionary<string, string> { ["RedrivePolicy"] = redrive }, cancellationToken).ConfigureAwait(false);
+            logger.LogInformation("Created SQS priority queue {Queue} with dead-letter queue {DeadLetterQueue}", name, dlq.Name);
+        }
+        else
+        {
+            var current = await GetAttributesAsync(url, ["RedrivePolicy"], cancellationToken).ConfigureAwait(false);
+            if (!RedriveMatches(current.GetValueOrDefault("RedrivePolicy"), dlq.Arn))
+            {
+                await SetAttributesAsync(url, new Dictionary<string, string> { ["RedrivePolicy"] = redrive }, cancellationToken).ConfigureAwait(false);
+                logger.LogInformation("Set the RedrivePolicy of SQS priority queue {Queue} to {DeadLetterQueue}", name, dlq.Name);
+            }
+        }
+
+        _queues.TryRemove(name, out _);
+        NoteInputQueue(await DescribeAsync(name, url, cancellationToken).ConfigureAwait(false));
     }
 
     private async Task VerifyAsync(TransportTopology topology, CancellationToken cancellationToken)
@@ -217,6 +258,25 @@ internal sealed class SqsTopology(IAmazonSQS sqs, ISnsClient sns, EntityNames na
                 if (!allowed.Contains(arn))
                 {
                     missing.Add($"queue policy statement on '{name}' allowing sns.amazonaws.com sqs:SendMessage from '{topicName}'");
+                }
+            }
+        }
+
+        if (options.PriorityQueue)
+        {
+            var priorityName = names.PriorityQueue(topology.InputQueue);
+            var priority = await FindByNameAsync(priorityName, cancellationToken).ConfigureAwait(false);
+            if (priority is null)
+            {
+                missing.Add($"priority queue '{priorityName}' (with RedrivePolicy to '{dlqName}', maxReceiveCount {maxReceiveCount}; or set SqsTransportOptions.PriorityQueue = false)");
+            }
+            else
+            {
+                NoteInputQueue(priority);
+                var attributes = await GetAttributesAsync(priority.Url, ["RedrivePolicy"], cancellationToken).ConfigureAwait(false);
+                if (dlq is not null && !RedriveTargets(attributes.GetValueOrDefault("RedrivePolicy"), dlq.Arn))
+                {
+                    missing.Add($"RedrivePolicy on priority queue '{priorityName}' to '{dlqName}'");
                 }
             }
         }

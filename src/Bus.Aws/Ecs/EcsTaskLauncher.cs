@@ -34,16 +34,21 @@ public sealed class EcsTaskLauncherOptions : AwsClientOptions
 /// run launched twice starts one task) and a container override with the command and environment. RunTask
 /// <c>failures</c> (no capacity, a missing task definition) are thrown as <see cref="ContainerTaskLaunchException"/>, which
 /// a container-task workflow records as a run that failed to start.
+/// The launcher owns the HTTP client it creates: dispose it (the service provider does, for
+/// <c>AddEcsTaskLauncher</c>) to release its connections. A handler given in
+/// <see cref="AwsClientOptions.HttpHandler"/> stays the caller's: it is not disposed.
 /// </summary>
-public sealed class EcsTaskLauncher : IContainerTaskLauncher
+public sealed class EcsTaskLauncher : IContainerTaskLauncher, IDisposable
 {
     private readonly EcsTaskLauncherOptions _options;
     private readonly IEcsApi _ecs;
+    private readonly IDisposable? _owned;
+    private int _disposed;
 
     /// <summary>Creates a launcher from the options.</summary>
     public EcsTaskLauncher(EcsTaskLauncherOptions options, TimeProvider? time = null)
-        : this(options, new EcsJsonApi(AwsJsonChannel.Create(
-            options ?? throw new ArgumentNullException(nameof(options)), "ecs", EcsJsonApi.TargetPrefix, "application/x-amz-json-1.1", time ?? TimeProvider.System)))
+        : this(options, AwsJsonChannel.Create(
+            options ?? throw new ArgumentNullException(nameof(options)), "ecs", EcsJsonApi.TargetPrefix, "application/x-amz-json-1.1", time ?? TimeProvider.System))
     {
     }
 
@@ -53,10 +58,17 @@ public sealed class EcsTaskLauncher : IContainerTaskLauncher
         _ecs = ecs;
     }
 
+    private EcsTaskLauncher(EcsTaskLauncherOptions options, AwsJsonChannel channel)
+        : this(options, new EcsJsonApi(channel))
+    {
+        _owned = channel;
+    }
+
     /// <inheritdoc />
     public async Task<string> LaunchAsync(ContainerTaskRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var response = await _ecs.RunTaskAsync(RunTaskRequest(request), cancellationToken).ConfigureAwait(false);
         if (response.TryGetProperty("tasks", out var tasks) && tasks.ValueKind == JsonValueKind.Array
             && tasks.EnumerateArray().Select(t => t.TryGetProperty("taskArn", out var arn) ? arn.GetString() : null).FirstOrDefault(a => a is not null) is { } taskArn)
@@ -70,6 +82,15 @@ public sealed class EcsTaskLauncher : IContainerTaskLauncher
         throw new ContainerTaskLaunchException(failures.Count > 0
             ? $"ECS RunTask of '{request.TaskDefinition}' started no task: {string.Join("; ", failures)}"
             : $"ECS RunTask of '{request.TaskDefinition}' started no task and reported no failure.");
+    }
+
+    /// <summary>Disposes the HTTP client the launcher created (launches under way are cancelled). Idempotent.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _owned?.Dispose();
+        }
     }
 
     /// <summary>The RunTask request body for <paramref name="request"/>.</summary>

@@ -86,15 +86,24 @@ public sealed class EcsTaskEventRuleOptions : AwsClientOptions
 /// (source aws.ecs, detail-type "ECS Task State Change", filtered by group, startedBy prefix or cluster), the queue as
 /// its target, and the statement of the queue's policy that lets events.amazonaws.com send from that rule. Idempotent.
 /// </summary>
-public sealed class EcsTaskEventRule
+/// <remarks>It owns the HTTP clients it creates: dispose it when done (a handler given in
+/// <see cref="AwsClientOptions.HttpHandler"/> stays the caller's).</remarks>
+public sealed class EcsTaskEventRule : IDisposable
 {
     private readonly EcsTaskEventRuleOptions _options;
     private readonly IEventBridgeApi _api;
+    private readonly IDisposable[] _owned = [];
 
     /// <summary>Creates the provisioner from the options.</summary>
     public EcsTaskEventRule(EcsTaskEventRuleOptions options, TimeProvider? time = null)
-        : this(options, CreateApi(options, time ?? TimeProvider.System))
+        : this(options, CreateChannels(options, time ?? TimeProvider.System))
     {
+    }
+
+    private EcsTaskEventRule(EcsTaskEventRuleOptions options, (AwsJsonChannel Events, AwsJsonChannel Sqs) channels)
+        : this(options, new EventBridgeJsonApi(channels.Events, channels.Sqs))
+    {
+        _owned = [channels.Events, channels.Sqs];
     }
 
     internal EcsTaskEventRule(EcsTaskEventRuleOptions options, IEventBridgeApi api)
@@ -157,9 +166,19 @@ public sealed class EcsTaskEventRule
         return findings;
     }
 
-    private static EventBridgeJsonApi CreateApi(EcsTaskEventRuleOptions options, TimeProvider time)
+    /// <summary>Disposes the HTTP clients the provisioner created (calls under way are cancelled).</summary>
+    public void Dispose()
+    {
+        foreach (var owned in _owned)
+        {
+            owned.Dispose();
+        }
+    }
+
+    private static (AwsJsonChannel Events, AwsJsonChannel Sqs) CreateChannels(EcsTaskEventRuleOptions options, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
+        options.ValidateRule();
         var events = AwsJsonChannel.Create(options, "events", "AWSEvents", "application/x-amz-json-1.1", time);
         var sqsOptions = new AwsClientOptions
         {
@@ -171,7 +190,7 @@ public sealed class EcsTaskEventRule
             RequestTimeout = options.RequestTimeout,
         };
         var sqs = AwsJsonChannel.Create(sqsOptions, "sqs", "AmazonSQS", "application/x-amz-json-1.0", time);
-        return new EventBridgeJsonApi(events, sqs);
+        return (events, sqs);
     }
 }
 

@@ -9,6 +9,8 @@ namespace Bus.Aws.Http;
 /// <summary>
 /// Calls one AWS service over its JSON protocol: POST of a JSON body with <c>X-Amz-Target: {prefix}.{operation}</c>,
 /// signed with SigV4; throttling, 5xx and network failures are retried with exponential back-off and jitter.
+/// Disposing it disposes its <see cref="HttpClient"/> (which cancels calls under way; the client disposes its handler
+/// only when it built it, never one the options gave).
 /// </summary>
 internal sealed class AwsJsonChannel(
     string service,
@@ -20,7 +22,7 @@ internal sealed class AwsJsonChannel(
     HttpClient http,
     int retries,
     TimeSpan requestTimeout,
-    TimeProvider time)
+    TimeProvider time) : IDisposable
 {
     /// <summary>Calls <paramref name="operation"/> and returns the parsed response body.</summary>
     /// <exception cref="AwsServiceException">The service returned an error, or retries ran out.</exception>
@@ -123,6 +125,9 @@ internal sealed class AwsJsonChannel(
         request.Headers.TryAddWithoutValidation("Authorization", SigV4Signer.Authorization("POST", endpoint, signed, payloadHash, region, service, creds, now));
         return request;
     }
+
+    /// <summary>Disposes the HTTP client; later calls throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose() => http.Dispose();
 
     /// <summary>Builds the channel of <paramref name="service"/> from the options.</summary>
     public static AwsJsonChannel Create(AwsClientOptions options, string service, string targetPrefix, string contentType, TimeProvider time)

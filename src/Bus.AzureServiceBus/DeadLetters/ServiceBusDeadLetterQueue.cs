@@ -14,7 +14,10 @@ namespace Bus.AzureServiceBus.DeadLetters;
 /// broker MessageId is derived from the dead letter, so a redrive repeated after a crash between sending the copy and
 /// completing the dead letter is dropped as a duplicate by an entity with duplicate detection.
 /// </summary>
-internal sealed class ServiceBusDeadLetterQueue(EntityClients clients, EntityNames names, TimeSpan receiveWait) : IDeadLetterQueue
+/// <remarks>With priority queues (<see cref="ServiceBusTransportOptions.PriorityQueue"/>) an endpoint's dead letters are
+/// in two sub-queues, its queue's and its priority queue's: peek and list read the queue's first, then the priority
+/// queue's; redrive moves each back to the queue it died in; purge empties both.</remarks>
+internal sealed class ServiceBusDeadLetterQueue(EntityClients clients, EntityNames names, TimeSpan receiveWait, bool priorityQueues = false) : IDeadLetterQueue
 {
     /// <summary>The reason given to dead letters that carry none.</summary>
     public const string DefaultNativeReason = "MaxDeliveryCountExceeded";
@@ -25,19 +28,22 @@ internal sealed class ServiceBusDeadLetterQueue(EntityClients clients, EntityNam
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
-        var receiver = clients.DeadLetterReceiver(names.Queue(queue));
         var result = new List<DeadLetter>();
-        long from = 0;
-        while (result.Count < maxCount)
+        foreach (var entity in Entities(queue))
         {
-            var page = await PeekPageAsync(receiver, Math.Min(PageSize, maxCount - result.Count), from, cancellationToken).ConfigureAwait(false);
-            if (page.Count == 0)
+            var receiver = clients.DeadLetterReceiver(entity);
+            long from = 0;
+            while (result.Count < maxCount)
             {
-                break;
-            }
+                var page = await PeekPageAsync(receiver, Math.Min(PageSize, maxCount - result.Count), from, cancellationToken).ConfigureAwait(false);
+                if (page.Count == 0)
+                {
+                    break;
+                }
 
-            result.AddRange(page.Select(m => ToDeadLetter(m, queue)));
-            from = page[^1].SequenceNumber + 1;
+                result.AddRange(page.Select(m => ToDeadLetter(m, queue)));
+                from = page[^1].SequenceNumber + 1;
+            }
         }
 
         return result;
@@ -50,27 +56,39 @@ internal sealed class ServiceBusDeadLetterQueue(EntityClients clients, EntityNam
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
         ArgumentNullException.ThrowIfNull(query);
         query.Validate();
-        var from = query.ContinuationToken is null ? 0
-            : query.ContinuationToken.StartsWith("s:", StringComparison.Ordinal)
-              && long.TryParse(query.ContinuationToken.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var sequence) ? sequence
+        // "s:{sequence}" browses the queue's dead letters on from a sequence number, "p:{sequence}" the priority queue's.
+        var token = query.ContinuationToken;
+        var inPriority = token is not null && token.StartsWith("p:", StringComparison.Ordinal) && priorityQueues;
+        var from = token is null ? 0
+            : (token.StartsWith("s:", StringComparison.Ordinal) || inPriority)
+              && long.TryParse(token.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var sequence) ? sequence
             : throw new ArgumentException(
-                $"The continuation token '{query.ContinuationToken}' was not made by the Service Bus dead-letter queue; pass the token of its previous page, or none for the first page.",
+                $"The continuation token '{token}' was not made by the Service Bus dead-letter queue; pass the token of its previous page, or none for the first page.",
                 nameof(query));
-        var receiver = clients.DeadLetterReceiver(names.Queue(queue));
+        var receiver = clients.DeadLetterReceiver(inPriority ? names.PriorityQueue(queue) : names.Queue(queue));
         var items = new List<DeadLetter>();
         while (true)
         {
             var batch = await PeekPageAsync(receiver, PageSize, from, cancellationToken).ConfigureAwait(false);
             if (batch.Count == 0)
             {
-                return new DeadLetterPage(items, null);
+                if (inPriority || !priorityQueues)
+                {
+                    return new DeadLetterPage(items, null);
+                }
+
+                // The queue's dead letters are done: go on with the priority queue's.
+                inPriority = true;
+                from = 0;
+                receiver = clients.DeadLetterReceiver(names.PriorityQueue(queue));
+                continue;
             }
 
             foreach (var received in batch)
             {
                 if (items.Count == query.PageSize)
                 {
-                    return new DeadLetterPage(items, string.Create(CultureInfo.InvariantCulture, $"s:{received.SequenceNumber}"));
+                    return new DeadLetterPage(items, string.Create(CultureInfo.InvariantCulture, $"{(inPriority ? 'p' : 's')}:{received.SequenceNumber}"));
                 }
 
                 from = received.SequenceNumber + 1;
@@ -86,10 +104,10 @@ internal sealed class ServiceBusDeadLetterQueue(EntityClients clients, EntityNam
     public Task<int> RedriveAsync(string queue, IReadOnlyCollection<string>? messageIds, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
-        var sender = clients.Sender(names.Queue(queue));
         var moved = new HashSet<string>(StringComparer.Ordinal);
-        return ScanAsync(queue, messageIds, async (receiver, received, letter) =>
+        return ScanAsync(queue, messageIds, async (entity, receiver, received, letter) =>
         {
+            var sender = clients.Sender(entity); // back to the queue it died in (a priority queue's dead letters to it)
             // A message this call already moved is left: it failed again at once and was dead-lettered anew while the scan
             // went on (moving it again would never end).
             if (letter.Message.MessageId is { } id && !moved.Add(id))
@@ -107,7 +125,7 @@ internal sealed class ServiceBusDeadLetterQueue(EntityClients clients, EntityNam
     public Task<int> PurgeAsync(string queue, IReadOnlyCollection<string>? messageIds, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
-        return ScanAsync(queue, messageIds, async (receiver, received, _) =>
+        return ScanAsync(queue, messageIds, async (_, receiver, received, _) =>
         {
             await receiver.CompleteMessageAsync(received, cancellationToken).ConfigureAwait(false);
             return true;
@@ -121,10 +139,30 @@ internal sealed class ServiceBusDeadLetterQueue(EntityClients clients, EntityNam
     private async Task<int> ScanAsync(
         string queue,
         IReadOnlyCollection<string>? ids,
-        Func<ServiceBusReceiver, ServiceBusReceivedMessage, DeadLetter, Task<bool>> settle,
+        Func<string, ServiceBusReceiver, ServiceBusReceivedMessage, DeadLetter, Task<bool>> settle,
         CancellationToken cancellationToken)
     {
-        var receiver = clients.DeadLetterReceiver(names.Queue(queue));
+        var settled = 0;
+        foreach (var entity in Entities(queue))
+        {
+            settled += await ScanAsync(queue, entity, ids, settle, cancellationToken).ConfigureAwait(false);
+        }
+
+        return settled;
+    }
+
+    /// <summary>The entities whose dead-letter sub-queues hold the endpoint's dead letters: its queue, then its priority queue.</summary>
+    private IEnumerable<string> Entities(string queue) =>
+        priorityQueues ? [names.Queue(queue), names.PriorityQueue(queue)] : [names.Queue(queue)];
+
+    private async Task<int> ScanAsync(
+        string queue,
+        string entity,
+        IReadOnlyCollection<string>? ids,
+        Func<string, ServiceBusReceiver, ServiceBusReceivedMessage, DeadLetter, Task<bool>> settle,
+        CancellationToken cancellationToken)
+    {
+        var receiver = clients.DeadLetterReceiver(entity);
         var expected = await CountAsync(receiver, cancellationToken).ConfigureAwait(false);
         var held = new List<ServiceBusReceivedMessage>();
         var seen = new HashSet<long>();
@@ -151,7 +189,7 @@ internal sealed class ServiceBusDeadLetterQueue(EntityClients clients, EntityNam
 
                     var letter = ToDeadLetter(received, queue);
                     var chosen = ids is null || (letter.Message.MessageId is { } id && ids.Contains(id));
-                    if (chosen && await settle(receiver, received, letter).ConfigureAwait(false))
+                    if (chosen && await settle(entity, receiver, received, letter).ConfigureAwait(false))
                     {
                         settled++;
                     }

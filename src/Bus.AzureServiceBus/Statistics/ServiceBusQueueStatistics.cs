@@ -13,7 +13,7 @@ namespace Bus.AzureServiceBus.Statistics;
 /// the head of the queue (no lock, no delivery count): the first active message's enqueued time.
 /// </summary>
 internal sealed class ServiceBusQueueStatistics(
-    ServiceBusAdministrationClient admin, EntityClients clients, EntityNames names, string prefix, TimeProvider time) : IQueueStatistics
+    ServiceBusAdministrationClient admin, EntityClients clients, EntityNames names, string prefix, TimeProvider time, bool priorityQueues = false) : IQueueStatistics
 {
     private const int HeadToPeek = 10;
 
@@ -28,6 +28,9 @@ internal sealed class ServiceBusQueueStatistics(
             }
         }
 
+        // A priority queue is counted with its endpoint's queue, not listed of its own.
+        var all = queues.ToHashSet(StringComparer.Ordinal);
+        queues.RemoveAll(q => q.EndsWith(EntityNames.PrioritySuffix, StringComparison.Ordinal) && all.Contains(q[..^EntityNames.PrioritySuffix.Length]));
         queues.Sort(StringComparer.Ordinal);
         return queues;
     }
@@ -35,7 +38,25 @@ internal sealed class ServiceBusQueueStatistics(
     public async Task<QueueStatistics> GetAsync(string queue, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
-        var entity = names.Queue(queue);
+        var counts = await GetEntityAsync(queue, names.Queue(queue), cancellationToken).ConfigureAwait(false);
+        if (!priorityQueues)
+        {
+            return counts;
+        }
+
+        // The priority queue's counts are added to the queue's; the oldest message is the older of the two heads.
+        var urgent = await GetEntityAsync(queue, names.PriorityQueue(queue), cancellationToken).ConfigureAwait(false);
+        return counts with
+        {
+            Ready = counts.Ready + urgent.Ready,
+            Delayed = counts.Delayed + urgent.Delayed,
+            DeadLettered = counts.DeadLettered + urgent.DeadLettered,
+            OldestMessageAge = counts.OldestMessageAge is { } a && urgent.OldestMessageAge is { } b ? (a > b ? a : b) : counts.OldestMessageAge ?? urgent.OldestMessageAge,
+        };
+    }
+
+    private async Task<QueueStatistics> GetEntityAsync(string queue, string entity, CancellationToken cancellationToken)
+    {
         QueueRuntimeProperties properties;
         try
         {

@@ -18,6 +18,15 @@ internal sealed class EntityNames(string prefix)
     /// <summary>The queue of an endpoint.</summary>
     public string Queue(string logicalName) => Sanitize(prefix + logicalName, MaxEntityLength);
 
+    /// <summary>The suffix of an endpoint's priority queue.</summary>
+    public const string PrioritySuffix = "-priority";
+
+    /// <summary>The priority queue of an endpoint.</summary>
+    public string PriorityQueue(string logicalName) => PriorityQueueOf(Queue(logicalName));
+
+    /// <summary>The priority queue of the endpoint whose queue entity is <paramref name="queueEntity"/>.</summary>
+    public static string PriorityQueueOf(string queueEntity) => Sanitize(queueEntity + PrioritySuffix, MaxEntityLength);
+
     /// <summary>The topic of an event.</summary>
     public string Topic(string logicalName) => Sanitize(prefix + logicalName, MaxEntityLength);
 

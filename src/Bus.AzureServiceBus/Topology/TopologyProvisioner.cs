@@ -29,6 +29,10 @@ internal sealed class TopologyProvisioner(ServiceBusAdministrationClient admin, 
         }
 
         await ProvisionQueueAsync(queue, tier, missing, problems, cancellationToken).ConfigureAwait(false);
+        if (options.PriorityQueue)
+        {
+            await ProvisionQueueAsync(names.PriorityQueue(topology.InputQueue), tier, missing, problems, cancellationToken).ConfigureAwait(false);
+        }
         foreach (var topic in topics)
         {
             await ProvisionTopicAsync(names.Topic(topic), tier, missing, cancellationToken).ConfigureAwait(false);

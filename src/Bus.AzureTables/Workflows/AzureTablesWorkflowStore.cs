@@ -96,6 +96,19 @@ public sealed class AzureTablesWorkflowStore : IWorkflowStore
         }
     }
 
+    /// <inheritdoc />
+    /// <remarks>A query of the workflow's partition (its instances' RowKey range, filtered by status on the server),
+    /// all pages, sorted and paged in memory: Table storage sorts by RowKey only, so a newest-first page needs every
+    /// instance of the workflow. Meant for operators' occasional listings, not the message path.</remarks>
+    public async Task<WorkflowPage> ListAsync(WorkflowListQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        query.Validate();
+        await Provisioner.EnsureAsync(cancellationToken).ConfigureAwait(false);
+        var instances = await _table.QueryInstancesAsync(query.WorkflowName, query.Status, cancellationToken).ConfigureAwait(false);
+        return WorkflowPage.Of(instances, query);
+    }
+
     private static WorkflowConcurrencyException Stale(WorkflowInstance instance, long expectedVersion) => new(
         $"Workflow '{instance.WorkflowName}' instance '{instance.Id}' changed since it was read, or is gone (expected version {expectedVersion}).");
 

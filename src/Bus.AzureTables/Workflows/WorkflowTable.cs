@@ -1,9 +1,8 @@
 using System.Globalization;
-using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
 using Bus.AzureTables.Entities;
-using Bus.AzureTables.Json;
+using Bus.Storage;
 using Bus.Workflows;
 
 namespace Bus.AzureTables.Workflows;
@@ -17,6 +16,7 @@ internal sealed class WorkflowTable(TableClient table)
 {
     private const string InstancePrefix = "instance|";
     private const string CorrelationPrefix = "correlation|";
+    private const string InstanceRangeEnd = "instance}"; // '}' follows '|': every instance RowKey sorts below it
 
     public async Task<(WorkflowInstance Instance, ETag ETag)?> GetInstanceAsync(string workflowName, string id, CancellationToken cancellationToken)
     {
@@ -30,6 +30,22 @@ internal sealed class WorkflowTable(TableClient table)
         var response = await table.GetEntityIfExistsAsync<TableEntity>(
             KeyEncoding.Encode(workflowName), CorrelationPrefix + KeyEncoding.Encode(value), cancellationToken: cancellationToken).ConfigureAwait(false);
         return response.HasValue && response.Value is { } entity ? entity.GetString("InstanceId") : null;
+    }
+
+    /// <summary>Every instance of <paramref name="workflowName"/> (in <paramref name="status"/> when given): a query of
+    /// the workflow's partition for RowKeys in the instance range ('instance|' up to 'instance}'), all pages.</summary>
+    public async Task<List<WorkflowInstance>> QueryInstancesAsync(string workflowName, WorkflowStatus? status, CancellationToken cancellationToken)
+    {
+        var filter = status is { } wanted
+            ? TableClient.CreateQueryFilter($"PartitionKey eq {KeyEncoding.Encode(workflowName)} and RowKey ge {InstancePrefix} and RowKey lt {InstanceRangeEnd} and Status eq {wanted.ToString()}")
+            : TableClient.CreateQueryFilter($"PartitionKey eq {KeyEncoding.Encode(workflowName)} and RowKey ge {InstancePrefix} and RowKey lt {InstanceRangeEnd}");
+        var instances = new List<WorkflowInstance>();
+        await foreach (var entity in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            instances.Add(ToInstance(entity));
+        }
+
+        return instances;
     }
 
     /// <summary>Adds the instance (version 1) and reserves its correlation value in one transaction; false when either exists.</summary>
@@ -96,7 +112,6 @@ internal sealed class WorkflowTable(TableClient table)
 
     private static TableEntity ToEntity(WorkflowInstance instance, long version)
     {
-        var history = instance.History.Select(h => new StoredHistoryEntry(h.At, h.MessageType, h.MessageId, h.Note)).ToList();
         var entity = new TableEntity(KeyEncoding.Encode(instance.WorkflowName), InstancePrefix + KeyEncoding.Encode(instance.Id))
         {
             ["WorkflowName"] = instance.WorkflowName,
@@ -107,7 +122,7 @@ internal sealed class WorkflowTable(TableClient table)
             ["UpdatedAt"] = instance.UpdatedAt.ToString("O", CultureInfo.InvariantCulture),
         };
         LargeText.Write(entity, "State", instance.StateJson);
-        LargeText.Write(entity, "History", JsonSerializer.Serialize(history, StoreJson.Default.ListStoredHistoryEntry));
+        LargeText.Write(entity, "History", StoreJson.SerializeHistory(instance.History));
         if (instance.CorrelationValue is { } correlation)
         {
             entity["Correlation"] = correlation;
@@ -131,7 +146,6 @@ internal sealed class WorkflowTable(TableClient table)
             throw new InvalidDataException($"Workflow '{name}' instance '{id}' has an unknown status '{statusText}' in Azure Table storage.");
         }
 
-        var history = JsonSerializer.Deserialize(LargeText.Read(entity, "History"), StoreJson.Default.ListStoredHistoryEntry) ?? [];
         return new WorkflowInstance(
             name,
             id,
@@ -139,7 +153,7 @@ internal sealed class WorkflowTable(TableClient table)
             entity.GetInt64("Version") ?? 0,
             status,
             LargeText.Read(entity, "State"),
-            history.Select(h => new WorkflowHistoryEntry(h.At, h.MessageType, h.MessageId, h.Note)).ToList(),
+            StoreJson.DeserializeHistory(LargeText.Read(entity, "History")),
             DateTimeOffset.Parse(entity.GetString("CreatedAt"), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
             DateTimeOffset.Parse(entity.GetString("UpdatedAt"), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
             entity.GetString("FailureReason"));

@@ -14,14 +14,15 @@ internal static class BusCommand
         // A command named "bus" rather than a RootCommand, which takes its name from the file run (Bus.Cli.dll).
         var root = new Command(
             "bus",
-            "Operate a Bus endpoint: queue statistics, dead letters, jobs and workflows.\n" +
-            $"Connects with the endpoint's transport settings: a JSON file (--settings, else {ConnectionSettings.DefaultFile}), environment variables (BUS__TRANSPORT, BUS__SQLITE__DATABASEPATH, BUS__SQS__REGION, ...) or flags.\n" +
+            "Operate a Bus endpoint: queue statistics, dead letters, workflows, jobs and schedules.\n" +
+            $"Connects with the endpoint's transport settings: a JSON file (--settings, else {ConnectionSettings.DefaultFile}), environment variables (BUS__TRANSPORT, BUS__SQLITE__DATABASEPATH, BUS__POSTGRESQL__CONNECTIONSTRING, BUS__SQS__REGION, ...) or flags.\n" +
             "Exit codes: 0 done, 1 transport or store failed, 2 bad command line, 3 bad or missing settings, 4 not found, 5 not confirmed.")
         {
             QueuesCommand.Create(global),
             DeadLetterCommands.Create(global),
             WorkflowsCommand.Create(global),
             JobsCommand.Create(global),
+            SchedulesCommand.Create(global),
         };
         root.Options.Add(new HelpOption());
         root.Options.Add(new VersionOption());

@@ -15,6 +15,10 @@ internal sealed class GlobalOptions
 
     public Option<string?> Sqlite { get; } = new("--sqlite") { Description = "SQLite database file (Bus:Sqlite:DatabasePath)", Recursive = true };
 
+    public Option<string?> Postgres { get; } = new("--postgres") { Description = "PostgreSQL connection string (Bus:PostgreSql:ConnectionString)", Recursive = true };
+
+    public Option<string?> PostgresSchema { get; } = new("--postgres-schema") { Description = "Schema of Bus's tables, default bus (Bus:PostgreSql:Schema)", Recursive = true };
+
     public Option<string?> SqsRegion { get; } = new("--sqs-region") { Description = "AWS region (Bus:Sqs:Region; else AWS_REGION)", Recursive = true };
 
     public Option<string?> SqsEndpoint { get; } = new("--sqs-endpoint") { Description = "SQS endpoint URL, e.g. an emulator (Bus:Sqs:ServiceUrl)", Recursive = true };
@@ -29,17 +33,19 @@ internal sealed class GlobalOptions
 
     public Option<string?> ServiceBusPrefix { get; } = new("--servicebus-prefix") { Description = "Entity prefix (Bus:ServiceBus:EntityPrefix)", Recursive = true };
 
-    public Option<string?> StoreSqlite { get; } = new("--store-sqlite") { Description = "SQLite file of the job status and workflow stores (Bus:Stores:Sqlite)", Recursive = true };
+    public Option<string?> StoreSqlite { get; } = new("--store-sqlite") { Description = "SQLite file of the job status, workflow and schedule stores (Bus:Stores:Sqlite)", Recursive = true };
 
     public Option<string> Output { get; } = CreateOutput();
 
-    public IEnumerable<Option> All => [Settings, Transport, Sqlite, SqsRegion, SqsEndpoint, SqsPrefix, SqsProfile, ServiceBusConnection, ServiceBusNamespace, ServiceBusPrefix, StoreSqlite, Output];
+    public IEnumerable<Option> All => [Settings, Transport, Sqlite, Postgres, PostgresSchema, SqsRegion, SqsEndpoint, SqsPrefix, SqsProfile, ServiceBusConnection, ServiceBusNamespace, ServiceBusPrefix, StoreSqlite, Output];
 
     /// <summary>The connection settings: file, environment, then these flags.</summary>
     public IConfigurationSection Connection(ParseResult parse) => ConnectionSettings.Load(parse.GetValue(Settings),
     [
         new("Bus:Transport", parse.GetValue(Transport)),
         new("Bus:Sqlite:DatabasePath", parse.GetValue(Sqlite)),
+        new("Bus:PostgreSql:ConnectionString", parse.GetValue(Postgres)),
+        new("Bus:PostgreSql:Schema", parse.GetValue(PostgresSchema)),
         new("Bus:Sqs:Region", parse.GetValue(SqsRegion)),
         new("Bus:Sqs:ServiceUrl", parse.GetValue(SqsEndpoint)),
         new("Bus:Sqs:QueueNamePrefix", parse.GetValue(SqsPrefix)),

@@ -7,7 +7,7 @@ using Spectre.Console;
 
 namespace Bus.Cli.Commands;
 
-/// <summary><c>bus workflows list [NAME]</c> and <c>bus workflows show NAME (ID | --correlation VALUE)</c>: workflow
+/// <summary><c>bus workflows list NAME</c> and <c>bus workflows show NAME (ID | --correlation VALUE)</c>: workflow
 /// instances with their state and history, from the workflow store.</summary>
 internal static class WorkflowsCommand
 {
@@ -47,38 +47,75 @@ internal static class WorkflowsCommand
             }, () => Render(instance));
             return ExitCodes.Success;
         });
-        var listName = new Argument<string?>("workflow") { Description = "Only instances of this workflow (default: every workflow)", Arity = ArgumentArity.ZeroOrOne };
+        var list = List(global);
+        return new Command("workflows", "Workflow instances from the workflow store") { list, show };
+    }
+
+    private static Command List(GlobalOptions global)
+    {
+        var name = new Argument<string>("workflow") { Description = "The workflow's registered name" };
         var status = new Option<WorkflowStatus?>("--status") { Description = "Only instances in this status: Running, Completed, Failed" };
-        var limit = new Option<int>("--limit") { Description = "At most this many, most recently updated first (1 to 1000)", DefaultValueFactory = _ => 50 };
-        var list = new Command("list", "List workflow instances, most recently updated first (SQLite workflow store)") { listName, status, limit };
-        list.SetAction(async (parse, cancellationToken) =>
+        var order = new Option<string>("--order") { Description = "newest (most recently started first) or id", DefaultValueFactory = _ => "newest" };
+        order.AcceptOnlyFromAmong("newest", "id");
+        var limit = new Option<int>("--limit") { Description = $"Instances per page (1 to {WorkflowListQuery.MaxPageSize})", DefaultValueFactory = _ => 50 };
+        var next = new Option<string?>("--continue") { Description = "Continue after a previous page: the token it printed" };
+        var command = new Command("list", "List the instances of a workflow, newest first or by id, a page at a time") { name, status, order, limit, next };
+        command.SetAction(async (parse, cancellationToken) =>
         {
-            var max = parse.GetValue(limit);
-            if (max is < 1 or > 1000)
+            var pageSize = parse.GetValue(limit);
+            if (pageSize is < 1 or > WorkflowListQuery.MaxPageSize)
             {
-                throw new CliException(ExitCodes.Usage, $"--limit must be between 1 and 1000 (was {max}).");
+                throw new CliException(ExitCodes.Usage, $"--limit must be between 1 and {WorkflowListQuery.MaxPageSize} (was {pageSize}).");
+            }
+
+            var workflow = parse.GetValue(name)!;
+            var query = new WorkflowListQuery(workflow)
+            {
+                Status = parse.GetValue(status),
+                Order = parse.GetValue(order) == "id" ? WorkflowListOrder.ById : WorkflowListOrder.NewestFirst,
+                PageSize = pageSize,
+                ContinuationToken = parse.GetValue(next),
+            };
+            try
+            {
+                query.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new CliException(ExitCodes.Usage, e.Message);
             }
 
             var printer = global.Printer(parse);
-            var store = StoreConnectors.Workflows(global.Connection(parse)) as Bus.Sqlite.SqliteWorkflowStore
-                ?? throw new CliException(ExitCodes.Configuration, "Listing workflows needs the SQLite workflow store (--store-sqlite PATH); other stores can show an instance by id.");
-            var instances = await store.ListAsync(parse.GetValue(listName), parse.GetValue(status), max, cancellationToken);
+            var store = StoreConnectors.Workflows(global.Connection(parse));
+            var page = await store.ListAsync(query, cancellationToken);
+
             printer.Print(
-                instances.Select(i => new { i.WorkflowName, i.Id, i.CorrelationValue, i.Status, i.Version, i.UpdatedAt, i.FailureReason, Messages = i.History.Count }),
+                new
+                {
+                    Workflow = workflow,
+                    Items = page.Instances.Select(i => new { i.Id, i.CorrelationValue, i.Status, i.Version, i.CreatedAt, i.UpdatedAt, i.FailureReason, Messages = i.History.Count }),
+                    page.ContinuationToken,
+                },
                 () =>
                 {
-                    var table = new Table().AddColumns("Workflow", "Id", "Correlation", "Status", "Messages", "Updated");
-                    foreach (var i in instances)
+                    var table = new Table().AddColumns("Id", "Correlation", "Status", "Messages", "Started", "Updated", "Failure");
+                    foreach (var i in page.Instances)
                     {
-                        table.AddRow(Markup.Escape(i.WorkflowName), Markup.Escape(i.Id), Markup.Escape(i.CorrelationValue ?? "-"), i.Status.ToString(),
-                            i.History.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), Format.Time(i.UpdatedAt));
+                        table.AddRow(Markup.Escape(i.Id), Markup.Escape(i.CorrelationValue ?? "-"), i.Status.ToString(),
+                            i.History.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), Format.Time(i.CreatedAt), Format.Time(i.UpdatedAt),
+                            Markup.Escape(i.FailureReason ?? "-"));
                     }
 
-                    return instances.Count == 0 ? new Text("No workflow instances match.") : table;
+                    return page.Instances.Count == 0 ? new Text($"No instances of workflow '{workflow}' match.") : table;
                 });
+            if (!printer.IsJson && page.ContinuationToken is { } token)
+            {
+                printer.Note($"More: bus workflows list {workflow} --continue {token}{(query.Order == WorkflowListOrder.ById ? " --order id" : "")}");
+            }
+
             return ExitCodes.Success;
         });
-        return new Command("workflows", "Workflow instances from the workflow store") { list, show };
+        return command;
     }
 
     private static Grid Render(WorkflowInstance instance)

@@ -1,4 +1,5 @@
 using Bus.Jobs;
+using Bus.Schedules;
 using Bus.Transports;
 using Bus.Workflows;
 using Microsoft.Extensions.Configuration;
@@ -7,7 +8,7 @@ namespace Bus.Cli.Connection;
 
 /// <summary>
 /// Opens one kind of transport from the settings (the <c>Bus</c> section). One class per transport; the tool knows them
-/// through <see cref="TransportConnectors.All"/>. A new transport (PostgreSQL) is one more connector there.
+/// through <see cref="TransportConnectors.All"/>. A new transport is one more connector there.
 /// </summary>
 internal interface ITransportConnector
 {
@@ -26,4 +27,7 @@ internal interface ITransportConnector
 
     /// <summary>The workflow store that goes with this transport when the settings name none, or null.</summary>
     IWorkflowStore? DefaultWorkflowStore(IConfigurationSection bus) => null;
+
+    /// <summary>The schedule store that goes with this transport when the settings name none, or null.</summary>
+    IScheduleStore? DefaultScheduleStore(IConfigurationSection bus) => null;
 }

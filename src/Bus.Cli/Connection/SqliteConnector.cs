@@ -1,4 +1,5 @@
 using Bus.Jobs;
+using Bus.Schedules;
 using Bus.Sqlite;
 using Bus.Transports;
 using Bus.Workflows;
@@ -7,7 +8,7 @@ using Microsoft.Extensions.Configuration;
 namespace Bus.Cli.Connection;
 
 /// <summary>SQLite: <c>Bus:Sqlite</c> binds <see cref="SqliteTransportOptions"/> (<c>DatabasePath</c>, <c>--sqlite</c>). The
-/// database must exist: the tool never creates one. Jobs and workflows are read from the same file unless
+/// database must exist: the tool never creates one. Jobs, workflows and schedules are read from the same file unless
 /// <c>Bus:Stores:Sqlite</c> names another.</summary>
 internal sealed class SqliteConnector : ITransportConnector
 {
@@ -21,6 +22,8 @@ internal sealed class SqliteConnector : ITransportConnector
     public IJobStatusStore? DefaultJobStore(IConfigurationSection bus) => SqliteJobStatusStore.ForFile(ExistingFile(bus));
 
     public IWorkflowStore? DefaultWorkflowStore(IConfigurationSection bus) => SqliteWorkflowStore.ForFile(ExistingFile(bus));
+
+    public IScheduleStore? DefaultScheduleStore(IConfigurationSection bus) => SqliteScheduleStore.ForFile(ExistingFile(bus));
 
     private string ExistingFile(IConfigurationSection bus)
     {

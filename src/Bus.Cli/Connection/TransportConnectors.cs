@@ -6,9 +6,8 @@ namespace Bus.Cli.Connection;
 /// <summary>The transports the tool can open, by <c>Bus:Transport</c> name.</summary>
 internal static class TransportConnectors
 {
-    /// <summary>Every connector. PostgreSQL (Bus.PostgreSql, on its own branch) is added here as one more
-    /// <see cref="ITransportConnector"/> once its package is merged.</summary>
-    public static IReadOnlyList<ITransportConnector> All { get; } = [new SqliteConnector(), new SqsConnector(), new ServiceBusConnector()];
+    /// <summary>Every connector.</summary>
+    public static IReadOnlyList<ITransportConnector> All { get; } = [new SqliteConnector(), new PostgreSqlConnector(), new SqsConnector(), new ServiceBusConnector()];
 
     public static string Names => string.Join(", ", All.Select(c => c.Name));
 

@@ -17,6 +17,12 @@ internal sealed class DashboardRoutes(string basePath, string title)
 
     public string Schedules => basePath + "/schedules";
 
+    public string PauseSchedule(string name) => $"{Schedules}/{Escape(name)}/pause";
+
+    public string ResumeSchedule(string name) => $"{Schedules}/{Escape(name)}/resume";
+
+    public string WorkflowInstance(string workflow, string id) => WithQuery(Workflows, ("workflow", workflow), ("id", id));
+
     public string DeadLetters(string queue) => $"{basePath}/queues/{Escape(queue)}/dead-letters";
 
     public string DeadLetter(string queue, string messageId) => $"{DeadLetters(queue)}/{Escape(messageId)}";

@@ -125,6 +125,23 @@ internal sealed class HtmlPage(DashboardRoutes routes, HttpContext http, string 
         return this;
     }
 
+    /// <summary>An option of a select, selected when its value is <paramref name="selected"/>.</summary>
+    public HtmlPage Option(string value, string label, string? selected)
+    {
+        _html.Append("<option value=\"");
+        Attribute(value);
+        _html.Append('"');
+        if (string.Equals(value, selected ?? string.Empty, StringComparison.OrdinalIgnoreCase))
+        {
+            _html.Append(" selected");
+        }
+
+        _html.Append('>');
+        Text(label);
+        _html.Append("</option>");
+        return this;
+    }
+
     /// <summary>A notice (e.g. the result of an action) when there is one.</summary>
     public HtmlPage Notice(string? text)
     {

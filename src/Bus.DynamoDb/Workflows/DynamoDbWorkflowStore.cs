@@ -74,6 +74,19 @@ public sealed class DynamoDbWorkflowStore : IWorkflowStore, IDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>A Scan of the table filtered to the workflow's instances (and status), all pages, sorted and paged in
+    /// memory: the table is keyed by instance alone, with no index by workflow name to Query, so each page reads the
+    /// whole table. Meant for operators' occasional listings, not the message path.</remarks>
+    public async Task<WorkflowPage> ListAsync(WorkflowListQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        query.Validate();
+        await Provisioner.EnsureAsync(cancellationToken).ConfigureAwait(false);
+        var instances = await _table.ScanInstancesAsync(query.WorkflowName, query.Status, cancellationToken).ConfigureAwait(false);
+        return WorkflowPage.Of(instances, query);
+    }
+
+    /// <inheritdoc />
     public async Task InsertAsync(WorkflowInstance instance, CancellationToken cancellationToken)
     {
         Validate(instance);

@@ -1,8 +1,7 @@
 using System.Globalization;
-using System.Text.Json;
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
-using Bus.DynamoDb.Json;
+using Bus.Storage;
 using Bus.Workflows;
 
 namespace Bus.DynamoDb.Workflows;
@@ -39,6 +38,46 @@ internal sealed class WorkflowTable(IAmazonDynamoDB client, string tableName)
         return response.IsItemSet && response.Item is { Count: > 0 } item
             ? new CorrelationPointer(item["instanceId"].S, long.Parse(item["version"].N, CultureInfo.InvariantCulture))
             : null;
+    }
+
+    /// <summary>Every instance of <paramref name="workflowName"/> (in <paramref name="status"/> when given): a Scan of
+    /// the table filtered on the instance key prefix, following every page. The table has no index by workflow name
+    /// (adding one to a deployed table is the owner's change to make), and listing is an operator's occasional read.</summary>
+    public async Task<List<WorkflowInstance>> ScanInstancesAsync(string workflowName, WorkflowStatus? status, CancellationToken cancellationToken)
+    {
+        var filter = "begins_with(#pk, :prefix)" + (status is null ? string.Empty : " AND #s = :status");
+        var values = new Dictionary<string, AttributeValue>(StringComparer.Ordinal)
+        {
+            [":prefix"] = new AttributeValue { S = InstanceKey(workflowName, string.Empty) },
+        };
+        var names = new Dictionary<string, string>(StringComparer.Ordinal) { ["#pk"] = "pk" };
+        if (status is { } wanted)
+        {
+            values[":status"] = new AttributeValue { S = wanted.ToString() };
+            names["#s"] = "status";
+        }
+
+        var instances = new List<WorkflowInstance>();
+        Dictionary<string, AttributeValue>? start = null;
+        do
+        {
+            var response = await client.ScanAsync(
+                new ScanRequest
+                {
+                    TableName = tableName,
+                    FilterExpression = filter,
+                    ExpressionAttributeNames = names,
+                    ExpressionAttributeValues = values,
+                    ExclusiveStartKey = start,
+                    ConsistentRead = true,
+                },
+                cancellationToken).ConfigureAwait(false);
+            instances.AddRange((response.Items ?? []).Select(ToInstance).Where(i => i.WorkflowName == workflowName));
+            start = response.LastEvaluatedKey is { Count: > 0 } last ? last : null;
+        }
+        while (start is not null);
+
+        return instances;
     }
 
     /// <summary>Writes a new instance at version 1; false when one with its id exists.</summary>
@@ -168,7 +207,6 @@ internal sealed class WorkflowTable(IAmazonDynamoDB client, string tableName)
 
     private static Dictionary<string, AttributeValue> ToItem(WorkflowInstance instance, long version)
     {
-        var history = instance.History.Select(h => new StoredHistoryEntry(h.At, h.MessageType, h.MessageId, h.Note)).ToList();
         var item = new Dictionary<string, AttributeValue>(StringComparer.Ordinal)
         {
             ["pk"] = new AttributeValue { S = InstanceKey(instance.WorkflowName, instance.Id) },
@@ -177,7 +215,7 @@ internal sealed class WorkflowTable(IAmazonDynamoDB client, string tableName)
             ["version"] = Number(version),
             ["status"] = new AttributeValue { S = instance.Status.ToString() },
             ["state"] = new AttributeValue { S = instance.StateJson },
-            ["history"] = new AttributeValue { S = JsonSerializer.Serialize(history, StoreJson.Default.ListStoredHistoryEntry) },
+            ["history"] = new AttributeValue { S = StoreJson.SerializeHistory(instance.History) },
             ["createdAt"] = new AttributeValue { S = instance.CreatedAt.ToString("O", CultureInfo.InvariantCulture) },
             ["updatedAt"] = new AttributeValue { S = instance.UpdatedAt.ToString("O", CultureInfo.InvariantCulture) },
         };
@@ -204,7 +242,6 @@ internal sealed class WorkflowTable(IAmazonDynamoDB client, string tableName)
             throw new InvalidDataException($"Workflow '{name}' instance '{id}' has an unknown status '{statusText}' in DynamoDB.");
         }
 
-        var history = JsonSerializer.Deserialize(item["history"].S, StoreJson.Default.ListStoredHistoryEntry) ?? [];
         return new WorkflowInstance(
             name,
             id,
@@ -212,7 +249,7 @@ internal sealed class WorkflowTable(IAmazonDynamoDB client, string tableName)
             long.Parse(item["version"].N, CultureInfo.InvariantCulture),
             status,
             item["state"].S ?? string.Empty,
-            history.Select(h => new WorkflowHistoryEntry(h.At, h.MessageType, h.MessageId, h.Note)).ToList(),
+            StoreJson.DeserializeHistory(item["history"].S),
             DateTimeOffset.Parse(item["createdAt"].S, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
             DateTimeOffset.Parse(item["updatedAt"].S, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
             item.TryGetValue("failureReason", out var reason) ? reason.S : null);

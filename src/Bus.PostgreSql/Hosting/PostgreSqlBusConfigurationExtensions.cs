@@ -3,6 +3,7 @@ using Bus.PostgreSql;
 using Bus.PostgreSql.Hosting;
 using Bus.PostgreSql.Schema;
 using Bus.PostgreSql.Transport;
+using Bus.Schedules;
 using Bus.Steps;
 using Bus.Workflows;
 using Microsoft.Extensions.DependencyInjection;
@@ -85,6 +86,18 @@ public static class PostgreSqlBusConfigurationExtensions
     {
         Check(bus, connectionString, schema);
         bus.Services.Replace(ServiceDescriptor.Singleton<IJobStatusStore>(_ => new PostgreSqlJobStatusStore(connectionString, schema)));
+        return bus;
+    }
+
+    /// <summary>Claims the ticks of recurring schedules (<see cref="IScheduleStore"/>) in <paramref name="schema"/> of the
+    /// PostgreSQL database the connection string names (e.g. the transport's), shared by every host whatever its
+    /// transport, so that one host fires each tick and pausing holds for all of them; replaces any schedule store
+    /// registered before. The table is created or migrated at start-up.</summary>
+    /// <exception cref="ArgumentException">The connection string or schema name is not valid (checked now).</exception>
+    public static BusConfiguration UsePostgreSqlScheduleStore(this BusConfiguration bus, string connectionString, string schema = SchemaName.Default)
+    {
+        Check(bus, connectionString, schema);
+        bus.Services.Replace(ServiceDescriptor.Singleton<IScheduleStore>(_ => new PostgreSqlScheduleStore(connectionString, schema)));
         return bus;
     }
 

@@ -1,4 +1,5 @@
 using Bus.Jobs;
+using Bus.Schedules;
 using Bus.Steps;
 using Bus.Workflows;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,6 +27,11 @@ internal sealed class PostgreSqlSchemaService(IServiceProvider services) : IHost
         if (services.GetService<IJobStatusStore>() is PostgreSqlJobStatusStore jobs)
         {
             await jobs.EnsureSchemaAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (services.GetService<IScheduleStore>() is PostgreSqlScheduleStore schedules)
+        {
+            await schedules.EnsureSchemaAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

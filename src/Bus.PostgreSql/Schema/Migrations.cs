@@ -5,7 +5,7 @@ namespace Bus.PostgreSql.Schema;
 /// schema <c>{schema}</c>. Append new migrations; never edit a released one. Times used for scheduling are UTC ticks
 /// (bigint, exact on any <see cref="TimeProvider"/>); other times are <c>timestamptz</c>.
 /// </summary>
-internal static class Migrations
+internal static partial class Migrations
 {
     public const string TransportComponent = "transport";
     public const string StepsComponent = "steps";
@@ -56,6 +56,14 @@ internal static class Migrations
         );
         CREATE INDEX ix_dead_letters_queue ON {schema}.dead_letters (queue, id);
         CREATE INDEX ix_dead_letters_message ON {schema}.dead_letters (queue, message_id);
+        """,
+        """
+        -- Priority (0 to 9, from the bus-priority header). The claim and the next due time visit each priority from 9
+        -- down (a lateral index seek per priority, then due rows in (visible_at, id) order), so delayed rows of a high
+        -- priority are never walked. The index replaces the old one.
+        ALTER TABLE {schema}.messages ADD COLUMN priority smallint NOT NULL DEFAULT 0;
+        DROP INDEX {schema}.ix_messages_receive;
+        CREATE INDEX ix_messages_receive ON {schema}.messages (queue, priority DESC, visible_at, id);
         """,
     ];
 

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
-using System.Text.Json;
-using Bus.PostgreSql.Json;
+using Bus.Storage;
 using Bus.PostgreSql.Schema;
 using Bus.Transports;
 using Npgsql;
@@ -23,10 +22,10 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
     private const string InsertSql =
         """
         WITH inserted AS (
-            INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at)
-            SELECT CASE WHEN d.is_topic THEN s.queue ELSE d.destination END, d.message_id, d.headers::jsonb, d.body, d.visible_at, @now
-              FROM unnest(@is_topic, @destination, @message_id, @headers, @body, @visible_at) WITH ORDINALITY
-                   AS d(is_topic, destination, message_id, headers, body, visible_at, ord)
+            INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at, priority)
+            SELECT CASE WHEN d.is_topic THEN s.queue ELSE d.destination END, d.message_id, d.headers::jsonb, d.body, d.visible_at, @now, d.priority
+              FROM unnest(@is_topic, @destination, @message_id, @headers, @body, @visible_at, @priority) WITH ORDINALITY
+                   AS d(is_topic, destination, message_id, headers, body, visible_at, priority, ord)
               LEFT JOIN {schema}.subscriptions s ON d.is_topic AND s.topic = d.destination
              WHERE NOT d.is_topic OR s.queue IS NOT NULL
              ORDER BY d.ord, s.queue
@@ -83,11 +82,14 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
             connection,
             """
             WITH next AS (
-                SELECT id FROM {schema}.messages
-                 WHERE queue = @queue AND visible_at <= @now
-                 ORDER BY visible_at, id
-                 LIMIT @max
-                 FOR UPDATE SKIP LOCKED),
+                SELECT c.id FROM unnest('{9,8,7,6,5,4,3,2,1,0}'::smallint[]) AS p(priority)
+                 CROSS JOIN LATERAL (
+                     SELECT id FROM {schema}.messages
+                      WHERE queue = @queue AND priority = p.priority AND visible_at <= @now
+                      ORDER BY visible_at, id
+                      LIMIT @max
+                      FOR UPDATE SKIP LOCKED) c
+                 LIMIT @max),
             taken AS (
                 UPDATE {schema}.messages m
                    SET lease_token = @token, visible_at = @expires
@@ -96,7 +98,10 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
                 RETURNING m.id, m.message_id, m.headers::text AS headers, m.body, m.receive_count + 1 AS receive_count)
             SELECT id, message_id, headers, body, receive_count, NULL::bigint FROM taken
             UNION ALL
-            SELECT NULL, NULL, NULL, NULL, NULL, (SELECT min(visible_at) FROM {schema}.messages WHERE queue = @queue)
+            SELECT NULL, NULL, NULL, NULL, NULL,
+                   (SELECT min(c.visible_at) FROM unnest('{9,8,7,6,5,4,3,2,1,0}'::smallint[]) AS p(priority)
+                     CROSS JOIN LATERAL (SELECT min(visible_at) AS visible_at FROM {schema}.messages
+                                          WHERE queue = @queue AND priority = p.priority) c)
              WHERE NOT EXISTS (SELECT 1 FROM taken);
             """,
             out var parameters);
@@ -120,7 +125,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
             }
         }
 
-        rows.Sort(static (a, b) => a.Id.CompareTo(b.Id));
+        rows.Sort(static (a, b) => b.Message.Priority != a.Message.Priority ? b.Message.Priority.CompareTo(a.Message.Priority) : a.Id.CompareTo(b.Id));
         return (rows, nextVisibleAt);
     }
 
@@ -217,7 +222,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
             row,
             command =>
             {
-                command.Parameters.AddWithValue("headers", SerializeHeaders(row.Message.Headers));
+                command.Parameters.AddWithValue("headers", StoreJson.SerializeHeaders(row.Message.Headers));
                 command.Parameters.AddWithValue("body", BodyBytes(row.Message.Body));
                 command.Parameters.AddWithValue("receive_count", row.ReceiveCount);
                 command.Parameters.AddWithValue("reason", failure.Reason);
@@ -238,30 +243,77 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
         await using var peek = Database.Command(
             connection,
             null,
-            """
-            SELECT message_id, headers::text, body, reason, exception_type, exception_message, stack_trace, attempts, source_queue, failed_at
-              FROM {schema}.dead_letters WHERE queue = @queue ORDER BY id LIMIT @max;
-            """);
+            $"SELECT {DeadLetterColumns} FROM {{schema}}.dead_letters WHERE queue = @queue ORDER BY id LIMIT @max;");
         peek.Parameters.AddWithValue("queue", queue);
         peek.Parameters.AddWithValue("max", max);
         var result = new List<DeadLetter>();
         await using var reader = await peek.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            string? Text(int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-            result.Add(new DeadLetter(
-                ReadMessage(reader.GetString(0), reader.GetString(1), reader.GetFieldValue<byte[]>(2)),
-                new FailureDetails(
-                    reader.GetString(3),
-                    Text(4),
-                    Text(5),
-                    Text(6),
-                    reader.GetInt32(7),
-                    reader.GetString(8),
-                    new DateTimeOffset(reader.GetFieldValue<DateTime>(9), TimeSpan.Zero))));
+            result.Add(ReadDeadLetter(reader));
         }
 
         return result;
+    }
+
+    /// <summary>The dead letters of <paramref name="queue"/> after row <paramref name="afterId"/> that pass every filter
+    /// of <paramref name="query"/>, in row order, at most <paramref name="max"/>, each with its row id. One statement:
+    /// a filter that is not set is bound as null and matches everything.</summary>
+    public async Task<List<(long Id, DeadLetter Letter)>> ListDeadLettersAsync(
+        string queue, DeadLetterQuery query, long afterId, int max, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var list = Database.Command(
+            connection,
+            null,
+            $$"""
+            SELECT id, {{DeadLetterColumns}}
+              FROM {schema}.dead_letters
+             WHERE queue = @queue AND id > @after
+               AND (@types::text[] IS NULL OR headers ->> @type_header = ANY(@types))
+               AND (@reason::text IS NULL OR strpos(lower(reason), lower(@reason)) > 0)
+               AND (@from::timestamptz IS NULL OR failed_at >= @from)
+               AND (@before::timestamptz IS NULL OR failed_at < @before)
+               AND (@ids::text[] IS NULL OR message_id = ANY(@ids))
+             ORDER BY id
+             LIMIT @max;
+            """);
+        list.Parameters.AddWithValue("queue", queue);
+        list.Parameters.AddWithValue("after", afterId);
+        list.Parameters.AddWithValue("type_header", MessageHeaders.MessageType);
+        list.Parameters.AddWithValue("types", NpgsqlDbType.Array | NpgsqlDbType.Text, (object?)query.MessageTypes?.ToArray() ?? DBNull.Value);
+        list.Parameters.AddWithValue("reason", NpgsqlDbType.Text, query.ReasonContains is { Length: > 0 } reason ? reason : DBNull.Value);
+        list.Parameters.AddWithValue("from", NpgsqlDbType.TimestampTz, (object?)query.FailedFrom?.ToUniversalTime() ?? DBNull.Value);
+        list.Parameters.AddWithValue("before", NpgsqlDbType.TimestampTz, (object?)query.FailedBefore?.ToUniversalTime() ?? DBNull.Value);
+        list.Parameters.AddWithValue("ids", NpgsqlDbType.Array | NpgsqlDbType.Text, (object?)query.MessageIds?.ToArray() ?? DBNull.Value);
+        list.Parameters.AddWithValue("max", max);
+        var result = new List<(long, DeadLetter)>();
+        await using var reader = await list.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            result.Add((reader.GetInt64(0), ReadDeadLetter(reader, first: 1)));
+        }
+
+        return result;
+    }
+
+    private const string DeadLetterColumns =
+        "message_id, headers::text, body, reason, exception_type, exception_message, stack_trace, attempts, source_queue, failed_at";
+
+    /// <summary>Reads the <see cref="DeadLetterColumns"/> starting at column <paramref name="first"/>.</summary>
+    private static DeadLetter ReadDeadLetter(NpgsqlDataReader reader, int first = 0)
+    {
+        string? Text(int column) => reader.IsDBNull(first + column) ? null : reader.GetString(first + column);
+        return new DeadLetter(
+            ReadMessage(reader.GetString(first), reader.GetString(first + 1), reader.GetFieldValue<byte[]>(first + 2)),
+            new FailureDetails(
+                reader.GetString(first + 3),
+                Text(4),
+                Text(5),
+                Text(6),
+                reader.GetInt32(first + 7),
+                reader.GetString(first + 8),
+                new DateTimeOffset(reader.GetFieldValue<DateTime>(first + 9), TimeSpan.Zero)));
     }
 
     /// <summary>Moves dead letters back to their queue (original headers, attempt count 0) in one statement.</summary>
@@ -278,8 +330,11 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
                  WHERE queue = @queue AND (@all OR message_id = ANY(@ids))
                 RETURNING id, message_id, headers, body),
             inserted AS (
-                INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at)
-                SELECT @queue, message_id, headers, body, @visible_at, @now FROM moved ORDER BY id
+                INSERT INTO {schema}.messages (queue, message_id, headers, body, visible_at, enqueued_at, priority)
+                SELECT @queue, message_id, headers, body, @visible_at, @now,
+                       CASE WHEN headers->>'bus-priority' ~ '^[0-9]$' THEN (headers->>'bus-priority')::smallint
+                            WHEN headers->>'bus-priority' ~ '^[0-9]+$' THEN 9 ELSE 0 END
+                  FROM moved ORDER BY id
                 RETURNING 1)
             SELECT count(*)::integer FROM inserted;
             """);
@@ -371,15 +426,17 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
         var headers = new string[count];
         var body = new byte[count][];
         var visibleAt = new long[count];
+        var priority = new short[count];
         for (var i = 0; i < count; i++)
         {
             var outgoing = messages[i];
             isTopic[i] = outgoing.Destination.Kind == DestinationKind.Topic;
             destination[i] = outgoing.Destination.Name;
             messageId[i] = outgoing.Message.MessageId ?? Guid.NewGuid().ToString();
-            headers[i] = SerializeHeaders(outgoing.Message.Headers);
+            headers[i] = StoreJson.SerializeHeaders(outgoing.Message.Headers);
             body[i] = BodyBytes(outgoing.Message.Body);
             visibleAt[i] = (outgoing.VisibleAt is { } at && at > now ? at : now).UtcTicks;
+            priority[i] = (short)outgoing.Message.Priority;
         }
 
         await using var insert = Database.Command(connection, transaction, InsertSql);
@@ -389,6 +446,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
         insert.Parameters.Add(new NpgsqlParameter<string[]>("headers", headers));
         insert.Parameters.Add(new NpgsqlParameter("body", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = body });
         insert.Parameters.Add(new NpgsqlParameter<long[]>("visible_at", visibleAt));
+        insert.Parameters.Add(new NpgsqlParameter<short[]>("priority", priority));
         insert.Parameters.AddWithValue("now", now);
         var touched = new List<string>();
         await using var reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -448,8 +506,7 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
     /// <summary>Reads headers and body; a message stored without a bus message id gets the stored one.</summary>
     private static TransportMessage ReadMessage(string messageId, string headersJson, byte[] body)
     {
-        var headers = JsonSerializer.Deserialize(headersJson, PostgreSqlJson.Default.DictionaryStringString)
-            ?? new Dictionary<string, string>(StringComparer.Ordinal);
+        var headers = StoreJson.DeserializeHeaders(headersJson);
         if (!headers.ContainsKey(MessageHeaders.MessageId))
         {
             headers[MessageHeaders.MessageId] = messageId;
@@ -457,9 +514,6 @@ internal sealed class MessageTable(PostgreSqlDatabase database)
 
         return new TransportMessage(headers, body);
     }
-
-    private static string SerializeHeaders(IReadOnlyDictionary<string, string> headers) =>
-        JsonSerializer.Serialize(new Dictionary<string, string>(headers, StringComparer.Ordinal), PostgreSqlJson.Default.DictionaryStringString);
 
     private static byte[] BodyBytes(ReadOnlyMemory<byte> body) =>
         MemoryMarshal.TryGetArray(body, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length

@@ -47,6 +47,7 @@ public sealed class PostgreSqlTransport : ITransport
             PublishSubscribe = true,
             Redrive = true,
             NativeDeadLetter = false,
+            PriorityOrdering = PriorityOrdering.Native,
             SharedBetweenHosts = true,
             CountsAttemptsAtStart = true,
             MaxMessageSize = _maxMessageSize,

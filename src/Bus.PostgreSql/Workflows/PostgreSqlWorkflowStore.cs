@@ -1,6 +1,5 @@
 using System.Globalization;
-using System.Text.Json;
-using Bus.PostgreSql.Json;
+using Bus.Storage;
 using Bus.PostgreSql.Schema;
 using Bus.Workflows;
 using Npgsql;
@@ -112,6 +111,48 @@ public sealed class PostgreSqlWorkflowStore : IWorkflowStore, IAsyncDisposable
         }
     }
 
+    /// <inheritdoc />
+    /// <remarks>Reads the workflow's rows by primary key prefix; newest first sorts them by creation time (the stored
+    /// ISO 8601 text read as <c>timestamptz</c>, to the microsecond) and ids in byte order (<c>COLLATE "C"</c>).</remarks>
+    public async Task<WorkflowPage> ListAsync(WorkflowListQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        query.Validate();
+        var after = WorkflowListCursor.Parse(query.ContinuationToken, query.Order);
+        const string Key = "(extract(epoch FROM created_at::timestamptz) * 1000000)::bigint";
+        var (seek, order) = query.Order == WorkflowListOrder.NewestFirst
+            ? ($"({Key} < @key OR ({Key} = @key AND id COLLATE \"C\" > @after))", $"{Key} DESC, id COLLATE \"C\"")
+            : ("id COLLATE \"C\" > @after", "id COLLATE \"C\"");
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var list = _database.Command(
+            connection,
+            null,
+            $$"""
+            SELECT {{Columns}}, {{Key}} FROM {schema}.workflows
+             WHERE workflow_name = @name AND (@status::text IS NULL OR status = @status) AND (@after::text IS NULL OR {{seek}})
+             ORDER BY {{order}}
+             LIMIT @take;
+            """);
+        list.Parameters.AddWithValue("name", query.WorkflowName);
+        list.Parameters.AddWithValue("status", NpgsqlDbType.Text, (object?)query.Status?.ToString() ?? DBNull.Value);
+        list.Parameters.AddWithValue("after", NpgsqlDbType.Text, (object?)after?.Id ?? DBNull.Value);
+        list.Parameters.AddWithValue("key", after?.SortKey ?? 0L);
+        list.Parameters.AddWithValue("take", query.PageSize + 1);
+        var read = new List<WorkflowInstance>();
+        var keys = new Dictionary<WorkflowInstance, long>(ReferenceEqualityComparer.Instance);
+        await using (var reader = await list.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var instance = Read(reader);
+                keys[instance] = reader.GetInt64(10);
+                read.Add(instance);
+            }
+        }
+
+        return WorkflowPage.Build(read, query, i => keys[i]);
+    }
+
     /// <summary>Creates or migrates the table now (at start-up), so a bad configuration stops the host.</summary>
     internal Task EnsureSchemaAsync(CancellationToken cancellationToken) =>
         _database.EnsureSchemaAsync(Migrations.WorkflowsComponent, Migrations.Workflows, cancellationToken);
@@ -133,13 +174,12 @@ public sealed class PostgreSqlWorkflowStore : IWorkflowStore, IAsyncDisposable
 
     private static void Bind(NpgsqlCommand command, WorkflowInstance instance)
     {
-        var history = instance.History.Select(h => new StoredHistoryEntry(h.At, h.MessageType, h.MessageId, h.Note)).ToList();
         command.Parameters.AddWithValue("name", instance.WorkflowName);
         command.Parameters.AddWithValue("id", instance.Id);
         command.Parameters.AddWithValue("correlation", NpgsqlDbType.Text, (object?)instance.CorrelationValue ?? DBNull.Value);
         command.Parameters.AddWithValue("status", instance.Status.ToString());
         command.Parameters.AddWithValue("state", instance.StateJson);
-        command.Parameters.AddWithValue("history", JsonSerializer.Serialize(history, PostgreSqlJson.Default.ListStoredHistoryEntry));
+        command.Parameters.AddWithValue("history", StoreJson.SerializeHistory(instance.History));
         command.Parameters.AddWithValue("created", instance.CreatedAt.ToString("O", CultureInfo.InvariantCulture));
         command.Parameters.AddWithValue("updated", instance.UpdatedAt.ToString("O", CultureInfo.InvariantCulture));
         command.Parameters.AddWithValue("failure", NpgsqlDbType.Text, (object?)instance.FailureReason ?? DBNull.Value);
@@ -148,11 +188,11 @@ public sealed class PostgreSqlWorkflowStore : IWorkflowStore, IAsyncDisposable
     private static async Task<WorkflowInstance?> ReadOneAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            return null;
-        }
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
+    }
 
+    private static WorkflowInstance Read(NpgsqlDataReader reader)
+    {
         var name = reader.GetString(0);
         var id = reader.GetString(1);
         var statusText = reader.GetString(4);
@@ -161,7 +201,6 @@ public sealed class PostgreSqlWorkflowStore : IWorkflowStore, IAsyncDisposable
             throw new InvalidDataException($"Workflow '{name}' instance '{id}' has an unknown status '{statusText}' in the database.");
         }
 
-        var history = JsonSerializer.Deserialize(reader.GetString(6), PostgreSqlJson.Default.ListStoredHistoryEntry) ?? [];
         return new WorkflowInstance(
             name,
             id,
@@ -169,7 +208,7 @@ public sealed class PostgreSqlWorkflowStore : IWorkflowStore, IAsyncDisposable
             reader.GetInt64(3),
             status,
             reader.GetString(5),
-            history.Select(h => new WorkflowHistoryEntry(h.At, h.MessageType, h.MessageId, h.Note)).ToList(),
+            StoreJson.DeserializeHistory(reader.GetString(6)),
             ParseTime(reader.GetString(7)),
             ParseTime(reader.GetString(8)),
             reader.IsDBNull(9) ? null : reader.GetString(9));

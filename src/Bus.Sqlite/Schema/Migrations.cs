@@ -52,6 +52,14 @@ internal static class Migrations
         CREATE INDEX ix_bus_dead_letters_queue ON bus_dead_letters (queue, id);
         CREATE INDEX ix_bus_dead_letters_message ON bus_dead_letters (queue, message_id);
         """,
+        """
+        -- Priority (0 to 9, from the bus-priority header). The claim walks each priority from 9 down with
+        -- `priority IN (9, ..., 0)`: a seek per priority, then due rows in (visible_at, id) order, so delayed rows of a
+        -- high priority are never scanned; MIN(visible_at) is a seek per priority too. It replaces the old index.
+        ALTER TABLE bus_messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+        DROP INDEX ix_bus_messages_receive;
+        CREATE INDEX ix_bus_messages_receive ON bus_messages (queue, priority DESC, visible_at, id);
+        """,
     ];
 
     public static readonly IReadOnlyList<string> Steps =

@@ -17,12 +17,16 @@ internal sealed class SqliteDatabase
     {
         ConnectionString = Normalize(connectionString, out var filePath, out var busyTimeout);
         FilePath = filePath;
+        Synchronous = synchronous;
         var level = synchronous == SqliteSynchronous.Normal ? "NORMAL" : "FULL";
         _connectionPragmas = string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {busyTimeout}; PRAGMA synchronous = {level};");
     }
 
     /// <summary>The connection string used for every connection.</summary>
     public string ConnectionString { get; }
+
+    /// <summary>The synchronous level every connection is opened with.</summary>
+    public SqliteSynchronous Synchronous { get; }
 
     /// <summary>The full path of the database file; the key of the in-process wake-up signals.</summary>
     public string FilePath { get; }

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
-using Bus.Sqlite.Json;
+using Bus.Storage;
 using Bus.Sqlite.Schema;
 using Bus.Transports;
 using Microsoft.Data.Sqlite;
@@ -84,7 +83,7 @@ internal sealed class SqliteDeadLetterQueue(SqliteTransport transport) : IDeadLe
         if (query.MessageTypes is { } types)
         {
             sql.Append(" AND json_extract(headers, '$.\"").Append(MessageHeaders.MessageType).Append("\"') IN (SELECT value FROM json_each($types))");
-            binds.Add(c => c.Parameters.AddWithValue("$types", JsonSerializer.Serialize(types.ToArray(), SqliteJson.Default.StringArray)));
+            binds.Add(c => c.Parameters.AddWithValue("$types", StoreJson.SerializeStrings(types)));
         }
 
         if (query.ReasonContains is { Length: > 0 } reason)
@@ -109,7 +108,7 @@ internal sealed class SqliteDeadLetterQueue(SqliteTransport transport) : IDeadLe
         if (query.MessageIds is { } ids)
         {
             sql.Append(" AND message_id IN (SELECT value FROM json_each($ids))");
-            binds.Add(c => c.Parameters.AddWithValue("$ids", JsonSerializer.Serialize(ids.ToArray(), SqliteJson.Default.StringArray)));
+            binds.Add(c => c.Parameters.AddWithValue("$ids", StoreJson.SerializeStrings(ids)));
         }
 
         sql.Append(" ORDER BY id LIMIT $limit;");

@@ -4,8 +4,11 @@ namespace Bus.Sqlite;
 /// write survives. Set with <see cref="SqliteTransportOptions.Synchronous"/>.</summary>
 public enum SqliteSynchronous
 {
-    /// <summary>The default: every commit is flushed to disk (<c>synchronous=FULL</c>) before the send, receive or
-    /// completion returns, so an acknowledged write survives a process crash and a power loss or operating-system crash.</summary>
+    /// <summary>The default: a send (and a redrive, give-back or dead letter) is flushed to disk (<c>synchronous=FULL</c>)
+    /// before it returns, so an acknowledged send survives a process crash and a power loss or operating-system crash.
+    /// Takes, attempt starts, lease renewals and completions commit without waiting for the disk unless such a write
+    /// shares their transaction; the next flushed commit flushes them too. A power loss may lose the last of them,
+    /// which only makes a message visible again (a completed message is delivered once more, at least once).</summary>
     Full = 0,
 
     /// <summary>Commits are written to the write-ahead log without waiting for the disk; the log is flushed at

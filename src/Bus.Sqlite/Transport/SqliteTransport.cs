@@ -49,6 +49,7 @@ public sealed class SqliteTransport : ITransport
             PublishSubscribe = true,
             Redrive = true,
             NativeDeadLetter = false,
+            PriorityOrdering = PriorityOrdering.Native,
             MaxMessageSize = _maxMessageSize,
         };
         DeadLetters = new SqliteDeadLetterQueue(this);

@@ -83,7 +83,7 @@ public sealed class SqliteTransportOptions
         }
     }
 
-    /// <summary>What an acknowledged write survives: <see cref="SqliteSynchronous.Full"/> (the default: a power loss)
+    /// <summary>What an acknowledged send survives: <see cref="SqliteSynchronous.Full"/> (the default: a power loss)
     /// or <see cref="SqliteSynchronous.Normal"/> (a process crash, not a power loss; faster). Applies to the
     /// transport's connections only.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is not one of <see cref="SqliteSynchronous"/>.</exception>

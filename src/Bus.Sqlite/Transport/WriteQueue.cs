@@ -10,6 +10,12 @@ namespace Bus.Sqlite.Transport;
 /// together in the next transaction (one commit, so one disk flush, for all of them), each inside its own savepoint:
 /// a write that fails is rolled back alone and the others still commit. A write's result is handed back only
 /// after its transaction committed.
+/// Under <see cref="SqliteSynchronous.Full"/>, a transaction that holds only bookkeeping writes (queued with
+/// <c>flush: false</c>: takes, attempt starts, lease renewals, completions) commits without waiting for the disk
+/// (<c>synchronous=NORMAL</c> for that commit). The write-ahead log is appended in order, so the next flushed commit
+/// (a send, a give-back, a dead letter) flushes those too; a process crash loses none of them, a power loss before
+/// that next flush may lose them, which only makes a message visible again with its earlier count of attempts (a
+/// completed one is delivered once more).
 /// </summary>
 internal sealed class WriteQueue : IAsyncDisposable
 {
@@ -18,27 +24,35 @@ internal sealed class WriteQueue : IAsyncDisposable
 
     private readonly Channel<Write> _writes = Channel.CreateUnbounded<Write>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Func<CancellationToken, Task<SqliteConnection>> _open;
+    private readonly bool _flushEveryCommit;
     private readonly Task _loop;
     private long _commits;
+    private long _unflushedCommits;
 
-    /// <summary>Starts the queue; the connection is opened (with <paramref name="open"/>) by the first write.</summary>
-    public WriteQueue(Func<CancellationToken, Task<SqliteConnection>> open)
+    /// <summary>Starts the queue; the connection is opened (with <paramref name="open"/>, at the
+    /// <paramref name="synchronous"/> level) by the first write.</summary>
+    public WriteQueue(Func<CancellationToken, Task<SqliteConnection>> open, SqliteSynchronous synchronous)
     {
         _open = open;
+        _flushEveryCommit = synchronous == SqliteSynchronous.Full;
         _loop = Task.Run(WriteLoopAsync);
     }
 
     /// <summary>Transactions committed so far (tests read it to see writes share one).</summary>
     public long Commits => Interlocked.Read(ref _commits);
 
+    /// <summary>Transactions committed without waiting for the disk so far (tests read it).</summary>
+    public long UnflushedCommits => Interlocked.Read(ref _unflushedCommits);
+
     /// <summary>Queues <paramref name="work"/> and returns its result once its transaction committed. A write not yet
     /// started when <paramref name="cancellationToken"/> is cancelled is dropped; a started one that the token stops is
-    /// rolled back alone.</summary>
+    /// rolled back alone. With <paramref name="flush"/> false the write is bookkeeping whose loss in a power cut is
+    /// harmless: when its whole transaction is such writes, the commit does not wait for the disk.</summary>
     /// <exception cref="ObjectDisposedException">The queue was disposed.</exception>
     public Task<T> RunAsync<T>(
-        Func<SqliteConnection, SqliteTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+        Func<SqliteConnection, SqliteTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken, bool flush = true)
     {
-        var write = new Write<T>(work, cancellationToken);
+        var write = new Write<T>(work, flush, cancellationToken);
         if (!_writes.Writer.TryWrite(write))
         {
             throw new ObjectDisposedException(nameof(SqliteTransport));
@@ -57,6 +71,7 @@ internal sealed class WriteQueue : IAsyncDisposable
     private async Task WriteLoopAsync()
     {
         SqliteConnection? connection = null;
+        var flushing = _flushEveryCommit; // the level of the open connection
         var batch = new List<Write>(MaxBatch);
         try
         {
@@ -78,8 +93,24 @@ internal sealed class WriteQueue : IAsyncDisposable
 
                 try
                 {
-                    connection ??= await _open(CancellationToken.None).ConfigureAwait(false);
+                    if (connection is null)
+                    {
+                        connection = await _open(CancellationToken.None).ConfigureAwait(false);
+                        flushing = _flushEveryCommit;
+                    }
+
+                    var flush = _flushEveryCommit && batch.Exists(static write => write.Flush);
+                    if (flush != flushing)
+                    {
+                        await SetSynchronousAsync(connection, flush).ConfigureAwait(false);
+                        flushing = flush;
+                    }
+
                     await RunBatchAsync(connection, batch).ConfigureAwait(false);
+                    if (!flush)
+                    {
+                        Interlocked.Increment(ref _unflushedCommits);
+                    }
                 }
                 catch (Exception e)
                 {
@@ -104,6 +135,13 @@ internal sealed class WriteQueue : IAsyncDisposable
                 await connection.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    private static async Task SetSynchronousAsync(SqliteConnection connection, bool flush)
+    {
+        await using var pragma = connection.CreateCommand();
+        pragma.CommandText = flush ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;";
+        await pragma.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
     private async Task RunBatchAsync(SqliteConnection connection, List<Write> batch)
@@ -133,8 +171,11 @@ internal sealed class WriteQueue : IAsyncDisposable
         }
     }
 
-    private abstract class Write
+    private abstract class Write(bool flush)
     {
+        /// <summary>Whether its commit must wait for the disk.</summary>
+        public bool Flush => flush;
+
         public abstract Task RunAsync(SqliteConnection connection, SqliteTransaction transaction);
 
         /// <summary>Hands the result to the caller (a write that failed alone keeps its error).</summary>
@@ -146,7 +187,8 @@ internal sealed class WriteQueue : IAsyncDisposable
     }
 
     private sealed class Write<T>(
-        Func<SqliteConnection, SqliteTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken) : Write
+        Func<SqliteConnection, SqliteTransaction, CancellationToken, Task<T>> work, bool flush, CancellationToken cancellationToken)
+        : Write(flush)
     {
         private readonly TaskCompletionSource<T> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T? _value;

@@ -1,6 +1,5 @@
 using System.Globalization;
-using System.Text.Json;
-using Bus.Sqlite.Json;
+using Bus.Storage;
 using Bus.Sqlite.Schema;
 using Bus.Workflows;
 using Microsoft.Data.Sqlite;
@@ -59,33 +58,43 @@ public sealed class SqliteWorkflowStore : IWorkflowStore, IDisposable
         return await ReadOneAsync(find, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Instances, most recently updated first: of <paramref name="workflowName"/> (any workflow when null), in
-    /// <paramref name="status"/> (any when null), at most <paramref name="max"/>. For tools (<c>bus workflows list</c>);
-    /// not part of <see cref="IWorkflowStore"/>.</summary>
-    public async Task<IReadOnlyList<WorkflowInstance>> ListAsync(string? workflowName, WorkflowStatus? status, int max, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    /// <remarks>Reads the workflow's rows by primary key prefix; newest first sorts them by creation time (parsed to UTC
+    /// ticks, as the text may carry any offset) in the query.</remarks>
+    public async Task<WorkflowPage> ListAsync(WorkflowListQuery query, CancellationToken cancellationToken)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        ArgumentNullException.ThrowIfNull(query);
+        query.Validate();
+        var after = WorkflowListCursor.Parse(query.ContinuationToken, query.Order);
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        connection.CreateFunction<string, long>("bus_utc_ticks", UtcTicks, isDeterministic: true);
+        var (seek, order) = query.Order == WorkflowListOrder.NewestFirst
+            ? ("(bus_utc_ticks(created_at) < $key OR (bus_utc_ticks(created_at) = $key AND id > $after))", "bus_utc_ticks(created_at) DESC, id")
+            : ("id > $after", "id");
         await using var list = Sql.Command(
             connection,
             null,
             $"""
             SELECT {Columns} FROM bus_workflows
-             WHERE ($name IS NULL OR workflow_name = $name) AND ($status IS NULL OR status = $status)
-             ORDER BY updated_at DESC, id
-             LIMIT $max;
+             WHERE workflow_name = $name AND ($status IS NULL OR status = $status) AND ($after IS NULL OR {seek})
+             ORDER BY {order}
+             LIMIT $take;
             """);
-        list.Parameters.AddWithValue("$name", (object?)workflowName ?? DBNull.Value);
-        list.Parameters.AddWithValue("$status", (object?)status?.ToString() ?? DBNull.Value);
-        list.Parameters.AddWithValue("$max", max);
-        await using var reader = await list.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var result = new List<WorkflowInstance>();
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        list.Parameters.AddWithValue("$name", query.WorkflowName);
+        list.Parameters.AddWithValue("$status", (object?)query.Status?.ToString() ?? DBNull.Value);
+        list.Parameters.AddWithValue("$after", (object?)after?.Id ?? DBNull.Value);
+        list.Parameters.AddWithValue("$key", after?.SortKey ?? 0);
+        list.Parameters.AddWithValue("$take", query.PageSize + 1);
+        var read = new List<WorkflowInstance>();
+        await using (var reader = await list.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
-            result.Add(Read(reader));
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                read.Add(Read(reader));
+            }
         }
 
-        return result;
+        return WorkflowPage.Build(read, query, i => i.CreatedAt.UtcTicks);
     }
 
     /// <inheritdoc />
@@ -167,13 +176,12 @@ public sealed class SqliteWorkflowStore : IWorkflowStore, IDisposable
 
     private static void Bind(SqliteCommand command, WorkflowInstance instance)
     {
-        var history = instance.History.Select(h => new StoredHistoryEntry(h.At, h.MessageType, h.MessageId, h.Note)).ToList();
         command.Parameters.AddWithValue("$name", instance.WorkflowName);
         command.Parameters.AddWithValue("$id", instance.Id);
         command.Parameters.AddWithValue("$correlation", (object?)instance.CorrelationValue ?? DBNull.Value);
         command.Parameters.AddWithValue("$status", instance.Status.ToString());
         command.Parameters.AddWithValue("$state", instance.StateJson);
-        command.Parameters.AddWithValue("$history", JsonSerializer.Serialize(history, SqliteJson.Default.ListStoredHistoryEntry));
+        command.Parameters.AddWithValue("$history", StoreJson.SerializeHistory(instance.History));
         command.Parameters.AddWithValue("$created", instance.CreatedAt.ToString("O", CultureInfo.InvariantCulture));
         command.Parameters.AddWithValue("$updated", instance.UpdatedAt.ToString("O", CultureInfo.InvariantCulture));
         command.Parameters.AddWithValue("$failure", (object?)instance.FailureReason ?? DBNull.Value);
@@ -195,7 +203,6 @@ public sealed class SqliteWorkflowStore : IWorkflowStore, IDisposable
             throw new InvalidDataException($"Workflow '{name}' instance '{id}' has an unknown status '{statusText}' in the database.");
         }
 
-        var history = JsonSerializer.Deserialize(reader.GetString(6), SqliteJson.Default.ListStoredHistoryEntry) ?? [];
         return new WorkflowInstance(
             name,
             id,
@@ -203,11 +210,13 @@ public sealed class SqliteWorkflowStore : IWorkflowStore, IDisposable
             reader.GetInt64(3),
             status,
             reader.GetString(5),
-            history.Select(h => new WorkflowHistoryEntry(h.At, h.MessageType, h.MessageId, h.Note)).ToList(),
+            StoreJson.DeserializeHistory(reader.GetString(6)),
             ParseTime(reader.GetString(7)),
             ParseTime(reader.GetString(8)),
             reader.IsDBNull(9) ? null : reader.GetString(9));
     }
+
+    private static long UtcTicks(string text) => ParseTime(text).UtcTicks;
 
     private static DateTimeOffset ParseTime(string text) =>
         DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);

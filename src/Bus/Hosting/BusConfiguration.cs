@@ -142,7 +142,7 @@ public sealed partial class BusConfiguration
     /// <paramref name="cron"/> read in <paramref name="zone"/>, across daylight-saving changes (a time the clock skips
     /// fires at the first valid time after it; a time it repeats fires once). Every host of the endpoint runs the
     /// schedule and one fires each tick: the tick is claimed in the <see cref="IScheduleStore"/> (shared by the hosts:
-    /// UseSqliteScheduleStore, UseDynamoDbScheduleStore, UseAzureTablesScheduleStore, ...). List, pause and resume
+    /// UseSqliteScheduleStore, UsePostgreSqlScheduleStore, UseDynamoDbScheduleStore, UseAzureTablesScheduleStore, ...). List, pause and resume
     /// schedules with <see cref="ISchedules"/>.
     /// </summary>
     /// <param name="cron">Five fields (minute hour day-of-month month day-of-week), or six with seconds first, e.g.

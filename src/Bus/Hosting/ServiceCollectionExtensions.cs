@@ -68,7 +68,7 @@ public static class ServiceCollectionExtensions
         // Sending: a service of its own, all a send-only endpoint builds.
         services.AddSingleton(sp => new MessageSender(
             config.Messages, config.Handlers, config.Routes, config.EndpointName!, sp.GetRequiredService<IMessageSerializer>(),
-            sp.GetRequiredService<ITransport>(), sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<ITransport>(), sp.GetRequiredService<TimeProvider>(), config.Strict));
         services.AddSingleton<IBus>(sp => new MessageBus(sp.GetRequiredService<MessageSender>()));
 
         // Receiving: built when the host starts receiving (not on a send-only endpoint).

@@ -37,7 +37,7 @@ internal static class StartupChecks
             {
                 problems.Add($"The {capabilities.Name} transport is shared between hosts, but the schedule store is in memory on this host: every " +
                              "host would fire each tick of the schedules. Use a durable schedule store (UseSqliteScheduleStore on one machine; " +
-                             "UseDynamoDbScheduleStore, UseAzureTablesScheduleStore or another shared store on several), or set " +
+                             "UsePostgreSqlScheduleStore, UseDynamoDbScheduleStore, UseAzureTablesScheduleStore or another shared store on several), or set " +
                              "bus.AllowInMemoryStores = true when this endpoint runs on one host.");
             }
         }
@@ -61,6 +61,15 @@ internal static class StartupChecks
             if (capabilities.MaxTotalLeaseTime is { } total && profile.MaxRuntime > total)
             {
                 problems.Add($"{owner} may run for {profile.MaxRuntime}, but the {capabilities.Name} transport holds a message for at most {total} in all; lower MaxRuntime or split the job into steps.");
+            }
+        }
+
+        if (capabilities.PriorityOrdering == PriorityOrdering.None)
+        {
+            foreach (var type in config.Messages.All.Where(t => t.Priority > 0).OrderBy(t => t.WireName, StringComparer.Ordinal))
+            {
+                problems.Add($"Message type {type.ClrType.Name} has [MessagePriority({type.Priority})], but the {capabilities.Name} transport does not " +
+                             "order messages by priority: remove the attribute or use a transport that does (in-memory, SQLite, PostgreSQL, SQS, Service Bus).");
             }
         }
 

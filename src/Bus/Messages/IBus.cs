@@ -44,6 +44,23 @@ public sealed class DeliveryOptions
     /// nothing. Default false.</summary>
     public bool EvenIfHandlerFails { get; init; }
 
+    /// <summary>The lowest priority, and the default of a type without <see cref="MessagePriorityAttribute"/>: 0.</summary>
+    public const int MinPriority = 0;
+
+    /// <summary>The highest priority: 9.</summary>
+    public const int MaxPriority = 9;
+
+    /// <summary>
+    /// The message's priority, <see cref="MinPriority"/> (0) to <see cref="MaxPriority"/> (9): among the messages of a
+    /// queue that are due, a higher priority is delivered sooner; equal priorities keep their order. Null (default): the
+    /// type's <see cref="MessagePriorityAttribute"/>, else 0. A delay is unaffected: a message is not delivered before it
+    /// is due, whatever its priority. In-memory, SQLite and PostgreSQL order natively; SQS and Service Bus send messages
+    /// above 0 to the queue's priority queue, which receivers drain first in a ratio that never starves the normal
+    /// queue (<see cref="Transports.TransportCapabilities.PriorityOrdering"/>). A value outside 0 to 9 makes the send
+    /// throw.
+    /// </summary>
+    public int? Priority { get; init; }
+
     /// <summary>Headers (message attributes) for this message only.</summary>
     public IDictionary<string, string> Headers => _headers ??= new(StringComparer.Ordinal);
 

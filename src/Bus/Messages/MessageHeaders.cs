@@ -37,6 +37,11 @@ public static class MessageHeaders
     /// release it (the copy's native receive count starts again at 1).</summary>
     public const string PriorAttempts = "bus-prior-attempts";
 
+    /// <summary>The message's priority, "1" to "9" (higher is delivered sooner); absent means 0. Written by the bus from
+    /// <see cref="DeliveryOptions.Priority"/> or the type's <see cref="MessagePriorityAttribute"/>; kept across retries,
+    /// dead-lettering and redrive. Transports read it as <see cref="Transports.TransportMessage.Priority"/>.</summary>
+    public const string Priority = "bus-priority";
+
     /// <summary>W3C trace context.</summary>
     public const string TraceParent = "traceparent";
 

@@ -18,6 +18,18 @@ public sealed class MessageNameAttribute(string name) : Attribute
     public int Version { get; init; } = 1;
 }
 
+/// <summary>
+/// The default priority of a message type, 0 to 9 (higher is delivered sooner); <see cref="DeliveryOptions.Priority"/>
+/// overrides it per send. Part of the contract, so every endpoint that sends the type uses the same default.
+/// </summary>
+/// <param name="priority">0 (the default of every type) to 9.</param>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class MessagePriorityAttribute(int priority) : Attribute
+{
+    /// <summary>The default priority, 0 to 9.</summary>
+    public int Priority { get; } = priority;
+}
+
 /// <summary>Whether a message type is a command or an event.</summary>
 public enum MessageKind
 {

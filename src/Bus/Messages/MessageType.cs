@@ -5,4 +5,8 @@ namespace Bus;
 /// <param name="WireName">The name on the wire.</param>
 /// <param name="Version">The contract version.</param>
 /// <param name="Kind">Command or event.</param>
-public sealed record MessageType(Type ClrType, string WireName, int Version, MessageKind Kind);
+public sealed record MessageType(Type ClrType, string WireName, int Version, MessageKind Kind)
+{
+    /// <summary>The default priority of the type's messages, 0 to 9 (<see cref="MessagePriorityAttribute"/>).</summary>
+    public int Priority { get; init; }
+}

@@ -106,7 +106,14 @@ internal sealed partial class MessageTypeRegistry
             throw new BusConfigurationException($"'{type.FullName}' cannot be registered as a {resolved.ToString().ToLowerInvariant()}: its marker interface says otherwise.");
         }
 
-        return new MessageType(type, name, attribute?.Version ?? 1, resolved);
+        var priority = type.GetCustomAttribute<MessagePriorityAttribute>()?.Priority ?? DeliveryOptions.MinPriority;
+        if (priority is < DeliveryOptions.MinPriority or > DeliveryOptions.MaxPriority)
+        {
+            throw new BusConfigurationException(
+                $"[MessagePriority({priority})] on '{type.FullName}' is out of range: use {DeliveryOptions.MinPriority} (the default) to {DeliveryOptions.MaxPriority} (delivered first).");
+        }
+
+        return new MessageType(type, name, attribute?.Version ?? 1, resolved) { Priority = priority };
     }
 
     [GeneratedRegex("^[A-Za-z0-9._:+-]{1,200}$")]

@@ -15,7 +15,8 @@ internal sealed class MessageSender(
     string endpointName,
     IMessageSerializer serializer,
     ITransport transport,
-    TimeProvider time)
+    TimeProvider time,
+    bool strict = false)
 {
     [ThreadStatic]
     private static Dictionary<string, string>? ScratchHeaders;
@@ -68,6 +69,11 @@ internal sealed class MessageSender(
             {
                 headers[CheckHeaderName(name)] = value ?? throw new ArgumentException($"Header '{name}' has a null value.", nameof(options));
             }
+        }
+
+        if (PriorityOf(type, options) is > 0 and var priority)
+        {
+            headers[MessageHeaders.Priority] = priority.ToString(CultureInfo.InvariantCulture);
         }
 
         // The message's own "create" span (OpenTelemetry messaging) is the parent of its "process" span, whether or not
@@ -149,6 +155,26 @@ internal sealed class MessageSender(
 
         throw new InvalidOperationException(
             $"No route for command '{type.WireName}': configure bus.RouteCommand<{type.ClrType.Name}>(\"owning-endpoint\") or handle it on this endpoint.");
+    }
+
+    /// <summary>The send's priority, else the type's default; checked against the transport in strict mode.</summary>
+    private int PriorityOf(MessageType type, DeliveryOptions? options)
+    {
+        var priority = options?.Priority ?? type.Priority;
+        if (priority is < DeliveryOptions.MinPriority or > DeliveryOptions.MaxPriority)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(options), priority, $"DeliveryOptions.Priority must be {DeliveryOptions.MinPriority} to {DeliveryOptions.MaxPriority} (higher is delivered sooner), or null for the type's default.");
+        }
+
+        if (priority > 0 && strict && transport.Capabilities.PriorityOrdering == PriorityOrdering.None)
+        {
+            throw new NotSupportedException(
+                $"The {transport.Capabilities.Name} transport does not order messages by priority, so the priority {priority} of '{type.WireName}' " +
+                "would be ignored. Send without DeliveryOptions.Priority, or set bus.Strict = false to send it as a header only.");
+        }
+
+        return priority;
     }
 
     private DateTimeOffset? DueTime(DeliveryOptions? options, DateTimeOffset now)

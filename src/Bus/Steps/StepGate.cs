@@ -25,6 +25,7 @@ internal sealed class StepGate
             }
 
             holder.Users++;
+            holder.Announce();
         }
 
         try
@@ -40,11 +41,28 @@ internal sealed class StepGate
         return new Pass(this, key, holder);
     }
 
+    /// <summary>Completes once at least <paramref name="users"/> copies hold or wait for step <paramref name="step"/>
+    /// of job <paramref name="jobId"/> here: lets a test know a second copy is waiting, without waiting for time.</summary>
+    internal Task WhenUsersAsync(string jobId, string step, int users)
+    {
+        var key = string.Concat(jobId, "\n", step);
+        lock (_held)
+        {
+            if (!_held.TryGetValue(key, out var holder))
+            {
+                holder = new Holder();
+                _held[key] = holder; // kept (with no users) until its users come and go
+            }
+
+            return holder.WhenUsers(users);
+        }
+    }
+
     private void Leave(string key, Holder holder)
     {
         lock (_held)
         {
-            if (--holder.Users == 0)
+            if (--holder.Users == 0 && !holder.Watched)
             {
                 _held.Remove(key);
             }
@@ -67,5 +85,33 @@ internal sealed class StepGate
         public SemaphoreSlim Turn { get; } = new(1, 1);
 
         public int Users { get; set; }
+
+        private List<(int Users, TaskCompletionSource Reached)>? _watchers;
+
+        /// <summary>Completes once <see cref="Users"/> reaches <paramref name="users"/> (called under the gate's lock).</summary>
+        public Task WhenUsers(int users)
+        {
+            if (Users >= users)
+            {
+                return Task.CompletedTask;
+            }
+
+            var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            (_watchers ??= []).Add((users, reached));
+            return reached.Task;
+        }
+
+        /// <summary>Wakes the watchers whose count is reached (called under the gate's lock).</summary>
+        public void Announce()
+        {
+            foreach (var watcher in _watchers?.Where(w => Users >= w.Users).ToList() ?? [])
+            {
+                watcher.Reached.TrySetResult();
+                _watchers!.Remove(watcher);
+            }
+        }
+
+        /// <summary>Whether a test still watches this holder (it stays while it does).</summary>
+        public bool Watched => _watchers is { Count: > 0 };
     }
 }

@@ -17,8 +17,8 @@ public interface IDeadLetterQueue
     /// </summary>
     /// <remarks>The default implementation, for transports that do not override it, peeks up to
     /// <see cref="ScanLimit"/> dead letters, filters them in memory and pages by position (a dead letter removed between
-    /// two pages shifts the next page by one). The built-in transports override it: SQLite filters in SQL and pages by
-    /// row, Service Bus pages by sequence number, in-memory and SQS page by position.</remarks>
+    /// two pages shifts the next page by one). The built-in transports override it: SQLite and PostgreSQL filter in SQL
+    /// and page by row, Service Bus pages by sequence number, in-memory and SQS page by position.</remarks>
     /// <exception cref="ArgumentException">The query is invalid or its token was not made by this queue.</exception>
     async Task<DeadLetterPage> ListAsync(string queue, DeadLetterQuery query, CancellationToken cancellationToken)
     {

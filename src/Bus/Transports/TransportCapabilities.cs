@@ -49,6 +49,27 @@ public sealed record TransportCapabilities
     /// machine).</summary>
     public bool SharedBetweenHosts { get; init; }
 
+    /// <summary>How the transport honours <see cref="DeliveryOptions.Priority"/>. Default
+    /// <see cref="Transports.PriorityOrdering.None"/>: strict start-up then refuses message types with a default priority, and a
+    /// send with a priority throws (with <c>Strict = false</c> the priority travels as a header and is ignored).</summary>
+    public PriorityOrdering PriorityOrdering { get; init; }
+
     /// <summary>The largest body plus headers the transport accepts, in bytes, or null when unbounded.</summary>
     public long? MaxMessageSize { get; init; }
+}
+
+/// <summary>How a transport orders messages by <see cref="DeliveryOptions.Priority"/>.</summary>
+public enum PriorityOrdering
+{
+    /// <summary>It does not: messages are delivered in their queue's order whatever their priority.</summary>
+    None,
+
+    /// <summary>Strictly: of the due messages of a queue, a higher priority is always delivered first (in-memory,
+    /// SQLite, PostgreSQL).</summary>
+    Native,
+
+    /// <summary>Through a second queue per endpoint: messages above priority 0 go to it, and receivers take from it first
+    /// in a ratio that never starves the normal queue (SQS, Service Bus). Within the priority queue, 1 to 9 are not
+    /// ordered among themselves.</summary>
+    PriorityQueue,
 }

@@ -36,6 +36,16 @@ public class TransportMessage
     /// <summary>The bus message id from <see cref="MessageHeaders.MessageId"/>, or null for a foreign payload.</summary>
     public string? MessageId => Headers.TryGetValue(MessageHeaders.MessageId, out var id) ? id : null;
 
+    /// <summary>The priority from <see cref="MessageHeaders.Priority"/>: 0 (also when absent or not a number) to 9
+    /// (a larger number counts as 9). Transports order by it (<see cref="TransportCapabilities.PriorityOrdering"/>).</summary>
+    public int Priority => Headers.TryGetValue(MessageHeaders.Priority, out var text) ? ParsePriority(text) : 0;
+
+    /// <summary>Reads a <see cref="MessageHeaders.Priority"/> value: 0 when it is not a non-negative number, at most 9.</summary>
+    public static int ParsePriority(string? text) =>
+        int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            ? Math.Min(value, DeliveryOptions.MaxPriority)
+            : 0;
+
     /// <summary>Returns a copy with the given headers set (added or replaced).</summary>
     public TransportMessage WithHeaders(IEnumerable<KeyValuePair<string, string>> changes)
     {

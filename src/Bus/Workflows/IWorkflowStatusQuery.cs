@@ -19,6 +19,11 @@ public interface IWorkflowStatusQuery
 
     /// <summary>The instance of the workflow registered as <paramref name="workflowName"/> with this correlation value, or null.</summary>
     Task<WorkflowSnapshot?> FindAsync(string workflowName, string correlationValue, CancellationToken cancellationToken = default);
+
+    /// <summary>A page of the instances of a workflow (by registered name), optionally of one status, newest first or
+    /// by id; pass <see cref="WorkflowPage.ContinuationToken"/> back in the query for the next page.</summary>
+    /// <exception cref="ArgumentException">The query is not valid.</exception>
+    Task<WorkflowPage> ListAsync(WorkflowListQuery query, CancellationToken cancellationToken = default);
 }
 
 /// <summary>A workflow instance as stored, with its state readable as JSON or as its type.</summary>
@@ -75,8 +80,15 @@ internal sealed class WorkflowRegistry
     public bool Contains(Type workflowType) => _names.ContainsKey(workflowType);
 
     /// <summary>Lets one message at a time work on a given instance in this process (keyed by workflow name and
-    /// correlation value or instance id).</summary>
+    /// <see cref="CorrelatedInstanceKey"/> or <see cref="InstanceKeyOf"/>).</summary>
     public Steps.StepGate InstanceGate { get; } = new();
+
+    /// <summary>The instance gate's key of an instance that has correlation value <paramref name="correlation"/>,
+    /// whether a message finds it by that value or by the instance's id.</summary>
+    public static string CorrelatedInstanceKey(string correlation) => "c:" + correlation;
+
+    /// <summary>The instance gate's key of an instance without a correlation value.</summary>
+    public static string InstanceKeyOf(string workflowId) => "i:" + workflowId;
 
     /// <summary>Whether any workflow is registered.</summary>
     public bool Any => _names.Count > 0;
@@ -102,6 +114,13 @@ internal sealed class WorkflowStatusQuery(IWorkflowStore store, WorkflowRegistry
 
     public async Task<WorkflowSnapshot?> FindAsync(string workflowName, string correlationValue, CancellationToken cancellationToken = default) =>
         Wrap(await store.FindAsync(workflowName, correlationValue, cancellationToken).ConfigureAwait(false));
+
+    public Task<WorkflowPage> ListAsync(WorkflowListQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        query.Validate();
+        return store.ListAsync(query, cancellationToken);
+    }
 
     private WorkflowSnapshot? Wrap(WorkflowInstance? instance) => instance is null ? null : new WorkflowSnapshot(instance, _json);
 }

@@ -19,4 +19,10 @@ public interface IWorkflowStore
     /// <exception cref="WorkflowConcurrencyException">The stored version differs, the instance is gone, or another
     /// instance holds the new correlation value.</exception>
     Task UpdateAsync(WorkflowInstance instance, long expectedVersion, CancellationToken cancellationToken);
+
+    /// <summary>A page of the instances of <see cref="WorkflowListQuery.WorkflowName"/>, optionally of one status, newest
+    /// first or by id; pass the page's continuation token back for the next one. For operators (<c>bus workflows
+    /// list</c>, the dashboard), not for the message path.</summary>
+    /// <exception cref="ArgumentException">The query is not valid (see <see cref="WorkflowListQuery.Validate"/>).</exception>
+    Task<WorkflowPage> ListAsync(WorkflowListQuery query, CancellationToken cancellationToken);
 }

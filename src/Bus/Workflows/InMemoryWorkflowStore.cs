@@ -95,4 +95,14 @@ public sealed class InMemoryWorkflowStore : IWorkflowStore
 
         return Task.CompletedTask;
     }
+
+    /// <inheritdoc />
+    public Task<WorkflowPage> ListAsync(WorkflowListQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        lock (_gate)
+        {
+            return Task.FromResult(WorkflowPage.Of(_byId.Values, query));
+        }
+    }
 }

@@ -51,7 +51,7 @@ internal sealed class WorkflowInvoker<TWorkflow, TState>(
         // One message at a time per instance in this process, from the read to the save: two copies of one event handled
         // at once would otherwise both read the same version, both pass the history check and both run their side
         // effects. (Across processes the save's version check and the launch's idempotency token keep them apart.)
-        var instanceKey = correlation is not null ? $"c:{correlation}" : $"i:{workflowId ?? NewIdFor(context)}";
+        var instanceKey = await InstanceKeyAsync(store, correlation, workflowId, context, token).ConfigureAwait(false);
         var registry = services.GetRequiredService<WorkflowRegistry>();
         using var turn = await registry.InstanceGate.EnterAsync(definition.Name, instanceKey, token).ConfigureAwait(false);
 
@@ -163,6 +163,25 @@ internal sealed class WorkflowInvoker<TWorkflow, TState>(
         };
         await store.UpdateAsync(updated, instance.Version, token).ConfigureAwait(false);
         log.LogDebug("Workflow {Workflow} instance {WorkflowId} handled {MessageType} ({Status}).", definition.Name, id, context.MessageType, workflowContext.Status);
+    }
+
+    /// <summary>
+    /// The key that serialises the messages of one instance: the same for a message matched by its correlation value
+    /// and for one carrying the instance's workflow id. An instance that has a correlation value is keyed by it (a
+    /// message with only the id finds it in the stored instance: it is set at the start and never changes); one without
+    /// is keyed by its id.
+    /// </summary>
+    private async ValueTask<string> InstanceKeyAsync(IWorkflowStore store, string? correlation, string? workflowId, MessageContext context, CancellationToken token)
+    {
+        if (correlation is null && workflowId is not null && definition.CorrelationProperty is not null
+            && await store.GetAsync(definition.Name, workflowId, token).ConfigureAwait(false) is { CorrelationValue: { Length: > 0 } stored })
+        {
+            correlation = stored;
+        }
+
+        return correlation is not null
+            ? WorkflowRegistry.CorrelatedInstanceKey(correlation)
+            : WorkflowRegistry.InstanceKeyOf(workflowId ?? NewIdFor(context)); // a new instance started without a correlation value
     }
 
     /// <summary>Whether an unmatched message under <see cref="UnmatchedMessagePolicy.RetryThenComplete"/> is retried once

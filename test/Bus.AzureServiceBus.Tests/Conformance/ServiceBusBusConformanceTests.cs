@@ -41,5 +41,6 @@ public sealed class ServiceBusBusConformanceTests : BusConformanceTests
         {
             o.LockDuration = LockDuration;
             o.ReceiveTimeout = TimeSpan.FromSeconds(1);
+            o.PriorityQueue = true; // the whole suite runs with priority queues
         });
 }

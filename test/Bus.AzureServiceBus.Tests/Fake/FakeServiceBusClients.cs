@@ -181,6 +181,9 @@ public sealed class FakeServiceBusAdministrationClient(FakeServiceBus broker) : 
     public override Task<Response<SubscriptionProperties>> GetSubscriptionAsync(string topicName, string subscriptionName, CancellationToken cancellationToken = default) =>
         Ok(ToProperties(broker.GetSubscription(topicName, subscriptionName)));
 
+    public override AsyncPageable<SubscriptionProperties> GetSubscriptionsAsync(string topicName, CancellationToken cancellationToken = default) =>
+        AsyncPageable<SubscriptionProperties>.FromPages([Page<SubscriptionProperties>.FromValues([.. broker.SubscriptionsOf(topicName).Select(ToProperties)], null, null!)]);
+
     public override Task<Response<SubscriptionProperties>> CreateSubscriptionAsync(CreateSubscriptionOptions options, CancellationToken cancellationToken = default) =>
         Ok(ToProperties(broker.CreateSubscription(new FakeServiceBus.SubscriptionSettings(
             options.TopicName, options.SubscriptionName, options.LockDuration, options.MaxDeliveryCount, options.ForwardTo, options.RequiresSession), update: false)));

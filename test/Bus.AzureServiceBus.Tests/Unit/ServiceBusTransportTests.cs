@@ -214,6 +214,75 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
         Assert.Contains("EntityPrefix", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_priority_queue_is_provisioned_like_the_queue_and_verify_only_requires_it()
+    {
+        var fake = new FakeServiceBus(_time);
+        var (_, verifier) = Create(fake, o =>
+        {
+            o.PriorityQueue = true;
+            o.ProvisioningMode = ProvisioningMode.VerifyOnly;
+        });
+        var error = await Assert.ThrowsAsync<BusConfigurationException>(() => verifier.ProvisionAsync(new TransportTopology("orders", [], []), default));
+        Assert.Contains("queue 'orders-priority'", error.Message);
+
+        var (_, transport) = Create(fake, o => o.PriorityQueue = true);
+        await transport.ProvisionAsync(new TransportTopology("orders", [], []), default);
+
+        Assert.Equal(fake.QueueSettingsOf("orders")!.LockDuration, fake.QueueSettingsOf("orders-priority")!.LockDuration);
+        Assert.Equal(fake.QueueSettingsOf("orders")!.MaxDeliveryCount, fake.QueueSettingsOf("orders-priority")!.MaxDeliveryCount);
+        await verifier.ProvisionAsync(new TransportTopology("orders", [], []), default);
+        Assert.Equal(PriorityOrdering.PriorityQueue, transport.Capabilities.PriorityOrdering);
+    }
+
+    [Fact]
+    public async Task Without_priority_queues_none_is_made_and_the_transport_declares_no_priority_ordering()
+    {
+        var (fake, transport) = Create();
+        await transport.ProvisionAsync(new TransportTopology("orders", [], []), default);
+
+        Assert.Null(fake.QueueSettingsOf("orders-priority"));
+        Assert.Equal(PriorityOrdering.None, transport.Capabilities.PriorityOrdering);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => FakeTransports.Options(_time, o => o.PriorityRatio = 101).Validate());
+        Assert.Contains("ServiceBusTransportOptions.PriorityRatio must be 1 to 100", error.Message);
+    }
+
+    [Fact]
+    public async Task Dead_letters_of_both_queues_are_listed_in_pages_redriven_to_their_own_queue_and_counted_together()
+    {
+        var (fake, transport) = Create(configure: o => o.PriorityQueue = true);
+        await transport.ProvisionAsync(new TransportTopology("orders", [], []), default);
+        await transport.SendAsync(
+        [
+            new OutgoingMessage(Destination.Queue("orders"), Message("normal-1")),
+            new OutgoingMessage(Destination.Queue("orders"), Message("normal-2")),
+            new OutgoingMessage(Destination.Queue("orders"), Message("urgent", (MessageHeaders.Priority, "5"))),
+        ], default);
+        for (var i = 0; i < 3; i++)
+        {
+            var received = await ReceiveAsync(transport, "orders");
+            await received.DeadLetterAsync(FailureDetails.From("failed", null, 1, "orders", _time.GetUtcNow()), default);
+        }
+
+        Assert.Single(fake.MessagesIn("orders-priority", deadLetters: true));
+        Assert.Equal(3, (await transport.DeadLetters.PeekAsync("orders", 10, default)).Count);
+        var first = await transport.DeadLetters.ListAsync("orders", new DeadLetterQuery { PageSize = 2 }, default);
+        var second = await transport.DeadLetters.ListAsync("orders", new DeadLetterQuery { PageSize = 2, ContinuationToken = first.ContinuationToken }, default);
+        Assert.Equal(2, first.Items.Count);
+        Assert.Single(second.Items);
+        Assert.Null(second.ContinuationToken);
+        Assert.Equal(["normal-1", "normal-2", "urgent"], first.Items.Concat(second.Items).Select(d => Encoding.UTF8.GetString(d.Message.Body.Span)).Order());
+        var statistics = await transport.Statistics!.GetAsync("orders", default);
+        Assert.Equal(3, statistics.DeadLettered);
+        Assert.Equal(["orders"], await transport.Statistics.ListQueuesAsync(default));
+
+        Assert.Equal(3, await transport.DeadLetters.RedriveAsync("orders", null, default));
+
+        Assert.Single(fake.MessagesIn("orders-priority"));
+        Assert.Equal(2, fake.MessagesIn("orders").Count);
+        Assert.Equal(3, (await transport.Statistics.GetAsync("orders", default)).Ready);
+    }
+
     private (FakeServiceBus Fake, ServiceBusTransport Transport) Create(MessagingSku? sku = null, Action<ServiceBusTransportOptions>? configure = null) =>
         Create(new FakeServiceBus(_time, sku), configure);
 

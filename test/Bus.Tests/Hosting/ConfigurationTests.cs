@@ -203,6 +203,86 @@ public sealed class ConfigurationTests : IAsyncLifetime
         Assert.Equal(0, probe.Count(endpoint.Name, "bus.lease.renewals"));
     }
 
+    [Fact]
+    public async Task Strict_start_fails_when_a_message_type_has_a_default_priority_the_transport_cannot_order()
+    {
+        var error = await Assert.ThrowsAsync<BusConfigurationException>(() => StartAsync("noprio",
+            b => b.AddHandler<UrgentJobHandler>(),
+            wrap: t => new CapabilityOverride(t, c => c with { Name = "fifo-only", PriorityOrdering = PriorityOrdering.None })));
+
+        Assert.Contains("UrgentJob has [MessagePriority(7)], but the fifo-only transport does not order messages by priority", error.Message);
+    }
+
+    [Fact]
+    public async Task A_send_with_a_priority_the_transport_cannot_order_throws_in_strict_mode_and_travels_as_a_header_otherwise()
+    {
+        var strict = await StartAsync("prio-strict", b => b.AddHandler<DoWorkHandler>(),
+            wrap: t => new CapabilityOverride(t, c => c with { PriorityOrdering = PriorityOrdering.None }));
+        var error = await Assert.ThrowsAsync<NotSupportedException>(
+            () => strict.Bus.SendAsync(new DoWork("t", "strict"), new DeliveryOptions { Priority = 2 }));
+        Assert.Contains("does not order messages by priority", error.Message);
+        await strict.Bus.SendAsync(new DoWork("t", "zero"), new DeliveryOptions { Priority = 0 }); // nothing to ignore
+
+        var recorder = new Recorder();
+        var lenient = await StartAsync("prio-lenient",
+            b =>
+            {
+                b.Strict = false;
+                b.AddHandler<DoWorkHandler>();
+            },
+            wrap: t => new CapabilityOverride(t, c => c with { PriorityOrdering = PriorityOrdering.None }),
+            services: s => s.AddSingleton(recorder));
+        await lenient.Bus.SendAsync(new DoWork("t", "lenient"), new DeliveryOptions { Priority = 2 });
+        await new TimeDriver(_time, TimeSpan.FromSeconds(30)).AwaitAsync(recorder.WhenAsync(all => all.Any(h => h.Message is DoWork { Id: "lenient" })));
+
+        Assert.Equal("2", recorder.All.Single(h => h.Message is DoWork { Id: "lenient" }).Headers[MessageHeaders.Priority]);
+    }
+
+    [Fact]
+    public async Task A_types_default_priority_rides_as_a_header_unless_the_send_sets_its_own()
+    {
+        var recorder = new Recorder();
+        var endpoint = await StartAsync("prio-default", b => b.AddHandler<UrgentJobHandler>(), services: s => s.AddSingleton(recorder));
+
+        await endpoint.Bus.SendAsync(new UrgentJob("default"));
+        await endpoint.Bus.SendAsync(new UrgentJob("lowered"), new DeliveryOptions { Priority = 0 });
+        await endpoint.Bus.SendAsync(new UrgentJob("raised"), new DeliveryOptions { Priority = 9 });
+        await new TimeDriver(_time, TimeSpan.FromSeconds(30)).AwaitAsync(recorder.WhenAsync(all => all.Count == 3));
+
+        var headers = recorder.All.ToDictionary(h => ((UrgentJob)h.Message).Id, h => h.Headers.GetValueOrDefault(MessageHeaders.Priority));
+        Assert.Equal("7", headers["default"]);
+        Assert.Null(headers["lowered"]);
+        Assert.Equal("9", headers["raised"]);
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(10)]
+    public async Task A_send_priority_out_of_range_is_refused(int priority)
+    {
+        var endpoint = await StartAsync("prio-range", b => b.AddHandler<DoWorkHandler>());
+
+        var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(
+            () => endpoint.Bus.SendAsync(new DoWork("t", "x"), new DeliveryOptions { Priority = priority }));
+
+        Assert.Contains("DeliveryOptions.Priority must be 0 to 9", error.Message);
+    }
+
+    /// <summary>A command with a default priority.</summary>
+    [MessagePriority(7)]
+    public sealed record UrgentJob(string Id) : ICommand;
+
+    /// <summary>Records every <see cref="UrgentJob"/>.</summary>
+    public sealed class UrgentJobHandler(Recorder recorder, TimeProvider time) : IHandleMessages<UrgentJob>
+    {
+        /// <inheritdoc />
+        public Task HandleAsync(UrgentJob message, IMessageContext context)
+        {
+            recorder.Record(new Handled(nameof(UrgentJobHandler), message, context.MessageId, context.Headers, context.Attempt, context.Queue, time.GetUtcNow()));
+            return Task.CompletedTask;
+        }
+    }
+
     private string Invalid(Action<BusConfiguration> change) =>
         Assert.Throws<BusConfigurationException>(() => new ServiceCollection().AddBus(bus =>
         {

@@ -28,6 +28,10 @@ public sealed class LongRunningJobTests : IAsyncLifetime
         _steps = new InMemoryStepStore(_time);
     }
 
+    /// <summary>How long (real time) a wait in which no virtual time passes may take before the test fails: generous, as
+    /// it only guards against a hang on a loaded machine.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+
     private TimeDriver Driver => new(_time, TimeSpan.FromSeconds(30)) { Step = TimeSpan.FromSeconds(5) };
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -49,16 +53,16 @@ public sealed class LongRunningJobTests : IAsyncLifetime
         var worker = await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(4))));
         var competitor = await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(4))));
         await worker.Bus.SendAsync(new LongJob("t", "3h", Steps: 1, BlockAtStep: 0));
-        await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
+        await _recorder.WhenAsync(all => all.Any()).WaitAsync(Patience);
 
         for (var minute = 1; minute <= 180; minute++)
         {
             _time.Advance(TimeSpan.FromMinutes(1));
-            await _probe.WhenAsync(_queue, "bus.lease.renewals", minute).WaitAsync(TimeSpan.FromSeconds(10));
+            await _probe.WhenAsync(_queue, "bus.lease.renewals", minute).WaitAsync(Patience);
         }
 
         _recorder.Open("3h/step-0");
-        await _probe.WhenAsync(_queue, "bus.messages.completed", 1).WaitAsync(TimeSpan.FromSeconds(10));
+        await _probe.WhenAsync(_queue, "bus.messages.completed", 1).WaitAsync(Patience);
 
         var handled = Assert.Single(_recorder.All);
         Assert.Equal(1, handled.Attempt);
@@ -76,7 +80,7 @@ public sealed class LongRunningJobTests : IAsyncLifetime
             b => b.ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(2))),
             inner => faulty = new FaultyTransport(inner));
         await crashing.Bus.SendAsync(new LongJob("t", "crash", Steps: 2, BlockAtStep: 0));
-        await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
+        await _recorder.WhenAsync(all => all.Any()).WaitAsync(Patience);
         var receivedAt = _time.GetUtcNow();
 
         faulty!.Crash();
@@ -103,7 +107,7 @@ public sealed class LongRunningJobTests : IAsyncLifetime
         FaultyTransport? faulty = null;
         var crashing = await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.Profile = shortLease), inner => faulty = new FaultyTransport(inner));
         await crashing.Bus.SendAsync(new LongJob("t", "lease", Steps: 1, BlockAtStep: 0));
-        await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
+        await _recorder.WhenAsync(all => all.Any()).WaitAsync(Patience);
         var receivedAt = _recorder.All[0].At;
 
         faulty!.Crash();
@@ -123,7 +127,7 @@ public sealed class LongRunningJobTests : IAsyncLifetime
         FaultyTransport? partitioned = null;
         await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(2))), inner => partitioned = new FaultyTransport(inner));
         await _endpoints[0].Bus.SendAsync(new LongJob("t", "lost", Steps: 1, BlockAtStep: 0));
-        await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
+        await _recorder.WhenAsync(all => all.Any()).WaitAsync(Patience);
 
         // Its heartbeats stop reaching the broker: the lease runs out and another worker takes the job.
         partitioned!.RenewalsFail = true;
@@ -152,7 +156,7 @@ public sealed class LongRunningJobTests : IAsyncLifetime
         FaultyTransport? faulty = null;
         await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.LongRunning(TimeSpan.FromHours(2))), inner => faulty = new FaultyTransport(inner));
         await _endpoints[0].Bus.SendAsync(new LongJob("t", "resume", Steps: 3, BlockAtStep: 1));
-        await _recorder.EnteredAsync("resume/step-1").WaitAsync(TimeSpan.FromSeconds(10));
+        await _recorder.EnteredAsync("resume/step-1").WaitAsync(Patience);
         Assert.Equal([("resume", 0)], _recorder.Steps);
 
         faulty!.Crash();
@@ -172,7 +176,7 @@ public sealed class LongRunningJobTests : IAsyncLifetime
     {
         var stopping = await StartAsync(b => b.ShutdownTimeout = TimeSpan.FromSeconds(30));
         await stopping.Bus.SendAsync(new LongJob("t", "stuck", Steps: 2, BlockAtStep: 0));
-        await _recorder.EnteredAsync("stuck/step-0").WaitAsync(TimeSpan.FromSeconds(10));
+        await _recorder.EnteredAsync("stuck/step-0").WaitAsync(Patience);
         var stopAt = _time.GetUtcNow();
 
         await Driver.AwaitAsync(stopping.StopAsync());
@@ -195,7 +199,7 @@ public sealed class LongRunningJobTests : IAsyncLifetime
         var worker = await StartAsync(b => b.AddHandler<ExtendingHandler>().ConfigureHandling<ExtendingJob>(h =>
             h.Profile = ExecutionProfile.LongRunning(TimeSpan.FromHours(1)) with { AutomaticRenewal = false }));
         await worker.Bus.SendAsync(new ExtendingJob("x"));
-        await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
+        await _recorder.WhenAsync(all => all.Any()).WaitAsync(Patience);
 
         _time.Advance(TimeSpan.FromMinutes(20)); // the 5-minute lease would have expired four times over
         _recorder.Open("extend");
@@ -213,7 +217,7 @@ public sealed class LongRunningJobTests : IAsyncLifetime
         var worker = await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.Window = TimeWindow.Daily("22:00", "06:00")), inner => recording = new FaultyTransport(inner));
 
         await worker.Bus.SendAsync(new LongJob("t", "night", Steps: 1));
-        await _probe.WhenAsync(_queue, "bus.messages.released", 1).WaitAsync(TimeSpan.FromSeconds(10)); // no time passes
+        await _probe.WhenAsync(_queue, "bus.messages.released", 1).WaitAsync(Patience); // no time passes
         Assert.Empty(_recorder.All);
         Assert.Equal([TimeSpan.FromHours(10)], recording!.Releases); // 12:00 to 22:00, to the minute
         _time.SetUtcNow(new DateTimeOffset(2026, 1, 5, 21, 59, 0, TimeSpan.Zero));
@@ -231,11 +235,13 @@ public sealed class LongRunningJobTests : IAsyncLifetime
         FaultyTransport? recording = null;
         var worker = await StartAsync(b => b.ConfigureHandling<LongJob>(h => h.Window = TimeWindow.Daily("22:00", "06:00")), inner => recording = new FaultyTransport(inner));
         await worker.Bus.SendAsync(new LongJob("t", "pause", Steps: 3, BlockAtStep: 0));
-        await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
+        // The handler must be inside step 0 (past the step's own checkpoint) before the window closes: once it has
+        // only started, the checkpoint before step 0 could already see the window closed.
+        await _recorder.EnteredAsync("pause/step-0").WaitAsync(Patience);
 
         _time.SetUtcNow(new DateTimeOffset(2026, 1, 6, 6, 1, 0, TimeSpan.Zero));
         _recorder.Open("pause/step-0");
-        await _probe.WhenAsync(_queue, "bus.messages.released", 1).WaitAsync(TimeSpan.FromSeconds(10)); // no time passes
+        await _probe.WhenAsync(_queue, "bus.messages.released", 1).WaitAsync(Patience); // no time passes
         Assert.Equal([0], _recorder.Steps.Select(s => s.Step));
         Assert.Equal([new TimeSpan(15, 59, 0)], recording!.Releases); // 06:01 to 22:00
         _time.SetUtcNow(new DateTimeOffset(2026, 1, 6, 21, 59, 0, TimeSpan.Zero));
@@ -256,11 +262,11 @@ public sealed class LongRunningJobTests : IAsyncLifetime
             .AddHandler<SwallowingHandler>()
             .ConfigureHandling<SwallowingJob>(h => h.Window = TimeWindow.Daily("22:00", "06:00")));
         await worker.Bus.SendAsync(new SwallowingJob("swallow"));
-        await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
+        await _recorder.EnteredAsync("swallow").WaitAsync(Patience);
 
         _time.SetUtcNow(new DateTimeOffset(2026, 1, 6, 6, 1, 0, TimeSpan.Zero)); // the window closes while it runs
         _recorder.Open("swallow");
-        await _probe.WhenAsync(_queue, "bus.messages.released", 1).WaitAsync(TimeSpan.FromSeconds(10));
+        await _probe.WhenAsync(_queue, "bus.messages.released", 1).WaitAsync(Patience);
 
         Assert.Equal(0, _probe.Count(_queue, "bus.messages.completed"));
         Assert.Equal(1, _broker.CountMessages(_queue)); // released, not deleted
@@ -275,7 +281,7 @@ public sealed class LongRunningJobTests : IAsyncLifetime
     {
         var worker = await StartAsync(b => b.AddHandler<ProgressHandler>());
         await worker.Bus.SendAsync(new ProgressJob("p"), new DeliveryOptions { MessageId = "job-p" });
-        await _recorder.WhenAsync(all => all.Any()).WaitAsync(TimeSpan.FromSeconds(10));
+        await _recorder.WhenAsync(all => all.Any()).WaitAsync(Patience);
         var query = worker.Services.GetRequiredService<IJobStatusQuery>();
 
         var running = await query.GetAsync("job-p");

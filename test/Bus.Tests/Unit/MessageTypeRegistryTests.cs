@@ -18,6 +18,34 @@ public sealed class MessageTypeRegistryTests
     }
 
     [Fact]
+    public void A_default_priority_comes_from_the_attribute_else_0_and_out_of_range_is_rejected()
+    {
+        var registry = new MessageTypeRegistry();
+
+        Assert.Equal(8, registry.Register(typeof(PageOnCall)).Priority);
+        Assert.Equal(0, registry.Register(typeof(MonthClosed)).Priority);
+        var error = Assert.Throws<BusConfigurationException>(() => registry.Register(typeof(TooUrgent)));
+        Assert.Contains("[MessagePriority(12)]", error.Message);
+        Assert.Contains("use 0 (the default) to 9", error.Message);
+    }
+
+    [Theory]
+    [InlineData("7", 7)]
+    [InlineData("0", 0)]
+    [InlineData("42", 9)]
+    [InlineData("-1", 0)]
+    [InlineData("high", 0)]
+    [InlineData(null, 0)]
+    public void A_priority_header_reads_as_0_to_9(string? header, int expected) =>
+        Assert.Equal(expected, Bus.Transports.TransportMessage.ParsePriority(header));
+
+    [MessagePriority(8)]
+    private sealed record PageOnCall : ICommand;
+
+    [MessagePriority(12)]
+    private sealed record TooUrgent : ICommand;
+
+    [Fact]
     public void Two_types_with_one_wire_name_are_rejected()
     {
         var registry = new MessageTypeRegistry();

@@ -32,28 +32,33 @@ public sealed class RelaunchOnEventWorkflow(IContainerTaskLauncher launcher) : W
         });
 }
 
-/// <summary>A launcher that takes time, as RunTask does: the first call waits until a second call arrives or a while
-/// has passed, which gives a concurrent copy of the same event every chance to launch too.</summary>
-public sealed class SlowLauncher : IContainerTaskLauncher
+/// <summary>A launcher that takes as long as the test wants, as RunTask takes a while: every call waits until the
+/// test releases it, which gives a concurrent copy of the same event every chance to launch too.</summary>
+public sealed class HeldLauncher : IContainerTaskLauncher
 {
     private readonly ConcurrentQueue<ContainerTaskRequest> _calls = new();
+    private readonly TaskCompletionSource _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _second = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public IReadOnlyList<ContainerTaskRequest> Calls => _calls.ToArray();
+
+    /// <summary>Completes when the first call has arrived.</summary>
+    public Task FirstCall => _first.Task;
+
+    /// <summary>Completes when a second call has arrived.</summary>
+    public Task SecondCall => _second.Task;
+
+    /// <summary>Lets every call, held or still to come, answer.</summary>
+    public void Release() => _release.TrySetResult();
 
     public async Task<string> LaunchAsync(ContainerTaskRequest request, CancellationToken cancellationToken)
     {
         _calls.Enqueue(request);
-        if (_calls.Count >= 2)
-        {
-            _second.TrySetResult();
-        }
-        else
-        {
-            await Task.WhenAny(_second.Task, Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken));
-        }
-
-        return $"arn:aws:ecs:eu-west-1:111122223333:task/c/{_calls.Count}";
+        var number = _calls.Count;
+        (number == 1 ? _first : _second).TrySetResult();
+        await _release.Task.WaitAsync(cancellationToken);
+        return $"arn:aws:ecs:eu-west-1:111122223333:task/c/{number}";
     }
 }
 
@@ -62,7 +67,7 @@ public sealed class DuplicateEventRaceTests
     [Fact]
     public async Task Two_copies_of_one_event_handled_at_once_launch_exactly_once()
     {
-        var launcher = new SlowLauncher();
+        var launcher = new HeldLauncher();
         await using var harness = await BusTestHarness.StartAsync(
             bus =>
             {
@@ -74,7 +79,25 @@ public sealed class DuplicateEventRaceTests
 
         // Same EventBridge event id; the harness gives each copy its own queue message id, as SQS would.
         var copy = ScriptedTaskLauncher.Event("arn:aws:ecs:eu-west-1:111122223333:task/c/0", "job-1", version: 3, exitCode: 1, eventId: "evt-dup");
-        await Task.WhenAll(harness.DeliverRawAsync(copy), harness.DeliverRawAsync(copy));
+        var first = harness.DeliverRawAsync(copy);
+        await launcher.FirstCall.WaitAsync(harness.Patience); // the first copy is launching, inside the instance
+        var second = harness.DeliverRawAsync(copy);
+
+        // The second copy either queues at the instance's gate or, were it let in, calls the launcher too: either way
+        // it has had its chance before the first launch answers. No time window decides it.
+        try
+        {
+            var registry = harness.Services.GetRequiredService<WorkflowRegistry>();
+            var waiting = registry.InstanceGate.WhenUsersAsync(
+                registry.NameOf(typeof(RelaunchOnEventWorkflow)), WorkflowRegistry.CorrelatedInstanceKey("job-1"), users: 2);
+            await Task.WhenAny(waiting, launcher.SecondCall).WaitAsync(harness.Patience);
+        }
+        finally
+        {
+            launcher.Release(); // also when the test fails, so that the endpoint can stop
+        }
+
+        await Task.WhenAll(first, second);
 
         Assert.Single(launcher.Calls);
         var instance = (await harness.FindWorkflowAsync<RelaunchOnEventWorkflow>("job-1"))!;

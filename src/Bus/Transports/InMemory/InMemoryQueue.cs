@@ -2,7 +2,8 @@ namespace Bus.Transports.InMemory;
 
 /// <summary>
 /// One queue, kept as plainly as a broker's queue can be. Every message in it is an <see cref="Entry"/> that is either
-/// <b>ready</b> (in <see cref="_ready"/>, in arrival order) or <b>hidden</b> until a time (in <see cref="_hidden"/>):
+/// <b>ready</b> (in <see cref="_ready"/>: one list per priority, each in arrival order; a receive takes from the highest
+/// priority first) or <b>hidden</b> until a time (in <see cref="_hidden"/>):
 /// a delayed send, a delayed retry, or a delivery under lease. A lease is nothing more than "hidden until the lease
 /// ends": when it ends unsettled, the message becomes ready again and the next receive gets it. An attempt is counted
 /// when the bus starts the delivery's handlers (<see cref="IReceivedMessage.BeginAttemptAsync"/>), not at receive, so a
@@ -18,7 +19,7 @@ namespace Bus.Transports.InMemory;
 internal sealed class InMemoryQueue(string name, TimeProvider time)
 {
     private readonly object _gate = new();
-    private readonly LinkedList<Entry> _ready = new();
+    private readonly LinkedList<Entry>[] _ready = NewReadyLists(); // index = priority
     private readonly HashSet<Entry> _hidden = [];
     private readonly List<Entry> _due = []; // scratch list for PromoteDueLocked
     private readonly List<TransportMessage> _deadLetters = [];
@@ -30,7 +31,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     public string Name { get; } = name;
 
     /// <summary>Messages waiting or in flight.</summary>
-    public int Count => Locked(q => q._ready.Count + q._hidden.Count);
+    public int Count => Locked(q => q.ReadyCountLocked() + q._hidden.Count);
 
     public int DeadLetterCount => Locked(q => q._deadLetters.Count);
 
@@ -46,7 +47,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             }
             else
             {
-                _ready.AddLast(entry.Node);
+                ReadyListOf(entry).AddLast(entry.Node);
             }
 
             ServeWaitersLocked();
@@ -164,15 +165,16 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     private IReceivedMessage[] TakeLocked(int max, TimeSpan leaseDuration, DateTimeOffset now)
     {
         PromoteDueLocked(now);
-        if (_ready.Count == 0)
+        var readyCount = ReadyCountLocked();
+        if (readyCount == 0)
         {
             return [];
         }
 
-        var taken = new IReceivedMessage[Math.Min(max, _ready.Count)];
+        var taken = new IReceivedMessage[Math.Min(max, readyCount)];
         for (var i = 0; i < taken.Length; i++)
         {
-            var entry = _ready.First!.Value;
+            var entry = FirstReadyLocked();
             entry.Lease++; // any earlier delivery's lease is now stale
             entry.Leased = true;
             HideLocked(entry, now + leaseDuration);
@@ -207,7 +209,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         foreach (var entry in _due)
         {
             _hidden.Remove(entry);
-            _ready.AddLast(entry.Node);
+            ReadyListOf(entry).AddLast(entry.Node);
         }
 
         _due.Clear();
@@ -216,11 +218,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     /// <summary>Hides <paramref name="entry"/> until <paramref name="until"/> (a delay or a lease).</summary>
     private void HideLocked(Entry entry, DateTimeOffset until)
     {
-        if (entry.Node.List is not null)
-        {
-            _ready.Remove(entry.Node);
-        }
-
+        entry.Node.List?.Remove(entry.Node);
         entry.HiddenUntil = until;
         _hidden.Add(entry);
         if (until < _noneHiddenBefore)
@@ -269,11 +267,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             EnsureHeldLocked(entry, lease);
             entry.Settled = true;
             _hidden.Remove(entry);
-            if (entry.Node.List is not null)
-            {
-                _ready.Remove(entry.Node);
-            }
-
+            entry.Node.List?.Remove(entry.Node);
             if (failure is not null)
             {
                 _deadLetters.Add(failure.AddTo(entry.Message));
@@ -304,7 +298,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
                 _hidden.Remove(entry);
                 if (entry.Node.List is null)
                 {
-                    _ready.AddFirst(entry.Node);
+                    ReadyListOf(entry).AddFirst(entry.Node);
                 }
             }
 
@@ -321,9 +315,9 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         lock (_gate)
         {
             var now = time.GetUtcNow();
-            long ready = _ready.Count, inFlight = 0, delayed = 0;
+            long ready = ReadyCountLocked(), inFlight = 0, delayed = 0;
             var oldest = DateTimeOffset.MaxValue;
-            foreach (var entry in _ready)
+            foreach (var entry in _ready.SelectMany(list => list))
             {
                 oldest = entry.EnqueuedAt < oldest ? entry.EnqueuedAt : oldest;
             }
@@ -366,6 +360,43 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         }
     }
 
+    private static LinkedList<Entry>[] NewReadyLists()
+    {
+        var lists = new LinkedList<Entry>[DeliveryOptions.MaxPriority + 1];
+        for (var i = 0; i < lists.Length; i++)
+        {
+            lists[i] = new LinkedList<Entry>();
+        }
+
+        return lists;
+    }
+
+    /// <summary>The ready list of the entry's priority.</summary>
+    private LinkedList<Entry> ReadyListOf(Entry entry) => _ready[entry.Priority];
+
+    /// <summary>The first entry of the highest priority that has one (there must be one).</summary>
+    private Entry FirstReadyLocked()
+    {
+        for (var priority = _ready.Length - 1; ; priority--)
+        {
+            if (_ready[priority].First is { } first)
+            {
+                return first.Value;
+            }
+        }
+    }
+
+    private int ReadyCountLocked()
+    {
+        var count = 0;
+        foreach (var list in _ready)
+        {
+            count += list.Count;
+        }
+
+        return count;
+    }
+
     private T Locked<T>(Func<InMemoryQueue, T> read)
     {
         lock (_gate)
@@ -380,11 +411,15 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         public Entry(TransportMessage message, DateTimeOffset enqueuedAt)
         {
             Message = message;
+            Priority = message.Priority;
             EnqueuedAt = enqueuedAt;
             Node = new LinkedListNode<Entry>(this);
         }
 
         public TransportMessage Message { get; }
+
+        /// <summary>Its priority, 0 to 9: the index of its ready list.</summary>
+        public int Priority { get; }
 
         /// <summary>When it was put in the queue.</summary>
         public DateTimeOffset EnqueuedAt { get; }

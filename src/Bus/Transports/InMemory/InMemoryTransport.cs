@@ -34,6 +34,7 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue, IQueueStat
             PublishSubscribe = true,
             Redrive = true,
             NativeDeadLetter = false,
+            PriorityOrdering = PriorityOrdering.Native,
             MaxMessageSize = _options.MaxMessageSize,
         };
     }

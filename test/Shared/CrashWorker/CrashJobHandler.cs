@@ -1,14 +1,15 @@
 using System.Globalization;
 using Bus.Steps;
 
-namespace Bus.Sqlite.CrashWorker;
+namespace Bus.CrashTesting;
 
 /// <summary>
-/// Runs a <see cref="CrashJob"/> as memoised steps. The handler first logs its start with its attempt number. Each step, as it starts, appends a row to the execution log
-/// (job, step, whether the step store already held the step as finished) and prints "step &lt;job&gt; &lt;step&gt;",
-/// then works. A step killed mid-way is logged, so every execution that a crash repeats is countable.
+/// Runs a <see cref="CrashJob"/> as memoised steps. The handler first logs its start with its attempt number. Each step,
+/// as it starts, appends a row to the execution log (job, step, whether the step store already held the step as
+/// finished) and prints "step &lt;job&gt; &lt;step&gt;", then works. A step killed mid-way is logged, so every execution
+/// that a crash repeats is countable.
 /// </summary>
-public sealed class CrashJobHandler(ExecutionLog log, IStepStore stepStore) : IHandleMessages<CrashJob>
+public sealed class CrashJobHandler(IExecutionLog log, IStepStore stepStore) : IHandleMessages<CrashJob>
 {
     /// <inheritdoc />
     public async Task HandleAsync(CrashJob message, IMessageContext context)
