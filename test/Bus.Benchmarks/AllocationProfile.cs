@@ -16,7 +16,8 @@ public sealed class AllocationProfile : EventListener
     private readonly ConcurrentDictionary<string, long> _bytesByType = new(StringComparer.Ordinal);
 
     /// <summary>Profiles Bus's send throughput (<paramref name="throughputMessages"/>) and latency
-    /// (<paramref name="latencyMessages"/>, one in flight) on fresh buses; returns the top types in estimated bytes per message.</summary>
+    /// (<paramref name="latencyMessages"/>, one in flight; the caller gives ten times the latency scenario's size, so the
+    /// sampled figures are steady) on fresh buses; returns the top types in estimated bytes per message.</summary>
     public static async Task<string> RunAsync(int throughputMessages, int latencyMessages)
     {
         var throughput = await ProfileAsync(Scenarios.SendThroughput(throughputMessages), Scenarios.SendThroughput(throughputMessages / 4), throughputMessages).ConfigureAwait(false);

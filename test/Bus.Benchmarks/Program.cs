@@ -16,7 +16,7 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
 var total = System.Diagnostics.Stopwatch.StartNew();
 if (options.ProfileAllocations)
 {
-    Console.WriteLine(await AllocationProfile.RunAsync(options.ThroughputMessages, options.LatencyMessages).ConfigureAwait(false));
+    Console.WriteLine(await AllocationProfile.RunAsync(options.ThroughputMessages, options.LatencyMessages * 10).ConfigureAwait(false));
     return 0;
 }
 

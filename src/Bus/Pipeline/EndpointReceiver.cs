@@ -10,9 +10,9 @@ namespace Bus.Pipeline;
 /// <summary>
 /// Receives from the endpoint's queue into a bounded buffer and hands messages to at most MaxConcurrency workers. A
 /// worker owns each delivery from receive to settle: it runs the <see cref="IncomingPipeline"/>'s steps, which return an
-/// <see cref="Outcome"/>, and has the <see cref="DeliverySettler"/> apply it. The worker holds the delivery's
-/// <see cref="LeaseRenewer"/> all along, on its own <see cref="LeaseClock"/>: made when it takes the message, stopped
-/// before settling, disposed after. A prefetched message's lease is not renewed while it waits: a heartbeat due
+/// <see cref="Outcome"/>, and has the <see cref="DeliverySettler"/> apply it. The worker keeps the delivery's lease all
+/// along with its own <see cref="LeaseRenewer"/>, which holds the message from when the worker takes it, stops before
+/// settling and ends the delivery after. A prefetched message's lease is not renewed while it waits: a heartbeat due
 /// meanwhile is made before its steps run, and one taken over by another worker meanwhile is dropped here, at no
 /// attempt's cost.
 /// Capacity (concurrency + prefetch) is taken before receiving, so nothing is received that cannot be held; prefetch
@@ -27,6 +27,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     /// <summary>How long a message released over its type's concurrency limit stays invisible.</summary>
     internal static readonly TimeSpan OverLimitDelay = TimeSpan.FromSeconds(5);
     private readonly IncomingPipeline _pipeline;
+    private readonly HandlerServices _handlerServices;
     private readonly DeliverySettler _settler;
     private readonly HandlingTable _handling;
     private readonly ITransport _transport;
@@ -41,6 +42,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     private readonly TypeConcurrency _typeLimits = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _hardStop = new();
+    private readonly ShutdownSignals _shutdown;
     private readonly EndpointLeases _leases;
     private readonly ReceiveLoopState _state;
     private Task? _receiveLoop;
@@ -49,8 +51,10 @@ internal sealed class EndpointReceiver : IAsyncDisposable
 
     public EndpointReceiver(
         IncomingPipeline pipeline, DeliverySettler settler, HandlingTable handling, ITransport transport, TimeProvider time,
-        ILoggerFactory loggers, BusConfiguration config, ReceiveLoopState state)
+        ILoggerFactory loggers, BusConfiguration config, ReceiveLoopState state, HandlerServices handlerServices)
     {
+        _handlerServices = handlerServices;
+        _shutdown = new ShutdownSignals(_stopping.Token, _hardStop.Token);
         _state = state;
         _pipeline = pipeline;
         _settler = settler;
@@ -197,56 +201,66 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     private async Task WorkAsync()
     {
         var next = _buffer.NewWorker();
-        using var clock = new LeaseClock(_time);
+        var renewer = new LeaseRenewer(_leases); // holds each delivery this worker takes, one after another
+        await using var _ = renewer.ConfigureAwait(false);
         while (await next.NextAsync().ConfigureAwait(false))
         {
             var (message, receivedAt) = next.Current;
-            if (!_handling.TryGetLimit(message, out var type, out var limit))
+            if (_handling.TryGetLimit(message, out var type, out var limit))
             {
-                await RunAsync(new HeldMessage(message, NewRenewer(message, clock, receivedAt), OwnClock: null), holdsPlace: true).ConfigureAwait(false);
-                continue;
+                await RunLimitedAsync(message, receivedAt, type, limit, renewer).ConfigureAwait(false);
             }
-
-            HeldMessage parked = default;
-            switch (_typeLimits.Enter(type, limit, () => parked = Park(message, receivedAt)))
+            else
             {
-                case TypeConcurrency.Admission.Parked:
-                    await parked.Renewer.StartAsync().ConfigureAwait(false); // its lease is renewed while it waits
-                    _capacity.Release(); // a parked message holds no receive place: other types are still received
-                    continue;
-                case TypeConcurrency.Admission.Release:
-                    await ReleaseOverLimitAsync(message).ConfigureAwait(false);
-                    continue;
+                await RunAsync(Hold(renewer, message, receivedAt), holdsPlace: true).ConfigureAwait(false);
             }
-
-            // This worker runs the type's parked messages as it finishes each, keeping the type's place.
-            var item = new HeldMessage(message, NewRenewer(message, clock, receivedAt), OwnClock: null);
-            var holdsPlace = true;
-            do
-            {
-                await RunAsync(item, holdsPlace).ConfigureAwait(false);
-                holdsPlace = false;
-            }
-            while (_typeLimits.Exit(type, out item));
         }
     }
 
-    private LeaseRenewer NewRenewer(IReceivedMessage message, LeaseClock clock, DateTimeOffset receivedAt) =>
-        new(message, _handling.ProfileFor(message), _leases, clock, receivedAt);
+    /// <summary>A message of a type with a concurrency limit: run now, parked until a place of its type is free, or
+    /// released. (A method of its own: the closure that parks it is made only for such messages.)</summary>
+    private async Task RunLimitedAsync(IReceivedMessage message, DateTimeOffset receivedAt, MessageType type, int limit, LeaseRenewer renewer)
+    {
+        HeldMessage parked = default;
+        switch (_typeLimits.Enter(type, limit, () => parked = Park(message, receivedAt)))
+        {
+            case TypeConcurrency.Admission.Parked:
+                await parked.Renewer.StartAsync().ConfigureAwait(false); // its lease is renewed while it waits
+                _capacity.Release(); // a parked message holds no receive place: other types are still received
+                return;
+            case TypeConcurrency.Admission.Release:
+                await ReleaseOverLimitAsync(message).ConfigureAwait(false);
+                return;
+        }
 
-    /// <summary>What waits for a place when a message is over its type's limit: its lease is kept on a clock of its own,
-    /// as the worker goes on to other messages.</summary>
+        // This worker runs the type's parked messages as it finishes each, keeping the type's place.
+        var item = Hold(renewer, message, receivedAt);
+        var holdsPlace = true;
+        do
+        {
+            await RunAsync(item, holdsPlace).ConfigureAwait(false);
+            holdsPlace = false;
+        }
+        while (_typeLimits.Exit(type, out item));
+    }
+
+    /// <summary>The worker's <paramref name="renewer"/> takes on the lease of <paramref name="message"/>.</summary>
+    private HeldMessage Hold(LeaseRenewer renewer, IReceivedMessage message, DateTimeOffset receivedAt) =>
+        new(message, renewer, renewer.Hold(message, _handling.ProfileFor(message), receivedAt), Parked: false);
+
+    /// <summary>What waits for a place when a message is over its type's limit: its lease is kept by a renewer of its
+    /// own, as the worker goes on to other messages.</summary>
     private HeldMessage Park(IReceivedMessage message, DateTimeOffset receivedAt)
     {
-        var own = new LeaseClock(_time);
-        return new HeldMessage(message, NewRenewer(message, own, receivedAt), own);
+        var own = new LeaseRenewer(_leases);
+        return new HeldMessage(message, own, own.Hold(message, _handling.ProfileFor(message), receivedAt), Parked: true);
     }
 
     /// <summary>Processes one message (or releases it when stopping), then disposes its lease renewer and gives back
     /// its receive place if it holds one.</summary>
     private async Task RunAsync(HeldMessage item, bool holdsPlace)
     {
-        var (message, renewer, _) = item;
+        var (message, renewer, delivery, _) = item;
         try
         {
             if (_stopping.IsCancellationRequested)
@@ -260,7 +274,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                 return; // taken by another worker while it waited here (prefetched or parked): not ours to handle or settle
             }
 
-            await ProcessAsync(message, renewer).ConfigureAwait(false);
+            await ProcessAsync(message, renewer, delivery).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -301,8 +315,8 @@ internal sealed class EndpointReceiver : IAsyncDisposable
     }
 
     /// <summary>One delivery, from its steps to its settlement, traced and timed. The lease renewer is stopped before
-    /// settling (no heartbeat races the settlement) and disposed by the caller.</summary>
-    private async Task ProcessAsync(IReceivedMessage message, LeaseRenewer renewer)
+    /// settling (no heartbeat races the settlement); the caller ends the delivery on it.</summary>
+    private async Task ProcessAsync(IReceivedMessage message, LeaseRenewer renewer, int delivery)
     {
         BusTelemetry.Received.Add(1, _endpointTag);
         using var activity = StartActivity(message);
@@ -316,8 +330,8 @@ internal sealed class EndpointReceiver : IAsyncDisposable
 
         try
         {
-            var delivery = new IncomingContext(message, renewer, _stopping.Token, _hardStop.Token);
-            var decided = await _pipeline.RunAsync(delivery).ConfigureAwait(false);
+            var context = new MessageContext(message, renewer, delivery, _shutdown, _handlerServices);
+            var decided = await _pipeline.RunAsync(context).ConfigureAwait(false);
             outcome = decided.Kind switch
             {
                 OutcomeKind.Complete => "completed",
@@ -327,7 +341,7 @@ internal sealed class EndpointReceiver : IAsyncDisposable
                 _ => "lease-lost",
             };
             await renewer.StopAsync().ConfigureAwait(false);
-            await _settler.SettleAsync(delivery, decided).ConfigureAwait(false);
+            await _settler.SettleAsync(context, decided).ConfigureAwait(false);
         }
         finally
         {

@@ -5,21 +5,24 @@ namespace Bus.Pipeline;
 
 /// <summary>
 /// One delivery on its way through the incoming steps: the received message and what the steps before learned of it
-/// (its type, the deserialized message, the DI scope, the handlers' context). Made by the worker that received the
-/// message, which owns it until it is settled.
+/// (its type, the deserialized message, the DI scope). Made by the worker that received the message, which owns it until
+/// it is settled. The same object is the handlers' <see cref="IMessageContext"/> once the handling attempt starts
+/// (<see cref="MessageContext"/>): one object per delivery.
 /// </summary>
-public sealed class IncomingContext
+public abstract class IncomingContext
 {
     private object? _message;
     private IServiceProvider? _services;
-    private MessageContext? _handler;
+    private bool _attemptStarted;
 
-    internal IncomingContext(IReceivedMessage received, LeaseRenewer renewer, CancellationToken stopping, CancellationToken hardStop)
+    private readonly ShutdownSignals _shutdown;
+
+    private protected IncomingContext(IReceivedMessage received, LeaseRenewer renewer, int delivery, ShutdownSignals shutdown)
     {
         Received = received;
         Renewer = renewer;
-        Stopping = stopping;
-        HardStop = hardStop;
+        Delivery = delivery;
+        _shutdown = shutdown;
     }
 
     /// <summary>The message id (stable across retries and redrives).</summary>
@@ -53,27 +56,31 @@ public sealed class IncomingContext
     /// <summary>The context the handlers get: bus, steps, lease extension, <see cref="IMessageContext.FailAsync"/>.</summary>
     /// <exception cref="InvalidOperationException">Read before the handling attempt started.</exception>
     public IMessageContext MessageContext =>
-        _handler ?? throw new InvalidOperationException("The handling attempt has not started: user steps run inside it.");
+        Handler ?? throw new InvalidOperationException("The handling attempt has not started: user steps run inside it.");
 
-    /// <summary>Cancelled when the lease is lost, the max runtime is reached, or a hard stop cancels handlers.</summary>
-    public CancellationToken CancellationToken => Renewer.HandlerToken;
+    /// <summary>Cancelled when the lease is lost, the max runtime is reached, or a hard stop cancels handlers; already
+    /// cancelled once the delivery has ended.</summary>
+    public CancellationToken CancellationToken => Renewer.TokenFor(Delivery);
 
     internal IReceivedMessage Received { get; }
 
-    /// <summary>Keeps the lease alive from receive to settle; held by the worker.</summary>
+    /// <summary>Keeps the lease alive from receive to settle: the worker's renewer, holding this delivery.</summary>
     internal LeaseRenewer Renewer { get; }
 
+    /// <summary>This delivery's number on <see cref="Renewer"/>.</summary>
+    internal int Delivery { get; }
+
     /// <summary>Cancelled when the host starts stopping (checkpoints release then).</summary>
-    internal CancellationToken Stopping { get; }
+    internal CancellationToken Stopping => _shutdown.Stopping;
 
     /// <summary>Cancelled when the shutdown timeout has passed.</summary>
-    internal CancellationToken HardStop { get; }
-
-    /// <summary>The registered type, once resolved.</summary>
-    internal MessageType? Type { get; set; }
+    internal CancellationToken HardStop => _shutdown.HardStop;
 
     /// <summary>How the type is handled here, once resolved.</summary>
     internal TypeHandling? Handling { get; set; }
+
+    /// <summary>The registered type, once resolved.</summary>
+    internal MessageType? Type => Handling?.Type;
 
     /// <summary>Whether the message is deserialized (a system message is, when recognised).</summary>
     internal bool HasMessage => _message is not null;
@@ -85,10 +92,13 @@ public sealed class IncomingContext
         set => _services = value;
     }
 
-    /// <summary>The handlers' context, once the attempt started.</summary>
-    internal MessageContext? Handler
+    /// <summary>This delivery as the handlers' context, once the attempt started; null before.</summary>
+    internal MessageContext? Handler => _attemptStarted ? (MessageContext)this : null;
+
+    /// <summary>The handling attempt starts: from now on the delivery is also the handlers' context.</summary>
+    internal MessageContext BeginAttempt()
     {
-        get => _handler;
-        set => _handler = value;
+        _attemptStarted = true;
+        return (MessageContext)this;
     }
 }

@@ -1,3 +1,5 @@
+using Bus.Transports;
+
 namespace Bus.Pipeline;
 
 /// <summary>The <see cref="IBus"/>: inside a handler, sends are held until the handler succeeds; outside, they go at once.</summary>
@@ -13,9 +15,10 @@ internal sealed class MessageBus(MessageSender sender) : IBus
     {
         ArgumentNullException.ThrowIfNull(message);
         var handling = MessageContext.Current;
-        var outgoing = sender.Build(message, kind, options, handling);
+        var (destination, built, visibleAt) = sender.Build(message, kind, options, handling);
         if (handling is { IsOpenForSends: true })
         {
+            var outgoing = new OutgoingMessage(destination, built, visibleAt);
             if (options is { EvenIfHandlerFails: true })
             {
                 handling.EnlistRegardless(outgoing);
@@ -28,6 +31,6 @@ internal sealed class MessageBus(MessageSender sender) : IBus
             return Task.CompletedTask;
         }
 
-        return sender.SendAsync([outgoing], cancellationToken);
+        return sender.SendAsync(destination, built, visibleAt, cancellationToken);
     }
 }

@@ -8,23 +8,22 @@ using Microsoft.Extensions.Logging;
 
 namespace Bus.Pipeline;
 
-/// <summary>The context of one message being handled: what <see cref="IMessageContext"/> exposes, plus the
-/// messages the handler sends (held until it succeeds) and the signals that end it early.</summary>
-internal sealed class MessageContext : IMessageContext
+/// <summary>The one object of a delivery: the <see cref="IncomingContext"/> the steps see and, once the handling attempt
+/// starts, the handlers' <see cref="IMessageContext"/>, with the messages the handler sends (held until it succeeds) and
+/// the signals that end it early.</summary>
+internal sealed class MessageContext : IncomingContext, IMessageContext
 {
     private static readonly AsyncLocal<MessageContext?> Ambient = new();
     private readonly HandlerServices _services;
-    private readonly IncomingContext _delivery;
-    private List<OutgoingMessage>? _pending;
-    private List<OutgoingMessage>? _regardless;
-    private string? _identity;
+    private HandlerEffects? _effects; // made by the first send, sticky header, decision or job status
 
-    /// <summary>Creates the handlers' context of <paramref name="delivery"/>, whose type is resolved: it reads the
-    /// message, its lease renewer, its type's time window and the host's stopping signal from there.</summary>
-    public MessageContext(IncomingContext delivery, HandlerServices services)
+    /// <summary>Creates the context of a delivery of <paramref name="received"/>, whose lease <paramref name="renewer"/>
+    /// keeps as its delivery number <paramref name="delivery"/>.</summary>
+    public MessageContext(
+        IReceivedMessage received, LeaseRenewer renewer, int delivery, ShutdownSignals shutdown, HandlerServices services)
+        : base(received, renewer, delivery, shutdown)
     {
         _services = services;
-        _delivery = delivery;
     }
 
     /// <summary>The context of the message being handled on this async flow, if any.</summary>
@@ -34,46 +33,28 @@ internal sealed class MessageContext : IMessageContext
         set => Ambient.Value = value;
     }
 
-    public IReceivedMessage Received => _delivery.Received;
-
-    public MessageType Type => _delivery.Type!;
-
-    /// <summary>Read from the headers when asked: a message the bus made in this process formats its id then.</summary>
-    public string MessageId => Received.Message.MessageId ?? string.Empty;
-
-    public string MessageType => Type.WireName;
+    /// <summary>The resolved type's wire name: never null here, as the attempt starts after the type is resolved.</summary>
+    public new string MessageType => Type!.WireName;
 
     /// <summary>What identifies the message across copies: for a system message that names itself
     /// (<see cref="SystemMessages.ISystemMessageIdentity"/>, e.g. an EventBridge event id) <c>event:{id}</c>, which two
     /// copies of one event share whatever their queue message ids; else the message id. Steps and workflow history are
     /// keyed by it.</summary>
-    public string Identity
-    {
-        get => _identity ?? MessageId;
-        set => _identity = value;
-    }
-
-    public IReadOnlyDictionary<string, string> Headers => Received.Message.Headers;
+    public string Identity =>
+        HasMessage && Message is SystemMessages.ISystemMessageIdentity { SystemMessageId: { Length: > 0 } eventId } ? $"event:{eventId}" : MessageId;
 
     /// <summary>Read from the headers when asked: most handlers never ask.</summary>
     public string CorrelationId => Headers.TryGetValue(MessageHeaders.CorrelationId, out var correlation) ? correlation : MessageId;
 
     public string? CausationId => Headers.TryGetValue(MessageHeaders.CausationId, out var causation) ? causation : null;
 
-    public int Attempt => Received.ReceiveCount;
-
-    public string Queue => Received.Queue;
-
     public IBus Bus => _services.Bus;
-
-    /// <summary>The handler's token; its source is made when first read.</summary>
-    public CancellationToken CancellationToken => _delivery.Renewer.HandlerToken;
 
     /// <summary>A small runner made when asked (most handlers run no steps; one that does keeps no state of its own).</summary>
     public IStepRunner Steps => new StepRunner(this, _services.StepStore, _services.StepGate, _services.Json);
 
     /// <summary>Sticky headers added while handling (e.g. the workflow id), carried by everything sent.</summary>
-    public Dictionary<string, string>? AddedSticky { get; private set; }
+    public Dictionary<string, string>? AddedSticky => _effects?.AddedSticky;
 
     /// <summary>Whether sends are held in this context (true while the handler runs).</summary>
     public bool IsOpenForSends { get; set; } = true;
@@ -81,32 +62,40 @@ internal sealed class MessageContext : IMessageContext
     /// <summary>How the handler decided the attempt ends (<see cref="FailAsync"/>, a checkpoint release), recorded
     /// before the exception that unwinds the handler, so that a handler swallowing that exception cannot turn the
     /// decision into a success. Null when the handler decided nothing.</summary>
-    public Exception? Decision { get; private set; }
+    public Exception? Decision => _effects?.Decision;
 
-    public void AddSticky(string name, string value) => (AddedSticky ??= new(StringComparer.Ordinal))[name] = value;
+    private HandlerEffects Effects => _effects ??= new HandlerEffects();
+
+    public void AddSticky(string name, string value) => (Effects.AddedSticky ??= new(StringComparer.Ordinal))[name] = value;
 
     /// <summary>Stops adding a sticky header that <see cref="AddSticky"/> added (e.g. the workflow id once a workflow's
     /// handler returns, so other handlers of the same message do not carry it).</summary>
     public void RemoveSticky(string name) => AddedSticky?.Remove(name);
 
-    public void Enlist(OutgoingMessage message) => (_pending ??= []).Add(message);
+    public void Enlist(OutgoingMessage message) => (Effects.Pending ??= []).Add(message);
 
     /// <summary>Holds a message sent with <see cref="DeliveryOptions.EvenIfHandlerFails"/>: it goes out when the attempt
     /// ends, whatever its outcome.</summary>
-    public void EnlistRegardless(OutgoingMessage message) => (_regardless ??= []).Add(message);
+    public void EnlistRegardless(OutgoingMessage message) => (Effects.Regardless ??= []).Add(message);
 
     /// <summary>Drops what a failed attempt sent (but not what it sent regardless of the outcome).</summary>
-    public void DiscardPending() => _pending = null;
+    public void DiscardPending()
+    {
+        if (_effects is not null)
+        {
+            _effects.Pending = null;
+        }
+    }
 
     /// <summary>Sends what the handler sent regardless of the outcome (after a failed attempt).</summary>
     public Task FlushRegardlessAsync()
     {
-        if (_regardless is not { Count: > 0 } regardless)
+        if (_effects?.Regardless is not { Count: > 0 } regardless)
         {
             return Task.CompletedTask;
         }
 
-        _regardless = null;
+        _effects.Regardless = null;
         return _services.Sender.SendAsync(regardless, CancellationToken.None);
     }
 
@@ -114,8 +103,13 @@ internal sealed class MessageContext : IMessageContext
     /// token.</summary>
     public Task FlushAsync()
     {
-        List<OutgoingMessage>? all = _pending;
-        if (_regardless is { Count: > 0 } regardless)
+        if (_effects is not { } effects)
+        {
+            return Task.CompletedTask;
+        }
+
+        var all = effects.Pending;
+        if (effects.Regardless is { Count: > 0 } regardless)
         {
             all = all is null ? regardless : [.. all, .. regardless];
         }
@@ -125,8 +119,8 @@ internal sealed class MessageContext : IMessageContext
             return Task.CompletedTask;
         }
 
-        _pending = null;
-        _regardless = null;
+        effects.Pending = null;
+        effects.Regardless = null;
         return _services.Sender.SendAsync(all, CancellationToken);
     }
 
@@ -134,14 +128,14 @@ internal sealed class MessageContext : IMessageContext
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
         var decision = new FailNowException(reason);
-        Decision ??= decision;
+        Effects.Decision ??= decision;
         throw decision;
     }
 
     public async Task ExtendLeaseAsync(TimeSpan duration)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(duration, TimeSpan.Zero);
-        await _delivery.Renewer.ExtendAsync(duration, CancellationToken).ConfigureAwait(false);
+        await Renewer.ExtendAsync(Delivery, duration, CancellationToken).ConfigureAwait(false);
     }
 
     public Task CheckpointAsync()
@@ -149,7 +143,7 @@ internal sealed class MessageContext : IMessageContext
         if (ShouldPause(out var resumeAfter, out var why))
         {
             var decision = new CheckpointReleaseException(resumeAfter, why);
-            Decision ??= decision;
+            Effects.Decision ??= decision;
             throw decision;
         }
 
@@ -157,7 +151,7 @@ internal sealed class MessageContext : IMessageContext
     }
 
     /// <summary>The job's status as this attempt last saved it; null when it reported nothing.</summary>
-    public JobStatus? Status { get; private set; }
+    public JobStatus? Status => _effects?.Status;
 
     public async Task ReportProgressAsync(long done, long total)
     {
@@ -182,13 +176,13 @@ internal sealed class MessageContext : IMessageContext
 
     private Task SaveStatusAsync(JobStatus status)
     {
-        Status = status;
+        Effects.Status = status;
         return _services.Jobs.SaveAsync(status, CancellationToken);
     }
 
     private bool ShouldPause(out TimeSpan resumeAfter, out string why)
     {
-        if (_delivery.Stopping.IsCancellationRequested)
+        if (Stopping.IsCancellationRequested)
         {
             resumeAfter = TimeSpan.Zero;
             why = "the host is stopping";
@@ -196,7 +190,7 @@ internal sealed class MessageContext : IMessageContext
         }
 
         var now = _services.Time.GetUtcNow();
-        if (_delivery.Handling!.Window is { } window && !window.IsOpen(now))
+        if (Handling!.Window is { } window && !window.IsOpen(now))
         {
             resumeAfter = window.NextOpening(now) - now;
             why = $"its time window {window} has closed";

@@ -6,7 +6,8 @@ using Bus.Transports;
 
 namespace Bus.Pipeline;
 
-/// <summary>Turns a message object into an <see cref="OutgoingMessage"/>: headers, routing, delays; and sends it.</summary>
+/// <summary>Turns a message object into a transport message with its destination and due time: headers, routing,
+/// delays; and sends it (one at a time, or the messages a handler sent, together).</summary>
 internal sealed class MessageSender(
     MessageTypeRegistry registry,
     HandlerRegistry handlers,
@@ -22,7 +23,7 @@ internal sealed class MessageSender(
 
     public string EndpointName => endpointName;
 
-    public OutgoingMessage Build(object message, MessageKind kind, DeliveryOptions? options, MessageContext? handling)
+    public (Destination Destination, BusMessage Message, DateTimeOffset? VisibleAt) Build(object message, MessageKind kind, DeliveryOptions? options, MessageContext? handling)
     {
         ArgumentNullException.ThrowIfNull(message);
         var type = registry.Get(message.GetType());
@@ -48,7 +49,7 @@ internal sealed class MessageSender(
         }
     }
 
-    private OutgoingMessage Build(
+    private (Destination Destination, BusMessage Message, DateTimeOffset? VisibleAt) Build(
         object message, MessageType type, MessageKind kind, DeliveryOptions? options, MessageContext? handling, Dictionary<string, string> headers, DateTimeOffset now)
     {
         var destination = kind == MessageKind.Event
@@ -109,9 +110,22 @@ internal sealed class MessageSender(
             headers,
             body);
         create?.SetTag("messaging.message.id", made.MessageId); // the id is formatted once, for the tag and the wire
-        return new OutgoingMessage(destination, made, visibleAt);
+        return (destination, made, visibleAt);
     }
 
+    /// <summary>Sends one message (<see cref="IBus"/> outside a handler) through the transport's single-message send:
+    /// no list and no <see cref="OutgoingMessage"/> on a transport that sends one message natively.</summary>
+    public async Task SendAsync(Destination destination, TransportMessage message, DateTimeOffset? visibleAt, CancellationToken cancellationToken)
+    {
+        // The span's name is only built when someone listens: otherwise every send would allocate it for nothing.
+        using var activity = BusTelemetry.Source.HasListeners()
+            ? BusTelemetry.Source.StartActivity($"send {destination.Name}", ActivityKind.Producer)
+            : null;
+        await transport.SendAsync(destination, message, visibleAt, cancellationToken).ConfigureAwait(false);
+        BusTelemetry.Sent.Add(1, new KeyValuePair<string, object?>("bus.endpoint", endpointName));
+    }
+
+    /// <summary>Sends <paramref name="messages"/> together (what a handler sent, flushed after it succeeded).</summary>
     public async Task SendAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken cancellationToken)
     {
         if (messages.Count == 0)

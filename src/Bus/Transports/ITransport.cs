@@ -29,6 +29,20 @@ public interface ITransport : IAsyncDisposable
     Task SendAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Sends one message to a queue or topic (what <c>IBus.SendAsync</c> and <c>PublishAsync</c> do outside a handler).
+    /// The default hands it to <see cref="SendAsync(IReadOnlyList{OutgoingMessage}, CancellationToken)"/> as a list of
+    /// one; a transport that sends one message natively overrides it and saves the list and the
+    /// <see cref="OutgoingMessage"/> (the in-memory transport does). A transport that wraps another needs nothing here:
+    /// the default reaches the inner transport through the list.
+    /// </summary>
+    /// <param name="destination">The queue or topic.</param>
+    /// <param name="message">Headers and body.</param>
+    /// <param name="visibleAt">Earliest delivery time, or null for now (as <see cref="OutgoingMessage.VisibleAt"/>).</param>
+    /// <param name="cancellationToken">Cancels the send.</param>
+    Task SendAsync(Destination destination, TransportMessage message, DateTimeOffset? visibleAt, CancellationToken cancellationToken) =>
+        SendAsync([new OutgoingMessage(destination, message, visibleAt)], cancellationToken);
+
+    /// <summary>
     /// Receives up to <paramref name="maxMessages"/> messages from <paramref name="queue"/>, each under a lease of
     /// <paramref name="leaseDuration"/> (or the entity's fixed lease). Waits (long-polls) a transport-defined time and
     /// returns an empty list when nothing arrived.

@@ -158,7 +158,7 @@ public sealed class LeaseRenewerTests
     public async Task An_extension_is_bounded_by_the_max_runtime_left_and_refused_once_it_is_reached()
     {
         var message = new RecordingMessage("extend", _time);
-        await using var renewer = new LeaseRenewer(message, Profile with { AutomaticRenewal = false }, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")), new LeaseClock(_time));
+        await using var renewer = new LeaseRenewer(message, Profile with { AutomaticRenewal = false }, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")));
         Assert.True(await renewer.StartAsync());
         renewer.BeginHandling(CancellationToken.None);
 
@@ -184,7 +184,7 @@ public sealed class LeaseRenewerTests
         var capped = Capabilities with { Name = "sqs-like", MaxTotalLeaseTime = TimeSpan.FromMinutes(10) };
         var message = new RecordingMessage("capped", _time);
         var start = _time.GetUtcNow();
-        await using var renewer = new LeaseRenewer(message, Profile, new EndpointLeases(capped, _time, NullLogger.Instance, new("bus.endpoint", "test")), new LeaseClock(_time));
+        await using var renewer = new LeaseRenewer(message, Profile, new EndpointLeases(capped, _time, NullLogger.Instance, new("bus.endpoint", "test")));
         Assert.True(await renewer.StartAsync());
         renewer.BeginHandling(CancellationToken.None);
 
@@ -208,7 +208,7 @@ public sealed class LeaseRenewerTests
         var message = new RecordingMessage("prefetched", _time);
         _time.Advance(TimeSpan.FromSeconds(90)); // waited for a worker past its first heartbeat (at 1 minute)
 
-        await using var renewer = new LeaseRenewer(message, Profile, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")), new LeaseClock(_time), received);
+        await using var renewer = new LeaseRenewer(message, Profile, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")), received);
         Assert.True(await renewer.StartAsync());
 
         Assert.Equal([received + TimeSpan.FromSeconds(90)], message.Renewals);
@@ -223,17 +223,43 @@ public sealed class LeaseRenewerTests
         var message = new RecordingMessage("taken", _time) { Lost = true };
         _time.Advance(TimeSpan.FromMinutes(2));
 
-        await using var renewer = new LeaseRenewer(message, Profile, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")), new LeaseClock(_time), received);
+        await using var renewer = new LeaseRenewer(message, Profile, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")), received);
 
         Assert.False(await renewer.StartAsync());
         Assert.True(renewer.IsLeaseLost);
         Assert.Equal(0, _time.PendingTimers);
     }
 
+    [Fact]
+    public async Task A_workers_renewer_holds_deliveries_one_after_another_and_an_ended_one_touches_nothing()
+    {
+        await using var renewer = new LeaseRenewer(new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")));
+        var first = new RecordingMessage("first", _time);
+        var one = renewer.Hold(first, Profile, _time.GetUtcNow());
+        Assert.True(await renewer.StartAsync());
+        renewer.BeginHandling(CancellationToken.None);
+        Assert.Throws<InvalidOperationException>(() => renewer.Hold(first, Profile, _time.GetUtcNow())); // one at a time
+        await renewer.StopAsync();
+        await renewer.EndAsync();
+
+        var second = new RecordingMessage("second", _time);
+        var two = renewer.Hold(second, Profile, _time.GetUtcNow());
+        Assert.NotEqual(one, two);
+        Assert.True(await renewer.StartAsync());
+
+        // A context kept past its delivery: its token is cancelled and its extension refused; the next delivery is untouched.
+        Assert.True(renewer.TokenFor(one).IsCancellationRequested);
+        Assert.False(renewer.TokenFor(two).IsCancellationRequested);
+        await Assert.ThrowsAsync<LeaseLostException>(() => renewer.ExtendAsync(one, TimeSpan.FromMinutes(1), default));
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Empty(first.Renewals);
+        Assert.Single(second.Renewals);
+    }
+
     /// <summary>A renewer, started (its first heartbeat is in the future, so that completes at once).</summary>
     private LeaseRenewer Renewer(IReceivedMessage message, ExecutionProfile? profile = null)
     {
-        var renewer = new LeaseRenewer(message, profile ?? Profile, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")), new LeaseClock(_time));
+        var renewer = new LeaseRenewer(message, profile ?? Profile, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")));
         Assert.True(renewer.StartAsync().AsTask().IsCompletedSuccessfully);
         return renewer;
     }

@@ -73,10 +73,10 @@ public sealed class RetryDecisionTests : IAsyncLifetime
         }
 
         var leases = new EndpointLeases(_transport.Capabilities, TimeProvider.System, NullLogger.Instance, new("bus.endpoint", "q"));
-        var renewer = new LeaseRenewer(received, ExecutionProfile.Default, leases, new LeaseClock(TimeProvider.System));
-        return new IncomingContext(received, renewer, CancellationToken.None, CancellationToken.None)
+        var renewer = new LeaseRenewer(leases);
+        var delivery = renewer.Hold(received, ExecutionProfile.Default, DateTimeOffset.UtcNow);
+        return new MessageContext(received, renewer, delivery, new ShutdownSignals(CancellationToken.None, CancellationToken.None), services: null!)
         {
-            Type = type,
             Handling = new TypeHandling(type, [], null, ExecutionProfile.Default, _policy),
         };
     }

@@ -7,13 +7,13 @@ namespace Bus.Pipeline.Steps;
 /// <summary>
 /// Starts a handling attempt: the transport counts it (<see cref="Transports.IReceivedMessage.BeginAttemptAsync"/>; until
 /// here a delivery costs no attempt where the transport counts at start), the handler's max runtime starts counting and
-/// its <see cref="MessageContext"/> is made
+/// the delivery becomes the handlers' <see cref="MessageContext"/>
 /// (also the ambient one, so an <see cref="IBus"/> injected anywhere holds its sends). A failure anywhere after this
 /// step (a user step, a handler, the flush of held sends) ends the attempt here: what the handler sent is dropped, what
 /// it sent with <see cref="DeliveryOptions.EvenIfHandlerFails"/> goes out, and <see cref="RetryDecision"/> turns the
 /// failure (or the decision the handler recorded) into an outcome.
 /// </summary>
-internal sealed class AttemptStep(HandlerServices services, RetryDecision retry, ILoggerFactory loggers) : IIncomingStep
+internal sealed class AttemptStep(RetryDecision retry, ILoggerFactory loggers) : IIncomingStep
 {
     private readonly ILogger _log = loggers.CreateLogger("Bus");
 
@@ -39,13 +39,7 @@ internal sealed class AttemptStep(HandlerServices services, RetryDecision retry,
 
         var renewer = context.Renewer;
         renewer.BeginHandling(context.HardStop);
-        var handler = new MessageContext(context, services);
-        if (context.HasMessage && context.Message is SystemMessages.ISystemMessageIdentity { SystemMessageId: { Length: > 0 } eventId })
-        {
-            handler.Identity = $"event:{eventId}";
-        }
-
-        context.Handler = handler;
+        var handler = context.BeginAttempt();
 
         // Not set back afterwards: an async method's changes to the execution context never reach its caller.
         MessageContext.Current = handler;

@@ -45,7 +45,6 @@ internal sealed class ResolveTypeStep(BusConfiguration config, HandlingTable han
             return DeadLetter($"No handler for message type '{type.WireName}' on endpoint '{config.EndpointName}'.");
         }
 
-        context.Type = type;
         context.Handling = handled;
         return next(context);
     }

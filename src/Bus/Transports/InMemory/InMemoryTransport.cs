@@ -8,7 +8,7 @@ namespace Bus.Transports.InMemory;
 /// Everything is lost when the process ends: use it for development and tests.
 /// </summary>
 /// <remarks>
-/// It is also the reference implementation of the seam, meant to be read: <see cref="SendAsync"/> puts messages in
+/// It is also the reference implementation of the seam, meant to be read: <see cref="SendAsync(IReadOnlyList{OutgoingMessage}, CancellationToken)"/> puts messages in
 /// queues (a topic copies them to every subscribed queue), <see cref="ReceiveAsync"/> takes them under a lease, and each
 /// <see cref="IReceivedMessage"/> it returns settles that one delivery. The queue itself is <c>InMemoryQueue</c>.
 /// </remarks>
@@ -78,25 +78,45 @@ public sealed class InMemoryTransport : ITransport, IDeadLetterQueue, IQueueStat
 
         for (var i = 0; i < messages.Count; i++)
         {
-            // Every received message carries a message id: a foreign payload gets one here, as a broker would assign it.
-            var outgoing = messages[i];
-            var message = !outgoing.Message.Headers.ContainsKey(MessageHeaders.MessageId)
-                ? outgoing with { Message = outgoing.Message.WithHeaders([new(MessageHeaders.MessageId, Guid.NewGuid().ToString())]) }
-                : outgoing;
-            if (message.Destination.Kind == DestinationKind.Queue)
-            {
-                _broker.Queue(message.Destination.Name).Enqueue(message.Message, message.VisibleAt);
-            }
-            else
-            {
-                foreach (var queue in _broker.SubscribersOf(message.Destination.Name))
-                {
-                    _broker.Queue(queue).Enqueue(message.Message, message.VisibleAt);
-                }
-            }
+            Enqueue(messages[i].Destination, messages[i].Message, messages[i].VisibleAt);
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task SendAsync(Destination destination, TransportMessage message, DateTimeOffset? visibleAt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (!SurelyFits(message))
+        {
+            MessageSizeLimit.Check(message, _options.MaxMessageSize, Capabilities.Name);
+        }
+
+        Enqueue(destination, message, visibleAt);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Puts a message in its queue, or a copy in every queue subscribed to its topic.</summary>
+    private void Enqueue(Destination destination, TransportMessage message, DateTimeOffset? visibleAt)
+    {
+        // Every received message carries a message id: a foreign payload gets one here, as a broker would assign it.
+        if (!message.Headers.ContainsKey(MessageHeaders.MessageId))
+        {
+            message = message.WithHeaders([new(MessageHeaders.MessageId, Guid.NewGuid().ToString())]);
+        }
+
+        if (destination.Kind == DestinationKind.Queue)
+        {
+            _broker.Queue(destination.Name).Enqueue(message, visibleAt);
+        }
+        else
+        {
+            foreach (var queue in _broker.SubscribersOf(destination.Name))
+            {
+                _broker.Queue(queue).Enqueue(message, visibleAt);
+            }
+        }
     }
 
     /// <inheritdoc />
