@@ -40,6 +40,20 @@ public sealed class FauxqsProtocolTests : IAsyncLifetime
         Assert.Equal("7", redrive["maxReceiveCount"]!.ToString());
     }
 
+    [Theory]
+    [InlineData("-dlq")]
+    [InlineData("-priority")]
+    public async Task An_endpoint_named_like_another_endpoints_dead_letter_or_priority_queue_is_refused_before_anything_is_made(string suffix)
+    {
+        var queue = Fauxqs.UniqueName("owner") + suffix;
+
+        var error = await Assert.ThrowsAsync<BusConfigurationException>(() => _transport.ProvisionAsync(new TransportTopology(queue, [], []), default));
+
+        Assert.Contains($"'{queue}' ends with '{suffix}'", error.Message);
+        Assert.Contains("Choose an endpoint name", error.Message);
+        Assert.Null(await _raw.GetQueueUrlAsync("bt-" + queue, default));
+    }
+
     [Fact]
     public async Task Provisioning_creates_a_priority_queue_that_redrives_to_the_endpoints_dead_letter_queue_and_verify_only_requires_it()
     {

@@ -236,6 +236,18 @@ public sealed class ServiceBusTransportTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task An_endpoint_named_like_another_endpoints_priority_queue_is_refused_before_anything_is_made()
+    {
+        var (fake, transport) = Create();
+
+        var error = await Assert.ThrowsAsync<BusConfigurationException>(() => transport.ProvisionAsync(new TransportTopology("orders-priority", [], []), default));
+
+        Assert.Contains("'orders-priority' ends with '-priority'", error.Message);
+        Assert.Contains("endpoint 'orders'", error.Message);
+        Assert.Null(fake.QueueSettingsOf("orders-priority"));
+    }
+
+    [Fact]
     public async Task Without_priority_queues_none_is_made_and_the_transport_declares_no_priority_ordering()
     {
         var (fake, transport) = Create();
