@@ -20,8 +20,8 @@ internal static class StartupChecks
             if (steps is InMemoryStepStore)
             {
                 problems.Add($"The {capabilities.Name} transport is shared between hosts, but the step store is in memory on this host: a step finished " +
-                             "on one host would run again on another. Use a durable step store (UseSqliteStepStore on one machine; UseDynamoDbStepStore, " +
-                             "UseAzureTablesStepStore or another shared store on several), or set bus.AllowInMemoryStores = true when this endpoint runs " +
+                             "on one host would run again on another. Use a durable step store (UseSqliteStepStore on one machine; UsePostgreSqlStepStore, " +
+                             "UseDynamoDbStepStore, UseAzureTablesStepStore or another shared store on several), or set bus.AllowInMemoryStores = true when this endpoint runs " +
                              "on one host or runs no memoised steps.");
             }
 
@@ -29,7 +29,7 @@ internal static class StartupChecks
             {
                 problems.Add($"The {capabilities.Name} transport is shared between hosts, but the workflow store is in memory on this host: a workflow " +
                              "started on one host would not be found by another. Use a durable workflow store (UseSqliteWorkflowStore on one machine; " +
-                             "UseDynamoDbWorkflowStore, UseAzureTablesWorkflowStore or another shared store on several), or set " +
+                             "UsePostgreSqlWorkflowStore, UseDynamoDbWorkflowStore, UseAzureTablesWorkflowStore or another shared store on several), or set " +
                              "bus.AllowInMemoryStores = true when this endpoint runs on one host.");
             }
 
