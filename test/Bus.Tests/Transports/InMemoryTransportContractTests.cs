@@ -17,6 +17,35 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
         Task.FromResult<ITransport>(new InMemoryTransport(new InMemoryBroker(_time), new InMemoryTransportOptions { MaxMessageSize = 64 * 1024 }));
 
     [Fact]
+    public async Task Cancelling_the_token_of_a_receive_that_already_ended_leaves_the_next_waiting_receive_alone()
+    {
+        // Waiting receives reuse their waiter once its result is read; the first receive's cancellation must not reach
+        // the second, which waits on the same (reused) waiter.
+        var queue = await NewQueueAsync("reuse");
+        using var first = new CancellationTokenSource();
+        var firstReceive = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), first.Token).AsTask();
+        await Transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), Message("one"))], default);
+        Assert.Equal("one", Encoding.UTF8.GetString(Assert.Single(await firstReceive.WaitAsync(TimeSpan.FromSeconds(10))).Message.Body.Span));
+
+        using var second = new CancellationTokenSource();
+        var secondReceive = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), second.Token).AsTask();
+        await first.CancelAsync();
+        Assert.False(secondReceive.IsCompleted);
+
+        await Transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), Message("two"))], default);
+        Assert.Equal("two", Encoding.UTF8.GetString(Assert.Single(await secondReceive.WaitAsync(TimeSpan.FromSeconds(10))).Message.Body.Span));
+
+        // A cancelled waiting receive ends as cancelled, and the one after it still receives.
+        using var third = new CancellationTokenSource();
+        var thirdReceive = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), third.Token).AsTask();
+        await third.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => thirdReceive.WaitAsync(TimeSpan.FromSeconds(10)));
+        var fourthReceive = Transport.ReceiveAsync(queue, 1, TimeSpan.FromMinutes(1), default).AsTask();
+        await Transport.SendAsync([new OutgoingMessage(Destination.Queue(queue), Message("three"))], default);
+        Assert.Equal("three", Encoding.UTF8.GetString(Assert.Single(await fourthReceive.WaitAsync(TimeSpan.FromSeconds(10))).Message.Body.Span));
+    }
+
+    [Fact]
     public async Task A_waiting_receive_wakes_at_the_exact_due_time_of_a_message_due_at_a_fraction_of_a_millisecond()
     {
         // Jittered retry delays are not whole milliseconds. A test clock moved to exactly the due time must wake the

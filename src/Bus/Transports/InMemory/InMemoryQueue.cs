@@ -1,3 +1,5 @@
+using System.Threading.Tasks.Sources;
+
 namespace Bus.Transports.InMemory;
 
 /// <summary>
@@ -24,6 +26,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
     private readonly List<Entry> _due = []; // scratch list for PromoteDueLocked
     private readonly List<TransportMessage> _deadLetters = [];
     private readonly List<Waiter> _waiters = []; // oldest first
+    private readonly Stack<Waiter> _idleWaiters = new(); // finished waiters whose result was read, for the next long poll
     private DateTimeOffset _noneHiddenBefore = DateTimeOffset.MaxValue; // no hidden entry becomes ready before this
     private ITimer? _timer;
     private DateTimeOffset? _timerDueAt;
@@ -82,11 +85,12 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
                 return new ValueTask<IReadOnlyList<IReceivedMessage>>(taken);
             }
 
-            var waiter = new Waiter(this, max, leaseDuration, now + longPoll);
+            var waiter = _idleWaiters.TryPop(out var idle) ? idle : new Waiter(this);
+            var version = waiter.Start(max, leaseDuration, now + longPoll);
             _waiters.Add(waiter);
             waiter.Cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((Waiter)state!).Queue.Withdraw((Waiter)state!, token), waiter);
             ServeWaitersLocked(); // arms the timer for the poll's end
-            return new ValueTask<IReadOnlyList<IReceivedMessage>>(waiter.Task);
+            return new ValueTask<IReadOnlyList<IReceivedMessage>>(waiter, version);
         }
     }
 
@@ -97,7 +101,7 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
         {
             if (_waiters.Remove(waiter))
             {
-                waiter.TrySetCanceled(token);
+                waiter.Cancel(token);
             }
         }
     }
@@ -479,27 +483,72 @@ internal sealed class InMemoryQueue(string name, TimeProvider time)
             queue.Settle(entry, lease, failure ?? throw new ArgumentNullException(nameof(failure)));
     }
 
-    /// <summary>A receive waiting for messages: completed with the messages handed to it, with none when its poll ends,
-    /// or cancelled. Its awaiting code runs on the thread pool, never on the thread that completed it.</summary>
-    private sealed class Waiter(InMemoryQueue queue, int max, TimeSpan leaseDuration, DateTimeOffset pollEndsAt)
-        : TaskCompletionSource<IReadOnlyList<IReceivedMessage>>(TaskCreationOptions.RunContinuationsAsynchronously)
+    /// <summary>Takes back a waiter whose result was read, for the next long poll (a waiting receive allocates nothing).</summary>
+    private void ReturnIdle(Waiter waiter)
     {
+        lock (_gate)
+        {
+            _idleWaiters.Push(waiter);
+        }
+    }
+
+    /// <summary>A receive waiting for messages: completed with the messages handed to it, with none when its poll ends,
+    /// or cancelled. Its awaiting code runs on the thread pool, never on the thread that completed it. It is the
+    /// <see cref="ValueTask{TResult}"/>'s source: once its result is read it goes back to the queue for the next long
+    /// poll, unless its cancellation callback may still run (then it is simply dropped), so a callback never touches a
+    /// later receive.</summary>
+    private sealed class Waiter(InMemoryQueue queue) : IValueTaskSource<IReadOnlyList<IReceivedMessage>>
+    {
+        private ManualResetValueTaskSourceCore<IReadOnlyList<IReceivedMessage>> _core = new() { RunContinuationsAsynchronously = true };
+        private bool _reusable;
+
         public InMemoryQueue Queue { get; } = queue;
 
         /// <summary>Its registration with the receiver's cancellation token (set under the queue's lock).</summary>
         public CancellationTokenRegistration Cancellation { get; set; }
 
-        public int Max { get; } = max;
+        public int Max { get; private set; }
 
-        public TimeSpan LeaseDuration { get; } = leaseDuration;
+        public TimeSpan LeaseDuration { get; private set; }
 
-        public DateTimeOffset PollEndsAt { get; } = pollEndsAt;
+        public DateTimeOffset PollEndsAt { get; private set; }
+
+        /// <summary>Begins a long poll (under the queue's lock); returns the token of this use.</summary>
+        public short Start(int max, TimeSpan leaseDuration, DateTimeOffset pollEndsAt)
+        {
+            Max = max;
+            LeaseDuration = leaseDuration;
+            PollEndsAt = pollEndsAt;
+            _reusable = false;
+            return _core.Version;
+        }
 
         /// <summary>Completes the receive (under the queue's lock). Its awaiting code runs later, on the thread pool.</summary>
         public void Finish(IReadOnlyList<IReceivedMessage> received)
         {
-            Cancellation.Unregister(); // does not wait for a cancellation running now: that one finds the waiter gone
-            TrySetResult(received);
+            // False when a cancellation is running now (it will find the waiter gone): then this waiter is not reused.
+            _reusable = Cancellation.Unregister();
+            _core.SetResult(received);
         }
+
+        /// <summary>Cancels the receive (under the queue's lock); a cancelled waiter is not reused.</summary>
+        public void Cancel(CancellationToken token) => _core.SetException(new OperationCanceledException(token));
+
+        public IReadOnlyList<IReceivedMessage> GetResult(short token)
+        {
+            var result = _core.GetResult(token);
+            if (_reusable)
+            {
+                _core.Reset();
+                Queue.ReturnIdle(this);
+            }
+
+            return result;
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
     }
 }
