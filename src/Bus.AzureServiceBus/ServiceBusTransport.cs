@@ -111,14 +111,7 @@ public sealed class ServiceBusTransport : ITransport
     public async Task ProvisionAsync(TransportTopology topology, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(topology);
-        if (topology.InputQueue.EndsWith(EntityNames.PrioritySuffix, StringComparison.OrdinalIgnoreCase))
-        {
-            // Endpoint "x-priority" would share its queue with the priority queue of endpoint "x".
-            throw new BusConfigurationException(
-                $"The endpoint name '{topology.InputQueue}' ends with '{EntityNames.PrioritySuffix}', which names the priority queue of endpoint " +
-                $"'{topology.InputQueue[..^EntityNames.PrioritySuffix.Length]}' on Service Bus. Choose an endpoint name that does not end with '{EntityNames.PrioritySuffix}'.");
-        }
-
+        EntityNames.RefusePrioritySuffix(topology.InputQueue);
         var tier = await TierAsync(cancellationToken).ConfigureAwait(false);
         await _provisioner.ProvisionAsync(topology, tier, cancellationToken).ConfigureAwait(false);
     }

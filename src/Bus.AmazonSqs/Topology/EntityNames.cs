@@ -31,6 +31,21 @@ internal sealed class EntityNames(string prefix)
     /// <summary>The SQS name of the priority queue of the endpoint queue named <paramref name="queueName"/> in SQS.</summary>
     public static string PriorityQueueOf(string queueName) => Sanitize(queueName, MaxQueueName - PrioritySuffix.Length) + PrioritySuffix;
 
+    /// <summary>An endpoint named like another endpoint's dead-letter or priority queue ("x-dlq", "x-priority") would
+    /// share that queue with endpoint "x": refused before anything is made.</summary>
+    public static void RefuseReservedSuffix(string endpoint)
+    {
+        foreach (var suffix in new[] { DeadLetterSuffix, PrioritySuffix })
+        {
+            if (endpoint.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new BusConfigurationException(
+                    $"The endpoint name '{endpoint}' ends with '{suffix}', which names the {(suffix == DeadLetterSuffix ? "dead-letter" : "priority")} queue of " +
+                    $"endpoint '{endpoint[..^suffix.Length]}' on SQS. Choose an endpoint name that does not end with '{DeadLetterSuffix}' or '{PrioritySuffix}'.");
+            }
+        }
+    }
+
     /// <summary>The SNS name of a topic (an event's wire name).</summary>
     public string Topic(string logical) => Sanitize(prefix + logical, MaxTopicName);
 

@@ -92,25 +92,10 @@ internal sealed class SqsTopology(IAmazonSQS sqs, ISnsClient sns, EntityNames na
 
     public Task ProvisionAsync(TransportTopology topology, CancellationToken cancellationToken)
     {
-        RefuseReservedSuffix(topology.InputQueue);
+        EntityNames.RefuseReservedSuffix(topology.InputQueue);
         return options.ProvisioningMode == ProvisioningMode.CreateIfMissing
             ? CreateAsync(topology, cancellationToken)
             : VerifyAsync(topology, cancellationToken);
-    }
-
-    /// <summary>An endpoint named like another endpoint's dead-letter or priority queue ("x-dlq", "x-priority") would
-    /// share that queue with endpoint "x": refused before anything is made.</summary>
-    private static void RefuseReservedSuffix(string endpoint)
-    {
-        foreach (var suffix in new[] { EntityNames.DeadLetterSuffix, EntityNames.PrioritySuffix })
-        {
-            if (endpoint.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
-            {
-                throw new BusConfigurationException(
-                    $"The endpoint name '{endpoint}' ends with '{suffix}', which names the {(suffix == EntityNames.DeadLetterSuffix ? "dead-letter" : "priority")} queue of " +
-                    $"endpoint '{endpoint[..^suffix.Length]}' on SQS. Choose an endpoint name that does not end with '{EntityNames.DeadLetterSuffix}' or '{EntityNames.PrioritySuffix}'.");
-            }
-        }
     }
 
     private async Task CreateAsync(TransportTopology topology, CancellationToken cancellationToken)

@@ -27,6 +27,19 @@ internal sealed class EntityNames(string prefix)
     /// <summary>The priority queue of the endpoint whose queue entity is <paramref name="queueEntity"/>.</summary>
     public static string PriorityQueueOf(string queueEntity) => Sanitize(queueEntity + PrioritySuffix, MaxEntityLength);
 
+    /// <summary>An endpoint named like another endpoint's priority queue ("x-priority") would share that queue with
+    /// endpoint "x" (with priority queues on or off, as another endpoint may have them on): refused before anything is
+    /// made.</summary>
+    public static void RefusePrioritySuffix(string endpoint)
+    {
+        if (endpoint.EndsWith(PrioritySuffix, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new BusConfigurationException(
+                $"The endpoint name '{endpoint}' ends with '{PrioritySuffix}', which names the priority queue of endpoint " +
+                $"'{endpoint[..^PrioritySuffix.Length]}' on Service Bus. Choose an endpoint name that does not end with '{PrioritySuffix}'.");
+        }
+    }
+
     /// <summary>The topic of an event.</summary>
     public string Topic(string logicalName) => Sanitize(prefix + logicalName, MaxEntityLength);
 
