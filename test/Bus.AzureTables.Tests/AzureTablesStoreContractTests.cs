@@ -1,4 +1,5 @@
 using Bus.Conformance;
+using Bus.Hosting;
 using Bus.Jobs;
 using Bus.Steps;
 using Bus.Workflows;
@@ -110,4 +111,16 @@ public sealed class AzureTablesScheduleStoreContractTests : ScheduleStoreContrac
 
     /// <summary>Each store gets a client of its own, as another host would.</summary>
     protected override Schedules.IScheduleStore CreateStore() => new AzureTablesScheduleStore(Azurite.Client(), Azurite.Options(_prefix));
+}
+
+/// <summary>Two buses on one Azure table, each with a client of its own: each tick fires once and a pause holds for both.</summary>
+public sealed class AzureTablesScheduleStoreTwoHostsTests : ScheduleStoreTwoHostsTests
+{
+    private readonly string _prefix = Azurite.UniquePrefix("schedhost");
+
+    protected override void UseScheduleStore(BusConfiguration bus) => bus.UseAzureTablesScheduleStore(o =>
+    {
+        o.ConnectionString = Azurite.ConnectionString;
+        o.TableNamePrefix = _prefix;
+    });
 }

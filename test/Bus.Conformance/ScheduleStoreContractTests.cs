@@ -160,6 +160,60 @@ public abstract class ScheduleStoreContractTests
             listed);
     }
 
+    [Fact]
+    public async Task Remove_deletes_the_record_with_its_definition_pause_and_last_tick_and_reports_that_it_did()
+    {
+        var name = NewName();
+        var kept = NewName();
+        var store = CreateStore();
+        var definition = new ScheduleDefinition("old.report", "0 1 * * *", "Europe/Oslo", MissedTicks.Skip, Tick.AddDays(-30));
+        await store.RegisterAsync(name, definition, default);
+        Assert.True(await store.TryClaimAsync(name, Tick, Tick, default));
+        await store.SetPausedAsync(name, true, Tick.AddMinutes(1), default);
+        await store.RegisterAsync(kept, definition, default);
+
+        Assert.True(await CreateStore().RemoveAsync(name, default));
+
+        Assert.Null(await store.GetAsync(name, default));
+        Assert.Null(await CreateStore().GetAsync(name, default));
+        var listed = (await CreateStore().ListAsync(default)).Select(s => s.Name).ToList();
+        Assert.DoesNotContain(name, listed);
+        Assert.Contains(kept, listed);
+        Assert.Equal(new ScheduleState(kept, null, null, false, null, definition), await store.GetAsync(kept, default));
+        Assert.False(await store.RemoveAsync(name, default)); // removed already
+    }
+
+    [Fact]
+    public async Task Removing_an_unknown_schedule_returns_false_and_creates_no_record()
+    {
+        var name = NewName();
+
+        Assert.False(await CreateStore().RemoveAsync(name, default));
+
+        Assert.Null(await CreateStore().GetAsync(name, default));
+        Assert.DoesNotContain(name, (await CreateStore().ListAsync(default)).Select(s => s.Name));
+    }
+
+    [Fact]
+    public async Task After_removal_a_schedule_registers_and_claims_afresh_without_its_old_pause_or_last_tick()
+    {
+        var name = NewName();
+        var store = CreateStore();
+        await store.RegisterAsync(name, new ScheduleDefinition("report", "0 * * * *", "UTC", MissedTicks.FireOnce, Tick), default);
+        Assert.True(await store.TryClaimAsync(name, Tick.AddHours(5), Tick.AddHours(5), default));
+        await store.SetPausedAsync(name, true, Tick.AddHours(6), default);
+        Assert.True(await CreateStore().RemoveAsync(name, default));
+
+        var again = new ScheduleDefinition("report.v2", "30 * * * *", "Europe/Berlin", MissedTicks.Skip, Tick.AddDays(1));
+        await CreateStore().RegisterAsync(name, again, default);
+        Assert.Equal(new ScheduleState(name, null, null, false, null, again), await store.GetAsync(name, default));
+
+        // The old last tick is gone: an earlier tick than it is claimed again, and the old pause no longer holds.
+        Assert.True(await store.TryClaimAsync(name, Tick.AddHours(1), Tick.AddHours(1), default));
+        Assert.Equal(new ScheduleState(name, Tick.AddHours(1), Tick.AddHours(1), false, null, again), await CreateStore().GetAsync(name, default));
+        Assert.Contains(name, (await CreateStore().ListAsync(default)).Select(s => s.Name));
+    }
+
     /// <summary>A schedule name unique to this test.</summary>
     protected static string NewName() => "schedule-" + Guid.NewGuid().ToString("N");
 }

@@ -1,5 +1,6 @@
 using Amazon.DynamoDBv2;
 using Bus.Conformance;
+using Bus.Hosting;
 using Bus.Jobs;
 using Bus.Steps;
 using Bus.Workflows;
@@ -91,4 +92,12 @@ public sealed class DynamoDbScheduleStoreContractTests : ScheduleStoreContractTe
     }
 
     public void Dispose() => _clients.ForEach(c => c.Dispose());
+}
+
+/// <summary>Two buses on one DynamoDB table, each with a client of its own: each tick fires once and a pause holds for both.</summary>
+public sealed class DynamoDbScheduleStoreTwoHostsTests : ScheduleStoreTwoHostsTests
+{
+    private readonly string _prefix = Dynalite.UniquePrefix("schedhost");
+
+    protected override void UseScheduleStore(BusConfiguration bus) => bus.UseDynamoDbScheduleStore(o => Dynalite.Configure(o, _prefix));
 }

@@ -1,4 +1,5 @@
 using Bus.Conformance;
+using Bus.Hosting;
 using Bus.Steps;
 using Bus.Workflows;
 
@@ -169,6 +170,32 @@ public sealed class PostgreSqlScheduleStoreContractTests : ScheduleStoreContract
             await store.DisposeAsync();
         }
 
+        await _schema.DisposeAsync();
+    }
+}
+
+/// <summary>Two buses on one database, with the PostgreSQL transport: each tick fires once and a pause holds for both.</summary>
+public sealed class PostgreSqlScheduleStoreTwoHostsTests : ScheduleStoreTwoHostsTests
+{
+    private readonly TestSchema _schema = new();
+
+    protected override void UseScheduleStore(BusConfiguration bus) => bus.UsePostgreSqlScheduleStore(_schema.ConnectionString, _schema.Name);
+
+    /// <summary>The PostgreSQL transport (shared between machines, so the start-up check accepts only shared stores).</summary>
+    protected override void UseTransport(BusConfiguration bus)
+    {
+        bus.UsePostgreSql(o =>
+        {
+            o.ConnectionString = _schema.ConnectionString;
+            o.Schema = _schema.Name;
+            o.TimeProvider = Time;
+        });
+        bus.UsePostgreSqlStepStore(_schema.ConnectionString, _schema.Name);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
         await _schema.DisposeAsync();
     }
 }

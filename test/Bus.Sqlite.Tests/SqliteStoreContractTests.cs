@@ -1,4 +1,5 @@
 using Bus.Conformance;
+using Bus.Hosting;
 using Bus.Steps;
 using Bus.Testing;
 using Bus.Workflows;
@@ -161,6 +162,20 @@ public sealed class SqliteScheduleStoreContractTests : ScheduleStoreContractTest
             store.Dispose();
         }
 
+        _database.Dispose();
+    }
+}
+
+/// <summary>Two buses on one database file: each tick fires once and a pause holds for both.</summary>
+public sealed class SqliteScheduleStoreTwoHostsTests : ScheduleStoreTwoHostsTests
+{
+    private readonly TempDatabase _database = new();
+
+    protected override void UseScheduleStore(BusConfiguration bus) => bus.UseSqliteScheduleStore(_database.Path);
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
         _database.Dispose();
     }
 }

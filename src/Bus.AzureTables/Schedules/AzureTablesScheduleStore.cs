@@ -81,6 +81,23 @@ public sealed class AzureTablesScheduleStore : IScheduleStore
     }
 
     /// <inheritdoc />
+    /// <remarks>One unconditional delete of the entity; the service answers 404 when there is none.</remarks>
+    public async Task<bool> RemoveAsync(string name, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        await Provisioner.EnsureAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var response = await _table.DeleteEntityAsync(KeyEncoding.Encode(name), RowKey, ETag.All, cancellationToken).ConfigureAwait(false);
+            return response.Status != 404; // the client returns a 404 as a response rather than throwing
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return false;
+        }
+    }
+
+    /// <inheritdoc />
     public Task SetPausedAsync(string name, bool paused, DateTimeOffset at, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);

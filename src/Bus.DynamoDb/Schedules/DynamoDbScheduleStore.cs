@@ -142,6 +142,17 @@ public sealed class DynamoDbScheduleStore : IScheduleStore, IDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>One <c>DeleteItem</c> that returns the old item: whether there was one.</remarks>
+    public async Task<bool> RemoveAsync(string name, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        await Provisioner.EnsureAsync(cancellationToken).ConfigureAwait(false);
+        var response = await _client.DeleteItemAsync(
+            new DeleteItemRequest { TableName = TableName, Key = Key(name), ReturnValues = ReturnValue.ALL_OLD }, cancellationToken).ConfigureAwait(false);
+        return response.Attributes is { Count: > 0 };
+    }
+
+    /// <inheritdoc />
     public async Task SetPausedAsync(string name, bool paused, DateTimeOffset at, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);

@@ -98,6 +98,16 @@ public sealed class SqliteScheduleStore : IScheduleStore, IDisposable
     }
 
     /// <inheritdoc />
+    public async Task<bool> RemoveAsync(string name, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var remove = Sql.Command(connection, null, "DELETE FROM bus_schedules WHERE name = $name;");
+        remove.Parameters.AddWithValue("$name", name);
+        return await remove.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc />
     public async Task SetPausedAsync(string name, bool paused, DateTimeOffset at, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);

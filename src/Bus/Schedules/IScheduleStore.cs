@@ -62,6 +62,14 @@ public interface IScheduleStore
     /// of schedules no longer in any endpoint's code (their <see cref="ScheduleDefinition.RegisteredAt"/> grows old).</summary>
     Task<IReadOnlyList<ScheduleState>> ListAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Deletes the schedule's record (its definition, last tick, pause and resume time) and returns true, or returns false
+    /// when there is none. For records of schedules removed from the code, which are never deleted automatically.
+    /// </summary>
+    /// <remarks>An endpoint that still has the schedule goes on running it: its next claim makes a new record (without
+    /// the pause, and without a definition until the endpoint starts again and registers it).</remarks>
+    Task<bool> RemoveAsync(string name, CancellationToken cancellationToken);
+
     /// <summary>Pauses or resumes the schedule (creating its record when there is none); resuming a paused
     /// schedule records <paramref name="at"/> as <see cref="ScheduleState.ResumedAt"/> (resuming one that is not paused
     /// changes nothing). The last tick is kept either way.</summary>

@@ -57,6 +57,16 @@ public sealed class InMemoryScheduleStore : IScheduleStore
     }
 
     /// <inheritdoc />
+    public Task<bool> RemoveAsync(string name, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        lock (_states)
+        {
+            return Task.FromResult(_states.Remove(name));
+        }
+    }
+
+    /// <inheritdoc />
     public Task SetPausedAsync(string name, bool paused, DateTimeOffset at, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
