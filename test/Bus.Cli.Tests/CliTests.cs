@@ -204,6 +204,7 @@ public abstract class CliTests : IAsyncLifetime
     [InlineData("schedules list")]
     [InlineData("schedules pause")]
     [InlineData("schedules resume")]
+    [InlineData("schedules remove")]
     public async Task Help_is_printed_for_every_command(string command)
     {
         var run = await BusTool.RunAsync([.. command.Split(' ', StringSplitOptions.RemoveEmptyEntries), "--help"]);

@@ -120,6 +120,34 @@ public sealed class PostgreSqlStoreCliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Schedules_remove_deletes_the_record_from_the_transport_database_only_when_confirmed()
+    {
+        var at = new DateTimeOffset(2026, 3, 1, 8, 0, 0, TimeSpan.Zero);
+        await using (var schedules = new PostgreSqlScheduleStore(TestPostgres.ConnectionString, _schema))
+        {
+            await schedules.RegisterAsync("stale", new Bus.Schedules.ScheduleDefinition("report", "0 2 * * *", "Europe/Oslo", Bus.Schedules.MissedTicks.Skip, at), default);
+            Assert.True(await schedules.TryClaimAsync("stale", at, at, default));
+            await schedules.RegisterAsync("kept", new Bus.Schedules.ScheduleDefinition("sync", "*/5 * * * *", "UTC", Bus.Schedules.MissedTicks.FireOnce, at), default);
+        }
+
+        var refused = await BusTool.RunAsync(["schedules", "remove", "stale"], input: "no\n", environment: Environment);
+        Assert.Equal(5, refused.ExitCode);
+        Assert.Contains("Schedule stale: sends report at '0 2 * * *' (Europe/Oslo)", refused.Error);
+        var removed = await BusTool.RunAsync(["schedules", "remove", "stale", "--yes", "-o", "json"], environment: Environment);
+        Assert.True(removed.ExitCode == 0, removed.ToString());
+        Assert.Equal("stale", removed.Json().GetProperty("removed").GetProperty("name").GetString());
+        await using (var schedules = new PostgreSqlScheduleStore(TestPostgres.ConnectionString, _schema))
+        {
+            Assert.Null(await schedules.GetAsync("stale", default));
+            Assert.Equal(["kept"], (await schedules.ListAsync(default)).Select(s => s.Name));
+        }
+
+        var unknown = await BusTool.RunAsync(["schedules", "remove", "stale", "--yes"], environment: Environment);
+        Assert.Equal(4, unknown.ExitCode);
+        Assert.Contains("The store has: kept.", unknown.Error);
+    }
+
+    [Fact]
     public async Task Missing_or_invalid_postgres_settings_exit_3_and_say_what_to_pass()
     {
         var missing = await BusTool.RunAsync(["queues", "--transport", "postgresql"]);

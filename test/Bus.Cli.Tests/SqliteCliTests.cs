@@ -277,5 +277,56 @@ public sealed class SqliteListingCliTests
         Assert.Contains("an endpoint records its schedules when it starts", pause.Error);
     }
 
+    [Fact]
+    public async Task Schedules_remove_shows_the_record_asks_first_and_deletes_it_only_when_confirmed()
+    {
+        using (var store = Bus.Sqlite.SqliteScheduleStore.ForFile(Database))
+        {
+            // Removed from the code a month ago: its record stays until removed.
+            await store.RegisterAsync("old-cleanup", new ScheduleDefinition("cleanup", "0 4 * * 0", "UTC", MissedTicks.FireOnce, At), default);
+            Assert.True(await store.TryClaimAsync("old-cleanup", At.AddDays(2), At.AddDays(2), default));
+            await store.RegisterAsync("nightly-report", new ScheduleDefinition("billing.nightly-report", "0 2 * * *", "Europe/Oslo", MissedTicks.FireOnce, At), default);
+            await store.SetPausedAsync("nightly-report", true, At, default);
+        }
+
+        var refused = await BusTool.RunAsync(["schedules", "remove", "old-cleanup", .. Store], input: "n\n");
+        Assert.Equal(5, refused.ExitCode);
+        Assert.Contains($"Schedule old-cleanup: sends cleanup at '0 4 * * 0' (UTC), last registered by an endpoint {Utc(At)}; last firing {Utc(At.AddDays(2))}.", refused.Error);
+        Assert.Contains("An endpoint that still has this schedule in its code goes on firing it", refused.Error);
+        Assert.Contains("records it again when it starts", refused.Error);
+        Assert.Contains("Remove schedule old-cleanup from the store? [y/N]", refused.Error);
+        Assert.Contains("Nothing removed. Pass --yes", refused.Error);
+        var noAnswer = await BusTool.RunAsync(["schedules", "remove", "old-cleanup", "-o", "json", .. Store], input: "");
+        Assert.Equal(5, noAnswer.ExitCode);
+        Assert.Empty(noAnswer.Out);
+        using (var store = Bus.Sqlite.SqliteScheduleStore.ForFile(Database))
+        {
+            Assert.NotNull(await store.GetAsync("old-cleanup", default));
+        }
+
+        var confirmed = await BusTool.RunAsync(["schedules", "remove", "old-cleanup", "-o", "json", .. Store], input: "y\n");
+        Assert.True(confirmed.ExitCode == 0, confirmed.ToString());
+        var removed = confirmed.Json().GetProperty("removed");
+        Assert.Equal("old-cleanup", removed.GetProperty("name").GetString());
+        Assert.Equal("0 4 * * 0", removed.GetProperty("cron").GetString());
+        Assert.Equal(At.AddDays(2), removed.GetProperty("lastFiring").GetDateTimeOffset());
+        var paused = await BusTool.RunAsync(["schedules", "remove", "nightly-report", "--yes", .. Store]);
+        Assert.True(paused.ExitCode == 0, paused.ToString());
+        Assert.Contains("Removed nightly-report.", paused.Out);
+        Assert.DoesNotContain("[y/N]", paused.Error);
+        using (var store = Bus.Sqlite.SqliteScheduleStore.ForFile(Database))
+        {
+            Assert.Null(await store.GetAsync("old-cleanup", default));
+            Assert.Null(await store.GetAsync("nightly-report", default));
+            Assert.Empty(await store.ListAsync(default));
+        }
+
+        Assert.Empty((await BusTool.RunAsync(["schedules", "list", "-o", "json", .. Store])).Json().EnumerateArray());
+        var again = await BusTool.RunAsync(["schedules", "remove", "nightly-report", "--yes", .. Store]);
+        Assert.Equal(4, again.ExitCode);
+        Assert.Contains("No schedule 'nightly-report' in the store", again.Error);
+        Assert.Equal(2, (await BusTool.RunAsync(["schedules", "remove", "--yes", .. Store])).ExitCode);
+    }
+
     private static string Utc(DateTimeOffset at) => at.ToString("yyyy-MM-dd HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 }

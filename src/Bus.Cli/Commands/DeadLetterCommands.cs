@@ -158,7 +158,7 @@ internal static class DeadLetterCommands
                 return ExitCodes.Success;
             }
 
-            if (!parse.GetValue(yes) && !Confirm(printer, $"Delete {Format.DeadLetters(count)} of {name} for good?"))
+            if (!parse.GetValue(yes) && !printer.Confirm($"Delete {Format.DeadLetters(count)} of {name} for good?"))
             {
                 printer.Note("Nothing purged. Pass --yes to purge without being asked.");
                 return ExitCodes.NotConfirmed;
@@ -210,20 +210,6 @@ internal static class DeadLetterCommands
                 }
             });
         return done;
-    }
-
-    /// <summary>Asks on standard error and reads the answer from standard input; no answer (end of input) is no.</summary>
-    private static bool Confirm(Printer printer, string question)
-    {
-        if (!Console.IsInputRedirected && printer.Error.Profile.Capabilities.Interactive)
-        {
-            return printer.Error.Confirm(question, defaultValue: false);
-        }
-
-        Console.Error.Write($"{question} [y/N] ");
-        var answer = Console.In.ReadLine()?.Trim();
-        Console.Error.WriteLine();
-        return answer is not null && (answer.Equals("y", StringComparison.OrdinalIgnoreCase) || answer.Equals("yes", StringComparison.OrdinalIgnoreCase));
     }
 
     private static void RequireChoice(ParseResult parse, DeadLetterFilter filter, Option<bool> all, string verb)

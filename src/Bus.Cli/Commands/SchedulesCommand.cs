@@ -8,10 +8,10 @@ using Spectre.Console;
 namespace Bus.Cli.Commands;
 
 /// <summary>
-/// <c>bus schedules list|pause|resume</c>: recurring schedules as the schedule store records them. An endpoint records each
-/// of its schedules' definitions (message type, cron expression, time zone, missed-tick policy) in the store when it
+/// <c>bus schedules list|pause|resume|remove</c>: recurring schedules as the schedule store records them. An endpoint records
+/// each of its schedules' definitions (message type, cron expression, time zone, missed-tick policy) in the store when it
 /// starts, so the tool reads everything from the store and works out the next firing from the stored expression. A
-/// schedule removed from the code keeps its record: its registration time shows it is stale.
+/// schedule removed from the code keeps its record (its registration time shows it is stale) until <c>remove</c> deletes it.
 /// </summary>
 internal static class SchedulesCommand
 {
@@ -57,9 +57,9 @@ internal static class SchedulesCommand
             });
             return ExitCodes.Success;
         });
-        return new Command("schedules", "Recurring schedules from the schedule store: list, pause, resume")
+        return new Command("schedules", "Recurring schedules from the schedule store: list, pause, resume, remove")
         {
-            list, SetPaused(global, "pause", paused: true), SetPaused(global, "resume", paused: false),
+            list, SetPaused(global, "pause", paused: true), SetPaused(global, "resume", paused: false), Remove(global),
         };
     }
 
@@ -89,6 +89,61 @@ internal static class SchedulesCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>
+    /// <c>bus schedules remove NAME</c>: deletes the record of a schedule that is gone from the code, after showing it and
+    /// asking (<c>--yes</c> for scripts), like <c>bus dlq purge</c>. The tool cannot know whether an endpoint still runs the
+    /// schedule; one that does goes on firing it without the pause and records it again when it starts, so removing a
+    /// live schedule loses only its pause and last firing. The prompt says so.
+    /// </summary>
+    private static Command Remove(GlobalOptions global)
+    {
+        var name = new Argument<string>("schedule") { Description = "The schedule's name (as `bus schedules list` shows it)" };
+        var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (for scripts)" };
+        var command = new Command(
+            "remove",
+            "Delete the record of a schedule removed from the code (definition, pause, last firing), after a confirmation (--yes to skip it)")
+        {
+            name, yes,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var printer = global.Printer(parse);
+            var store = StoreConnectors.Schedules(global.Connection(parse));
+            var schedule = parse.GetValue(name)!;
+            var state = await store.GetAsync(schedule, cancellationToken)
+                ?? throw new CliException(ExitCodes.NotFound, $"No schedule '{schedule}' in the store. {Known(await store.ListAsync(cancellationToken))}");
+            var row = Row(state, DateTimeOffset.UtcNow, printer);
+            if (!parse.GetValue(yes))
+            {
+                printer.Note(Describe(row));
+                printer.Note("An endpoint that still has this schedule in its code goes on firing it (the pause and last firing are lost) and records it again when it starts.");
+                if (!printer.Confirm($"Remove schedule {schedule} from the store?"))
+                {
+                    printer.Note("Nothing removed. Pass --yes to remove without being asked.");
+                    return ExitCodes.NotConfirmed;
+                }
+            }
+
+            if (!await store.RemoveAsync(schedule, cancellationToken))
+            {
+                throw new CliException(ExitCodes.NotFound, $"No schedule '{schedule}' in the store: it was removed meanwhile.");
+            }
+
+            printer.Print(new { Removed = row }, () => new Text($"Removed {schedule}."));
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    /// <summary>One line saying what a record holds, for the confirmation.</summary>
+    private static string Describe(ScheduleRow row)
+    {
+        var defined = row.Cron is null
+            ? "never registered by an endpoint"
+            : $"sends {row.MessageType} at '{row.Cron}' ({row.TimeZone}), last registered by an endpoint {Time(row.RegisteredAt)}";
+        return $"Schedule {row.Name}: {defined}; last firing {Time(row.LastFiring)}{(row.Paused ? "; paused" : "")}.";
     }
 
     private static string Known(IReadOnlyList<ScheduleState> records) =>

@@ -52,6 +52,22 @@ internal sealed class Printer
     /// <summary>A note for people (standard error, not in JSON output).</summary>
     public void Note(string text) => Error.MarkupLine(Markup.Escape(text));
 
+    /// <summary>Asks <paramref name="question"/> on standard error and reads the answer from standard input (a prompt on a
+    /// terminal, else a <c>[y/N]</c> line); no answer (end of input) is no. Destructive commands ask this unless given
+    /// <c>--yes</c>.</summary>
+    public bool Confirm(string question)
+    {
+        if (!Console.IsInputRedirected && Error.Profile.Capabilities.Interactive)
+        {
+            return Error.Confirm(question, defaultValue: false);
+        }
+
+        Console.Error.Write($"{question} [y/N] ");
+        var answer = Console.In.ReadLine()?.Trim();
+        Console.Error.WriteLine();
+        return answer is not null && (answer.Equals("y", StringComparison.OrdinalIgnoreCase) || answer.Equals("yes", StringComparison.OrdinalIgnoreCase));
+    }
+
     private static IAnsiConsole Create(TextWriter writer, bool redirected)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings
