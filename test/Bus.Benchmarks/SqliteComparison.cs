@@ -235,6 +235,11 @@ public static class SqliteComparison
             await send(i).ConfigureAwait(false);
         }
 
+        if (Environment.GetEnvironmentVariable("BUS_BENCH_DIAG") is { Length: > 0 })
+        {
+            Console.Error.WriteLine($"    sends done after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms, handled {signal.Handled} of {count}");
+        }
+
         var rate = count / ((await allHandled.ConfigureAwait(false) - started) / (double)Stopwatch.Frequency);
 
         var latencies = new double[latencyCount];

@@ -112,6 +112,7 @@ public sealed class SqliteTransportTests : IAsyncLifetime
         }
 
         Assert.Equal(sent.Count, settled);
+        await one.CountMessagesAsync(queue); // waits for the completions one queued; two's count then waits for its own
         Assert.Equal(0, await two.CountMessagesAsync(queue));
     }
 
@@ -134,7 +135,7 @@ public sealed class SqliteTransportTests : IAsyncLifetime
             FailureDetails.From("late", null, 1, "takeover", _time.GetUtcNow()), default));
         await second.CompleteAsync(default);
         Assert.Equal(0, await one.CountDeadLettersAsync("takeover"));
-        Assert.Equal(0, await one.CountMessagesAsync("takeover"));
+        Assert.Equal(0, await two.CountMessagesAsync("takeover")); // two's counts wait for the completion it queued
     }
 
     [Fact]

@@ -28,19 +28,75 @@ public sealed class SqliteWriteQueueTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Completes_queued_together_commit_in_one_transaction_and_all_land()
+    public async Task Renewals_queued_together_commit_in_one_transaction_and_all_land()
     {
         var received = await SendAndReceiveAsync("together", 20);
         var (gate, gateWrite) = await HoldQueueAsync();
         var commitsBefore = _transport.Table.Writes.Commits;
 
-        var completes = received.Select(m => m.CompleteAsync(default)).ToList();
+        var renewals = received.Select(m => m.RenewLeaseAsync(LongLease * 2, default)).ToList();
         gate.SetResult();
         await gateWrite;
-        await Task.WhenAll(completes);
+        await Task.WhenAll(renewals);
 
-        Assert.Equal(0, await _transport.CountMessagesAsync("together"));
-        Assert.Equal(2, _transport.Table.Writes.Commits - commitsBefore); // the gate's transaction, then all 20 completes in one
+        Assert.Equal(2, _transport.Table.Writes.Commits - commitsBefore); // the gate's transaction, then all 20 renewals in one
+        _time.Advance(LongLease + TimeSpan.FromMinutes(1)); // past the first lease, inside the renewed one
+        var statistics = await _transport.Statistics.GetAsync("together", default);
+        Assert.Equal((0L, (long?)20), (statistics.Ready, statistics.InFlight));
+    }
+
+    [Fact]
+    public async Task A_completion_well_inside_its_lease_is_queued_and_commits_with_the_next_writes()
+    {
+        var received = await SendAndReceiveAsync("queued", 3);
+        var (gate, gateWrite) = await HoldQueueAsync();
+
+        // The queue is held, so nothing can commit: a completion that waited for its delete would not return.
+        var completions = received.Select(m => m.CompleteAsync(default)).ToList();
+        Assert.All(completions, c => Assert.True(c.IsCompletedSuccessfully));
+        await Assert.ThrowsAsync<LeaseLostException>(() => received[0].CompleteAsync(default)); // settled once only
+        await Assert.ThrowsAsync<LeaseLostException>(() => received[1].RenewLeaseAsync(LongLease, default));
+        var commitsBefore = _transport.Table.Writes.Commits;
+        gate.SetResult();
+        await gateWrite;
+
+        Assert.Equal(0, await _transport.CountMessagesAsync("queued")); // a read in this process waits for them
+        Assert.True(_transport.Table.Writes.Commits - commitsBefore <= 3); // the gate's, the three completions' (and the read's wait)
+    }
+
+    [Fact]
+    public async Task A_completion_near_the_end_of_its_lease_waits_for_its_delete()
+    {
+        await _transport.SendAsync([new OutgoingMessage(Destination.Queue("near-end"), Message("x"))], default);
+        var received = Assert.Single(await _transport.ReceiveAsync("near-end", 1, TimeSpan.FromSeconds(10), default));
+        _time.Advance(TimeSpan.FromSeconds(6)); // 4 s left: under the margin
+        var (gate, gateWrite) = await HoldQueueAsync();
+
+        var completion = received.CompleteAsync(default);
+        Assert.False(completion.IsCompleted);
+        gate.SetResult();
+        await gateWrite;
+        await completion;
+
+        Assert.Equal(0, await _transport.CountMessagesAsync("near-end"));
+    }
+
+    [Fact]
+    public async Task Queued_completions_are_stored_when_the_transport_is_disposed()
+    {
+        var received = await SendAndReceiveAsync("disposed", 5);
+        var (gate, gateWrite) = await HoldQueueAsync();
+        foreach (var message in received)
+        {
+            await message.CompleteAsync(default);
+        }
+
+        gate.SetResult();
+        await _transport.DisposeAsync(); // runs what is queued before it lets the file go
+        await gateWrite;
+
+        await using var reopened = new SqliteTransport(new SqliteTransportOptions { DatabasePath = _database.Path, TimeProvider = _time });
+        Assert.Equal(0, await reopened.CountMessagesAsync("disposed"));
     }
 
     [Fact]
@@ -80,18 +136,22 @@ public sealed class SqliteWriteQueueTests : IAsyncLifetime
     [Fact]
     public async Task A_stale_complete_in_a_batch_fails_alone()
     {
-        var received = await SendAndReceiveAsync("stale", 2);
-        await received[0].CompleteAsync(default);
+        await _transport.SendAsync([new OutgoingMessage(Destination.Queue("stale"), Message("taken over"))], default);
+        var stale = Assert.Single(await _transport.ReceiveAsync("stale", 1, TimeSpan.FromSeconds(10), default));
+        await _transport.SendAsync([new OutgoingMessage(Destination.Queue("stale"), Message("other"))], default);
+        _time.Advance(TimeSpan.FromSeconds(11)); // the lease ended: the message is received again under a new one
+        var received = await _transport.ReceiveAsync("stale", 2, LongLease, default);
+        Assert.Equal(2, received.Count);
         var (gate, gateWrite) = await HoldQueueAsync();
 
-        var again = received[0].CompleteAsync(default);
-        var other = received[1].CompleteAsync(default);
+        var again = stale.CompleteAsync(default); // past its lease: waits for its delete, which finds another lease
+        var others = received.Select(m => m.RenewLeaseAsync(LongLease, default)).ToList();
         gate.SetResult();
         await gateWrite;
 
         await Assert.ThrowsAsync<LeaseLostException>(() => again);
-        await other;
-        Assert.Equal(0, await _transport.CountMessagesAsync("stale"));
+        await Task.WhenAll(others);
+        Assert.Equal(2, await _transport.CountMessagesAsync("stale"));
     }
 
     [Fact]

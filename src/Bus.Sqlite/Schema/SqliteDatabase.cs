@@ -125,6 +125,24 @@ internal sealed class SqliteDatabase
         }
     }
 
+    /// <summary>Opens a connection (from the pool) for reading only: a WAL reader takes no write lock and syncs
+    /// nothing, so the per-connection settings of <see cref="OpenAsync"/> are skipped (every writer sets them when it
+    /// opens, pooled connection or not).</summary>
+    public async Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(ConnectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
     /// <summary>Creates or upgrades the tables of <paramref name="component"/> once per instance.</summary>
     public async Task EnsureSchemaAsync(string component, IReadOnlyList<string> migrations, CancellationToken cancellationToken)
     {

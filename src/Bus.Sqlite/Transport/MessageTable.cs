@@ -21,10 +21,12 @@ internal sealed class MessageTable : IAsyncDisposable
     /// next due time take one index seek per priority instead of scanning delayed rows.</summary>
     private const string AnyPriority = "priority IN (9, 8, 7, 6, 5, 4, 3, 2, 1, 0)";
 
+    private int _queuedCompletions;
+
     public MessageTable(SqliteDatabase database)
     {
         Database = database;
-        Writes = new WriteQueue(OpenAsync, database.Synchronous);
+        Writes = new WriteQueue(OpenWriterAsync, database.Synchronous);
     }
 
     public SqliteDatabase Database { get; }
@@ -35,7 +37,27 @@ internal sealed class MessageTable : IAsyncDisposable
     /// <summary>Runs the writes already queued and closes the write connection.</summary>
     public ValueTask DisposeAsync() => Writes.DisposeAsync();
 
-    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    /// <summary>Opens a pooled connection to read the tables, after the completions queued by this process
+    /// (<see cref="QueueCompletion"/>) have committed, so a read never finds a message its handler already finished.</summary>
+    public async Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _queuedCompletions) > 0)
+        {
+            // The queue runs in order: once this empty write committed, so did every completion queued before it.
+            await Writes.RunAsync(static (_, _, _) => Task.FromResult(true), cancellationToken, flush: false).ConfigureAwait(false);
+        }
+
+        return await OpenReaderUnorderedAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Opens a pooled connection to read the tables, without waiting for queued completions.</summary>
+    private async Task<SqliteConnection> OpenReaderUnorderedAsync(CancellationToken cancellationToken)
+    {
+        await Database.EnsureSchemaAsync(Migrations.TransportComponent, Migrations.Transport, cancellationToken).ConfigureAwait(false);
+        return await Database.OpenReaderAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<SqliteConnection> OpenWriterAsync(CancellationToken cancellationToken)
     {
         await Database.EnsureSchemaAsync(Migrations.TransportComponent, Migrations.Transport, cancellationToken).ConfigureAwait(false);
         return await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -105,9 +127,10 @@ internal sealed class MessageTable : IAsyncDisposable
     public async Task<(List<LeasedRow> Rows, DateTimeOffset? NextVisibleAt)> TakeAsync(
         string queue, int max, DateTimeOffset now, DateTimeOffset leaseExpiresAt, CancellationToken cancellationToken)
     {
-        // A cheap read first (WAL readers take no lock), so idle receivers do not queue up for the write lock.
+        // A cheap read first (WAL readers take no lock), so idle receivers do not queue up for the write lock. A row whose
+        // completion is still queued reads as leased, which is as good as gone here: no barrier.
         DateTimeOffset? next;
-        await using (var connection = await OpenAsync(cancellationToken).ConfigureAwait(false))
+        await using (var connection = await OpenReaderUnorderedAsync(cancellationToken).ConfigureAwait(false))
         {
             next = await NextVisibleAtAsync(connection, null, queue, cancellationToken).ConfigureAwait(false);
         }
@@ -198,6 +221,32 @@ internal sealed class MessageTable : IAsyncDisposable
         return await renew.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 
+    /// <summary>Queues the completion of a leased message without waiting for it: the caller moves on, and the delete
+    /// commits with the next writes (in order, before any later write of this table). It is only for a lease that
+    /// cannot end before the queue reaches it; should the delete still find the lease gone, or fail, the message is
+    /// delivered again when its lease ends, as after a crash before the completion. Disposing the table runs it.</summary>
+    public void QueueCompletion(long id, string token)
+    {
+        Interlocked.Increment(ref _queuedCompletions);
+        _ = CompleteQueuedAsync(id, token);
+    }
+
+    private async Task CompleteQueuedAsync(long id, string token)
+    {
+        try
+        {
+            await CompleteAsync(id, token, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Nothing is lost: the row stays and its lease ends (see QueueCompletion).
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _queuedCompletions);
+        }
+    }
+
     public Task<bool> CompleteAsync(long id, string token, CancellationToken cancellationToken) =>
         Writes.RunAsync((connection, transaction, ct) => CompleteAsync(connection, transaction, id, token, ct), cancellationToken, flush: false);
 
@@ -279,7 +328,7 @@ internal sealed class MessageTable : IAsyncDisposable
 
     public async Task<List<TransportMessage>> PeekDeadLettersAsync(string queue, int max, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         await using var peek = Sql.Command(
             connection, null, "SELECT message_id, headers, body FROM bus_dead_letters WHERE queue = $queue ORDER BY id LIMIT $max;");
         peek.Parameters.AddWithValue("$queue", queue);
@@ -356,7 +405,7 @@ internal sealed class MessageTable : IAsyncDisposable
 
     private async Task<long> CountAsync(string sql, string queue, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         await using var count = Sql.Command(connection, null, sql);
         count.Parameters.AddWithValue("$queue", queue);
         return (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0L);

@@ -31,7 +31,7 @@ internal sealed class SqliteDeadLetterQueue(SqliteTransport transport) : IDeadLe
 
         // SQL narrows (type, time, ids, an ASCII case-insensitive LIKE on the reason); the query confirms the reason.
         var confirm = query with { FailedFrom = null, FailedBefore = null };
-        await using var connection = await transport.Table.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await transport.Table.OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         await using var select = Sql.Command(connection, null, sql);
         select.Parameters.AddWithValue("$queue", queue);
         bind(select);

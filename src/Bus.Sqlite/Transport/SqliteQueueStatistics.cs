@@ -30,7 +30,7 @@ internal sealed class SqliteQueueStatistics(SqliteTransport transport) : IQueueS
     public async Task<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken)
     {
         transport.ThrowIfDisposed();
-        await using var connection = await transport.Table.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await transport.Table.OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         await using var select = Sql.Command(connection, null, QueuesSql);
         await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var queues = new List<string>();
@@ -47,7 +47,7 @@ internal sealed class SqliteQueueStatistics(SqliteTransport transport) : IQueueS
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
         transport.ThrowIfDisposed();
         var now = transport.Time.GetUtcNow();
-        await using var connection = await transport.Table.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await transport.Table.OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         await using var count = Sql.Command(connection, null, CountsSql);
         count.Parameters.AddWithValue("$queue", queue);
         count.Parameters.AddWithValue("$now", now.UtcTicks);

@@ -6,7 +6,12 @@ namespace Bus.Sqlite.Transport;
 /// message that was received again.</summary>
 internal sealed class SqliteReceivedMessage(SqliteTransport transport, string queue, LeasedRow row) : IReceivedMessage
 {
+    /// <summary>The least lease left for a completion to be queued rather than awaited: far more than the write queue
+    /// takes to reach it.</summary>
+    internal static readonly TimeSpan QueuedCompletionMargin = TimeSpan.FromSeconds(5);
+
     private DateTimeOffset _expiresAt = row.LeaseExpiresAt;
+    private bool _completionQueued;
 
     public TransportMessage Message => row.Message;
 
@@ -21,6 +26,7 @@ internal sealed class SqliteReceivedMessage(SqliteTransport transport, string qu
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(duration, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(duration, transport.Capabilities.MaxLeaseDuration);
         transport.ThrowIfDisposed();
+        EnsureHeld(!_completionQueued); // settled already
         var expiresAt = transport.Time.GetUtcNow() + duration;
         EnsureHeld(await transport.Table.RenewAsync(row.Id, row.Token, expiresAt, cancellationToken).ConfigureAwait(false));
         _expiresAt = expiresAt;
@@ -30,12 +36,22 @@ internal sealed class SqliteReceivedMessage(SqliteTransport transport, string qu
     public async ValueTask BeginAttemptAsync(CancellationToken cancellationToken)
     {
         transport.ThrowIfDisposed();
+        EnsureHeld(!_completionQueued); // settled already
         EnsureHeld(await transport.Table.BeginAttemptAsync(row.Id, row.Token, row.ReceiveCount, cancellationToken).ConfigureAwait(false));
     }
 
     public async Task CompleteAsync(CancellationToken cancellationToken)
     {
         transport.ThrowIfDisposed();
+        EnsureHeld(!_completionQueued); // settled already
+        if (transport.Time.GetUtcNow() < _expiresAt - QueuedCompletionMargin)
+        {
+            // Nobody else can take the row while its lease runs: the worker need not wait for the delete.
+            _completionQueued = true;
+            transport.Table.QueueCompletion(row.Id, row.Token);
+            return;
+        }
+
         EnsureHeld(await transport.Table.CompleteAsync(row.Id, row.Token, cancellationToken).ConfigureAwait(false));
     }
 
@@ -47,6 +63,7 @@ internal sealed class SqliteReceivedMessage(SqliteTransport transport, string qu
     {
         ArgumentNullException.ThrowIfNull(failure);
         transport.ThrowIfDisposed();
+        EnsureHeld(!_completionQueued); // settled already
         var deadLettered = failure.AddTo(row.Message);
         EnsureHeld(await transport.Table.DeadLetterAsync(
             row.Id, row.Token, queue, deadLettered, row.ReceiveCount, failure.FailedAt, cancellationToken).ConfigureAwait(false));
@@ -59,6 +76,7 @@ internal sealed class SqliteReceivedMessage(SqliteTransport transport, string qu
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(delay, transport.Capabilities.MaxDelay);
         transport.ThrowIfDisposed();
+        EnsureHeld(!_completionQueued); // settled already
         var visibleAt = transport.Time.GetUtcNow() + delay;
         EnsureHeld(await transport.Table.ReturnAsync(row.Id, row.Token, visibleAt, attempts, cancellationToken).ConfigureAwait(false));
         if (delay == TimeSpan.Zero)

@@ -7,7 +7,8 @@ namespace Bus.Sqlite.Transport;
 /// Every write of one transport, run one after another on one connection. SQLite lets one connection write at a
 /// time; pooled connections of the same process racing for that lock back off by sleeping in the busy handler, so
 /// the process queues its own writers here instead. Writes that queue up while a transaction commits are run
-/// together in the next transaction (one commit, so one disk flush, for all of them), each inside its own savepoint:
+/// together in the next transaction (one commit, so one disk flush, for all of them), each inside its own savepoint
+/// (a write alone in its transaction needs none):
 /// a write that fails is rolled back alone and the others still commit. A write's result is handed back only
 /// after its transaction committed.
 /// Under <see cref="SqliteSynchronous.Full"/>, a transaction that holds only bookkeeping writes (queued with
@@ -147,19 +148,24 @@ internal sealed class WriteQueue : IAsyncDisposable
     private async Task RunBatchAsync(SqliteConnection connection, List<Write> batch)
     {
         await using var transaction = connection.BeginTransaction(deferred: false);
-        foreach (var write in batch)
+        if (batch.Count == 1)
         {
-            transaction.Save("write");
+            // Alone in its transaction, a write needs no savepoint: if it fails, nothing is committed.
             try
             {
-                await write.RunAsync(connection, transaction).ConfigureAwait(false);
-                transaction.Release("write");
+                await batch[0].RunAsync(connection, transaction).ConfigureAwait(false);
             }
             catch (Exception e)
             {
-                transaction.Rollback("write");
-                transaction.Release("write");
-                write.Fail(e);
+                batch[0].Fail(e);
+                return; // disposing the transaction rolls it back
+            }
+        }
+        else
+        {
+            foreach (var write in batch)
+            {
+                await RunInSavepointAsync(connection, transaction, write).ConfigureAwait(false);
             }
         }
 
@@ -168,6 +174,23 @@ internal sealed class WriteQueue : IAsyncDisposable
         foreach (var write in batch)
         {
             write.Committed();
+        }
+    }
+
+    /// <summary>Runs one write of a batch: if it fails, it alone is rolled back and the others still commit.</summary>
+    private static async Task RunInSavepointAsync(SqliteConnection connection, SqliteTransaction transaction, Write write)
+    {
+        transaction.Save("write");
+        try
+        {
+            await write.RunAsync(connection, transaction).ConfigureAwait(false);
+            transaction.Release("write");
+        }
+        catch (Exception e)
+        {
+            transaction.Rollback("write");
+            transaction.Release("write");
+            write.Fail(e);
         }
     }
 
