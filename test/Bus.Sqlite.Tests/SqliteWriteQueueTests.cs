@@ -100,6 +100,28 @@ public sealed class SqliteWriteQueueTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_statement_is_prepared_once_per_write_connection_and_reused_with_its_parameters_cleared()
+    {
+        await _transport.ProvisionAsync(new TransportTopology("statements", [], []), default);
+        var commands = new List<Microsoft.Data.Sqlite.SqliteCommand>();
+        for (var i = 0; i < 2; i++)
+        {
+            commands.Add(await _transport.Table.Writes.RunAsync(
+                async (write, ct) =>
+                {
+                    var count = write.Command("SELECT COUNT(*) FROM bus_queues WHERE name = $name;");
+                    Assert.Empty(count.Parameters); // the last write's parameters are gone
+                    count.Parameters.AddWithValue("$name", "statements");
+                    Assert.Equal(1L, await count.ExecuteScalarAsync(ct));
+                    return count;
+                },
+                default));
+        }
+
+        Assert.Same(commands[0], commands[1]);
+    }
+
+    [Fact]
     public async Task A_failing_write_rolls_back_alone_and_the_rest_of_its_batch_commits()
     {
         var received = await SendAndReceiveAsync("failing", 3);
@@ -107,11 +129,10 @@ public sealed class SqliteWriteQueueTests : IAsyncLifetime
 
         var first = received[0].CompleteAsync(default);
         var failing = _transport.Table.Writes.RunAsync<bool>(
-            async (connection, transaction, ct) =>
+            async (write, ct) =>
             {
                 // Deletes the queue's messages, then fails: the delete must be rolled back, so the message is not lost.
-                await using var delete = connection.CreateCommand();
-                delete.Transaction = transaction;
+                await using var delete = write.Connection.CreateCommand();
                 delete.CommandText = "DELETE FROM bus_messages WHERE queue = 'failing';";
                 Assert.True(await delete.ExecuteNonQueryAsync(ct) > 0);
                 throw new InvalidOperationException("handler blew up mid-write");
@@ -257,10 +278,9 @@ public sealed class SqliteWriteQueueTests : IAsyncLifetime
     /// <summary>Queues a bookkeeping write that reads the synchronous level its transaction commits at (1 NORMAL, 2 FULL).</summary>
     private Task<long> SynchronousInsideTransactionAsync() =>
         _transport.Table.Writes.RunAsync(
-            async (connection, transaction, ct) =>
+            async (write, ct) =>
             {
-                await using var pragma = connection.CreateCommand();
-                pragma.Transaction = transaction;
+                await using var pragma = write.Connection.CreateCommand();
                 pragma.CommandText = "PRAGMA synchronous;";
                 return (long)(await pragma.ExecuteScalarAsync(ct))!;
             },
@@ -273,7 +293,7 @@ public sealed class SqliteWriteQueueTests : IAsyncLifetime
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var gateWrite = _transport.Table.Writes.RunAsync(
-            async (_, _, _) =>
+            async (_, _) =>
             {
                 started.SetResult();
                 await gate.Task;

@@ -21,6 +21,8 @@ internal sealed class MessageTable : IAsyncDisposable
     /// next due time take one index seek per priority instead of scanning delayed rows.</summary>
     private const string AnyPriority = "priority IN (9, 8, 7, 6, 5, 4, 3, 2, 1, 0)";
 
+    private const string NextVisibleAtSql = $"SELECT MIN(visible_at) FROM bus_messages WHERE queue = $queue AND {AnyPriority};";
+
     private int _queuedCompletions;
 
     public MessageTable(SqliteDatabase database)
@@ -44,7 +46,7 @@ internal sealed class MessageTable : IAsyncDisposable
         if (Volatile.Read(ref _queuedCompletions) > 0)
         {
             // The queue runs in order: once this empty write committed, so did every completion queued before it.
-            await Writes.RunAsync(static (_, _, _) => Task.FromResult(true), cancellationToken, flush: false).ConfigureAwait(false);
+            await Writes.RunAsync(static (_, _) => Task.FromResult(true), cancellationToken, flush: false).ConfigureAwait(false);
         }
 
         return await OpenReaderUnorderedAsync(cancellationToken).ConfigureAwait(false);
@@ -64,29 +66,23 @@ internal sealed class MessageTable : IAsyncDisposable
     }
 
     public Task ProvisionAsync(TransportTopology topology, DateTimeOffset now, CancellationToken cancellationToken) =>
-        Writes.RunAsync((connection, transaction, ct) => ProvisionAsync(connection, transaction, topology, now, ct), cancellationToken);
+        Writes.RunAsync((write, ct) => ProvisionAsync(write, topology, now, ct), cancellationToken);
 
     private static async Task<bool> ProvisionAsync(
-        SqliteConnection connection, SqliteTransaction transaction, TransportTopology topology, DateTimeOffset now, CancellationToken cancellationToken)
+        WriteConnection write, TransportTopology topology, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using (var queue = Sql.Command(
-            connection, transaction, "INSERT INTO bus_queues (name, created_at) VALUES ($name, $now) ON CONFLICT (name) DO NOTHING;"))
-        {
-            queue.Parameters.AddWithValue("$name", topology.InputQueue);
-            queue.Parameters.AddWithValue("$now", now.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
-            await queue.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
+        var queue = write.Command("INSERT INTO bus_queues (name, created_at) VALUES ($name, $now) ON CONFLICT (name) DO NOTHING;");
+        queue.Parameters.AddWithValue("$name", topology.InputQueue);
+        queue.Parameters.AddWithValue("$now", now.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        await queue.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
 
-        await using (var subscribe = Sql.Command(
-            connection, transaction, "INSERT INTO bus_subscriptions (topic, queue) VALUES ($topic, $queue) ON CONFLICT DO NOTHING;"))
+        var subscribe = write.Command("INSERT INTO bus_subscriptions (topic, queue) VALUES ($topic, $queue) ON CONFLICT DO NOTHING;");
+        var topic = subscribe.Parameters.Add("$topic", SqliteType.Text);
+        subscribe.Parameters.AddWithValue("$queue", topology.InputQueue);
+        foreach (var name in topology.Subscriptions.Distinct(StringComparer.Ordinal))
         {
-            var topic = subscribe.Parameters.Add("$topic", SqliteType.Text);
-            subscribe.Parameters.AddWithValue("$queue", topology.InputQueue);
-            foreach (var name in topology.Subscriptions.Distinct(StringComparer.Ordinal))
-            {
-                topic.Value = name;
-                await subscribe.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
+            topic.Value = name;
+            await subscribe.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         return true;
@@ -95,20 +91,20 @@ internal sealed class MessageTable : IAsyncDisposable
     /// <summary>Stores every message in one transaction (all or none) and returns the queues written to.</summary>
     public Task<HashSet<string>> SendAsync(
         IReadOnlyList<OutgoingMessage> messages, DateTimeOffset now, CancellationToken cancellationToken) =>
-        Writes.RunAsync((connection, transaction, ct) => SendAsync(connection, transaction, messages, now, ct), cancellationToken);
+        Writes.RunAsync((write, ct) => SendAsync(write, messages, now, ct), cancellationToken);
 
     private static async Task<HashSet<string>> SendAsync(
-        SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<OutgoingMessage> messages, DateTimeOffset now,
+        WriteConnection write, IReadOnlyList<OutgoingMessage> messages, DateTimeOffset now,
         CancellationToken cancellationToken)
     {
         var touched = new HashSet<string>(StringComparer.Ordinal);
         var subscribers = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        await using var insert = CreateInsert(connection, transaction, now);
+        var insert = CreateInsert(write, now);
         foreach (var outgoing in messages)
         {
             IReadOnlyList<string> queues = outgoing.Destination.Kind == DestinationKind.Queue
                 ? [outgoing.Destination.Name]
-                : await SubscribersAsync(connection, transaction, outgoing.Destination.Name, subscribers, cancellationToken).ConfigureAwait(false);
+                : await SubscribersAsync(write, outgoing.Destination.Name, subscribers, cancellationToken).ConfigureAwait(false);
             var visibleAt = outgoing.VisibleAt is { } at && at > now ? at : now;
             var messageId = outgoing.Message.MessageId ?? Guid.NewGuid().ToString();
             foreach (var queue in queues)
@@ -132,7 +128,8 @@ internal sealed class MessageTable : IAsyncDisposable
         DateTimeOffset? next;
         await using (var connection = await OpenReaderUnorderedAsync(cancellationToken).ConfigureAwait(false))
         {
-            next = await NextVisibleAtAsync(connection, null, queue, cancellationToken).ConfigureAwait(false);
+            await using var read = Sql.Command(connection, null, NextVisibleAtSql);
+            next = await NextVisibleAtAsync(read, queue, cancellationToken).ConfigureAwait(false);
         }
 
         if (next is null || next > now)
@@ -141,22 +138,19 @@ internal sealed class MessageTable : IAsyncDisposable
         }
 
         return await Writes.RunAsync(
-            (connection, transaction, ct) => TakeAsync(connection, transaction, queue, max, now, leaseExpiresAt, ct),
+            (write, ct) => TakeAsync(write, queue, max, now, leaseExpiresAt, ct),
             cancellationToken,
             flush: false).ConfigureAwait(false);
     }
 
     private static async Task<(List<LeasedRow> Rows, DateTimeOffset? NextVisibleAt)> TakeAsync(
-        SqliteConnection connection, SqliteTransaction transaction, string queue, int max, DateTimeOffset now, DateTimeOffset leaseExpiresAt,
+        WriteConnection write, string queue, int max, DateTimeOffset now, DateTimeOffset leaseExpiresAt,
         CancellationToken cancellationToken)
     {
         DateTimeOffset? next = null;
         var token = Guid.NewGuid().ToString("N");
         var rows = new List<LeasedRow>();
-        await using (var take = Sql.Command(
-            connection,
-            transaction,
-            """
+        var take = write.Command("""
             UPDATE bus_messages
                SET lease_token = $token, lease_expires_at = $expires, visible_at = $expires
              WHERE id IN (SELECT id FROM bus_messages
@@ -164,14 +158,14 @@ internal sealed class MessageTable : IAsyncDisposable
                            ORDER BY priority DESC, visible_at, id
                            LIMIT $max)
             RETURNING id, message_id, headers, body, receive_count + 1;
-            """))
+            """);
+        take.Parameters.AddWithValue("$token", token);
+        take.Parameters.AddWithValue("$expires", leaseExpiresAt.UtcTicks);
+        take.Parameters.AddWithValue("$queue", queue);
+        take.Parameters.AddWithValue("$now", now.UtcTicks);
+        take.Parameters.AddWithValue("$max", max);
+        await using (var reader = await take.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
-            take.Parameters.AddWithValue("$token", token);
-            take.Parameters.AddWithValue("$expires", leaseExpiresAt.UtcTicks);
-            take.Parameters.AddWithValue("$queue", queue);
-            take.Parameters.AddWithValue("$now", now.UtcTicks);
-            take.Parameters.AddWithValue("$max", max);
-            await using var reader = await take.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 var message = ReadMessage(reader, messageIdOrdinal: 1, headersOrdinal: 2, bodyOrdinal: 3);
@@ -181,7 +175,7 @@ internal sealed class MessageTable : IAsyncDisposable
 
         if (rows.Count == 0)
         {
-            next = await NextVisibleAtAsync(connection, transaction, queue, cancellationToken).ConfigureAwait(false);
+            next = await NextVisibleAtAsync(write.Command(NextVisibleAtSql), queue, cancellationToken).ConfigureAwait(false);
         }
 
         rows.Sort(static (a, b) => b.Message.Priority != a.Message.Priority ? b.Message.Priority.CompareTo(a.Message.Priority) : a.Id.CompareTo(b.Id));
@@ -190,15 +184,12 @@ internal sealed class MessageTable : IAsyncDisposable
 
     /// <summary>Stores <paramref name="attempt"/> as the leased message's count of attempts: its handlers start.</summary>
     public Task<bool> BeginAttemptAsync(long id, string token, int attempt, CancellationToken cancellationToken) =>
-        Writes.RunAsync((connection, transaction, ct) => BeginAttemptAsync(connection, transaction, id, token, attempt, ct), cancellationToken, flush: false);
+        Writes.RunAsync((write, ct) => BeginAttemptAsync(write, id, token, attempt, ct), cancellationToken, flush: false);
 
     private static async Task<bool> BeginAttemptAsync(
-        SqliteConnection connection, SqliteTransaction transaction, long id, string token, int attempt, CancellationToken cancellationToken)
+        WriteConnection write, long id, string token, int attempt, CancellationToken cancellationToken)
     {
-        await using var begin = Sql.Command(
-            connection,
-            transaction,
-            "UPDATE bus_messages SET receive_count = $attempt WHERE id = $id AND lease_token = $token;");
+        var begin = write.Command("UPDATE bus_messages SET receive_count = $attempt WHERE id = $id AND lease_token = $token;");
         begin.Parameters.AddWithValue("$attempt", attempt);
         begin.Parameters.AddWithValue("$id", id);
         begin.Parameters.AddWithValue("$token", token);
@@ -206,15 +197,12 @@ internal sealed class MessageTable : IAsyncDisposable
     }
 
     public Task<bool> RenewAsync(long id, string token, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
-        Writes.RunAsync((connection, transaction, ct) => RenewAsync(connection, transaction, id, token, expiresAt, ct), cancellationToken, flush: false);
+        Writes.RunAsync((write, ct) => RenewAsync(write, id, token, expiresAt, ct), cancellationToken, flush: false);
 
     private static async Task<bool> RenewAsync(
-        SqliteConnection connection, SqliteTransaction transaction, long id, string token, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+        WriteConnection write, long id, string token, DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
-        await using var renew = Sql.Command(
-            connection,
-            transaction,
-            "UPDATE bus_messages SET lease_expires_at = $expires, visible_at = $expires WHERE id = $id AND lease_token = $token;");
+        var renew = write.Command("UPDATE bus_messages SET lease_expires_at = $expires, visible_at = $expires WHERE id = $id AND lease_token = $token;");
         renew.Parameters.AddWithValue("$expires", expiresAt.UtcTicks);
         renew.Parameters.AddWithValue("$id", id);
         renew.Parameters.AddWithValue("$token", token);
@@ -248,12 +236,12 @@ internal sealed class MessageTable : IAsyncDisposable
     }
 
     public Task<bool> CompleteAsync(long id, string token, CancellationToken cancellationToken) =>
-        Writes.RunAsync((connection, transaction, ct) => CompleteAsync(connection, transaction, id, token, ct), cancellationToken, flush: false);
+        Writes.RunAsync((write, ct) => CompleteAsync(write, id, token, ct), cancellationToken, flush: false);
 
     private static async Task<bool> CompleteAsync(
-        SqliteConnection connection, SqliteTransaction transaction, long id, string token, CancellationToken cancellationToken)
+        WriteConnection write, long id, string token, CancellationToken cancellationToken)
     {
-        await using var delete = Sql.Command(connection, transaction, "DELETE FROM bus_messages WHERE id = $id AND lease_token = $token;");
+        var delete = write.Command("DELETE FROM bus_messages WHERE id = $id AND lease_token = $token;");
         delete.Parameters.AddWithValue("$id", id);
         delete.Parameters.AddWithValue("$token", token);
         return await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
@@ -262,16 +250,13 @@ internal sealed class MessageTable : IAsyncDisposable
     /// <summary>Ends the lease and makes the message visible at <paramref name="visibleAt"/> with <paramref name="attempts"/>
     /// counted (an abandon counts the delivery's attempt, a release does not).</summary>
     public Task<bool> ReturnAsync(long id, string token, DateTimeOffset visibleAt, int attempts, CancellationToken cancellationToken) =>
-        Writes.RunAsync((connection, transaction, ct) => ReturnAsync(connection, transaction, id, token, visibleAt, attempts, ct), cancellationToken);
+        Writes.RunAsync((write, ct) => ReturnAsync(write, id, token, visibleAt, attempts, ct), cancellationToken);
 
     private static async Task<bool> ReturnAsync(
-        SqliteConnection connection, SqliteTransaction transaction, long id, string token, DateTimeOffset visibleAt, int attempts,
+        WriteConnection write, long id, string token, DateTimeOffset visibleAt, int attempts,
         CancellationToken cancellationToken)
     {
-        await using var giveBack = Sql.Command(
-            connection,
-            transaction,
-            """
+        var giveBack = write.Command("""
             UPDATE bus_messages
                SET lease_token = NULL, lease_expires_at = NULL, visible_at = $visible,
                    receive_count = $attempts
@@ -289,39 +274,32 @@ internal sealed class MessageTable : IAsyncDisposable
         long id, string token, string queue, TransportMessage deadLettered, int receiveCount, DateTimeOffset failedAt,
         CancellationToken cancellationToken) =>
         Writes.RunAsync(
-            (connection, transaction, ct) => DeadLetterAsync(connection, transaction, id, token, queue, deadLettered, receiveCount, failedAt, ct),
+            (write, ct) => DeadLetterAsync(write, id, token, queue, deadLettered, receiveCount, failedAt, ct),
             cancellationToken);
 
     private static async Task<bool> DeadLetterAsync(
-        SqliteConnection connection, SqliteTransaction transaction, long id, string token, string queue, TransportMessage deadLettered,
+        WriteConnection write, long id, string token, string queue, TransportMessage deadLettered,
         int receiveCount, DateTimeOffset failedAt, CancellationToken cancellationToken)
     {
-        await using (var delete = Sql.Command(connection, transaction, "DELETE FROM bus_messages WHERE id = $id AND lease_token = $token;"))
+        var delete = write.Command("DELETE FROM bus_messages WHERE id = $id AND lease_token = $token;");
+        delete.Parameters.AddWithValue("$id", id);
+        delete.Parameters.AddWithValue("$token", token);
+        if (await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
         {
-            delete.Parameters.AddWithValue("$id", id);
-            delete.Parameters.AddWithValue("$token", token);
-            if (await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
-            {
-                return false; // nothing was deleted, so there is nothing to roll back
-            }
+            return false; // nothing was deleted, so there is nothing to roll back
         }
 
-        await using (var insert = Sql.Command(
-            connection,
-            transaction,
-            """
+        var insert = write.Command("""
             INSERT INTO bus_dead_letters (queue, message_id, headers, body, receive_count, failed_at)
             VALUES ($queue, $message_id, $headers, $body, $receive_count, $failed_at);
-            """))
-        {
-            insert.Parameters.AddWithValue("$queue", queue);
-            insert.Parameters.AddWithValue("$message_id", deadLettered.MessageId ?? string.Empty);
-            insert.Parameters.AddWithValue("$headers", StoreJson.SerializeHeaders(deadLettered.Headers));
-            insert.Parameters.AddWithValue("$body", BodyBytes(deadLettered.Body));
-            insert.Parameters.AddWithValue("$receive_count", receiveCount);
-            insert.Parameters.AddWithValue("$failed_at", failedAt.UtcTicks);
-            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
+            """);
+        insert.Parameters.AddWithValue("$queue", queue);
+        insert.Parameters.AddWithValue("$message_id", deadLettered.MessageId ?? string.Empty);
+        insert.Parameters.AddWithValue("$headers", StoreJson.SerializeHeaders(deadLettered.Headers));
+        insert.Parameters.AddWithValue("$body", BodyBytes(deadLettered.Body));
+        insert.Parameters.AddWithValue("$receive_count", receiveCount);
+        insert.Parameters.AddWithValue("$failed_at", failedAt.UtcTicks);
+        await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
 
         return true;
     }
@@ -346,29 +324,24 @@ internal sealed class MessageTable : IAsyncDisposable
     /// <summary>Moves dead letters back to their queue (without failure headers, attempt count 0) in one transaction.</summary>
     public Task<int> RedriveAsync(
         string queue, IReadOnlyCollection<string>? messageIds, DateTimeOffset now, CancellationToken cancellationToken) =>
-        Writes.RunAsync((connection, transaction, ct) => RedriveAsync(connection, transaction, queue, messageIds, now, ct), cancellationToken);
+        Writes.RunAsync((write, ct) => RedriveAsync(write, queue, messageIds, now, ct), cancellationToken);
 
     private static async Task<int> RedriveAsync(
-        SqliteConnection connection, SqliteTransaction transaction, string queue, IReadOnlyCollection<string>? messageIds, DateTimeOffset now,
+        WriteConnection write, string queue, IReadOnlyCollection<string>? messageIds, DateTimeOffset now,
         CancellationToken cancellationToken)
     {
         var dead = new List<(long Id, TransportMessage Message)>();
-        await using (var select = Sql.Command(
-            connection,
-            transaction,
-            $"SELECT id, message_id, headers, body FROM bus_dead_letters WHERE queue = $queue {IdFilter(messageIds)} ORDER BY id;"))
+        var select = write.Command($"SELECT id, message_id, headers, body FROM bus_dead_letters WHERE queue = $queue {IdFilter(messageIds)} ORDER BY id;");
+        select.Parameters.AddWithValue("$queue", queue);
+        AddIds(select, messageIds);
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            select.Parameters.AddWithValue("$queue", queue);
-            AddIds(select, messageIds);
-            await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                dead.Add((reader.GetInt64(0), ReadMessage(reader, messageIdOrdinal: 1, headersOrdinal: 2, bodyOrdinal: 3)));
-            }
+            dead.Add((reader.GetInt64(0), ReadMessage(reader, messageIdOrdinal: 1, headersOrdinal: 2, bodyOrdinal: 3)));
         }
 
-        await using var insert = CreateInsert(connection, transaction, now);
-        await using var delete = Sql.Command(connection, transaction, "DELETE FROM bus_dead_letters WHERE id = $id;");
+        var insert = CreateInsert(write, now);
+        var delete = write.Command("DELETE FROM bus_dead_letters WHERE id = $id;");
         var deleteId = delete.Parameters.Add("$id", SqliteType.Integer);
         foreach (var (id, message) in dead)
         {
@@ -382,14 +355,13 @@ internal sealed class MessageTable : IAsyncDisposable
     }
 
     public Task<int> PurgeAsync(string queue, IReadOnlyCollection<string>? messageIds, CancellationToken cancellationToken) =>
-        Writes.RunAsync((connection, transaction, ct) => PurgeAsync(connection, transaction, queue, messageIds, ct), cancellationToken);
+        Writes.RunAsync((write, ct) => PurgeAsync(write, queue, messageIds, ct), cancellationToken);
 
     private static async Task<int> PurgeAsync(
-        SqliteConnection connection, SqliteTransaction transaction, string queue, IReadOnlyCollection<string>? messageIds,
+        WriteConnection write, string queue, IReadOnlyCollection<string>? messageIds,
         CancellationToken cancellationToken)
     {
-        await using var purge = Sql.Command(
-            connection, transaction, $"DELETE FROM bus_dead_letters WHERE queue = $queue {IdFilter(messageIds)};");
+        var purge = write.Command($"DELETE FROM bus_dead_letters WHERE queue = $queue {IdFilter(messageIds)};");
         purge.Parameters.AddWithValue("$queue", queue);
         AddIds(purge, messageIds);
         return await purge.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -411,10 +383,10 @@ internal sealed class MessageTable : IAsyncDisposable
         return (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0L);
     }
 
-    private static async Task<DateTimeOffset?> NextVisibleAtAsync(
-        SqliteConnection connection, SqliteTransaction? transaction, string queue, CancellationToken cancellationToken)
+    /// <summary>Reads when the queue's next message becomes visible (null for an empty queue) with
+    /// <paramref name="next"/>, a command of <see cref="NextVisibleAtSql"/>.</summary>
+    private static async Task<DateTimeOffset?> NextVisibleAtAsync(SqliteCommand next, string queue, CancellationToken cancellationToken)
     {
-        await using var next = Sql.Command(connection, transaction, $"SELECT MIN(visible_at) FROM bus_messages WHERE queue = $queue AND {AnyPriority};");
         next.Parameters.AddWithValue("$queue", queue);
         return await next.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long ticks
             ? new DateTimeOffset(ticks, TimeSpan.Zero)
@@ -422,7 +394,7 @@ internal sealed class MessageTable : IAsyncDisposable
     }
 
     private static async Task<List<string>> SubscribersAsync(
-        SqliteConnection connection, SqliteTransaction transaction, string topic, Dictionary<string, List<string>> cache,
+        WriteConnection write, string topic, Dictionary<string, List<string>> cache,
         CancellationToken cancellationToken)
     {
         if (cache.TryGetValue(topic, out var known))
@@ -431,7 +403,7 @@ internal sealed class MessageTable : IAsyncDisposable
         }
 
         var queues = new List<string>();
-        await using var select = Sql.Command(connection, transaction, "SELECT queue FROM bus_subscriptions WHERE topic = $topic ORDER BY queue;");
+        var select = write.Command("SELECT queue FROM bus_subscriptions WHERE topic = $topic ORDER BY queue;");
         select.Parameters.AddWithValue("$topic", topic);
         await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -443,9 +415,9 @@ internal sealed class MessageTable : IAsyncDisposable
         return queues;
     }
 
-    private static SqliteCommand CreateInsert(SqliteConnection connection, SqliteTransaction transaction, DateTimeOffset now)
+    private static SqliteCommand CreateInsert(WriteConnection write, DateTimeOffset now)
     {
-        var insert = Sql.Command(connection, transaction, InsertSql);
+        var insert = write.Command(InsertSql);
         insert.Parameters.Add("$queue", SqliteType.Text);
         insert.Parameters.Add("$message_id", SqliteType.Text);
         insert.Parameters.Add("$headers", SqliteType.Text);

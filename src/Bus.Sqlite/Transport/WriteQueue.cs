@@ -4,7 +4,7 @@ using Microsoft.Data.Sqlite;
 namespace Bus.Sqlite.Transport;
 
 /// <summary>
-/// Every write of one transport, run one after another on one connection. SQLite lets one connection write at a
+/// Every write of one transport, run one after another on one connection (a <see cref="WriteConnection"/>). SQLite lets one connection write at a
 /// time; pooled connections of the same process racing for that lock back off by sleeping in the busy handler, so
 /// the process queues its own writers here instead. Writes that queue up while a transaction commits are run
 /// together in the next transaction (one commit, so one disk flush, for all of them), each inside its own savepoint
@@ -51,7 +51,7 @@ internal sealed class WriteQueue : IAsyncDisposable
     /// harmless: when its whole transaction is such writes, the commit does not wait for the disk.</summary>
     /// <exception cref="ObjectDisposedException">The queue was disposed.</exception>
     public Task<T> RunAsync<T>(
-        Func<SqliteConnection, SqliteTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken, bool flush = true)
+        Func<WriteConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken, bool flush = true)
     {
         var write = new Write<T>(work, flush, cancellationToken);
         if (!_writes.Writer.TryWrite(write))
@@ -71,7 +71,7 @@ internal sealed class WriteQueue : IAsyncDisposable
 
     private async Task WriteLoopAsync()
     {
-        SqliteConnection? connection = null;
+        WriteConnection? connection = null;
         var flushing = _flushEveryCommit; // the level of the open connection
         var batch = new List<Write>(MaxBatch);
         try
@@ -96,14 +96,14 @@ internal sealed class WriteQueue : IAsyncDisposable
                 {
                     if (connection is null)
                     {
-                        connection = await _open(CancellationToken.None).ConfigureAwait(false);
+                        connection = new WriteConnection(await _open(CancellationToken.None).ConfigureAwait(false));
                         flushing = _flushEveryCommit;
                     }
 
                     var flush = _flushEveryCommit && batch.Exists(static write => write.Flush);
                     if (flush != flushing)
                     {
-                        await SetSynchronousAsync(connection, flush).ConfigureAwait(false);
+                        await connection.SetSynchronousAsync(flush).ConfigureAwait(false);
                         flushing = flush;
                     }
 
@@ -138,38 +138,32 @@ internal sealed class WriteQueue : IAsyncDisposable
         }
     }
 
-    private static async Task SetSynchronousAsync(SqliteConnection connection, bool flush)
+    private async Task RunBatchAsync(WriteConnection connection, List<Write> batch)
     {
-        await using var pragma = connection.CreateCommand();
-        pragma.CommandText = flush ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;";
-        await pragma.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
-    }
-
-    private async Task RunBatchAsync(SqliteConnection connection, List<Write> batch)
-    {
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await connection.BeginAsync().ConfigureAwait(false);
         if (batch.Count == 1)
         {
             // Alone in its transaction, a write needs no savepoint: if it fails, nothing is committed.
             try
             {
-                await batch[0].RunAsync(connection, transaction).ConfigureAwait(false);
+                await batch[0].RunAsync(connection).ConfigureAwait(false);
             }
             catch (Exception e)
             {
                 batch[0].Fail(e);
-                return; // disposing the transaction rolls it back
+                await connection.RollbackAsync().ConfigureAwait(false);
+                return;
             }
         }
         else
         {
             foreach (var write in batch)
             {
-                await RunInSavepointAsync(connection, transaction, write).ConfigureAwait(false);
+                await RunInSavepointAsync(connection, write).ConfigureAwait(false);
             }
         }
 
-        await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        await connection.CommitAsync().ConfigureAwait(false);
         Interlocked.Increment(ref _commits);
         foreach (var write in batch)
         {
@@ -178,18 +172,17 @@ internal sealed class WriteQueue : IAsyncDisposable
     }
 
     /// <summary>Runs one write of a batch: if it fails, it alone is rolled back and the others still commit.</summary>
-    private static async Task RunInSavepointAsync(SqliteConnection connection, SqliteTransaction transaction, Write write)
+    private static async Task RunInSavepointAsync(WriteConnection connection, Write write)
     {
-        transaction.Save("write");
+        await connection.SavepointAsync().ConfigureAwait(false);
         try
         {
-            await write.RunAsync(connection, transaction).ConfigureAwait(false);
-            transaction.Release("write");
+            await write.RunAsync(connection).ConfigureAwait(false);
+            await connection.ReleaseSavepointAsync().ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            transaction.Rollback("write");
-            transaction.Release("write");
+            await connection.RollbackSavepointAsync().ConfigureAwait(false);
             write.Fail(e);
         }
     }
@@ -199,7 +192,7 @@ internal sealed class WriteQueue : IAsyncDisposable
         /// <summary>Whether its commit must wait for the disk.</summary>
         public bool Flush => flush;
 
-        public abstract Task RunAsync(SqliteConnection connection, SqliteTransaction transaction);
+        public abstract Task RunAsync(WriteConnection connection);
 
         /// <summary>Hands the result to the caller (a write that failed alone keeps its error).</summary>
         public abstract void Committed();
@@ -210,7 +203,7 @@ internal sealed class WriteQueue : IAsyncDisposable
     }
 
     private sealed class Write<T>(
-        Func<SqliteConnection, SqliteTransaction, CancellationToken, Task<T>> work, bool flush, CancellationToken cancellationToken)
+        Func<WriteConnection, CancellationToken, Task<T>> work, bool flush, CancellationToken cancellationToken)
         : Write(flush)
     {
         private readonly TaskCompletionSource<T> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -219,8 +212,8 @@ internal sealed class WriteQueue : IAsyncDisposable
 
         public Task<T> Result => _result.Task;
 
-        public override async Task RunAsync(SqliteConnection connection, SqliteTransaction transaction) =>
-            _value = await work(connection, transaction, cancellationToken).ConfigureAwait(false);
+        public override async Task RunAsync(WriteConnection connection) =>
+            _value = await work(connection, cancellationToken).ConfigureAwait(false);
 
         public override void Committed()
         {
