@@ -77,11 +77,13 @@ public abstract partial class BusConformanceTests
             b.AddHandler<DoWorkHandler>().ConfigureHandling<DoWork>(h => h.Profile = profile);
         });
 
+        // Time moves on one heartbeat at a time, each once the one before was renewed (see AwaitHeartbeatByHeartbeatAsync).
         await endpoint.Bus.SendAsync(new DoWork(TestId, "b1", "block"));
-        await WaitForAsync(all => Mine(all).Any());
-        await WaitForCountAsync(endpoint, "bus.lease.renewals", 8); // well past two leases
+        await Driver.AwaitAsync(Recorder.WhenAsync(all => Mine(all).Any()), profile.HeartbeatInterval);
+        await AwaitHeartbeatByHeartbeatAsync(endpoint, profile.HeartbeatInterval,
+            Probe.WhenAsync(endpoint.Name, "bus.lease.renewals", 8)); // well past two leases
         Recorder.Open("b1");
-        await WaitForCountAsync(endpoint, "bus.messages.completed", 1);
+        await Driver.AwaitAsync(Probe.WhenAsync(endpoint.Name, "bus.messages.completed", 1), profile.HeartbeatInterval);
 
         var handled = Assert.Single(Mine(Recorder.All));
         Assert.Equal(1, handled.Attempt);
@@ -147,23 +149,28 @@ public abstract partial class BusConformanceTests
     [Fact]
     public async Task Job_past_its_max_runtime_is_cancelled_and_retried()
     {
+        var profile = new Leases.ExecutionProfile
+        {
+            LeaseDuration = ShortLease * 2,
+            HeartbeatInterval = ShortLease / 2,
+            MaxRuntime = ShortLease * 3,
+        };
         var endpoint = await StartEndpointAsync("maxruntime", b => b.AddHandler<LongJobHandler>()
-            .ConfigureHandling<LongJob>(h => h.Profile = new Leases.ExecutionProfile
-            {
-                LeaseDuration = ShortLease * 2,
-                HeartbeatInterval = ShortLease / 2,
-                MaxRuntime = ShortLease * 3,
-            }));
+            .ConfigureHandling<LongJob>(h => h.Profile = profile));
 
-        // The cancelled attempt opens the gate itself: opened from here, the retry could pass its own max runtime on the
-        // moving clock before this thread got to it.
+        // The first attempt's lease is kept while the clock moves on to its max runtime, one heartbeat at a time. The
+        // cancelled attempt opens the gate itself, and the retry is then awaited with the clock moved by less than its
+        // own max runtime: opened from here, or on a clock moving with real time, the retry could pass its max runtime
+        // before this thread or a busy machine got to it.
         await endpoint.Bus.SendAsync(new LongJob(TestId, "mr", Steps: 2, BlockAtStep: 1, OpenGateWhenCancelled: true));
-        await WaitForAsync(all => all.Any(h => h.Handler == "cancelled" && ((LongJob)h.Message).Test == TestId));
-        await WaitForCountAsync(endpoint, "bus.messages.completed", 1);
+        await Driver.AwaitAsync(Recorder.WhenAsync(all => all.Any(h => h.Message is LongJob j && j.Test == TestId)), profile.HeartbeatInterval);
+        await AwaitHeartbeatByHeartbeatAsync(endpoint, profile.HeartbeatInterval,
+            Recorder.WhenAsync(all => all.Any(h => h.Handler == "cancelled" && ((LongJob)h.Message).Test == TestId)));
+        await Driver.AwaitAsync(Probe.WhenAsync(endpoint.Name, "bus.messages.completed", 1), profile.HeartbeatInterval);
 
         // Counted once the retry is settled, which may be after the redelivered copy completed (SQS makes the message
         // visible before it answers the visibility change): waited for, not read at once.
-        await WaitForCountAsync(endpoint, "bus.messages.retried", 1);
+        await Driver.AwaitAsync(Probe.WhenAsync(endpoint.Name, "bus.messages.retried", 1), profile.HeartbeatInterval);
         var starts = Recorder.All.Where(h => h.Handler == nameof(LongJobHandler) && ((LongJob)h.Message).Test == TestId).ToList();
         Assert.Equal([1, 2], starts.Select(h => h.Attempt));
         Assert.Equal([("mr", 0), ("mr", 1)], Recorder.Steps.Where(s => s.Job == "mr"));

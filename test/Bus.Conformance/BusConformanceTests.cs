@@ -98,6 +98,22 @@ public abstract partial class BusConformanceTests : IAsyncLifetime
     private Task WaitForCountAsync(TestEndpoint endpoint, string instrument, long atLeast) =>
         Driver.AwaitAsync(Probe.WhenAsync(endpoint.Name, instrument, atLeast));
 
+    /// <summary>Awaits <paramref name="done"/> while a manual clock moves on one heartbeat at a time: by at most
+    /// <paramref name="heartbeatInterval"/>, then not again until the next lease renewal on <paramref name="endpoint"/>
+    /// was made. A handler's lease renewed every interval then outlives the test's clock however busy the machine is (the
+    /// clock stays within about two intervals of the last renewal), where a clock moving at real time's pace can run past
+    /// the lease while a renewal waits for the CPU. Start it once the handler runs (awaited with the clock moved by at
+    /// most one interval), so its first heartbeat falls due within the first step.</summary>
+    private async Task AwaitHeartbeatByHeartbeatAsync(TestEndpoint endpoint, TimeSpan heartbeatInterval, Task done)
+    {
+        for (var renewals = Probe.Count(endpoint.Name, "bus.lease.renewals") + 1; !done.IsCompleted; renewals++)
+        {
+            await Driver.AwaitAsync(Task.WhenAny(done, Probe.WhenAsync(endpoint.Name, "bus.lease.renewals", renewals)), heartbeatInterval);
+        }
+
+        await done;
+    }
+
     private IEnumerable<Handled> Mine(IReadOnlyList<Handled> all) =>
         all.Where(h => h.Message is DoWork w ? w.Test == TestId : h.Message is WorkDone d && d.Test == TestId);
 

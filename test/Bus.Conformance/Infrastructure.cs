@@ -31,7 +31,16 @@ public sealed class TimeDriver(TimeProvider time, TimeSpan patience)
     }
 
     /// <summary>Awaits <paramref name="task"/>, advancing a manual clock while it is not done; fails after <see cref="Patience"/>.</summary>
-    public async Task AwaitAsync(Task task)
+    public Task AwaitAsync(Task task) => AwaitAsync(task, maxAdvance: null);
+
+    /// <summary>Awaits <paramref name="task"/>, advancing a manual clock while it is not done, but by no more than
+    /// <paramref name="maxAdvance"/> in all: from there the clock stands still and the wait goes on in real time (up to
+    /// <see cref="Patience"/>). A clock moved on real time's pace runs ahead of a busy machine; a test whose work must
+    /// beat a deadline (a lease the next heartbeat renews, a max runtime) bounds each wait by less than that deadline's
+    /// slack, so the work is awaited, not raced.</summary>
+    public Task AwaitAsync(Task task, TimeSpan maxAdvance) => AwaitAsync(task, (TimeSpan?)maxAdvance);
+
+    private async Task AwaitAsync(Task task, TimeSpan? maxAdvance)
     {
         if (Time is not ManualTimeProvider manual)
         {
@@ -40,6 +49,7 @@ public sealed class TimeDriver(TimeProvider time, TimeSpan patience)
         }
 
         var started = DateTime.UtcNow;
+        var limit = maxAdvance is { } most ? manual.GetUtcNow() + most : DateTimeOffset.MaxValue;
         while (!task.IsCompleted)
         {
             if (DateTime.UtcNow - started > Patience)
@@ -53,7 +63,11 @@ public sealed class TimeDriver(TimeProvider time, TimeSpan patience)
             }
             catch (TimeoutException)
             {
-                manual.Advance(Step);
+                var left = limit - manual.GetUtcNow();
+                if (left > TimeSpan.Zero)
+                {
+                    manual.Advance(left < Step ? left : Step);
+                }
             }
         }
 

@@ -15,10 +15,10 @@ namespace Bus.Leases;
 /// started) the end of its max runtime. A heartbeat renews the lease and arms the timer again; the max runtime cancels
 /// the handler and ends the loop; a renewal that finds the lease lost cancels the handler and ends the loop. Heartbeats
 /// keep a fixed schedule counted from the receive, each from the due time of the one before, so a slow renewal does not
-/// push later ones back; one overdue when the worker takes the message (it waited, prefetched, for more than half its
-/// lease) is made at once. Each delivery held gets a number (<see cref="Hold"/> returns it): what a handler's context
-/// asks of the renewer (its token, an extension) names its delivery, so a context kept past its delivery never touches
-/// the next one.
+/// push later ones back. The first comes, at the latest, halfway through the lease left when the receive returned; one
+/// overdue when the worker takes the message (it waited, prefetched, for more than half its lease) is made at once.
+/// Each delivery held gets a number (<see cref="Hold"/> returns it): what a handler's context asks of the renewer (its
+/// token, an extension) names its delivery, so a context kept past its delivery never touches the next one.
 /// </remarks>
 internal sealed class LeaseRenewer : IAsyncDisposable
 {
@@ -67,7 +67,7 @@ internal sealed class LeaseRenewer : IAsyncDisposable
             _message = message;
             _profile = profile;
             _receivedAt = receivedAt;
-            _nextHeartbeat = _leases.Capabilities.CanRenewLease && profile.AutomaticRenewal ? receivedAt + NextWait(receivedAt) : DateTimeOffset.MaxValue;
+            _nextHeartbeat = _leases.Capabilities.CanRenewLease && profile.AutomaticRenewal ? FirstHeartbeat(receivedAt) : DateTimeOffset.MaxValue;
             _runtimeEndsAt = DateTimeOffset.MaxValue;
             _handler = null;
             _handlerCancelled = false;
@@ -355,6 +355,18 @@ internal sealed class LeaseRenewer : IAsyncDisposable
         {
             _leases.Log.LogError(ex, "Lease renewal of message {MessageId} stopped unexpectedly.", message.Message.MessageId);
         }
+    }
+
+    /// <summary>The first heartbeat of the delivery held, received at <paramref name="receivedAt"/>: the usual wait, but
+    /// never past halfway through the lease left then. The transport took the lease before its receive returned and the
+    /// worker read the clock; when that took most of a short lease, the floor of <see cref="NextWait"/> (meant to space out
+    /// renewals that fail) would put the first heartbeat after the lease ended, and another worker would take the
+    /// message. A lease already ended makes it due at once (<see cref="StartAsync"/> renews before the handler starts).</summary>
+    private DateTimeOffset FirstHeartbeat(DateTimeOffset receivedAt)
+    {
+        var halfLeft = (_message.LeaseExpiresAt - receivedAt) / 2;
+        var wait = NextWait(receivedAt);
+        return receivedAt + (halfLeft < wait ? halfLeft : wait);
     }
 
     /// <summary>What is left of the transport's maximum total lease time (SQS: 12 hours from receipt), or null when it

@@ -105,6 +105,78 @@ public sealed class RecordingLauncher : IContainerTaskLauncher
 }
 
 /// <summary>
+/// The in-memory workflow store, telling waiters when an instance is saved finished. A workflow's handler sends what it
+/// sent (an outcome event among it) before it saves the instance, so a test that heard the outcome awaits the save here
+/// before it reads the state: on a busy machine the outcome's handler can run before the save.
+/// </summary>
+public sealed class FinishedInstanceSignals : IWorkflowStore
+{
+    private readonly InMemoryWorkflowStore _store = new();
+    private readonly List<(string Workflow, string Correlation, TaskCompletionSource Done)> _waiters = [];
+    private readonly HashSet<(string Workflow, string Correlation)> _finished = [];
+
+    /// <summary>Completes once the instance of <paramref name="workflowName"/> correlated on
+    /// <paramref name="correlationValue"/> was saved completed or failed.</summary>
+    public Task WhenFinishedAsync(string workflowName, string correlationValue)
+    {
+        lock (_waiters)
+        {
+            if (_finished.Contains((workflowName, correlationValue)))
+            {
+                return Task.CompletedTask;
+            }
+
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.Add((workflowName, correlationValue, done));
+            return done.Task;
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<WorkflowInstance?> GetAsync(string workflowName, string id, CancellationToken cancellationToken) =>
+        _store.GetAsync(workflowName, id, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<WorkflowInstance?> FindAsync(string workflowName, string correlationValue, CancellationToken cancellationToken) =>
+        _store.FindAsync(workflowName, correlationValue, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task InsertAsync(WorkflowInstance instance, CancellationToken cancellationToken)
+    {
+        await _store.InsertAsync(instance, cancellationToken);
+        Saved(instance);
+    }
+
+    /// <inheritdoc />
+    public async Task UpdateAsync(WorkflowInstance instance, long expectedVersion, CancellationToken cancellationToken)
+    {
+        await _store.UpdateAsync(instance, expectedVersion, cancellationToken);
+        Saved(instance);
+    }
+
+    /// <inheritdoc />
+    public Task<WorkflowPage> ListAsync(WorkflowListQuery query, CancellationToken cancellationToken) => _store.ListAsync(query, cancellationToken);
+
+    private void Saved(WorkflowInstance instance)
+    {
+        if (instance.Status == WorkflowStatus.Running || instance.CorrelationValue is not { } correlation)
+        {
+            return;
+        }
+
+        lock (_waiters)
+        {
+            _finished.Add((instance.WorkflowName, correlation));
+            foreach (var waiter in _waiters.Where(w => w.Workflow == instance.WorkflowName && w.Correlation == correlation).ToList())
+            {
+                waiter.Done.TrySetResult();
+                _waiters.Remove(waiter);
+            }
+        }
+    }
+}
+
+/// <summary>
 /// The container-task workflow against the event variants a real ECS account produces: a sidecar listed first, a
 /// container without an exit code, TaskFailedToStart and SpotInterruption stop codes, late and duplicate events,
 /// refused launches, exhaustion, and events of tasks that belong to no workflow. Subclasses choose the transport; raw
@@ -115,6 +187,7 @@ public abstract class ContainerTaskWorkflowTests : IAsyncLifetime
     private readonly Recorder _recorder = new();
     private readonly BusProbe _probe = new();
     private readonly RecordingLauncher _launcher = new();
+    private readonly FinishedInstanceSignals _workflows = new();
     private TestEndpoint _endpoint = null!;
     private TimeDriver _driver = null!;
 
@@ -127,7 +200,7 @@ public abstract class ContainerTaskWorkflowTests : IAsyncLifetime
         var time = CreateTime();
         _driver = new TimeDriver(time, TimeSpan.FromSeconds(60));
         _endpoint = await TestEndpoint.StartAsync(Name, time,
-            services => services.AddSingleton(_recorder).AddSingleton<IContainerTaskLauncher>(_launcher),
+            services => services.AddSingleton(_recorder).AddSingleton<IContainerTaskLauncher>(_launcher).AddSingleton<IWorkflowStore>(_workflows),
             bus =>
             {
                 UseTransport(bus);
@@ -359,10 +432,20 @@ public abstract class ContainerTaskWorkflowTests : IAsyncLifetime
 
     private long Settled() => _probe.Count(Name, "bus.messages.completed");
 
+    /// <summary>The workflow's outcome event, once its instance is saved finished: the event goes out before the save,
+    /// so the state read right after hearing it could still be the one before.</summary>
     private async Task<object> OutcomeAsync()
     {
         await _driver.AwaitAsync(_recorder.WhenAsync(all => all.Count > 0));
-        return Assert.Single(_recorder.All).Message;
+        var outcome = Assert.Single(_recorder.All).Message;
+        var filmId = outcome switch
+        {
+            FilmRendered rendered => rendered.FilmId,
+            FilmRenderFailed failed => failed.FilmId,
+            _ => throw new InvalidOperationException($"Unexpected outcome {outcome}."),
+        };
+        await _driver.AwaitAsync(_workflows.WhenFinishedAsync("media.render", filmId));
+        return outcome;
     }
 
     private async Task<WorkflowSnapshot> SnapshotAsync(string filmId) =>

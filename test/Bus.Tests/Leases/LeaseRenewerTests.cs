@@ -217,6 +217,27 @@ public sealed class LeaseRenewerTests
     }
 
     [Fact]
+    public async Task A_lease_mostly_spent_by_a_slow_receive_gets_its_first_heartbeat_before_it_ends()
+    {
+        // The transport leased the message for 5 minutes; its receive returned (the worker read the clock) with 0.8 s of
+        // that left: less than the 1 s heartbeats are kept apart by when renewals fail.
+        var message = new RecordingMessage("slow-receive", _time);
+        var leaseEnds = message.LeaseExpiresAt;
+        _time.Advance(Profile.LeaseDuration - TimeSpan.FromMilliseconds(800));
+        var received = _time.GetUtcNow();
+
+        await using var renewer = new LeaseRenewer(message, Profile, new EndpointLeases(Capabilities, _time, NullLogger.Instance, new("bus.endpoint", "test")), received);
+        Assert.True(await renewer.StartAsync());
+        Assert.Empty(message.Renewals); // not due yet
+        await Task.Run(() => _time.Advance(TimeSpan.FromMilliseconds(799)));
+
+        // Halfway through what was left, before the lease ended (not 1 s after the receive, when another worker could
+        // have taken the message already).
+        Assert.Equal([received + TimeSpan.FromMilliseconds(400)], message.Renewals);
+        Assert.True(message.Renewals[0] < leaseEnds);
+    }
+
+    [Fact]
     public async Task A_prefetched_message_taken_by_another_worker_meanwhile_does_not_start()
     {
         var received = _time.GetUtcNow();
