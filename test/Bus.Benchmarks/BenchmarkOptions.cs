@@ -15,6 +15,10 @@ public sealed record BenchmarkOptions(bool Quick, bool SkipInMemory, bool SkipSq
     /// <summary>Discarded warm-up runs per scenario and bus.</summary>
     public int WarmUps => 1;
 
+    /// <summary>Measured runs per durable SQLite subject (alternating subject by subject); the median is reported. More
+    /// than <see cref="Runs"/>: one run takes about two seconds and a disk flush varies a lot from run to run.</summary>
+    public int SqliteRuns => Quick ? 1 : 5;
+
     /// <summary>Messages per durable SQLite run (Bus, Wolverine, the raw loop).</summary>
     public int SqliteMessages => Quick ? 300 : 5_000;
 

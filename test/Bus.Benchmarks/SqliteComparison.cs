@@ -50,15 +50,14 @@ public static class SqliteComparison
         var runs = subjects.ToDictionary(s => s, _ => new List<Result>());
         try
         {
-            for (var run = 0; run < options.WarmUps + options.Runs; run++)
+            for (var run = 0; run < options.WarmUps + options.SqliteRuns; run++)
             {
                 foreach (var subject in subjects)
                 {
+                    // The warm-up is a full run, so every subject's code is at its final JIT tier when measured.
                     var path = Path.Combine(folder, $"run{run}-{runs[subject].Count}-{Guid.NewGuid():N}.db");
                     var warmUp = run < options.WarmUps;
-                    var result = await subject.RunAsync(
-                        path, warmUp ? Math.Min(count, 500) : count, warmUp ? Math.Min(options.SqliteLatencyMessages, 20) : options.SqliteLatencyMessages)
-                        .ConfigureAwait(false);
+                    var result = await subject.RunAsync(path, count, options.SqliteLatencyMessages).ConfigureAwait(false);
                     SqliteConnection.ClearAllPools();
                     Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"  sqlite, {subject.Name}, {subject.Settings}, {(warmUp ? "warm-up" : $"run {run - options.WarmUps + 1}")}: {result.Rate:N0} msg/s, p50 {result.P50Ms:0.0} ms, p99 {result.P99Ms:0.0} ms"));
@@ -84,7 +83,7 @@ public static class SqliteComparison
         var wolverine = runs.Where(r => r.Key.Name.StartsWith("Wolverine", StringComparison.Ordinal)).ToDictionary(r => r.Key.Pair, r => r.Value);
         var text = new StringBuilder();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"Durable SQLite, {count:N0} messages, no-op handler, WAL + synchronous=FULL unless named (SQLite {SqliteVersion()}), latency over {options.SqliteLatencyMessages:N0} (one in flight), median of {options.Runs} run(s) after {options.WarmUps} warm-up(s) of up to 500:"));
+            $"Durable SQLite, {count:N0} messages, no-op handler, WAL + synchronous=FULL unless named (SQLite {SqliteVersion()}), latency over {options.SqliteLatencyMessages:N0} (one in flight), median of {options.SqliteRuns} run(s) after {options.WarmUps} full warm-up run(s):"));
         text.AppendLine("subject                    settings             msg/s  spread (min-max)   x raw   x Wolverine   p50 ms   p99 ms  p99 x Wolverine");
         text.AppendLine(new string('-', 128));
         foreach (var (subject, results) in runs)
