@@ -109,10 +109,9 @@ internal sealed class SqliteDatabase
     /// <summary>Opens a connection (from the pool) with the busy timeout and synchronous level set.</summary>
     public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
-        var connection = new SqliteConnection(ConnectionString);
+        var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
             using var pragma = connection.CreateCommand();
             pragma.CommandText = _connectionPragmas;
             await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
